@@ -1,0 +1,1 @@
+"""Hatch build hook that signs every wheel with a signedimp manifest."""

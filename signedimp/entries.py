@@ -1,0 +1,177 @@
+"""File access for one ``sys.path`` entry: a directory, a zip archive, or a folder inside one.
+
+The import hook needs four things from an entry: read a file's bytes (once), list the
+candidate manifests, and, for ``importlib.resources``, list folders and tell files from
+folders. Directories use the file system; zips use the archive's central directory (read by
+:mod:`signedimp.zipdir`, so duplicate member names are refused up front) and the stdlib
+``zipimport`` reader for the bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import zipimport
+
+from .errors import ZipFormatError
+from .manifest import MANIFEST_NAME
+from .zipdir import read_zip_names
+
+__all__ = ["DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "split_archive_path"]
+
+_DIST_INFO = ".dist-info"
+
+
+class DirectoryEntry:
+    """A folder on disk; ``rel`` paths are ``/``-separated and relative to it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.error: str | None = None
+
+    def display(self, rel: str) -> str:
+        return os.path.join(self.path, *rel.split("/"))
+
+    def read(self, rel: str) -> bytes:
+        with open(self.display(rel), "rb") as stream:
+            return stream.read()
+
+    def manifest_candidates(self) -> list[str]:
+        found = []
+        if os.path.isfile(os.path.join(self.path, MANIFEST_NAME)):
+            found.append(MANIFEST_NAME)
+        try:
+            names = sorted(e.name for e in os.scandir(self.path) if e.name.endswith(_DIST_INFO))
+        except OSError:
+            names = []
+        for name in names:
+            if os.path.isfile(os.path.join(self.path, name, MANIFEST_NAME)):
+                found.append(f"{name}/{MANIFEST_NAME}")
+        return found
+
+    def listdir(self, rel: str) -> list[str]:
+        return sorted(os.listdir(self.display(rel) if rel else self.path))
+
+    def is_dir(self, rel: str) -> bool:
+        return os.path.isdir(self.display(rel) if rel else self.path)
+
+    def is_file(self, rel: str) -> bool:
+        return bool(rel) and os.path.isfile(self.display(rel))
+
+
+class ZipArchive:
+    """The member names of one zip file, read once from its central directory."""
+
+    def __init__(self, archive: str) -> None:
+        self.archive = archive
+        self.error: str | None = None
+        self.names: frozenset[str] = frozenset()
+        self.dirs: frozenset[str] = frozenset()
+        self._importer = None
+        try:
+            names = read_zip_names(archive)
+        except (ZipFormatError, OSError) as exc:
+            self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
+            return
+        files = {n for n in names if not n.endswith("/")}
+        dirs = {n.rstrip("/") for n in names if n.endswith("/")}
+        for name in files:
+            parts = name.split("/")
+            for i in range(1, len(parts)):
+                dirs.add("/".join(parts[:i]))
+        self.names = frozenset(files)
+        self.dirs = frozenset(dirs)
+
+    def read(self, member: str) -> bytes:
+        """Bytes of ``member``, decompressed by the stdlib zip reader."""
+        if member not in self.names:
+            raise FileNotFoundError(f"{self.archive}{os.sep}{member}: no such member in the archive")
+        if self._importer is None:
+            self._importer = zipimport.zipimporter(self.archive)
+        return self._importer.get_data(member.replace("/", os.sep))
+
+
+class ZipEntry:
+    """A zip archive, or a folder inside one (``app.zip/lib``), seen as an import root."""
+
+    def __init__(self, path: str, archive: ZipArchive, prefix: str) -> None:
+        self.path = path
+        self.archive = archive
+        self.prefix = prefix  # "" or "lib/"
+        self.error = archive.error
+
+    def display(self, rel: str) -> str:
+        return os.path.join(self.path, *rel.split("/"))
+
+    def read(self, rel: str) -> bytes:
+        return self.archive.read(self.prefix + rel)
+
+    def manifest_candidates(self) -> list[str]:
+        names = self.archive.names
+        found = [MANIFEST_NAME] if self.prefix + MANIFEST_NAME in names else []
+        for name in sorted(names):
+            if not name.startswith(self.prefix):
+                continue
+            rel = name[len(self.prefix):]
+            head, _, tail = rel.partition("/")
+            if tail == MANIFEST_NAME and head.endswith(_DIST_INFO):
+                found.append(rel)
+        return found
+
+    def listdir(self, rel: str) -> list[str]:
+        base = self.prefix + rel + "/" if rel else self.prefix
+        children = {
+            name[len(base):].split("/", 1)[0]
+            for name in (*self.archive.names, *self.archive.dirs)
+            if name.startswith(base) and len(name) > len(base)
+        }
+        return sorted(children)
+
+    def is_dir(self, rel: str) -> bool:
+        full = (self.prefix + rel).rstrip("/")
+        return full == "" or full in self.archive.dirs
+
+    def is_file(self, rel: str) -> bool:
+        return (self.prefix + rel) in self.archive.names
+
+
+class MissingEntry:
+    """A path that is neither a folder nor inside a zip: nothing to read, nothing vouched for."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.error: str | None = None
+
+    def display(self, rel: str) -> str:
+        return os.path.join(self.path, *rel.split("/"))
+
+    def read(self, rel: str) -> bytes:
+        raise FileNotFoundError(self.display(rel))
+
+    def manifest_candidates(self) -> list[str]:
+        return []
+
+    def listdir(self, rel: str) -> list[str]:
+        return []
+
+    def is_dir(self, rel: str) -> bool:
+        return False
+
+    def is_file(self, rel: str) -> bool:
+        return False
+
+
+def split_archive_path(path: str) -> tuple[str, str] | None:
+    """Split ``/x/app.zip/lib/pkg`` into (``/x/app.zip``, ``lib/pkg/``), as zipimport does.
+
+    Returns None when no prefix of ``path`` is an existing file.
+    """
+    archive, inner = path, ""
+    while True:
+        if os.path.isfile(archive):
+            prefix = inner.replace(os.sep, "/").strip("/")
+            return archive, (prefix + "/" if prefix else "")
+        parent, name = os.path.split(archive)
+        if not name or parent == archive:
+            return None
+        inner = name + (os.sep + inner if inner else "")
+        archive = parent

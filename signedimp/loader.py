@@ -1,0 +1,130 @@
+"""The verifying loader: each file is read once, checked, and the module built from those bytes.
+
+``VerifyingLoader`` stands in for the loader the normal machinery found. It never asks that
+loader to read anything: it reads the bytes itself through the root's
+:class:`~signedimp.roots.ManifestRoot` (which refuses unlisted or modified files) and then
+compiles the source, unmarshals the bytecode, or loads the extension from exactly those bytes.
+Bytecode is only read when a trusted manifest lists it; then its hash is the proof of
+freshness, so timestamps are not checked.
+"""
+
+from __future__ import annotations
+
+import _imp
+import marshal
+import os
+import sys
+from importlib.abc import Loader
+from importlib.util import MAGIC_NUMBER, decode_source
+
+from .errors import IntegrityCheckMissing
+from .extensions import create_extension_module
+from .resources import VerifiedResourceReader
+
+__all__ = ["VerifyingLoader", "SOURCE", "BYTECODE", "EXTENSION"]
+
+SOURCE, BYTECODE, EXTENSION = "source", "bytecode", "extension"
+
+_OPT_TAG = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
+
+
+def bytecode_candidates(rel: str) -> tuple[str, ...]:
+    """Where compiled bytecode for source ``rel`` may be listed: ``__pycache__`` and beside it."""
+    head, _, tail = rel.rpartition("/")
+    base = tail[:-3]
+    cached = f"__pycache__/{base}.{sys.implementation.cache_tag}{_OPT_TAG}.pyc"
+    beside = f"{base}.pyc"
+    if head:
+        return f"{head}/{cached}", f"{head}/{beside}"
+    return cached, beside
+
+
+def code_from_bytecode(data: bytes, filename: str):
+    """The code object in a ``.pyc`` image, or None when it was written for another Python."""
+    if len(data) < 16 or data[:4] != MAGIC_NUMBER:
+        return None
+    return marshal.loads(memoryview(data)[16:])
+
+
+class VerifyingLoader(Loader):
+    """Loader for one module file below a signed root (see the module docstring)."""
+
+    def __init__(self, name: str, root, rel: str, origin: str, kind: str, is_package: bool) -> None:
+        self.name = name
+        self.root = root
+        self.rel = rel
+        self.origin = origin
+        self.kind = kind
+        self._is_package = is_package
+
+    def __repr__(self) -> str:
+        return f"<VerifyingLoader {self.name!r} {self.kind} {self.origin!r}>"
+
+    # -- importlib.abc.Loader ------------------------------------------------------------------
+
+    def create_module(self, spec):
+        if self.kind == EXTENSION:
+            return create_extension_module(spec, self.root.read_verified(self.rel, self.name))
+        return None
+
+    def exec_module(self, module) -> None:
+        if self.kind == EXTENSION:
+            _imp.exec_dynamic(module)
+            module.__file__ = self.origin
+            return
+        code = self.get_code(self.name)
+        exec(code, module.__dict__)
+
+    # -- importlib.abc.InspectLoader / ExecutionLoader -----------------------------------------
+
+    def get_code(self, fullname: str | None = None):
+        if self.kind == EXTENSION:
+            return None
+        if self.kind == BYTECODE:
+            code = code_from_bytecode(self.root.read_verified(self.rel, self.name), self.origin)
+            if code is None:
+                raise ImportError(
+                    f"bad magic number in {self.origin!r}: signed bytecode for another Python version"
+                    " and no signed source beside it",
+                    name=self.name, path=self.origin,
+                )
+            return code
+        for candidate in bytecode_candidates(self.rel):
+            if self.root.is_listed(candidate):
+                code = code_from_bytecode(self.root.read_verified(candidate, self.name), self.origin)
+                if code is not None:
+                    return code
+        source = self.root.read_verified(self.rel, self.name)
+        return compile(source, self.origin, "exec", dont_inherit=True)
+
+    def get_source(self, fullname: str | None = None) -> str | None:
+        if self.kind != SOURCE:
+            return None
+        return decode_source(self.root.read_verified(self.rel, self.name))
+
+    def is_package(self, fullname: str | None = None) -> bool:
+        return self._is_package
+
+    def get_filename(self, fullname: str | None = None) -> str:
+        return self.origin
+
+    # -- importlib.abc.ResourceLoader ----------------------------------------------------------
+
+    def get_data(self, path: str) -> bytes:
+        """Bytes of a file below this module's root (``pkgutil.get_data``), verified."""
+        return self.root.read_verified(self.relative(path), self.name)
+
+    def relative(self, path: str) -> str:
+        """``path`` as a manifest path relative to the root; IntegrityCheckMissing if outside it."""
+        root = self.root.path
+        full = os.path.abspath(path)
+        prefix = os.path.abspath(root).rstrip(os.sep) + os.sep
+        if not full.startswith(prefix):
+            raise IntegrityCheckMissing(f"outside the signed root {root}", module=self.name, file=path)
+        return full[len(prefix):].replace(os.sep, "/")
+
+    def get_resource_reader(self, fullname: str | None = None):
+        if not self._is_package:
+            return None
+        folder = self.rel.rpartition("/")[0]
+        return VerifiedResourceReader(self.root, folder, self.name)

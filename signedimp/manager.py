@@ -1,0 +1,222 @@
+"""``SignedImportManager``: the ``sys.meta_path`` finder that puts every import under a manifest.
+
+It does not search for modules itself. It asks the finders that are already there (above all
+``PathFinder``) where a module is, then vets the answer: built-in, frozen and trusted
+standard-library modules pass as they are; a module from anywhere else gets a
+:class:`~signedimp.loader.VerifyingLoader`, or, if it was found by a loader whose reads
+cannot be checked, is refused. The finders behind it are wrapped in the same vetting while
+it is installed, so a module that appears between two searches is vetted too. Zip archives
+get their own path-entry finder (:mod:`signedimp.zipfinder`) because the stock one reads
+bytecode while it searches.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import zipimport
+from importlib.machinery import (
+    BuiltinImporter,
+    ExtensionFileLoader,
+    FrozenImporter,
+    ModuleSpec,
+    SourceFileLoader,
+    SourcelessFileLoader,
+)
+
+from .entries import DirectoryEntry, MissingEntry, ZipArchive, ZipEntry, split_archive_path
+from .errors import IntegrityCheckFailed, IntegrityCheckMissing
+from .keys import key_ring
+from .loader import BYTECODE, EXTENSION, SOURCE, VerifyingLoader
+from .roots import ManifestRoot
+from .trust import TrustPolicy, default_trusted_paths
+from .zipfinder import VerifyingZipFinder
+
+__all__ = ["SignedImportManager"]
+
+_PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
+_KINDS = ((ExtensionFileLoader, EXTENSION), (SourcelessFileLoader, BYTECODE), (SourceFileLoader, SOURCE))
+
+
+class SignedImportManager:
+    """Refuse to import any module whose bytes a manifest signed by one of ``keys`` does not list.
+
+    ``keys``: one public key, or several (``Ed25519Key``, ``RSAKey``, or anything
+    ``load_public_key`` returns). ``trusted_paths``: folders whose files are imported without
+    checks; ``None`` (the default) means the interpreter's standard library, never
+    ``site-packages``; ``()`` trusts nothing but built-in and frozen modules.
+    """
+
+    def __init__(self, keys, *, trusted_paths=None) -> None:
+        self._ring = key_ring(keys)
+        if not self._ring:
+            raise ValueError("SignedImportManager needs at least one trusted public key")
+        self.trusted_paths = default_trusted_paths() if trusted_paths is None else tuple(trusted_paths)
+        self._trust = TrustPolicy(self.trusted_paths)
+        self._roots: dict[str, ManifestRoot] = {}
+        self._archives: dict[str, ZipArchive] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def keys(self) -> tuple:
+        return tuple(self._ring.values())
+
+    def __repr__(self) -> str:
+        fingerprints = ", ".join(fp[:16] for fp in self._ring)
+        return f"<SignedImportManager keys=[{fingerprints}]>"
+
+    # -- installing --------------------------------------------------------------------------
+
+    def install(self) -> "SignedImportManager":
+        """Put this finder first on ``sys.meta_path`` (idempotent)."""
+        with self._lock:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            sys.meta_path[:] = [self] + [self._guard(f) for f in sys.meta_path]
+            if self._path_hook not in sys.path_hooks:
+                sys.path_hooks.insert(0, self._path_hook)
+            for path, finder in list(sys.path_importer_cache.items()):
+                if isinstance(finder, zipimport.zipimporter) and not self._trust.is_trusted(path):
+                    del sys.path_importer_cache[path]
+        return self
+
+    def uninstall(self) -> None:
+        """Remove this finder, its guards and its zip finders; imported modules stay imported."""
+        with self._lock:
+            sys.meta_path[:] = [
+                f._finder if isinstance(f, _VettedFinder) and f._manager is self else f
+                for f in sys.meta_path
+                if f is not self
+            ]
+            while self._path_hook in sys.path_hooks:
+                sys.path_hooks.remove(self._path_hook)
+            for path, finder in list(sys.path_importer_cache.items()):
+                if isinstance(finder, VerifyingZipFinder) and finder._manager is self:
+                    del sys.path_importer_cache[path]
+
+    def __enter__(self) -> "SignedImportManager":
+        return self.install()
+
+    def __exit__(self, *exc_info) -> None:
+        self.uninstall()
+
+    def _guard(self, finder):
+        if finder in _PASS_THROUGH_LOADERS or isinstance(finder, (_VettedFinder, SignedImportManager)):
+            return finder
+        return _VettedFinder(finder, self)
+
+    # -- the meta path protocol ----------------------------------------------------------------
+
+    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
+        for finder in list(sys.meta_path):
+            if finder is self or isinstance(finder, SignedImportManager):
+                continue
+            if isinstance(finder, _VettedFinder):
+                finder = finder._finder
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                return self.vet(spec)
+        return None
+
+    def invalidate_caches(self) -> None:
+        with self._lock:
+            self._roots.clear()
+            self._archives.clear()
+
+    # -- vetting -----------------------------------------------------------------------------
+
+    def vet(self, spec: ModuleSpec) -> ModuleSpec:
+        """Return ``spec`` with a verifying loader, unchanged if trusted; raise if unverifiable."""
+        loader = spec.loader
+        if loader is None or isinstance(loader, VerifyingLoader) or loader in _PASS_THROUGH_LOADERS:
+            return spec
+        if spec.origin in ("built-in", "frozen") or spec.origin is None and spec.submodule_search_locations is not None:
+            return spec  # built-in, frozen, or a namespace package (it has no code)
+        if self._trust.is_trusted(spec.origin):
+            return spec
+        kind = next((kind for cls, kind in _KINDS if isinstance(loader, cls)), None)
+        if kind is None or not spec.origin:
+            raise self._unverifiable(spec)
+        spec.loader = self.make_loader(spec.name, spec.origin, kind, spec.submodule_search_locations is not None)
+        return spec
+
+    def _unverifiable(self, spec: ModuleSpec) -> ImportError:
+        if isinstance(spec.loader, zipimport.zipimporter):
+            archive = self._archive(spec.loader.archive)
+            if archive.error:
+                return IntegrityCheckFailed(archive.error, module=spec.name, file=spec.origin)
+        return IntegrityCheckMissing(
+            f"it was found by {type(spec.loader).__name__}, whose reads signedimp cannot verify",
+            module=spec.name, file=spec.origin,
+        )
+
+    def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool) -> VerifyingLoader:
+        """The loader for ``origin``; its root is ``origin`` less one folder per name component."""
+        depth = fullname.count(".") + 1 + (1 if is_package else 0)
+        parts = origin.rsplit(os.sep, depth)
+        if len(parts) != depth + 1 or not parts[0]:
+            raise IntegrityCheckMissing("its path does not fit its module name", module=fullname, file=origin)
+        return VerifyingLoader(fullname, self.root(parts[0]), "/".join(parts[1:]), origin, kind, is_package)
+
+    def root(self, path: str) -> ManifestRoot:
+        """The (cached) manifests of the import root at ``path``."""
+        root = self._roots.get(path)
+        if root is None:
+            with self._lock:
+                root = self._roots.get(path)
+                if root is None:
+                    root = self._roots[path] = ManifestRoot(self._entry(path), self._ring)
+        return root
+
+    def _entry(self, path: str):
+        if os.path.isdir(path):
+            return DirectoryEntry(path)
+        split = split_archive_path(path)
+        if split is None:
+            return MissingEntry(path)
+        archive, prefix = split
+        return ZipEntry(path, self._archive(archive), prefix)
+
+    def _archive(self, archive: str) -> ZipArchive:
+        found = self._archives.get(archive)
+        if found is None:
+            with self._lock:
+                found = self._archives.get(archive)
+                if found is None:
+                    found = self._archives[archive] = ZipArchive(archive)
+        return found
+
+    # -- the path hook for zip archives ----------------------------------------------------------
+
+    def _path_hook(self, path: str) -> VerifyingZipFinder:
+        if not path or os.path.isdir(path) or self._trust.is_trusted(path):
+            raise ImportError("not an untrusted zip archive", path=path)
+        split = split_archive_path(path)
+        if split is None:
+            raise ImportError("not a zip archive", path=path)
+        archive = self._archive(split[0])
+        if archive.error:
+            raise ImportError(archive.error, path=path)
+        return VerifyingZipFinder(self, path, archive, split[1])
+
+
+class _VettedFinder:
+    """A meta path finder that stays where it was, with every spec it finds vetted."""
+
+    def __init__(self, finder, manager: SignedImportManager) -> None:
+        self._finder = finder
+        self._manager = manager
+
+    def __repr__(self) -> str:
+        return f"<vetted {self._finder!r}>"
+
+    def find_spec(self, fullname, path=None, target=None):
+        spec = self._finder.find_spec(fullname, path, target)
+        return None if spec is None else self._manager.vet(spec)
+
+    def __getattr__(self, name):
+        return getattr(self._finder, name)

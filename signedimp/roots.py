@@ -1,0 +1,109 @@
+"""The signed manifests of one import root, checked once and then consulted for every file.
+
+A root is the folder (or zip, or folder inside a zip) that module paths are relative to:
+``sys.path`` entries, in practice. Its manifests are ``signedimp-manifest.txt`` at the root
+and ``*.dist-info/signedimp-manifest.txt`` one level below. Each is parsed and its signature
+checked on first use; the file lists of the valid ones are merged into one dict so that a
+lookup at import time is a single dictionary access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .errors import IntegrityCheckFailed, IntegrityCheckMissing, ManifestError, SignatureMismatch
+from .manifest import MANIFEST_NAME, Manifest
+
+__all__ = ["ManifestRoot"]
+
+_CONFLICT = "conflict"  # not a hex digest, so it can never match a file's hash
+
+
+class ManifestRoot:
+    """Answers "which SHA-256 does a trusted manifest promise for this file?" for one root."""
+
+    def __init__(self, entry, ring: dict) -> None:
+        self.entry = entry
+        self.path: str = entry.path
+        self._ring = ring
+        self._hashes: dict[str, str] | None = None
+        self._tampered: list[str] = []
+        self._untrusted: list[str] = []
+        self.manifests: list[Manifest] = []
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, str]:
+        hashes: dict[str, str] = {}
+        if self.entry.error:
+            self._tampered.append(self.entry.error)
+            self._hashes = hashes
+            return hashes
+        for rel in self.entry.manifest_candidates():
+            manifest = self._read_manifest(rel)
+            if manifest is None:
+                continue
+            self.manifests.append(manifest)
+            for path, digest in manifest.hashes.items():
+                if hashes.setdefault(path, digest) != digest:
+                    hashes[path] = _CONFLICT
+        self._hashes = hashes
+        return hashes
+
+    def _read_manifest(self, rel: str) -> Manifest | None:
+        where = self.entry.display(rel)
+        try:
+            data = self.entry.read(rel)
+        except OSError as exc:
+            self._tampered.append(f"manifest {where} cannot be read: {exc}")
+            return None
+        try:
+            manifest = Manifest.parse(data, source=where)
+            key = manifest.verify(self._ring)
+        except (ManifestError, SignatureMismatch) as exc:
+            self._tampered.append(f"manifest rejected: {exc}")
+            return None
+        if key is None:
+            signers = ", ".join(sig.fingerprint[:16] for sig in manifest.signatures)
+            self._untrusted.append(f"manifest {where} is not signed by a trusted key (signed by {signers})")
+            return None
+        return manifest
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def is_listed(self, rel: str) -> bool:
+        """True when a valid manifest lists ``rel`` (used to decide whether bytecode may be read)."""
+        hashes = self._hashes if self._hashes is not None else self._load()
+        digest = hashes.get(rel)
+        return digest is not None and digest != _CONFLICT
+
+    def expected_digest(self, rel: str, module: str | None = None) -> str:
+        """The promised hex digest of ``rel``, or the reason nothing trusted vouches for it."""
+        hashes = self._hashes if self._hashes is not None else self._load()
+        digest = hashes.get(rel)
+        if digest is not None and digest != _CONFLICT:
+            return digest
+        file = self.entry.display(rel)
+        if digest == _CONFLICT:
+            raise IntegrityCheckFailed("trusted manifests list different SHA-256 digests for it", module=module, file=file)
+        if self._tampered:
+            raise IntegrityCheckFailed("; ".join(self._tampered), module=module, file=file)
+        if self._untrusted:
+            raise IntegrityCheckMissing("; ".join(self._untrusted), module=module, file=file)
+        if not self.manifests:
+            raise IntegrityCheckMissing(
+                f"no {MANIFEST_NAME} in {self.path} (nor in a *.dist-info folder there)",
+                module=module, file=file,
+            )
+        raise IntegrityCheckMissing(f"not listed in the signed manifest of {self.path}", module=module, file=file)
+
+    def read_verified(self, rel: str, module: str | None = None) -> bytes:
+        """Read ``rel`` once and return its bytes if, and only if, they match the manifest."""
+        digest = self.expected_digest(rel, module)
+        data = self.entry.read(rel)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise IntegrityCheckFailed(
+                "its SHA-256 does not match the signed manifest (modified)",
+                module=module, file=self.entry.display(rel),
+            )
+        return data

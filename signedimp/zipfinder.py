@@ -1,0 +1,65 @@
+"""A path-entry finder for zip archives that never reads a member to find a module.
+
+The stock ``zipimporter.find_spec`` computes the module's file name by *compiling* it, which
+reads (and unmarshals) bytecode that no manifest vouches for. This finder answers from the
+archive's central directory alone and hands back specs whose loader is already a
+:class:`~signedimp.loader.VerifyingLoader`.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.machinery import ModuleSpec
+
+from .loader import BYTECODE, SOURCE, VerifyingLoader
+
+__all__ = ["VerifyingZipFinder"]
+
+
+class VerifyingZipFinder:
+    """Finds modules in ``archive`` below ``prefix`` (the part of the path inside the zip)."""
+
+    def __init__(self, manager, path: str, archive, prefix: str) -> None:
+        self._manager = manager
+        self.path = path
+        self.archive = archive
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"<VerifyingZipFinder {self.path!r}>"
+
+    def invalidate_caches(self) -> None:
+        pass
+
+    def find_spec(self, fullname: str, target=None) -> ModuleSpec | None:
+        tail = fullname.rpartition(".")[2]
+        base = self.prefix + tail
+        names = self.archive.names
+        if base in self.archive.dirs:
+            for init, kind in (("/__init__.py", SOURCE), ("/__init__.pyc", BYTECODE)):
+                if base + init in names:
+                    return self._spec(fullname, base + init, kind, is_package=True)
+        for suffix, kind in ((".py", SOURCE), (".pyc", BYTECODE)):
+            if base + suffix in names:
+                return self._spec(fullname, base + suffix, kind, is_package=False)
+        if base in self.archive.dirs:  # a portion of a namespace package
+            spec = ModuleSpec(fullname, None, is_package=True)
+            spec.submodule_search_locations.append(self._full(base))
+            return spec
+        return None
+
+    def _full(self, member: str) -> str:
+        return os.path.join(self.archive.archive, *member.split("/"))
+
+    def _spec(self, fullname: str, member: str, kind: str, is_package: bool) -> ModuleSpec:
+        origin = self._full(member)
+        loader = self._manager.make_loader(fullname, origin, kind, is_package)
+        spec = ModuleSpec(fullname, loader, origin=origin, is_package=is_package)
+        spec.has_location = True
+        if is_package:
+            spec.submodule_search_locations.append(os.path.dirname(origin))
+        return spec
+
+
+def is_verifying_loader(loader) -> bool:
+    return isinstance(loader, VerifyingLoader)
