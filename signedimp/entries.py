@@ -12,6 +12,11 @@ from __future__ import annotations
 import os
 import zipimport
 
+try:  # zipimport imports zlib on its first compressed read; do it now, not mid-import
+    import zlib  # noqa: F401
+except ImportError:  # pragma: no cover - an interpreter built without zlib
+    zlib = None
+
 from .errors import ZipFormatError
 from .manifest import MANIFEST_NAME
 from .zipdir import read_zip_names

@@ -10,6 +10,7 @@ lookup at import time is a single dictionary access.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing, ManifestError, SignatureMismatch
 from .manifest import MANIFEST_NAME, Manifest
@@ -30,14 +31,20 @@ class ManifestRoot:
         self._tampered: list[str] = []
         self._untrusted: list[str] = []
         self.manifests: list[Manifest] = []
+        self._lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------------
 
     def _load(self) -> dict[str, str]:
+        with self._lock:
+            if self._hashes is None:
+                self._hashes = self._load_unlocked()
+        return self._hashes
+
+    def _load_unlocked(self) -> dict[str, str]:
         hashes: dict[str, str] = {}
         if self.entry.error:
             self._tampered.append(self.entry.error)
-            self._hashes = hashes
             return hashes
         for rel in self.entry.manifest_candidates():
             manifest = self._read_manifest(rel)
@@ -47,7 +54,6 @@ class ManifestRoot:
             for path, digest in manifest.hashes.items():
                 if hashes.setdefault(path, digest) != digest:
                     hashes[path] = _CONFLICT
-        self._hashes = hashes
         return hashes
 
     def _read_manifest(self, rel: str) -> Manifest | None:

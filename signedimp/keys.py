@@ -1,0 +1,354 @@
+"""Public keys the runtime trusts: Ed25519 and RSA (RSASSA-PSS), and how to read them.
+
+A key is named by its fingerprint, the lowercase hex SHA-256 of its DER
+SubjectPublicKeyInfo (the bytes ``openssl pkey -pubin -outform DER`` writes). A manifest's
+signature line names the key by fingerprint and the key alone decides the algorithm, so a
+signature can never choose a weaker scheme.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from . import der, ed25519, rsa_pss
+from .errors import KeyFormatError
+
+__all__ = ["Ed25519Key", "RSAKey", "PublicKey", "load_public_key", "key_ring",
+           "OID_ED25519", "OID_RSA_ENCRYPTION", "OID_RSASSA_PSS"]
+
+OID_ED25519 = "1.3.101.112"
+OID_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+OID_RSASSA_PSS = "1.2.840.113549.1.1.10"
+_OID_MGF1 = "1.2.840.113549.1.1.8"
+_OID_SHA256 = "2.16.840.1.101.3.4.2.1"
+
+RSA_MIN_BITS = 2048
+RSA_MAX_BITS = 16384      # larger moduli only make verification slow
+RSA_MAX_EXPONENT_BITS = 256
+
+_PEM_LABEL = "PUBLIC KEY"
+_EXPECTED = ("expected a PEM 'PUBLIC KEY' block (SubjectPublicKeyInfo), its DER bytes, "
+             "or an OpenSSH 'ssh-ed25519 AAAA...' line")
+
+
+class PublicKey:
+    """What both key types share: identity by fingerprint, PEM output, a short repr."""
+
+    __slots__ = ("_fingerprint",)
+    algorithm = ""
+
+    @property
+    def fingerprint(self) -> str:
+        """Lowercase hex SHA-256 of the DER SubjectPublicKeyInfo."""
+        return self._fingerprint
+
+    def spki_der(self) -> bytes:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def verify(self, message: bytes, signature: bytes) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_pem(self) -> str:
+        """The key as a standard PEM SubjectPublicKeyInfo (64-character base64 lines)."""
+        b64 = base64.b64encode(self.spki_der()).decode("ascii")
+        lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+        return "\n".join([f"-----BEGIN {_PEM_LABEL}-----", *lines, f"-----END {_PEM_LABEL}-----", ""])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PublicKey):
+            return NotImplemented
+        return self._fingerprint == other._fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self._fingerprint)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.algorithm} {self._fingerprint[:16]}>"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # keys are values: a key whose bytes changed after its fingerprint was taken would lie
+        if hasattr(self, "_fingerprint"):
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        object.__setattr__(self, name, value)
+
+
+class Ed25519Key(PublicKey):
+    """An Ed25519 public key (RFC 8032, pure Ed25519): 32 raw bytes."""
+
+    __slots__ = ("_public",)
+    algorithm = "ed25519"
+
+    def __init__(self, public_bytes: bytes) -> None:
+        if not isinstance(public_bytes, (bytes, bytearray, memoryview)):
+            raise TypeError(f"Ed25519 public key must be bytes, not {type(public_bytes).__name__}")
+        public_bytes = bytes(public_bytes)
+        problem = ed25519.public_key_problem(public_bytes)
+        if problem:
+            raise ValueError(f"invalid Ed25519 public key: {problem}")
+        self._public = public_bytes
+        self._fingerprint = hashlib.sha256(self.spki_der()).hexdigest()
+
+    @property
+    def public_bytes(self) -> bytes:
+        """The 32-byte encoded point."""
+        return self._public
+
+    def spki_der(self) -> bytes:
+        """SubjectPublicKeyInfo per RFC 8410: OID 1.3.101.112, no parameters."""
+        return der.encode_spki(OID_ED25519, None, self._public)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True when ``signature`` (64 bytes) is valid for ``message``; never raises."""
+        return ed25519.verify(self._public, message, signature)
+
+    def __reduce__(self):  # rebuild (and re-check) from the key bytes, never from saved state
+        return (Ed25519Key, (self._public,))
+
+
+class RSAKey(PublicKey):
+    """An RSA public key used for RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt.
+
+    ``spki`` is for ``load_public_key``: the exact DER an id-RSASSA-PSS key was read from,
+    kept so that its fingerprint matches what openssl reports for that key.
+    """
+
+    __slots__ = ("_n", "_e", "_spki")
+    algorithm = "rsa"
+
+    def __init__(self, modulus: int, pub_exponent: int, *, spki: bytes | None = None) -> None:
+        for name, value in (("modulus", modulus), ("public exponent", pub_exponent)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"RSA {name} must be an int, not {type(value).__name__}")
+        bits = modulus.bit_length()
+        if modulus <= 0 or bits < RSA_MIN_BITS:
+            raise ValueError(f"RSA modulus of {bits} bits is too small (at least {RSA_MIN_BITS})")
+        if bits > RSA_MAX_BITS:
+            raise ValueError(f"RSA modulus of {bits} bits is too large (at most {RSA_MAX_BITS})")
+        if not modulus & 1:
+            raise ValueError("RSA modulus must be odd")
+        if pub_exponent < 3 or not pub_exponent & 1 or pub_exponent >= modulus \
+                or pub_exponent.bit_length() > RSA_MAX_EXPONENT_BITS:
+            raise ValueError(
+                f"invalid RSA public exponent {pub_exponent}: must be odd, at least 3, "
+                f"below the modulus and at most {RSA_MAX_EXPONENT_BITS} bits")
+        self._n = modulus
+        self._e = pub_exponent
+        if spki is not None:
+            spki = bytes(spki)
+            if _parse_spki(spki) != (modulus, pub_exponent):
+                raise ValueError("spki does not encode this modulus and exponent")
+        self._spki = spki
+        self._fingerprint = hashlib.sha256(self.spki_der()).hexdigest()
+
+    @property
+    def modulus(self) -> int:
+        return self._n
+
+    @property
+    def pub_exponent(self) -> int:
+        return self._e
+
+    @property
+    def bits(self) -> int:
+        """Size of the modulus in bits."""
+        return self._n.bit_length()
+
+    def spki_der(self) -> bytes:
+        """The SubjectPublicKeyInfo: rsaEncryption with NULL parameters, as openssl writes it
+        (or the id-RSASSA-PSS DER the key was loaded from)."""
+        if self._spki is not None:
+            return self._spki
+        return der.encode_spki(OID_RSA_ENCRYPTION, der.encode_null(),
+                               der.encode_rsa_public_key(self._n, self._e))
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """True when ``signature`` is a valid RSASSA-PSS signature of ``message``; never raises."""
+        return rsa_pss.verify(self._n, self._e, message, signature)
+
+    def __repr__(self) -> str:
+        return f"<RSAKey rsa-{self.bits} {self._fingerprint[:16]}>"
+
+    def __reduce__(self):  # rebuild (and re-check) from the numbers, never from saved state
+        return (_rebuild_rsa, (self._n, self._e, self._spki))
+
+
+def _rebuild_rsa(modulus: int, pub_exponent: int, spki: bytes | None) -> RSAKey:
+    return RSAKey(modulus, pub_exponent, spki=spki)
+
+
+# -- reading keys ------------------------------------------------------------------------
+
+def _check_pss_params(params: bytes) -> None:
+    """Accept id-RSASSA-PSS parameters only if they allow SHA-256 / MGF1-SHA-256 / salt 32."""
+    fields = {}
+    for item in der.read_sequence(params):
+        tag, start, end = der.read_tlv(item)
+        if tag not in (0xA0, 0xA1, 0xA2, 0xA3) or tag in fields:
+            raise KeyFormatError(f"RSASSA-PSS parameters: unexpected element (tag 0x{tag:02x})")
+        fields[tag] = item[start:end]
+    if 0xA0 not in fields or not _is_sha256(fields[0xA0]):
+        raise KeyFormatError("RSASSA-PSS key restricted to a hash other than SHA-256")
+    mgf = der.read_sequence(fields[0xA1]) if 0xA1 in fields else []
+    if len(mgf) != 2 or der.read_oid(mgf[0]) != _OID_MGF1 or not _is_sha256(mgf[1]):
+        raise KeyFormatError("RSASSA-PSS key restricted to a mask generation other than MGF1-SHA-256")
+    if 0xA2 in fields and der.read_integer(fields[0xA2]) > rsa_pss.SALT_LEN:
+        raise KeyFormatError("RSASSA-PSS key requires a salt longer than 32 bytes")
+    if 0xA3 in fields and der.read_integer(fields[0xA3]) != 1:
+        raise KeyFormatError("RSASSA-PSS key with a trailer field other than 0xbc")
+
+
+def _is_sha256(algorithm: bytes) -> bool:
+    items = der.read_sequence(algorithm)
+    if not 1 <= len(items) <= 2 or der.read_oid(items[0]) != _OID_SHA256:
+        return False
+    if len(items) == 2:
+        der.read_null(items[1])
+    return True
+
+
+def _parse_spki(data: bytes) -> Ed25519Key | tuple[int, int]:
+    """Ed25519Key for an Ed25519 SPKI, (n, e) for an RSA one; KeyFormatError otherwise."""
+    oid, params, key = der.parse_spki(data)
+    if oid == OID_ED25519:
+        if params is not None:
+            raise KeyFormatError("Ed25519 SubjectPublicKeyInfo must not have parameters (RFC 8410)")
+        try:
+            return Ed25519Key(key)
+        except ValueError as exc:
+            raise KeyFormatError(str(exc)) from None
+    if oid == OID_RSA_ENCRYPTION:
+        if params is None:
+            raise KeyFormatError("rsaEncryption SubjectPublicKeyInfo must have NULL parameters")
+        der.read_null(params)
+    elif oid == OID_RSASSA_PSS:
+        if params is not None:
+            _check_pss_params(params)
+    else:
+        raise KeyFormatError(
+            f"unsupported key algorithm OID {oid} (expected Ed25519 1.3.101.112 or RSA "
+            f"{OID_RSA_ENCRYPTION} / {OID_RSASSA_PSS})")
+    return der.parse_rsa_public_key(key)
+
+
+def _from_der(data: bytes) -> Ed25519Key | RSAKey:
+    parsed = _parse_spki(data)
+    if isinstance(parsed, Ed25519Key):
+        return parsed
+    n, e = parsed
+    original = der.read_sequence(der.read_sequence(data)[0])[0]
+    try:
+        if der.read_oid(original) == OID_RSASSA_PSS:
+            return RSAKey(n, e, spki=data)
+        key = RSAKey(n, e)
+    except ValueError as exc:
+        raise KeyFormatError(f"unusable RSA public key: {exc}") from None
+    if key.spki_der() != data:  # strict DER parsing makes this an internal consistency check
+        raise KeyFormatError("RSA SubjectPublicKeyInfo is not in canonical DER")
+    return key
+
+
+def _from_pem(text: str) -> Ed25519Key | RSAKey:
+    begin = f"-----BEGIN {_PEM_LABEL}-----"
+    end = f"-----END {_PEM_LABEL}-----"
+    if text.count(begin) != 1 or text.count(end) != 1:
+        if "PRIVATE KEY-----" in text:
+            raise KeyFormatError("this is a private key; a public key was expected "
+                                 "('signedimp pubkey KEY.pem' prints it)")
+        if "-----BEGIN RSA PUBLIC KEY-----" in text:
+            raise KeyFormatError("PKCS#1 'RSA PUBLIC KEY' is not supported; convert it with "
+                                 "'openssl rsa -RSAPublicKey_in -pubout'")
+        if text.count(begin) > 1:
+            raise KeyFormatError("more than one PUBLIC KEY block; load each key separately")
+        raise KeyFormatError(_EXPECTED)
+    head, _, rest = text.partition(begin)
+    body, _, _tail = rest.partition(end)
+    if ":" in body:
+        raise KeyFormatError("PEM headers are not allowed in a PUBLIC KEY block")
+    try:
+        data = base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFormatError(f"PUBLIC KEY block is not valid base64: {exc}") from None
+    return _from_der(data)
+
+
+def _from_ssh(text: str) -> Ed25519Key:
+    parts = text.split(None, 2)
+    if parts[0] != "ssh-ed25519":
+        raise KeyFormatError(f"OpenSSH key type {parts[0]!r} is not supported; "
+                             "only 'ssh-ed25519' lines are accepted")
+    if len(parts) < 2:
+        raise KeyFormatError("ssh-ed25519 line without key data")
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFormatError(f"ssh-ed25519 key data is not valid base64: {exc}") from None
+    fields = []
+    pos = 0
+    while pos < len(blob):
+        if pos + 4 > len(blob):
+            raise KeyFormatError("ssh-ed25519 key data is truncated")
+        size = int.from_bytes(blob[pos:pos + 4], "big")
+        pos += 4
+        if pos + size > len(blob):
+            raise KeyFormatError("ssh-ed25519 key data is truncated")
+        fields.append(blob[pos:pos + size])
+        pos += size
+    if len(fields) != 2 or fields[0] != b"ssh-ed25519":
+        raise KeyFormatError("ssh-ed25519 key data must hold the string 'ssh-ed25519' and the key")
+    try:
+        return Ed25519Key(fields[1])
+    except ValueError as exc:
+        raise KeyFormatError(str(exc)) from None
+
+
+def load_public_key(data: str | bytes) -> Ed25519Key | RSAKey:
+    """Read a public key: PEM SubjectPublicKeyInfo, its DER bytes, or an ``ssh-ed25519`` line.
+
+    Anything else raises ``KeyFormatError`` saying what was expected.
+    """
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if isinstance(data, bytes):
+        if data[:1] == b"\x30":
+            return _from_der(data)
+        try:
+            data = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise KeyFormatError(_EXPECTED) from None
+    if not isinstance(data, str):
+        raise TypeError(f"load_public_key() takes str or bytes, not {type(data).__name__}")
+    text = data.strip()
+    if "-----BEGIN " in text:
+        return _from_pem(text)
+    if text.startswith("ssh-"):
+        if "\n" in text:
+            raise KeyFormatError("expected a single ssh-ed25519 line")
+        return _from_ssh(text)
+    raise KeyFormatError(_EXPECTED)
+
+
+def key_ring(keys) -> dict[str, Ed25519Key | RSAKey]:
+    """A dict fingerprint -> key from one key, an iterable of keys, or an existing key ring.
+
+    Keys are recognised by their interface (a ``fingerprint`` string and a ``verify``
+    method), so keys made by another copy of this module (an embedded bootstrap) work too.
+    """
+    if _is_key(keys):
+        return {keys.fingerprint: keys}
+    if isinstance(keys, (str, bytes, bytearray)):
+        raise TypeError("key_ring() takes key objects; read PEM or ssh text with load_public_key()")
+    if isinstance(keys, dict):
+        keys = keys.values()
+    ring: dict[str, Ed25519Key | RSAKey] = {}
+    for key in keys:
+        if not _is_key(key):
+            raise TypeError(f"not a public key: {key!r} (use load_public_key())")
+        ring[key.fingerprint] = key
+    return ring
+
+
+def _is_key(obj: object) -> bool:
+    return isinstance(obj, PublicKey) or (
+        isinstance(getattr(obj, "fingerprint", None), str) and callable(getattr(obj, "verify", None)))

@@ -1,0 +1,487 @@
+"""The signed manifest: which files a sys.path entry holds, and their SHA-256.
+
+The format is deliberately rigid (see docs/internals.md and DESIGN.md "The manifest"): a
+manifest has exactly one byte representation, so that ``parse`` and ``serialise`` are exact
+inverses, what is signed is exactly what is checked, and nothing is ever silently skipped::
+
+    <fingerprint> <base64 signature>      one or more, fingerprints unique
+                                          one empty line
+    sha256                                the hash type
+    <64 lowercase hex> <path>             sorted by the UTF-8 bytes of the path, unique
+
+This module is part of the runtime: standard library only, and only modules that are cheap to
+import (no ``re``, no ``dataclasses``), because it is loaded before anything else is verified.
+"""
+
+from __future__ import annotations
+
+import binascii
+from types import MappingProxyType
+
+from .errors import ManifestError, SignatureMismatch
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-up time
+    from collections.abc import Iterable, Iterator, Mapping
+
+    from .keys import Ed25519Key, RSAKey  # never imported at run time: keys are duck-typed
+
+__all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path"]
+
+MANIFEST_NAME = "signedimp-manifest.txt"
+HASH_TYPE = "sha256"
+
+_HEX_DIGITS = "0123456789abcdef"
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_BOM = b"\xef\xbb\xbf"
+# C0 controls, DEL and C1 controls (Unicode category Cc): never part of a path we accept.
+_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
+_BAD_SEGMENTS = frozenset(("", ".", ".."))
+_C1_CONTROLS = tuple(chr(c) for c in range(0x80, 0xA0))
+_HEX_BYTES = _HEX_DIGITS.encode("ascii")
+# Bytes that may appear in a manifest: "\n", printable ASCII but the backslash, and the bytes of
+# multi-byte UTF-8 sequences (whose C1 controls _decode_text looks for separately).
+_ALLOWED_BYTES = b"\n" + bytes(c for c in range(0x20, 0x100) if c not in (0x5C, 0x7F))
+_BAD_BYTE_NAMES = {0x00: "NUL", 0x09: "tab", 0x0D: "carriage return (CR)", 0x5C: "backslash"}
+
+
+# -- small validators, shared by the parser and the constructor -------------------------------
+
+def _is_hex_digest(text: str) -> bool:
+    """64 lowercase hex digits: the only spelling of a SHA-256 digest or key fingerprint."""
+    return len(text) == 64 and not text.strip(_HEX_DIGITS)
+
+
+def _path_problem(path: str) -> str | None:
+    """Why ``path`` is not a valid manifest path, or None when it is."""
+    if not path:
+        return "empty path"
+    if "\\" in path:
+        return "backslash in path (use '/')"
+    if not _CONTROL_CHARS.isdisjoint(path):
+        return "control character in path"
+    if path[0] == "/":
+        return "absolute path"
+    if len(path) >= 2 and path[1] == ":" and path[0].isascii() and path[0].isalpha():
+        return "drive letter in path"
+    segments = path.split("/")
+    if not _BAD_SEGMENTS.isdisjoint(segments):
+        if ".." in segments:
+            return "'..' segment in path"
+        if "." in segments:
+            return "'.' segment in path"
+        return "empty segment in path"
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from os.fsdecode of undecodable names
+        return "path is not encodable as UTF-8"
+    return None
+
+
+def check_path(path: str) -> None:
+    """Raise ValueError unless ``path`` is a valid manifest path.
+
+    Valid means relative, '/'-separated, with no empty, '.' or '..' segment, no backslash, no
+    control character and no drive letter: such a path can only name a file inside the root it
+    is relative to, on every platform.
+    """
+    if not isinstance(path, str):
+        raise ValueError(f"manifest path must be a str, not {type(path).__name__}")
+    problem = _path_problem(path)
+    if problem is not None:
+        raise ValueError(f"{problem}: {path!r}")
+
+
+def _decode_base64(text: str) -> bytes | None:
+    """Decode strict, canonical, standard base64 (padded, no whitespace); None if it is not.
+
+    Canonical (re-encoding gives the same text) so that a manifest has one spelling; checked by
+    hand because ``a2b_base64(strict_mode=True)`` only exists from Python 3.11.
+    """
+    if not text or len(text) % 4 or not _BASE64_ALPHABET.issuperset(text):
+        return None
+    try:
+        raw = binascii.a2b_base64(text)
+    except binascii.Error:
+        return None
+    if not raw or binascii.b2a_base64(raw, newline=False).decode("ascii") != text:
+        return None
+    return raw
+
+
+def _encode_base64(raw: bytes) -> str:
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
+
+
+# -- signature lines ---------------------------------------------------------------------------
+
+class Signature:
+    """One signature line: the trusted key it claims (by fingerprint) and the signature bytes.
+
+    An immutable value, like a frozen dataclass, written by hand because importing
+    ``dataclasses`` (and with it ``inspect``) would slow down every application's start-up.
+    """
+
+    __slots__ = ("fingerprint", "signature")
+
+    fingerprint: str
+    signature: bytes
+
+    def __init__(self, fingerprint: str, signature: bytes) -> None:
+        if not isinstance(fingerprint, str) or not _is_hex_digest(fingerprint):
+            raise ManifestError(f"key fingerprint must be 64 lowercase hex digits: {fingerprint!r}")
+        if isinstance(signature, (bytearray, memoryview)):
+            signature = bytes(signature)
+        if not isinstance(signature, bytes) or not signature:
+            raise ManifestError("signature must be non-empty bytes")
+        object.__setattr__(self, "fingerprint", fingerprint)
+        object.__setattr__(self, "signature", signature)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: Signature is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: Signature is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.fingerprint, self.signature) == (other.fingerprint, other.signature)
+
+    def __hash__(self) -> int:
+        return hash((self.fingerprint, self.signature))
+
+    def __repr__(self) -> str:
+        return f"Signature(fingerprint={self.fingerprint!r}, signature={self.signature!r})"
+
+    def __reduce__(self):
+        return (Signature, (self.fingerprint, self.signature))
+
+    def line(self) -> str:
+        """The manifest line for this signature, without its line end."""
+        return f"{self.fingerprint} {_encode_base64(self.signature)}"
+
+
+def _parse_signature_line(line: str) -> Signature | str:
+    """A Signature, or the reason why ``line`` is not a valid signature line."""
+    if line == HASH_TYPE:
+        return ("expected a signature line or the empty line, found the hash type"
+                " (missing empty line?)")
+    fingerprint, space, encoded = line.partition(" ")
+    if not space:
+        return "expected '<fingerprint> <base64 signature>'"
+    if not _is_hex_digest(fingerprint):
+        if _is_hex_digest(fingerprint.lower()):
+            return "key fingerprint must be lowercase hex"
+        return "key fingerprint is not 64 lowercase hex digits"
+    raw = _decode_base64(encoded)
+    if raw is None:
+        return "signature is not strict, non-empty, standard base64"
+    return Signature(fingerprint, raw)
+
+
+# -- the manifest --------------------------------------------------------------------------------
+
+class Manifest:
+    """A parsed (or freshly built) manifest: path -> SHA-256 hex digest, plus signature lines.
+
+    Immutable; ``hashes`` is a read-only view kept in manifest order (UTF-8 bytes of the path),
+    so lookups are a dict access and ``serialise`` needs no sorting.
+    """
+
+    __slots__ = ("_hashes", "_signatures", "_source", "_signed")
+
+    def __init__(self, hashes: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+                 signatures: Iterable[Signature] = (), *, source: str | None = None) -> None:
+        items = []
+        for path, digest in dict(hashes).items():
+            if not isinstance(path, str):
+                raise ManifestError(f"manifest path must be a str, not {type(path).__name__}",
+                                    source=source)
+            problem = _path_problem(path)
+            if problem is not None:
+                raise ManifestError(f"{problem}: {path!r}", source=source)
+            if not isinstance(digest, str) or not _is_hex_digest(digest):
+                raise ManifestError(f"hash of {path!r} is not 64 lowercase hex digits: {digest!r}",
+                                    source=source)
+            items.append((path, digest))
+        items.sort()  # code point order, which is the order of the UTF-8 bytes
+        sigs = tuple(signatures)
+        seen = set()
+        for sig in sigs:
+            if not isinstance(sig, Signature):
+                raise TypeError(f"expected a Signature, not {type(sig).__name__}")
+            if sig.fingerprint in seen:
+                raise ManifestError(f"two signature lines for key {sig.fingerprint}", source=source)
+            seen.add(sig.fingerprint)
+        self._init(dict(items), sigs, source)
+
+    def _init(self, hashes: dict[str, str], signatures: tuple[Signature, ...],
+              source: str | None) -> None:
+        self._hashes = hashes
+        self._signatures = signatures
+        self._source = source
+        self._signed: bytes | None = None
+
+    @classmethod
+    def _from_valid(cls, hashes: dict[str, str], signatures: tuple[Signature, ...],
+                    source: str | None) -> Manifest:
+        """Build without re-validating: for data that ``parse`` has already checked."""
+        self = cls.__new__(cls)
+        self._init(hashes, signatures, source)
+        return self
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, data: bytes, source: str | None = None) -> Manifest:
+        """Parse the bytes of a manifest file, strictly.
+
+        Any deviation from the one valid spelling raises ManifestError naming ``source`` (the
+        file, when known), the 1-based line and the reason: nothing is skipped or repaired.
+        """
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise TypeError(f"a manifest is parsed from bytes, not {type(data).__name__}")
+
+        def fail(reason: str, line: int) -> ManifestError:
+            return ManifestError(reason, line=line, source=source)
+
+        text = _decode_text(data, fail)
+        lines = text.split("\n")
+        lines.pop()  # the empty string after the final "\n"
+        count = len(lines)
+
+        # Signature lines, up to the first empty line.
+        signatures = []
+        fingerprints = set()
+        index = 0
+        while index < count and lines[index]:
+            parsed = _parse_signature_line(lines[index])
+            if isinstance(parsed, str):
+                if index == 0 and lines[0] == HASH_TYPE:
+                    parsed = "missing signature line: the manifest must start with one"
+                raise fail(parsed, index + 1)
+            if parsed.fingerprint in fingerprints:
+                raise fail(f"second signature line for key {parsed.fingerprint}", index + 1)
+            fingerprints.add(parsed.fingerprint)
+            signatures.append(parsed)
+            index += 1
+        if not signatures:
+            raise fail("missing signature line: the manifest must start with one", 1)
+        if index == count:
+            raise fail("unexpected end of file: expected the empty line after the signatures",
+                       index + 1)
+
+        # The empty line, then the hash type.
+        index += 1
+        if index == count:
+            raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}",
+                       index + 1)
+        if lines[index] != HASH_TYPE:
+            if not lines[index]:
+                reason = "more than one empty line"
+            elif " " in lines[index]:
+                reason = f"expected the hash type line {HASH_TYPE!r}"
+            else:
+                reason = f"unsupported hash type {lines[index]!r} (only {HASH_TYPE!r} is)"
+            raise fail(reason, index + 1)
+
+        # File lines: "<hex> <path>", strictly increasing by the UTF-8 bytes of the path.
+        body = lines[index + 1:]
+        hashes = _read_file_lines(body)
+        if hashes is None:
+            hashes = _read_file_lines_carefully(body, index + 2, fail)
+
+        return cls._from_valid(hashes, tuple(signatures), source)
+
+    @property
+    def hashes(self) -> Mapping[str, str]:
+        """Path -> lowercase hex SHA-256, read-only, in manifest order."""
+        return MappingProxyType(self._hashes)
+
+    @property
+    def signatures(self) -> tuple[Signature, ...]:
+        return self._signatures
+
+    @property
+    def source(self) -> str | None:
+        """Where the manifest was read from, for error messages (not part of equality)."""
+        return self._source
+
+    def lookup(self, path: str) -> str | None:
+        """The hex digest listed for ``path``, or None when the manifest does not list it."""
+        return self._hashes.get(path)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._hashes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hashes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return self._signatures == other._signatures and self._hashes == other._hashes
+
+    def __hash__(self) -> int:
+        return hash((self._signatures, self.signed_bytes()))
+
+    def __repr__(self) -> str:
+        where = f" from {self._source!r}" if self._source else ""
+        return (f"<Manifest{where}: {len(self._hashes)} files, "
+                f"{len(self._signatures)} signatures>")
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def signed_bytes(self) -> bytes:
+        """The bytes every signature covers: the hash type line and the file lines."""
+        if self._signed is None:
+            body = "".join(f"{digest} {path}\n" for path, digest in self._hashes.items())
+            self._signed = f"{HASH_TYPE}\n{body}".encode("utf-8")
+        return self._signed
+
+    def serialise(self) -> bytes:
+        """The manifest file: signature lines, the empty line, then ``signed_bytes()``."""
+        head = "".join(f"{sig.line()}\n" for sig in self._signatures)
+        return f"{head}\n".encode("ascii") + self.signed_bytes()
+
+    def with_signature(self, sig: Signature) -> Manifest:
+        """A copy with ``sig`` added, replacing the line of the same key if there is one."""
+        if not isinstance(sig, Signature):
+            raise TypeError(f"expected a Signature, not {type(sig).__name__}")
+        sigs = list(self._signatures)
+        for position, old in enumerate(sigs):
+            if old.fingerprint == sig.fingerprint:
+                sigs[position] = sig
+                break
+        else:
+            sigs.append(sig)
+        copy = Manifest._from_valid(self._hashes, tuple(sigs), self._source)
+        copy._signed = self._signed
+        return copy
+
+    # -- trust -----------------------------------------------------------------------------------
+
+    def verify(self, keys: object) -> Ed25519Key | RSAKey | None:
+        """The first trusted key whose signature line verifies, or None if no line is trusted.
+
+        ``keys`` is one key, an iterable of keys, or a dict fingerprint -> key (a key has
+        ``.fingerprint`` and ``.verify(message, signature) -> bool``). Lines by unknown keys are
+        ignored; a line by a trusted key that does not verify means tampering, so it raises
+        SignatureMismatch even when another trusted line verifies.
+        """
+        ring = _key_ring(keys)
+        message = self.signed_bytes()
+        verified = None
+        for sig in self._signatures:
+            key = ring.get(sig.fingerprint)
+            if key is None:
+                continue
+            if key.verify(message, sig.signature) is not True:
+                raise SignatureMismatch(sig.fingerprint, self._source)
+            if verified is None:
+                verified = key
+        return verified
+
+
+def _decode_text(data: bytes, fail) -> str:
+    """Check the byte-level rules (UTF-8, no BOM, no control character but the line ends, no
+    backslash, final newline) and return the text."""
+    if not data:
+        raise fail("empty file: expected a signature line", 1)
+    if data.startswith(_BOM):
+        raise fail("byte order mark at the start of the file", 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail("not valid UTF-8", data.count(b"\n", 0, exc.start) + 1) from None
+    # Backslashes and control characters are valid nowhere in a manifest: one pass finds them.
+    bad = data.translate(None, _ALLOWED_BYTES)
+    if bad:
+        offset = data.find(bad[:1])
+        raise fail(_BAD_BYTE_NAMES.get(bad[0], f"control character {bad[:1]!r}") + " not allowed",
+                   data.count(b"\n", 0, offset) + 1)
+    if b"\xc2" in data:  # U+0080..U+009F (C1 controls) are encoded as C2 80..C2 9F
+        offsets = [offset for offset in map(text.find, _C1_CONTROLS) if offset >= 0]
+        if offsets:
+            offset = min(offsets)
+            raise fail(f"control character {text[offset]!r} not allowed",
+                       text.count("\n", 0, offset) + 1)
+    if not data.endswith(b"\n"):
+        raise fail("missing newline at the end of the file", data.count(b"\n") + 1)
+    return text
+
+
+def _read_file_lines(lines: list[str]) -> dict[str, str] | None:
+    """The file lines as path -> digest, when a few whole-list checks prove them valid; else None.
+
+    The fast path: a handful of C-speed passes over all lines instead of many small checks per
+    line. It only ever proves validity (``_decode_text`` has already excluded backslashes and
+    control characters); when in doubt it returns None and the careful loop decides.
+    """
+    hashes = {}
+    for line in lines:
+        digest, space, path = line.partition(" ")
+        if len(digest) != 64 or not space:
+            return None
+        hashes[path] = digest
+    if len(hashes) != len(lines):  # duplicate paths
+        return None
+    paths = list(hashes)
+    if paths != sorted(paths):  # code point order, which is the order of the UTF-8 bytes
+        return None
+    digests = "".join(hashes.values())
+    if not digests.isascii() or digests.encode("ascii").translate(None, _HEX_BYTES):
+        return None
+    # Every segment of every path sits between two "/" here: "//" finds empty segments (and
+    # empty or absolute paths), "/./" and "/../" the dot segments; ":" might be a drive letter.
+    joined = "/" + "/".join(paths) + "/"
+    if "//" in joined or "/./" in joined or "/../" in joined or ":" in joined:
+        return None
+    return hashes
+
+
+def _read_file_lines_carefully(lines: list[str], first_lineno: int, fail) -> dict[str, str]:
+    """The file lines as path -> digest, checked line by line to name the first bad one."""
+    hashes: dict[str, str] = {}
+    previous = None
+    for lineno, line in enumerate(lines, first_lineno):
+        if len(line) < 65 or line[64] != " ":
+            raise fail("expected '<64 lowercase hex digits> <path>'", lineno)
+        digest = line[:64]
+        if not _is_hex_digest(digest):
+            raise fail("hash is not 64 lowercase hex digits", lineno)
+        path = line[65:]
+        problem = _path_problem(path)
+        if problem is not None:
+            raise fail(f"{problem}: {path!r}", lineno)
+        if previous is not None and path <= previous:
+            if path == previous:
+                raise fail(f"duplicate path {path!r}", lineno)
+            raise fail(f"paths not sorted by their UTF-8 bytes: {path!r} after {previous!r}",
+                       lineno)
+        previous = path
+        hashes[path] = digest
+    return hashes
+
+
+def _key_ring(keys) -> dict:
+    """Fingerprint -> key, from one key, an iterable of keys, or such a dict."""
+    if hasattr(keys, "fingerprint") and hasattr(keys, "verify"):
+        return {keys.fingerprint: keys}
+    if hasattr(keys, "items"):
+        return dict(keys.items())
+    if isinstance(keys, (str, bytes)):
+        raise TypeError("keys must be a key, an iterable of keys or a dict, not a string")
+    ring = {}
+    for key in keys:
+        if not isinstance(getattr(key, "fingerprint", None), str) or not callable(
+                getattr(key, "verify", None)):
+            raise TypeError(f"not a public key: {key!r}")
+        ring[key.fingerprint] = key
+    return ring

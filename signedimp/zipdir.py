@@ -1,0 +1,310 @@
+"""Member names of a zip archive, read from its central directory with only io, os and struct.
+
+The verifier needs the member names of a zip on ``sys.path`` (to find its manifests, and to
+refuse archives with two members of the same name, which readers disagree about) while imports
+are being checked, so it cannot use ``zipfile``. This reader reads only the end records and
+the central directory, finds them the way ``zipimport`` does (so both see the same archive,
+prefix such as a ``#!`` line included), and is stricter than either: every inconsistency is a
+ZipFormatError naming the archive and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+
+from .errors import ZipFormatError
+
+__all__ = ["ZipMember", "read_zip_directory", "read_zip_names"]
+
+# End of central directory record: signature, this disk, disk of the central directory,
+# entries on this disk, entries in total, central directory size and offset, comment length.
+_EOCD = struct.Struct("<4s4H2IH")
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_MAX_COMMENT = 0xFFFF
+
+# ZIP64 end of central directory locator: signature, disk of the ZIP64 record, its offset,
+# number of disks. It sits just before the end record.
+_ZIP64_LOCATOR = struct.Struct("<4sIQI")
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+
+# ZIP64 end of central directory record: signature, size of the rest of the record, versions
+# made by and needed, this disk, disk of the central directory, entries on this disk, entries
+# in total, central directory size and offset. Like zipfile and zipimport we expect it right
+# before the locator, so it must have no extensible data (size of the rest == 44).
+_ZIP64_END = struct.Struct("<4sQ2H2I4Q")
+_ZIP64_END_SIGNATURE = b"PK\x06\x06"
+_ZIP64_END_REST = _ZIP64_END.size - 12
+
+# Central directory file header: signature, versions made by and needed, flags, method, time,
+# date, CRC-32, compressed and uncompressed size, name / extra / comment lengths, disk start,
+# internal and external attributes, offset of the local header.
+_CENTRAL = struct.Struct("<4s6H3I5H2I")
+_CENTRAL_SIGNATURE = b"PK\x01\x02"
+_LOCAL_HEADER_SIZE = 30
+
+_UTF8_FLAG = 0x800
+_ZIP64_EXTRA_ID = 0x0001
+_EXTRA_HEADER = struct.Struct("<2H")
+_UINT64 = struct.Struct("<Q")
+
+# Code page 437, bytes 0x80-0xFF: the historical encoding of names without the UTF-8 flag.
+# A table rather than bytes.decode("cp437"), which imports encodings.cp437: not something to
+# do while imports are being verified.
+_CP437_HIGH = (
+    "\xc7\xfc\xe9\xe2\xe4\xe0\xe5\xe7"
+    "\xea\xeb\xe8\xef\xee\xec\xc4\xc5"
+    "\xc9\xe6\xc6\xf4\xf6\xf2\xfb\xf9"
+    "\xff\xd6\xdc\xa2\xa3\xa5\u20a7\u0192"
+    "\xe1\xed\xf3\xfa\xf1\xd1\xaa\xba"
+    "\xbf\u2310\xac\xbd\xbc\xa1\xab\xbb"
+    "\u2591\u2592\u2593\u2502\u2524\u2561\u2562\u2556"
+    "\u2555\u2563\u2551\u2557\u255d\u255c\u255b\u2510"
+    "\u2514\u2534\u252c\u251c\u2500\u253c\u255e\u255f"
+    "\u255a\u2554\u2569\u2566\u2560\u2550\u256c\u2567"
+    "\u2568\u2564\u2565\u2559\u2558\u2552\u2553\u256b"
+    "\u256a\u2518\u250c\u2588\u2584\u258c\u2590\u2580"
+    "\u03b1\xdf\u0393\u03c0\u03a3\u03c3\xb5\u03c4"
+    "\u03a6\u0398\u03a9\u03b4\u221e\u03c6\u03b5\u2229"
+    "\u2261\xb1\u2265\u2264\u2320\u2321\xf7\u2248"
+    "\xb0\u2219\xb7\u221a\u207f\xb2\u25a0\xa0"
+)
+_CP437_TABLE = {0x80 + index: char for index, char in enumerate(_CP437_HIGH)}
+
+
+class ZipMember:
+    """One member as the central directory describes it: what a reader may want besides the name.
+
+    ``header_offset`` is the position of the local header in the file, prefix included (as
+    ``zipfile.ZipInfo.header_offset``); sizes are the ZIP64 values when the entry has them.
+    """
+
+    __slots__ = ("name", "compress_size", "file_size", "header_offset", "compress_type", "crc",
+                 "flags")
+
+    def __init__(self, name: str, compress_size: int, file_size: int, header_offset: int,
+                 compress_type: int, crc: int, flags: int) -> None:
+        self.name = name
+        self.compress_size = compress_size
+        self.file_size = file_size
+        self.header_offset = header_offset
+        self.compress_type = compress_type
+        self.crc = crc
+        self.flags = flags
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, field) for field in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # mutable, like ZipInfo
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.__slots__)
+        return f"ZipMember({fields})"
+
+
+def read_zip_names(archive: str | os.PathLike) -> list[str]:
+    """The member names of ``archive``, in central directory order.
+
+    Raises ZipFormatError for a truncated or corrupt archive, a central directory that points
+    outside the file, and duplicate names; OSError when the file cannot be read at all.
+    """
+    return [entry.name for entry in read_zip_directory(archive)]
+
+
+def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
+    """The central directory entries of ``archive``, in order; see ``read_zip_names``."""
+    path = os.fspath(archive)
+
+    def fail(reason: str) -> ZipFormatError:
+        return ZipFormatError(f"{path}: {reason}")
+
+    with io.open_code(path) as fp:
+        size = fp.seek(0, os.SEEK_END)
+        end_position, end = _read_end_record(fp, size, fail)
+        _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, _ = end
+
+        # With a ZIP64 locator, the ZIP64 record holds the real values (zipfile does the same),
+        # and the central directory ends where that record starts.
+        directory_end = end_position
+        if end_position >= _ZIP64_LOCATOR.size and _read_at(
+                fp, end_position - _ZIP64_LOCATOR.size, 4) == _ZIP64_LOCATOR_SIGNATURE:
+            directory_end, (disk, cd_disk, disk_entries, entries, cd_size, cd_offset) = (
+                _read_zip64_end(fp, end_position, end, fail))
+        if disk != 0 or cd_disk != 0 or disk_entries != entries:
+            raise fail("multi-disk (spanned) archives are not supported")
+
+        # Where the central directory starts, and how many bytes precede the archive proper
+        # (a "#!" line, a self-extractor stub): computed from the end, as zipimport does.
+        if cd_size > directory_end:
+            raise fail("central directory size points before the start of the file")
+        cd_start = directory_end - cd_size
+        prefix = cd_start - cd_offset
+        if prefix < 0:
+            raise fail("central directory offset points beyond the central directory")
+        if entries > cd_size // _CENTRAL.size:
+            raise fail(f"{entries} entries cannot fit in a central directory of {cd_size} bytes")
+        directory = _read_at(fp, cd_start, cd_size)
+        if len(directory) != cd_size:
+            raise fail("truncated central directory")
+
+    return _parse_central_directory(directory, entries, cd_start, prefix, fail)
+
+
+def _read_at(fp, offset: int, size: int) -> bytes:
+    fp.seek(offset)
+    return fp.read(size)
+
+
+def _unpack_at(fp, layout: struct.Struct, offset: int, fail) -> tuple:
+    data = _read_at(fp, offset, layout.size)
+    if len(data) != layout.size:
+        raise fail("file changed while being read")
+    return layout.unpack(data)
+
+
+def _read_end_record(fp, size: int, fail) -> tuple[int, tuple]:
+    """Find the end of central directory record: its position and fields.
+
+    As zipimport: the record at the very end if it is there, else the last signature in the
+    final 64 KiB + 22 bytes (the record followed by a comment). Stricter: the comment must end
+    exactly at the end of the file, so a truncated or extended archive is refused.
+    """
+    if size < _EOCD.size:
+        raise fail("file too short to be a zip archive")
+    tail_size = min(size, _EOCD.size + _MAX_COMMENT)
+    tail = _read_at(fp, size - tail_size, tail_size)
+    if len(tail) != tail_size:
+        raise fail("file changed while being read")
+    position = tail_size - _EOCD.size
+    if tail[position:position + 4] != _EOCD_SIGNATURE:
+        position = tail.rfind(_EOCD_SIGNATURE)
+        if position < 0:
+            raise fail("no end of central directory record (not a zip archive, or truncated)")
+        if tail_size - position < _EOCD.size:
+            raise fail("truncated end of central directory record")
+    end = _EOCD.unpack_from(tail, position)
+    comment_size = end[-1]
+    if position + _EOCD.size + comment_size != tail_size:
+        raise fail("archive comment does not end at the end of the file (truncated or extended)")
+    return size - tail_size + position, end
+
+
+def _read_zip64_end(fp, end_position: int, end: tuple, fail) -> tuple[int, tuple]:
+    """Read the ZIP64 locator and record before ``end_position``: the record's position and
+    (disk, central directory disk, entries on this disk, entries, cd size, cd offset).
+
+    Each field of the ordinary end record ``end`` must be its "see ZIP64" value (all bits set)
+    or equal the ZIP64 one, so that readers which ignore ZIP64 cannot see another directory.
+    """
+    locator_position = end_position - _ZIP64_LOCATOR.size
+    _, record_disk, record_offset, disks = _unpack_at(fp, _ZIP64_LOCATOR, locator_position, fail)
+    if record_disk != 0 or disks > 1:
+        raise fail("multi-disk (spanned) archives are not supported")
+    record_position = locator_position - _ZIP64_END.size
+    if record_position < 0:
+        raise fail("truncated ZIP64 end of central directory record")
+    (signature, rest_size, _, _, disk, cd_disk, disk_entries, entries, cd_size,
+     cd_offset) = _unpack_at(fp, _ZIP64_END, record_position, fail)
+    if signature != _ZIP64_END_SIGNATURE:
+        raise fail("ZIP64 locator without a ZIP64 end of central directory record before it")
+    if rest_size != _ZIP64_END_REST:
+        raise fail("ZIP64 end of central directory record with extensible data is not supported")
+    if record_offset != cd_offset + cd_size:
+        raise fail("ZIP64 locator and end of central directory record disagree")
+    values = (disk, cd_disk, disk_entries, entries, cd_size, cd_offset)
+    for old, new, all_set in zip(end[1:7], values, (0xFFFF,) * 4 + (0xFFFFFFFF,) * 2):
+        if old != new and old != all_set:
+            raise fail("end of central directory record and its ZIP64 record disagree")
+    return record_position, values
+
+
+def _parse_central_directory(directory: bytes, entries: int, cd_start: int, prefix: int,
+                             fail) -> list[ZipMember]:
+    """The entries of the central directory ``directory``, which must hold exactly ``entries``."""
+    result = []
+    seen = set()
+    position = 0
+    for number in range(1, entries + 1):
+        if position + _CENTRAL.size > len(directory):
+            raise fail(f"central directory entry {number} is truncated")
+        (signature, _, _, flags, method, _, _, crc, compress_size, file_size, name_size,
+         extra_size, comment_size, _, _, _, header_offset) = _CENTRAL.unpack_from(directory,
+                                                                                  position)
+        if signature != _CENTRAL_SIGNATURE:
+            raise fail(f"central directory entry {number} has a bad signature")
+        name_start = position + _CENTRAL.size
+        extra_start = name_start + name_size
+        position = extra_start + extra_size + comment_size
+        if position > len(directory):
+            raise fail(f"central directory entry {number} is truncated")
+        name = _decode_name(directory[name_start:extra_start], flags, number, fail)
+        file_size, compress_size, header_offset = _apply_zip64_extra(
+            directory[extra_start:extra_start + extra_size], file_size, compress_size,
+            header_offset, name, fail)
+
+        # The member's local header and data come before the central directory.
+        header_offset += prefix
+        if header_offset + _LOCAL_HEADER_SIZE + compress_size > cd_start:
+            raise fail(f"member {name!r} points beyond the start of the central directory")
+        # Backslashes count as separators here: zipfile (on Windows) and zipimport treat them so.
+        key = name.replace("\\", "/")
+        if key in seen:
+            raise fail(f"duplicate member name {name!r}")
+        seen.add(key)
+        result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags))
+    if position != len(directory):
+        raise fail("central directory size does not match its entries")
+    return result
+
+
+def _decode_name(raw: bytes, flags: int, number: int, fail) -> str:
+    """UTF-8 when flag bit 11 says so, code page 437 otherwise (as zipfile and zipimport)."""
+    if flags & _UTF8_FLAG:
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail(f"name of central directory entry {number} is not valid UTF-8") from None
+    elif raw.isascii():
+        name = raw.decode("ascii")
+    else:
+        name = raw.decode("latin-1").translate(_CP437_TABLE)
+    if "\x00" in name:  # zipfile cuts the name there, zipimport does not: refuse the ambiguity
+        raise fail(f"NUL character in member name {name!r}")
+    return name
+
+
+def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_offset: int,
+                       name: str, fail) -> tuple[int, int, int]:
+    """Replace the 32-bit fields set to 0xFFFFFFFF by their values from the ZIP64 extra field.
+
+    Extra fields must be well formed (zipfile refuses one that overruns, too); up to three
+    trailing bytes, too few for a field header, are ignored as zipfile ignores them.
+    """
+    position = 0
+    while position + _EXTRA_HEADER.size <= len(extra):
+        field_id, field_size = _EXTRA_HEADER.unpack_from(extra, position)
+        start = position + _EXTRA_HEADER.size
+        position = start + field_size
+        if position > len(extra):
+            raise fail(f"corrupt extra field in member {name!r}")
+        if field_id != _ZIP64_EXTRA_ID:
+            continue
+        values = extra[start:position]
+        wanted = [file_size == 0xFFFFFFFF, compress_size == 0xFFFFFFFF,
+                  header_offset == 0xFFFFFFFF]
+        if len(values) < 8 * sum(wanted):
+            raise fail(f"truncated ZIP64 extra field in member {name!r}")
+        offset = 0
+        fields = [file_size, compress_size, header_offset]
+        for index, needed in enumerate(wanted):
+            if needed:
+                (fields[index],) = _UINT64.unpack_from(values, offset)
+                offset += 8
+        file_size, compress_size, header_offset = fields
+    return file_size, compress_size, header_offset
