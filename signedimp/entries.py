@@ -10,7 +10,9 @@ folders. Directories use the file system; zips use the archive's central directo
 from __future__ import annotations
 
 import os
+import sys
 import zipimport
+from typing import Callable, NamedTuple
 
 try:  # zipimport imports zlib on its first compressed read; do it now, not mid-import
     import zlib  # noqa: F401
@@ -21,9 +23,26 @@ from .errors import ZipFormatError
 from .manifest import MANIFEST_NAME
 from .zipdir import read_zip_names
 
-__all__ = ["DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "split_archive_path"]
+__all__ = ["DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "ManifestSource", "split_archive_path"]
 
 _DIST_INFO = ".dist-info"
+_OPT_TAG = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
+
+
+class ManifestSource(NamedTuple):
+    """Where a candidate manifest is, how to read it, and the path prefix its lines carry."""
+
+    where: str                      # for messages
+    read: Callable[[str], bytes]    # read(key) -> bytes
+    key: str
+    strip: str                      # "" or "lib/": lines outside it are not for this entry
+
+
+def cached_bytecode_path(rel: str) -> str:
+    """``pkg/mod.py`` -> ``pkg/__pycache__/mod.<cache tag>[.opt-N].pyc``."""
+    head, _, tail = rel.rpartition("/")
+    cached = f"__pycache__/{tail[:-3]}.{sys.implementation.cache_tag}{_OPT_TAG}.pyc"
+    return f"{head}/{cached}" if head else cached
 
 
 class DirectoryEntry:
@@ -40,7 +59,7 @@ class DirectoryEntry:
         with open(self.display(rel), "rb") as stream:
             return stream.read()
 
-    def manifest_candidates(self) -> list[str]:
+    def manifest_candidates(self) -> list[ManifestSource]:
         found = []
         if os.path.isfile(os.path.join(self.path, MANIFEST_NAME)):
             found.append(MANIFEST_NAME)
@@ -51,7 +70,11 @@ class DirectoryEntry:
         for name in names:
             if os.path.isfile(os.path.join(self.path, name, MANIFEST_NAME)):
                 found.append(f"{name}/{MANIFEST_NAME}")
-        return found
+        return [ManifestSource(self.display(rel), self.read, rel, "") for rel in found]
+
+    def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
+        """Where CPython itself would look for bytecode of source ``rel``: ``__pycache__`` only."""
+        return (cached_bytecode_path(rel),)
 
     def listdir(self, rel: str) -> list[str]:
         return sorted(os.listdir(self.display(rel) if rel else self.path))
@@ -110,7 +133,7 @@ class ZipEntry:
     def read(self, rel: str) -> bytes:
         return self.archive.read(self.prefix + rel)
 
-    def manifest_candidates(self) -> list[str]:
+    def manifest_candidates(self) -> list[ManifestSource]:
         names = self.archive.names
         found = [MANIFEST_NAME] if self.prefix + MANIFEST_NAME in names else []
         for name in sorted(names):
@@ -120,7 +143,17 @@ class ZipEntry:
             head, _, tail = rel.partition("/")
             if tail == MANIFEST_NAME and head.endswith(_DIST_INFO):
                 found.append(rel)
-        return found
+        sources = [ManifestSource(self.display(rel), self.read, rel, "") for rel in found]
+        if self.prefix and MANIFEST_NAME in names:
+            # ``app.zip/lib`` on sys.path, signed as a whole: the archive's root manifest lists
+            # ``lib/...``; it vouches for this entry's files with that prefix taken off.
+            where = os.path.join(self.archive.archive, MANIFEST_NAME)
+            sources.append(ManifestSource(where, self.archive.read, MANIFEST_NAME, self.prefix))
+        return sources
+
+    def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
+        """Zips keep bytecode beside the source (as zipimport expects), or in ``__pycache__``."""
+        return (rel[:-3] + ".pyc", cached_bytecode_path(rel))
 
     def listdir(self, rel: str) -> list[str]:
         base = self.prefix + rel + "/" if rel else self.prefix
@@ -152,8 +185,11 @@ class MissingEntry:
     def read(self, rel: str) -> bytes:
         raise FileNotFoundError(self.display(rel))
 
-    def manifest_candidates(self) -> list[str]:
+    def manifest_candidates(self) -> list[ManifestSource]:
         return []
+
+    def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
+        return ()
 
     def listdir(self, rel: str) -> list[str]:
         return []

@@ -13,7 +13,6 @@ from __future__ import annotations
 import _imp
 import marshal
 import os
-import sys
 from importlib.abc import Loader
 from importlib.util import MAGIC_NUMBER, decode_source
 
@@ -24,20 +23,6 @@ from .resources import VerifiedResourceReader
 __all__ = ["VerifyingLoader", "SOURCE", "BYTECODE", "EXTENSION"]
 
 SOURCE, BYTECODE, EXTENSION = "source", "bytecode", "extension"
-
-_OPT_TAG = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-
-
-def bytecode_candidates(rel: str) -> tuple[str, ...]:
-    """Where compiled bytecode for source ``rel`` may be listed: ``__pycache__`` and beside it."""
-    head, _, tail = rel.rpartition("/")
-    base = tail[:-3]
-    cached = f"__pycache__/{base}.{sys.implementation.cache_tag}{_OPT_TAG}.pyc"
-    beside = f"{base}.pyc"
-    if head:
-        return f"{head}/{cached}", f"{head}/{beside}"
-    return cached, beside
-
 
 def code_from_bytecode(data: bytes, filename: str):
     """The code object in a ``.pyc`` image, or None when it was written for another Python."""
@@ -89,7 +74,7 @@ class VerifyingLoader(Loader):
                     name=self.name, path=self.origin,
                 )
             return code
-        for candidate in bytecode_candidates(self.rel):
+        for candidate in self.root.entry.bytecode_candidates(self.rel):
             if self.root.is_listed(candidate):
                 code = code_from_bytecode(self.root.read_verified(candidate, self.name), self.origin)
                 if code is not None:

@@ -48,6 +48,10 @@ class SignedImportManager:
     ``site-packages``; ``()`` trusts nothing but built-in and frozen modules.
     """
 
+    #: Marks managers from any copy of this code (the package, an embedded bootstrap), so that
+    #: two of them never call each other in a loop; the one installed last decides.
+    _signedimp_manager = True
+
     def __init__(self, keys, *, trusted_paths=None) -> None:
         self._ring = key_ring(keys)
         if not self._ring:
@@ -85,7 +89,7 @@ class SignedImportManager:
         """Remove this finder, its guards and its zip finders; imported modules stay imported."""
         with self._lock:
             sys.meta_path[:] = [
-                f._finder if isinstance(f, _VettedFinder) and f._manager is self else f
+                f._finder if getattr(f, "_manager", None) is self and _is_vetted(f) else f
                 for f in sys.meta_path
                 if f is not self
             ]
@@ -102,7 +106,7 @@ class SignedImportManager:
         self.uninstall()
 
     def _guard(self, finder):
-        if finder in _PASS_THROUGH_LOADERS or isinstance(finder, (_VettedFinder, SignedImportManager)):
+        if finder in _PASS_THROUGH_LOADERS or _is_vetted(finder) or _is_manager(finder):
             return finder
         return _VettedFinder(finder, self)
 
@@ -110,9 +114,9 @@ class SignedImportManager:
 
     def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
         for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, SignedImportManager):
+            if _is_manager(finder):
                 continue
-            if isinstance(finder, _VettedFinder):
+            if _is_vetted(finder):
                 finder = finder._finder
             find = getattr(finder, "find_spec", None)
             if find is None:
@@ -204,8 +208,18 @@ class SignedImportManager:
         return VerifyingZipFinder(self, path, archive, split[1])
 
 
+def _is_manager(finder) -> bool:
+    return getattr(type(finder), "_signedimp_manager", False) is True
+
+
+def _is_vetted(finder) -> bool:
+    return getattr(type(finder), "_signedimp_vetted", False) is True
+
+
 class _VettedFinder:
     """A meta path finder that stays where it was, with every spec it finds vetted."""
+
+    _signedimp_vetted = True
 
     def __init__(self, finder, manager: SignedImportManager) -> None:
         self._finder = finder

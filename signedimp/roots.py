@@ -46,20 +46,25 @@ class ManifestRoot:
         if self.entry.error:
             self._tampered.append(self.entry.error)
             return hashes
-        for rel in self.entry.manifest_candidates():
-            manifest = self._read_manifest(rel)
+        for source in self.entry.manifest_candidates():
+            manifest = self._read_manifest(source)
             if manifest is None:
                 continue
             self.manifests.append(manifest)
+            strip = source.strip
             for path, digest in manifest.hashes.items():
+                if strip:
+                    if not path.startswith(strip):
+                        continue
+                    path = path[len(strip):]
                 if hashes.setdefault(path, digest) != digest:
                     hashes[path] = _CONFLICT
         return hashes
 
-    def _read_manifest(self, rel: str) -> Manifest | None:
-        where = self.entry.display(rel)
+    def _read_manifest(self, source) -> Manifest | None:
+        where = source.where
         try:
-            data = self.entry.read(rel)
+            data = source.read(source.key)
         except OSError as exc:
             self._tampered.append(f"manifest {where} cannot be read: {exc}")
             return None

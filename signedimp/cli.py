@@ -1,0 +1,377 @@
+"""The ``signedimp`` command: make keys, sign and verify artifacts, build and run zipapps.
+
+Exit codes: 0 success, 1 verification refused something, 2 usage or configuration error
+(bad arguments, unreadable key, missing file).  Errors are one line on stderr, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .__about__ import __version__
+from .errors import (
+    IntegrityCheckError,
+    KeyFormatError,
+    ManifestError,
+    SignatureMismatch,
+    ZipFormatError,
+)
+
+PROG = "signedimp"
+DEFAULT_KEY_FILE = "signedimp-key.pem"
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A usage or configuration problem: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is the same single ``signedimp: error:`` line as any other."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _tools() -> Any:
+    """signedimp.tools, imported on first use: ``--help`` and ``--version`` need no pycryptodome."""
+    from . import tools
+
+    return tools
+
+
+def _env_passphrase(var: str | None) -> str | None:
+    """The passphrase held in environment variable ``var`` (named by --passphrase-env)."""
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise CommandError(f"--passphrase-env: environment variable {var} is not set or empty")
+    return value
+
+
+def _signing_key(args: argparse.Namespace) -> Any:
+    passphrase = _env_passphrase(getattr(args, "passphrase_env", None))
+    return _tools().load_signing_key(args.key, passphrase=passphrase)
+
+
+def _verify_keys(paths: Sequence[str] | None, passphrase_env: str | None = None) -> list[Any]:
+    """Trusted public keys from files; a private key file's passphrase may come from the env."""
+    if not paths:
+        raise CommandError("at least one --key PUB.pem is required (the trusted public key)")
+    env = dict(os.environ)
+    if passphrase_env:
+        env["SIGNEDIMP_KEY_PASSPHRASE"] = _env_passphrase(passphrase_env) or ""
+    keys: list[Any] = []
+    for path in paths:
+        keys.extend(_tools().load_verify_keys(path, env=env))
+    return keys
+
+
+def _write_new_file(path: Path, data: bytes, mode: int, force: bool) -> None:
+    """Create ``path`` with ``mode`` from the start (a private key is never world-readable)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    fd = os.open(path, flags, mode)
+    with os.fdopen(fd, "wb") as fh:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)  # an overwritten file keeps its old mode otherwise
+        fh.write(data)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Write a new private key (mode 0600) and its public key beside it (``.pub``)."""
+    out = Path(args.output)
+    pub = Path(f"{out}.pub")
+    existing = [str(p) for p in (out, pub) if p.exists()]
+    if existing and not args.force:
+        raise CommandError(f"{existing[0]} already exists (use --force to overwrite)")
+    passphrase = _env_passphrase(args.passphrase_env)
+    if args.type == "ed25519" and args.bits is not None:
+        raise CommandError("--bits applies to RSA keys only")
+    key = _tools().generate_key(args.type, args.bits or 3072)
+    _write_new_file(out, key.to_pem(passphrase), 0o600, args.force)
+    _write_new_file(pub, key.public_pem(), 0o644, args.force)
+    encrypted = ", encrypted" if passphrase else ""
+    print(f"wrote {out} ({key.algorithm}{encrypted}) and {pub}")
+    print(f"fingerprint: {key.fingerprint}")
+    return EXIT_OK
+
+
+def cmd_pubkey(args: argparse.Namespace) -> int:
+    """Print the public key PEM and fingerprint of a private or public key file."""
+    for key in _verify_keys([args.keyfile], args.passphrase_env):
+        sys.stdout.write(key.to_pem().rstrip("\n") + "\n")
+        print(f"fingerprint: {key.fingerprint}")
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Sign each path in place; one line per path with the signer and the file count."""
+    key = _signing_key(args)
+    for path in args.paths:
+        manifest = _tools().sign_path(path, key)
+        print(f"signed {path}: {len(manifest)} files, key {key.fingerprint}")
+    return EXIT_OK
+
+
+def _print_report(report: Any) -> None:
+    for problem in report.problems:
+        print(f"{report.path}: {problem.kind}: {problem.message}")
+    for result in report.failures:
+        detail = f" ({result.detail})" if result.detail else ""
+        if result.status == "modified" and result.expected and result.actual:
+            detail = f" (expected {result.expected}, found {result.actual})"
+        print(f"{report.path}: {result.status}: {result.path}{detail}")
+    counts = report.counts()
+    if report.ok:
+        signers = ", ".join(sorted(set(fp for fp in report.manifests.values() if fp)))
+        skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+        print(f"{report.path}: OK ({counts['ok']} files verified{skipped}, signed by {signers})")
+    else:
+        summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        problems = f", {len(report.problems)} problems" if report.problems else ""
+        print(f"{report.path}: FAILED ({summary or 'no files'}{problems})")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Audit each path; exit 1 when anything is modified, missing, unlisted or untrusted."""
+    keys = _verify_keys(args.key)
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise CommandError(f"{path}: no such file or directory")
+    reports = [_tools().verify_path(path, keys) for path in args.paths]
+    ok = all(r.ok for r in reports)
+    if args.json:
+        document = {
+            "ok": ok,
+            "keys": [k.fingerprint for k in keys],
+            "results": [r.to_dict() for r in reports],
+        }
+        print(json.dumps(document, indent=2, sort_keys=False))
+    else:
+        for report in reports:
+            _print_report(report)
+    return EXIT_OK if ok else EXIT_REFUSED
+
+
+def cmd_zipapp(args: argparse.Namespace) -> int:
+    """Build a signed zipapp (the work is in ``signedimp.zipapp``)."""
+    key = _signing_key(args)
+    from . import zipapp
+
+    manifest = zipapp.build_zipapp(
+        args.source, args.output, key, main=args.main, interpreter=args.python,
+        compile=args.compile,
+    )
+    print(f"wrote {args.output}: {len(manifest)} files, key {key.fingerprint}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Verify a zipapp completely (``__main__.py`` included) and run it with the app's arguments."""
+    keys = _verify_keys(args.key)
+    if not os.path.isfile(args.archive):
+        raise CommandError(f"{args.archive}: no such file")
+    from . import zipapp
+
+    return int(zipapp.run_zipapp(args.archive, keys, list(args.app_args)) or 0)
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """Print the self-contained verifier source with the pinned keys."""
+    keys = _verify_keys(args.key)
+    from . import bootstrap
+
+    sys.stdout.write(bootstrap.get_bootstrap_code(keys))
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------- parser
+
+
+def _add_passphrase_env(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--passphrase-env", metavar="VAR",
+        help=f"read the passphrase {what} from environment variable VAR "
+        "(default for reading: SIGNEDIMP_KEY_PASSPHRASE)",
+    )
+
+
+def _add_signing_key(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key", "-k", metavar="KEY.pem",
+        help="private key file (PKCS#8 PEM); default: the PEM text in SIGNEDIMP_KEY",
+    )
+    _add_passphrase_env(parser, "of an encrypted key")
+
+
+def _add_trusted_keys(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key", "-k", metavar="PUB.pem", action="append", default=[],
+        help="trusted public key (PEM, ssh-ed25519 line, or a private key file); repeatable",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand of DESIGN.md."""
+    parser = _Parser(
+        prog=PROG,
+        description="Sign Python code and verify it before it is imported.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("keygen", help="make a signing key pair",
+                       description="Write KEY.pem (private, mode 0600) and KEY.pem.pub.")
+    p.add_argument("-t", "--type", choices=("ed25519", "rsa"), default="ed25519",
+                   help="key type (default: ed25519)")
+    p.add_argument("-o", "--output", metavar="KEY.pem", default=DEFAULT_KEY_FILE,
+                   help=f"private key file to write (default: {DEFAULT_KEY_FILE})")
+    p.add_argument("--bits", type=int, default=None, help="RSA modulus size (default: 3072)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    _add_passphrase_env(p, "to encrypt the key with")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("pubkey", help="print a key's public PEM and fingerprint",
+                       description="Print the public key (PEM) and its fingerprint.")
+    p.add_argument("keyfile", metavar="KEY.pem", help="private or public key file")
+    _add_passphrase_env(p, "of an encrypted key")
+    p.set_defaults(func=cmd_pubkey)
+
+    p = sub.add_parser("sign", help="sign directories, zips, wheels and zipapps in place",
+                       description="Sign each PATH (directory, .zip, .whl, .pyz) in place.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    _add_signing_key(p)
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("verify", help="audit signed paths offline",
+                       description="Check every file of each PATH against its signed manifests. "
+                       "Exit 0 when all is good, 1 when anything is refused, 2 on usage errors.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    _add_trusted_keys(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("zipapp", help="build a signed, self-verifying zipapp",
+                       description="Build APP.pyz from SOURCE (a project or directory), signed.")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("-o", "--output", metavar="APP.pyz", required=True)
+    _add_signing_key(p)
+    p.add_argument("-m", "--main", metavar="pkg.mod:fn", help="entry point")
+    p.add_argument("-p", "--python", metavar="INTERPRETER", help="shebang interpreter")
+    p.add_argument("--compile", action="store_true", help="include bytecode for this Python")
+    p.set_defaults(func=cmd_zipapp)
+
+    p = sub.add_parser("run", help="verify a zipapp completely, then run it",
+                       description="Verify APP.pyz (including __main__.py) and run it. "
+                       "Arguments after APP.pyz (and its --key options) go to the app; "
+                       "use -- to pass options that look like --key.")
+    p.add_argument("archive", metavar="APP.pyz")
+    _add_trusted_keys(p)
+    p.add_argument("app_args", nargs="*", metavar="ARGS", help="arguments passed to the app")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bootstrap", help="print the verifier bootstrap code",
+                       description="Print get_bootstrap_code() for the given public keys.")
+    _add_trusted_keys(p)
+    p.set_defaults(func=cmd_bootstrap)
+    return parser
+
+
+_RUN_KEY_OPTIONS = ("--key", "-k")
+
+
+def split_run_args(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ``run`` arguments into ours and the app's.
+
+    Before the archive path, options are ours.  After it, only ``--key X`` pairs directly
+    following it are ours; ``--`` or the first other token starts the app's arguments.
+    """
+    own: list[str] = []
+    rest = list(tokens)
+    archive_seen = False
+    while rest:
+        tok = rest[0]
+        if tok == "--" and archive_seen:
+            return own, rest[1:]
+        if tok in _RUN_KEY_OPTIONS and len(rest) > 1:
+            own += rest[:2]
+            del rest[:2]
+        elif tok.startswith("--key="):
+            own.append(rest.pop(0))
+        elif archive_seen:
+            return own, rest
+        elif tok == "--" and len(rest) > 1:  # an archive name that starts with "-"
+            own += rest[:2]
+            del rest[:2]
+            archive_seen = True
+        else:
+            own.append(rest.pop(0))
+            archive_seen = not tok.startswith("-")
+    return own, []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status instead of raising SystemExit."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    app_args: list[str] = []
+    if args_list and args_list[0] == "run":
+        own, app_args = split_run_args(args_list[1:])
+        args_list = ["run", *own]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command == "run":
+        args.app_args = [*args.app_args, *app_args]
+    return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    try:
+        return args.func(args)
+    except (IntegrityCheckError, SignatureMismatch) as exc:  # refused while running an app
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (CommandError, KeyFormatError) as exc:
+        return _fail(str(exc))
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        return _fail(str(exc) if not exc.filename else f"{exc.filename}: {exc.strerror}")
+    except (ZipFormatError, ManifestError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("SIGNEDIMP_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} "
+                     "(set SIGNEDIMP_DEBUG=1 for a traceback)")
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
