@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import zipimport
-from typing import Callable, NamedTuple
 
 try:  # zipimport imports zlib on its first compressed read; do it now, not mid-import
     import zlib  # noqa: F401
@@ -29,13 +28,17 @@ _DIST_INFO = ".dist-info"
 _OPT_TAG = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
 
 
-class ManifestSource(NamedTuple):
-    """Where a candidate manifest is, how to read it, and the path prefix its lines carry."""
+class ManifestSource:
+    """Where a candidate manifest is, how to read it, and the path prefix its lines carry.
 
-    where: str                      # for messages
-    read: Callable[[str], bytes]    # read(key) -> bytes
-    key: str
-    strip: str                      # "" or "lib/": lines outside it are not for this entry
+    ``where`` names it in messages; ``read(key)`` returns its bytes; ``strip`` is "" or a
+    prefix such as ``lib/``: lines outside it are not for this entry, and it is taken off.
+    """
+
+    __slots__ = ("where", "read", "key", "strip")
+
+    def __init__(self, where: str, read, key: str, strip: str) -> None:
+        self.where, self.read, self.key, self.strip = where, read, key, strip
 
 
 def cached_bytecode_path(rel: str) -> str:

@@ -8,7 +8,6 @@ signature can never choose a weaker scheme.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 
@@ -52,7 +51,7 @@ class PublicKey:
 
     def to_pem(self) -> str:
         """The key as a standard PEM SubjectPublicKeyInfo (64-character base64 lines)."""
-        b64 = base64.b64encode(self.spki_der()).decode("ascii")
+        b64 = binascii.b2a_base64(self.spki_der(), newline=False).decode("ascii")
         lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
         return "\n".join([f"-----BEGIN {_PEM_LABEL}-----", *lines, f"-----END {_PEM_LABEL}-----", ""])
 
@@ -267,10 +266,20 @@ def _from_pem(text: str) -> Ed25519Key | RSAKey:
     if ":" in body:
         raise KeyFormatError("PEM headers are not allowed in a PUBLIC KEY block")
     try:
-        data = base64.b64decode("".join(body.split()), validate=True)
+        data = _b64decode_strict("".join(body.split()))
     except (binascii.Error, ValueError) as exc:
         raise KeyFormatError(f"PUBLIC KEY block is not valid base64: {exc}") from None
     return _from_der(data)
+
+
+_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def _b64decode_strict(text: str) -> bytes:
+    """Standard base64 with padding and nothing else (``base64`` would import ``re``)."""
+    if not _B64_ALPHABET.issuperset(text) or len(text) % 4 or "=" in text.rstrip("="):
+        raise binascii.Error("characters outside the base64 alphabet, or bad padding")
+    return binascii.a2b_base64(text)
 
 
 def _from_ssh(text: str) -> Ed25519Key:
@@ -281,7 +290,7 @@ def _from_ssh(text: str) -> Ed25519Key:
     if len(parts) < 2:
         raise KeyFormatError("ssh-ed25519 line without key data")
     try:
-        blob = base64.b64decode(parts[1], validate=True)
+        blob = _b64decode_strict(parts[1])
     except (binascii.Error, ValueError) as exc:
         raise KeyFormatError(f"ssh-ed25519 key data is not valid base64: {exc}") from None
     fields = []

@@ -13,8 +13,8 @@ from __future__ import annotations
 import _imp
 import marshal
 import os
-from importlib.abc import Loader
-from importlib.util import MAGIC_NUMBER, decode_source
+import sys
+from importlib.machinery import SourceFileLoader
 
 from .errors import IntegrityCheckMissing
 from .extensions import create_extension_module
@@ -24,6 +24,12 @@ __all__ = ["VerifyingLoader", "SOURCE", "BYTECODE", "EXTENSION"]
 
 SOURCE, BYTECODE, EXTENSION = "source", "bytecode", "extension"
 
+# The importlib helpers, taken from the frozen bootstrap that is always loaded (importing
+# importlib.util or importlib.abc would pull in a dozen modules at every start).
+_bootstrap_external = sys.modules[SourceFileLoader.__module__]
+MAGIC_NUMBER: bytes = _bootstrap_external.MAGIC_NUMBER
+decode_source = _bootstrap_external.decode_source
+
 def code_from_bytecode(data: bytes, filename: str):
     """The code object in a ``.pyc`` image, or None when it was written for another Python."""
     if len(data) < 16 or data[:4] != MAGIC_NUMBER:
@@ -31,7 +37,7 @@ def code_from_bytecode(data: bytes, filename: str):
     return marshal.loads(memoryview(data)[16:])
 
 
-class VerifyingLoader(Loader):
+class VerifyingLoader:
     """Loader for one module file below a signed root (see the module docstring)."""
 
     def __init__(self, name: str, root, rel: str, origin: str, kind: str, is_package: bool) -> None:

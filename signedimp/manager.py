@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+import _thread
 import zipimport
 from importlib.machinery import (
     BuiltinImporter,
@@ -60,7 +60,7 @@ class SignedImportManager:
         self._trust = TrustPolicy(self.trusted_paths)
         self._roots: dict[str, ManifestRoot] = {}
         self._archives: dict[str, ZipArchive] = {}
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
 
     @property
     def keys(self) -> tuple:

@@ -10,7 +10,7 @@ lookup at import time is a single dictionary access.
 from __future__ import annotations
 
 import hashlib
-import threading
+import _thread
 
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing, ManifestError, SignatureMismatch
 from .manifest import MANIFEST_NAME, Manifest
@@ -31,7 +31,7 @@ class ManifestRoot:
         self._tampered: list[str] = []
         self._untrusted: list[str] = []
         self.manifests: list[Manifest] = []
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     # -- loading -----------------------------------------------------------------------------
 

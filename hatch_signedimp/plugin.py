@@ -1,0 +1,205 @@
+"""The `signedimp` build hook: sign every wheel hatchling builds, keep the key out of every sdist."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+from .config import PLUGIN_NAME, HookOptions
+from .errors import BuildHookError
+from .exclusion import exclude_hint, find_key_in_artifact, relative_to_root, reserve_path
+from .keysource import KeySource, built_from_sdist, resolve_key
+from .order import hooks_after
+
+__all__ = ["PLUGIN_NAME", "SignedImpBuildHook"]
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class SignedImpBuildHook(BuildHookInterface):
+    """Signs the finished wheel in ``finalize()``; loads the key in ``initialize()`` so that a bad
+    key fails the build before any wheel is written."""
+
+    PLUGIN_NAME = PLUGIN_NAME
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.__options: HookOptions | None = None
+        self._signing: tuple[KeySource, Any] | None = None
+
+    @property
+    def options(self) -> HookOptions:
+        """The hook's table, parsed on first use."""
+        if self.__options is None:
+            self.__options = HookOptions(self.config, self.root, self.PLUGIN_NAME)
+        return self.__options
+
+    # -- hatchling entry points -------------------------------------------------------------
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        self.options.validate()
+        self._signing = None
+
+        if self.target_name == "sdist":
+            self._keep_key_out("sdist")
+            return
+        if self.target_name != "wheel":
+            self.app.display_info(
+                f"Build hook `{self.PLUGIN_NAME}` signs wheels only; the `{self.target_name}` target is left unsigned"
+            )
+            return
+        if version == "editable":
+            self.app.display_info(
+                f"Build hook `{self.PLUGIN_NAME}`: skipping the editable wheel (it imports from the "
+                "source tree, so there is nothing to sign); build a regular wheel to get a signed one"
+            )
+            return
+
+        self._warn_about_later_hooks(build_data)
+        self._refuse_leaked_key()
+        self._keep_key_out("wheel")
+        self._warn_if_sdist_may_ship_key()
+
+        resolved = resolve_key(self.options, self.root)
+        if resolved is None:
+            where = (
+                f"the key file `{self.options.key_path}` (option `key-file`) does not exist"
+                if self.options.key_path is not None
+                else "option `key-file` is not set"
+            )
+            self.app.display_warning(
+                f"Build hook `{self.PLUGIN_NAME}`: no signing key ({where}, and the environment variable "
+                f"`{self.options.key_env}` is not set); the wheel is left UNSIGNED because `require-key = false`"
+            )
+            return
+        self._signing = resolved
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        if self.target_name == "sdist":
+            self._check_no_key_in("sdist", artifact_path, self._key_file_bytes())
+            return
+        if self.target_name != "wheel" or version == "editable" or self._signing is None:
+            return
+
+        source, key = self._signing
+        try:
+            if source.path is not None:  # a key file could have been collected into the wheel
+                self._check_no_key_in("wheel", artifact_path, source.pem)
+            manifest = self._sign(artifact_path, key)
+        except BaseException:
+            _remove(artifact_path)  # never leave an unsigned (or half-signed) wheel behind
+            raise
+        self.app.display_info(
+            f"Build hook `{self.PLUGIN_NAME}`: signed {os.path.basename(artifact_path)} "
+            f"({len(manifest)} files) with {key.algorithm} key {key.fingerprint} from {source.description}"
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _sign(artifact_path: str, key: Any) -> Any:
+        from signedimp.tools import sign_wheel
+
+        try:
+            return sign_wheel(artifact_path, key)
+        except BuildHookError:
+            raise
+        except Exception as error:
+            msg = f"Build hook `signedimp`: signing {os.path.basename(artifact_path)} failed: {error}"
+            raise BuildHookError(msg) from error
+
+    def _key_relative_path(self) -> str | None:
+        path = self.options.key_path
+        return None if path is None else relative_to_root(path, self.root)
+
+    def _key_file_bytes(self) -> bytes | None:
+        path = self.options.key_path
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read() or None
+        except OSError:
+            return None
+
+    def _keep_key_out(self, target: str) -> None:
+        """Reserve the key file's path so hatchling's file walk skips it for this target."""
+        rel = self._key_relative_path()
+        if rel is not None and not reserve_path(self.build_config, rel):
+            self.app.display_warning(
+                f"Build hook `{self.PLUGIN_NAME}`: cannot exclude the key file `{rel}` from the {target} "
+                f"with this hatchling; exclude it yourself:\n{exclude_hint(target, rel)}"
+            )
+
+    def _check_no_key_in(self, target: str, artifact_path: str, secret: bytes | None) -> None:
+        if not secret:
+            return
+        member = find_key_in_artifact(artifact_path, secret)
+        if member is None:
+            return
+        _remove(artifact_path)
+        rel = self._key_relative_path() or "path/to/key.pem"
+        msg = (
+            f"Build hook `{self.PLUGIN_NAME}`: the private signing key ended up in the {target} as "
+            f"`{member}`; the {target} was deleted. Exclude the key file from it:\n{exclude_hint(target, rel)}\n"
+            "and do not force-include it."
+        )
+        raise BuildHookError(msg)
+
+    def _refuse_leaked_key(self) -> None:
+        """A key file inside an unpacked sdist means that sdist shipped the private key."""
+        rel = self._key_relative_path()
+        if rel is None or not built_from_sdist(self.root) or not os.path.isfile(str(self.options.key_path)):
+            return
+        msg = (
+            f"Build hook `{self.PLUGIN_NAME}`: the private key file `{rel}` (option `key-file`) is inside "
+            "this unpacked sdist, so that sdist contains the private signing key. Do not publish it; "
+            f"configure the hook as [tool.hatch.build.hooks.{self.PLUGIN_NAME}] (it then keeps the key "
+            f"out of sdists) or exclude the file:\n{exclude_hint('sdist', rel)}"
+        )
+        raise BuildHookError(msg)
+
+    def _warn_about_later_hooks(self, build_data: dict[str, Any]) -> None:
+        names = build_data.get("build_hooks") or tuple(self.build_config.hook_config)
+        try:
+            plugin_manager = self.build_config.builder.plugin_manager
+        except Exception:  # noqa: BLE001
+            plugin_manager = None
+        later = hooks_after(self.PLUGIN_NAME, names, plugin_manager)
+        if later:
+            listed = ", ".join(f"`{name}`" for name in later)
+            self.app.display_warning(
+                f"Build hook `{self.PLUGIN_NAME}` runs before build hook(s) {listed} for the wheel; if "
+                "they change the wheel in `finalize()`, its signature will no longer match. Put the "
+                f"`[tool.hatch.build.hooks.{self.PLUGIN_NAME}]` table after theirs in pyproject.toml."
+            )
+
+    def _warn_if_sdist_may_ship_key(self) -> None:
+        """The sdist runs this hook too unless it was configured for the wheel target only."""
+        rel = self._key_relative_path()
+        if rel is None:
+            return
+        try:
+            from hatchling.builders.sdist import SdistBuilder
+
+            sdist = SdistBuilder(self.root, plugin_manager=self.build_config.builder.plugin_manager,
+                                 metadata=self.metadata, app=self.app).config
+            if self.PLUGIN_NAME in sdist.hook_config:
+                return
+            posix = rel.replace(os.sep, "/")
+            if sdist.path_is_excluded(posix) or not sdist.path_is_included(posix):
+                return
+        except Exception:  # noqa: BLE001 - only a courtesy check
+            return
+        self.app.display_warning(
+            f"Build hook `{self.PLUGIN_NAME}` is not enabled for the sdist target, so it cannot keep the "
+            f"key file `{rel}` out of it; configure the hook as [tool.hatch.build.hooks.{self.PLUGIN_NAME}] "
+            f"or exclude the file:\n{exclude_hint('sdist', rel)}"
+        )

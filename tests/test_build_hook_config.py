@@ -1,0 +1,387 @@
+"""The build hook's own parts: registration, option validation, key discovery, sdist, editable.
+
+Most of these need no signing at all, so they run even before (or without) the signing tools;
+everything that builds does so for real, in a subprocess.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+import pytest
+
+from hatch_signedimp.config import HookOptions
+from hatch_signedimp.errors import ConfigurationError
+from hatch_signedimp.exclusion import find_key_in_artifact, relative_to_root
+from hatch_signedimp.order import hooks_after
+
+from .build_hook_util import build_env, copy_sample, ed25519_pem, extract, output, run_build, wheels
+
+KNOWN = "known options: `key-file`, `key-env`, `passphrase-env`, `require-key`"
+
+
+# -- registration ----------------------------------------------------------------------------
+
+def test_registered_under_the_hatch_entry_point_group():
+    eps = [ep for ep in importlib.metadata.entry_points(group="hatch") if ep.name == "signedimp"]
+    assert [ep.value for ep in eps] == ["hatch_signedimp.hooks"]
+
+
+def test_hatchling_finds_the_hook_by_name():
+    from hatchling.plugin.manager import PluginManager
+
+    from hatch_signedimp.hooks import hatch_register_build_hook
+    from hatch_signedimp.plugin import PLUGIN_NAME, SignedImpBuildHook
+
+    assert PLUGIN_NAME == SignedImpBuildHook.PLUGIN_NAME == "signedimp"
+    assert hatch_register_build_hook() is SignedImpBuildHook
+    assert PluginManager().build_hook.get("signedimp") is SignedImpBuildHook
+
+
+def test_framework_hatch_classifier():
+    classifiers = importlib.metadata.metadata("hatch-signedimp").get_all("Classifier")
+    assert "Framework :: Hatch" in classifiers
+
+
+# -- options ---------------------------------------------------------------------------------
+
+def test_defaults(tmp_path):
+    options = HookOptions({}, str(tmp_path))
+    options.validate()
+    assert options.key_file is None and options.key_path is None
+    assert options.key_env == "SIGNEDIMP_KEY"
+    assert options.passphrase_env == "SIGNEDIMP_KEY_PASSPHRASE"
+    assert options.require_key is True
+
+
+def test_relative_key_file_resolves_against_the_project_root(tmp_path):
+    assert HookOptions({"key-file": "keys/k.pem"}, str(tmp_path)).key_path == str(tmp_path / "keys" / "k.pem")
+    absolute = str(tmp_path / "elsewhere.pem")
+    assert HookOptions({"key-file": absolute}, "/somewhere").key_path == absolute
+    home = HookOptions({"key-file": "~/k.pem"}, str(tmp_path)).key_path
+    assert home == os.path.join(os.path.expanduser("~"), "k.pem")
+
+
+def test_hatchling_generic_options_are_not_unknown(tmp_path):
+    HookOptions({"enable-by-default": False, "dependencies": ["x"], "require-runtime-dependencies": True,
+                 "require-runtime-features": []}, str(tmp_path)).validate()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"key-file": 3}, "Option `key-file` for build hook `signedimp` must be a string"),
+        ({"key-file": ""}, "Option `key-file` for build hook `signedimp` cannot be an empty string"),
+        ({"key-env": ["A"]}, "Option `key-env` for build hook `signedimp` must be a string"),
+        ({"key-env": ""}, "Option `key-env` for build hook `signedimp` cannot be an empty string"),
+        ({"key-env": "A=B"}, "Option `key-env` for build hook `signedimp` must be the name of an environment variable"),
+        ({"passphrase-env": 1}, "Option `passphrase-env` for build hook `signedimp` must be a string"),
+        ({"passphrase-env": " "}, "Option `passphrase-env` for build hook `signedimp` cannot be an empty string"),
+        ({"passphrase-env": "SIGNEDIMP_KEY"},
+         "Option `passphrase-env` for build hook `signedimp` must name another variable than option `key-env`"),
+        ({"require-key": "yes"}, "Option `require-key` for build hook `signedimp` must be a boolean"),
+        ({"require-key": 1}, "Option `require-key` for build hook `signedimp` must be a boolean"),
+        ({"keyfile": "k.pem"}, f"Unknown option `keyfile` for build hook `signedimp` (did you mean `key-file`?); {KNOWN}"),
+        ({"colour": "red"}, f"Unknown option `colour` for build hook `signedimp`; {KNOWN}"),
+    ],
+)
+def test_each_bad_option_is_named(tmp_path, config, message):
+    with pytest.raises(ConfigurationError) as info:
+        HookOptions(config, str(tmp_path)).validate()
+    assert len(info.value.errors) == 1
+    assert info.value.errors[0].startswith(message)
+    assert str(info.value) == info.value.errors[0]
+
+
+def test_properties_are_lazy_and_name_their_option(tmp_path):
+    options = HookOptions({"require-key": "no", "key-env": "FINE"}, str(tmp_path))
+    assert options.key_env == "FINE"  # a bad option elsewhere does not matter until it is read
+    with pytest.raises(ConfigurationError, match="Option `require-key`"):
+        options.require_key
+
+
+def test_all_errors_are_reported_together(tmp_path):
+    config = {"key-file": 3, "key-env": "", "passphrase_env": "X", "require-key": "yes"}
+    with pytest.raises(ConfigurationError) as info:
+        HookOptions(config, str(tmp_path)).validate()
+    errors = info.value.errors
+    assert len(errors) == 4
+    text = str(info.value)
+    assert text.startswith("Build hook `signedimp` has 4 configuration errors:")
+    for needle in ("`key-file`", "`key-env`", "`passphrase_env` for build hook `signedimp` (did you mean "
+                   "`passphrase-env`?)", "`require-key`"):
+        assert needle in text
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+def test_hooks_after():
+    assert hooks_after("signedimp", ("a", "signedimp")) == []
+    assert hooks_after("signedimp", ("signedimp", "a", "b")) == ["a", "b"]
+    assert hooks_after("signedimp", ()) == []
+
+    from hatchling.plugin.manager import PluginManager
+
+    # hatchling's `version` hook has no finalize(); `custom` may have one
+    assert hooks_after("signedimp", ("signedimp", "version", "custom"), PluginManager()) == ["custom"]
+
+
+def test_relative_to_root(tmp_path):
+    assert relative_to_root(str(tmp_path / "a" / "k.pem"), str(tmp_path)) == os.path.join("a", "k.pem")
+    assert relative_to_root(str(tmp_path.parent / "k.pem"), str(tmp_path)) is None
+    assert relative_to_root(str(tmp_path), str(tmp_path)) is None
+
+
+def test_find_key_in_artifact(tmp_path):
+    secret = b"-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"
+    whl = tmp_path / "x.whl"
+    with zipfile.ZipFile(whl, "w") as archive:
+        archive.writestr("a.txt", b"x" * len(secret))
+        archive.writestr("pkg/k.pem", secret)
+    assert find_key_in_artifact(str(whl), secret) == "pkg/k.pem"
+    assert find_key_in_artifact(str(whl), secret + b"!") is None
+    tgz = tmp_path / "x.tar.gz"
+    (tmp_path / "k.pem").write_bytes(secret)
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(tmp_path / "k.pem", arcname="p-1/keys/k.pem")
+    assert find_key_in_artifact(str(tgz), secret) == "p-1/keys/k.pem"
+
+
+# -- real builds that need no signature ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_bad_configuration_fails_the_build_with_every_error(tmp_path):
+    project = copy_sample(tmp_path / "p", 'key-file = 3\nkey-env = ""\nkeyfile = "x"\nrequire-key = "yes"')
+    proc = run_build(project, "--wheel")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert "Build hook `signedimp` has 4 configuration errors:" in text
+    for message in (
+        "Option `key-file` for build hook `signedimp` must be a string",
+        "Option `key-env` for build hook `signedimp` cannot be an empty string",
+        "Unknown option `keyfile` for build hook `signedimp` (did you mean `key-file`?)",
+        "Option `require-key` for build hook `signedimp` must be a boolean",
+    ):
+        assert message in text
+    assert wheels(project / "dist") == []
+
+
+@pytest.mark.slow
+def test_missing_key_fails_and_leaves_no_wheel(tmp_path):
+    project = copy_sample(tmp_path / "p")
+    proc = run_build(project, "--wheel")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert "Build hook `signedimp` needs a private key to sign the wheel, and none was given" in text
+    assert "`SIGNEDIMP_KEY`" in text and "`key-file`" in text and "require-key = false" in text
+    assert wheels(project / "dist") == []
+
+
+@pytest.mark.slow
+def test_empty_key_variable_counts_as_missing(tmp_path):
+    project = copy_sample(tmp_path / "p")
+    proc = run_build(project, "--wheel", env=build_env(SIGNEDIMP_KEY=""))
+    assert proc.returncode != 0
+    assert "none was given" in output(proc)
+    assert wheels(project / "dist") == []
+
+
+@pytest.mark.slow
+def test_missing_key_file_fails(tmp_path):
+    project = copy_sample(tmp_path / "p", 'key-file = "keys/nope.pem"')
+    proc = run_build(project, "--wheel")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert f"the key file `{project / 'keys' / 'nope.pem'}` (option `key-file` = 'keys/nope.pem') does not exist" in text
+    assert "unpacked sdist" not in text
+    assert wheels(project / "dist") == []
+
+
+@pytest.mark.slow
+def test_key_env_names_the_variable(tmp_path):
+    project = copy_sample(tmp_path / "p", 'key-env = "MY_SIGNING_KEY"')
+    proc = run_build(project, "--wheel", env=build_env(SIGNEDIMP_KEY="ignored, not the configured variable"))
+    assert proc.returncode != 0
+    assert "Set the environment variable `MY_SIGNING_KEY`" in output(proc)
+
+
+@pytest.mark.slow
+def test_key_variable_holding_a_path_is_explained(tmp_path):
+    project = copy_sample(tmp_path / "p")
+    (tmp_path / "k.pem").write_text("whatever")
+    proc = run_build(project, "--wheel", env=build_env(SIGNEDIMP_KEY=str(tmp_path / "k.pem")))
+    assert proc.returncode != 0
+    assert "holds a file name, not a key" in output(proc)
+    assert wheels(project / "dist") == []
+
+
+@pytest.mark.slow
+def test_require_key_false_builds_an_unsigned_wheel_with_a_warning(tmp_path):
+    project = copy_sample(tmp_path / "p", "require-key = false")
+    proc = run_build(project, "--wheel")
+    assert proc.returncode == 0, output(proc)
+    assert "option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is not set); " \
+           "the wheel is left UNSIGNED because `require-key = false`" in output(proc)
+    (wheel,) = wheels(project / "dist")
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [n for n in archive.namelist() if n.endswith("signedimp-manifest.txt")]
+
+
+@pytest.mark.slow
+def test_require_key_false_with_an_absent_key_file_warns(tmp_path):
+    project = copy_sample(tmp_path / "p", 'require-key = false\nkey-file = "keys/absent.pem"')
+    proc = run_build(project, "--wheel")
+    assert proc.returncode == 0, output(proc)
+    assert f"the key file `{project / 'keys' / 'absent.pem'}` (option `key-file`) does not exist" in output(proc)
+    assert "left UNSIGNED" in output(proc)
+    assert len(wheels(project / "dist")) == 1
+
+
+@pytest.mark.slow
+def test_hook_configured_after_signedimp_is_warned_about(tmp_path):
+    extra = '\n[tool.hatch.build.targets.wheel.hooks.custom]\npath = "late_hook.py"\n'
+    project = copy_sample(tmp_path / "p", "require-key = false", extra=extra)
+    (project / "late_hook.py").write_text(
+        "from hatchling.builders.hooks.plugin.interface import BuildHookInterface\n"
+        "class LateHook(BuildHookInterface):\n"
+        "    def finalize(self, version, build_data, artifact_path):\n"
+        "        pass\n"
+    )
+    proc = run_build(project, "--wheel")
+    assert proc.returncode == 0, output(proc)
+    assert "Build hook `signedimp` runs before build hook(s) `custom` for the wheel" in output(proc)
+
+
+@pytest.mark.slow
+def test_no_warning_when_signedimp_runs_last(tmp_path):
+    project = copy_sample(tmp_path / "p", "require-key = false")
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace("[tool.hatch.build.hooks.signedimp]",
+                        '[tool.hatch.build.hooks.custom]\npath = "early_hook.py"\n\n[tool.hatch.build.hooks.signedimp]')
+    (project / "pyproject.toml").write_text(text)
+    (project / "early_hook.py").write_text(
+        "from hatchling.builders.hooks.plugin.interface import BuildHookInterface\n"
+        "class EarlyHook(BuildHookInterface):\n    pass\n"
+    )
+    proc = run_build(project, "--wheel")
+    assert proc.returncode == 0, output(proc)
+    assert "runs before build hook" not in output(proc)
+
+
+# -- sdist -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def project_with_key_file(tmp_path_factory):
+    """The sample with `key-file` inside the project, its sdist, and the output of that build."""
+    root = tmp_path_factory.mktemp("sdist")
+    project = copy_sample(root / "p", 'key-file = "keys/signing.pem"')
+    (project / "keys").mkdir()
+    (project / "keys" / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot read by sdist builds\n"
+                                                  "-----END PRIVATE KEY-----\n")
+    proc = run_build(project, "--sdist")
+    assert proc.returncode == 0, output(proc)
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+    return project, sdist
+
+
+@pytest.mark.slow
+def test_sdist_is_unsigned_and_never_contains_the_key(project_with_key_file):
+    _, sdist = project_with_key_file
+    with tarfile.open(sdist) as tar:
+        names = tar.getnames()
+    assert "sample_app-0.1.0/pyproject.toml" in names
+    assert "sample_app-0.1.0/src/sample_app/sub/planets.json" in names
+    assert not [n for n in names if "signing.pem" in n or "keys/" in n]
+    assert not [n for n in names if "signedimp-manifest" in n]
+
+
+@pytest.mark.slow
+def test_without_the_hook_the_key_would_ship(project_with_key_file, tmp_path):
+    """The control for the test above: hatchling alone would put the key file in the sdist."""
+    project, _ = project_with_key_file
+    proc = run_build(project, "--sdist", outdir=tmp_path, env=build_env(HATCH_BUILD_NO_HOOKS="true"))
+    assert proc.returncode == 0, output(proc)
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        assert "sample_app-0.1.0/keys/signing.pem" in tar.getnames()
+
+
+@pytest.mark.slow
+def test_force_included_key_fails_the_sdist(tmp_path):
+    extra = '\n[tool.hatch.build.targets.sdist.force-include]\n"keys/signing.pem" = "secret.pem"\n'
+    project = copy_sample(tmp_path / "p", 'key-file = "keys/signing.pem"', extra=extra)
+    (project / "keys").mkdir()
+    (project / "keys" / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+    proc = run_build(project, "--sdist")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert "the private signing key ended up in the sdist as `sample_app-0.1.0/secret.pem`" in text
+    assert '[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]' in text
+    assert not list((project / "dist").glob("*.tar.gz"))
+
+
+@pytest.mark.slow
+def test_wheel_from_sdist_without_the_key_file_says_what_to_do(project_with_key_file, tmp_path):
+    _, sdist = project_with_key_file
+    with tarfile.open(sdist) as tar:
+        extract(tar, tmp_path)
+    unpacked = tmp_path / "sample_app-0.1.0"
+    proc = run_build(unpacked, "--wheel")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert "This wheel is being built from an unpacked sdist" in text
+    assert "pass the key through the environment variable `SIGNEDIMP_KEY`" in text
+    assert "set option `key-file` to an absolute path" in text
+    assert wheels(unpacked / "dist") == []
+
+
+# -- editable --------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_editable_install_is_skipped_with_a_message(tmp_path):
+    # dev-mode-dirs: hatchling's editable wheel without the `editables` package (no isolation here)
+    project = copy_sample(tmp_path / "p", extra="")
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace('packages = ["src/sample_app"]', 'packages = ["src/sample_app"]\ndev-mode-dirs = ["src"]')
+    (project / "pyproject.toml").write_text(text)
+    target = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-index", "--no-build-isolation",
+         "--target", str(target), "-e", str(project)],
+        env=build_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, output(proc)
+    assert "Build hook `signedimp`: skipping the editable wheel" in output(proc)
+    assert (target / "sample_app-0.1.0.dist-info").is_dir()
+    assert not list(target.rglob("signedimp-manifest.txt"))
+
+
+@pytest.mark.slow
+def test_hook_for_the_wheel_only_warns_and_refuses_a_leaked_key(tmp_path):
+    """Configured for the wheel target alone, the hook cannot keep the key out of the sdist:
+    it warns when building the wheel from the checkout, and refuses a wheel built from an sdist
+    that carries the key."""
+    project = copy_sample(tmp_path / "p")
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace("[tool.hatch.build.hooks.signedimp]",
+                        '[tool.hatch.build.targets.wheel.hooks.signedimp]\nkey-file = "keys/signing.pem"')
+    (project / "pyproject.toml").write_text(text)
+    (project / "keys").mkdir()
+    (project / "keys" / "signing.pem").write_bytes(ed25519_pem()[0])
+
+    proc = run_build(project, "--wheel")
+    assert proc.returncode == 0, output(proc)
+    assert "Build hook `signedimp` is not enabled for the sdist target, so it cannot keep the key file " \
+           "`keys/signing.pem` out of it" in output(proc)
+
+    shutil.rmtree(project / "dist")
+    proc = run_build(project)  # sdist (with the key: hatchling alone), then the wheel from it
+    assert proc.returncode != 0
+    assert "is inside this unpacked sdist, so that sdist contains the private signing key" in output(proc)
+    assert wheels(project / "dist") == []
