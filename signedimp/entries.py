@@ -3,24 +3,24 @@
 The import hook needs four things from an entry: read a file's bytes (once), list the
 candidate manifests, and, for ``importlib.resources``, list folders and tell files from
 folders. Directories use the file system; zips use the archive's central directory (read by
-:mod:`signedimp.zipdir`, so duplicate member names are refused up front) and the stdlib
-``zipimport`` reader for the bytes.
+:mod:`signedimp.zipdir`, so duplicate member names are refused up front) and read members
+at the offsets it gives.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import sys
-import zipimport
 
-try:  # zipimport imports zlib on its first compressed read; do it now, not mid-import
-    import zlib  # noqa: F401
+try:  # imported now, with the verifier, never in the middle of an import
+    import zlib
 except ImportError:  # pragma: no cover - an interpreter built without zlib
     zlib = None
 
 from .errors import ZipFormatError
 from .manifest import MANIFEST_NAME
-from .zipdir import read_zip_names
+from .zipdir import read_zip_directory
 
 __all__ = ["DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "ManifestSource", "split_archive_path"]
 
@@ -89,36 +89,68 @@ class DirectoryEntry:
         return bool(rel) and os.path.isfile(self.display(rel))
 
 
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
+_STORED, _DEFLATED = 0, 8
+
+
 class ZipArchive:
-    """The member names of one zip file, read once from its central directory."""
+    """One zip file: its members, read once from the central directory, and their bytes.
+
+    Members are read at the offsets that central directory gives, the one that was checked
+    for duplicates, so there is no second, possibly different, view of the archive (the
+    stdlib ``zipimport`` keeps its own, cached across the process).
+    """
 
     def __init__(self, archive: str) -> None:
         self.archive = archive
         self.error: str | None = None
+        self.members: dict = {}
         self.names: frozenset[str] = frozenset()
         self.dirs: frozenset[str] = frozenset()
-        self._importer = None
         try:
-            names = read_zip_names(archive)
+            members = read_zip_directory(archive)
         except (ZipFormatError, OSError) as exc:
             self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
             return
-        files = {n for n in names if not n.endswith("/")}
-        dirs = {n.rstrip("/") for n in names if n.endswith("/")}
-        for name in files:
+        self.members = {m.name: m for m in members if not m.name.endswith("/")}
+        dirs = {m.name.rstrip("/") for m in members if m.name.endswith("/")}
+        for name in self.members:
             parts = name.split("/")
             for i in range(1, len(parts)):
                 dirs.add("/".join(parts[:i]))
-        self.names = frozenset(files)
+        self.names = frozenset(self.members)
         self.dirs = frozenset(dirs)
 
-    def read(self, member: str) -> bytes:
-        """Bytes of ``member``, decompressed by the stdlib zip reader."""
-        if member not in self.names:
-            raise FileNotFoundError(f"{self.archive}{os.sep}{member}: no such member in the archive")
-        if self._importer is None:
-            self._importer = zipimport.zipimporter(self.archive)
-        return self._importer.get_data(member.replace("/", os.sep))
+    def read(self, name: str) -> bytes:
+        """The decompressed bytes of member ``name``; OSError if absent or unreadable."""
+        member = self.members.get(name)
+        where = f"{self.archive}{os.sep}{name}"
+        if member is None:
+            raise FileNotFoundError(f"{where}: no such member in the archive")
+        with open(self.archive, "rb") as stream:
+            stream.seek(member.header_offset)
+            header = stream.read(_LOCAL_HEADER.size)
+            if len(header) != _LOCAL_HEADER.size:
+                raise OSError(f"{where}: truncated local header")
+            signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+            if signature != b"PK\x03\x04":
+                raise OSError(f"{where}: bad local header")
+            stream.seek(name_length + extra_length, os.SEEK_CUR)
+            raw = stream.read(member.compress_size)
+        if len(raw) != member.compress_size:
+            raise OSError(f"{where}: truncated member data")
+        if member.compress_type == _STORED:
+            data = raw
+        elif member.compress_type == _DEFLATED and zlib is not None:
+            try:
+                data = zlib.decompress(raw, -15)
+            except zlib.error as exc:
+                raise OSError(f"{where}: corrupt deflate data ({exc})") from None
+        else:
+            raise OSError(f"{where}: unsupported compression method {member.compress_type}")
+        if len(data) != member.file_size:
+            raise OSError(f"{where}: size does not match the central directory")
+        return data
 
 
 class ZipEntry:
@@ -209,7 +241,7 @@ def split_archive_path(path: str) -> tuple[str, str] | None:
 
     Returns None when no prefix of ``path`` is an existing file.
     """
-    archive, inner = path, ""
+    archive, inner = path.rstrip(os.sep) or path, ""
     while True:
         if os.path.isfile(archive):
             prefix = inner.replace(os.sep, "/").strip("/")

@@ -18,7 +18,7 @@ from importlib.machinery import SourceFileLoader
 
 from .errors import IntegrityCheckMissing
 from .extensions import create_extension_module
-from .resources import VerifiedResourceReader
+from .resources import NamespaceResourceReader, VerifiedResourceReader
 
 __all__ = ["VerifyingLoader", "SOURCE", "BYTECODE", "EXTENSION"]
 
@@ -115,7 +115,56 @@ class VerifyingLoader:
         return full[len(prefix):].replace(os.sep, "/")
 
     def get_resource_reader(self, fullname: str | None = None):
-        if not self._is_package:
-            return None
+        """Resources of the package, or of a plain module's folder (``files(module)`` on 3.12+)."""
         folder = self.rel.rpartition("/")[0]
         return VerifiedResourceReader(self.root, folder, self.name)
+
+
+class NamespaceLoader:
+    """Loader for a namespace package: it has no code, but its resources are read verified.
+
+    ``portions()`` returns the verified views of the package's folders; ``path`` is the live
+    ``__path__`` (it follows ``sys.path``), so the views are built on each use.
+    """
+
+    def __init__(self, name: str, path, portions) -> None:
+        self.name = name
+        self._path = path
+        self._portions = portions
+
+    def __repr__(self) -> str:
+        return f"<signedimp NamespaceLoader {self.name!r}>"
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module) -> None:
+        module.__file__ = None  # as the stock namespace loader leaves it
+
+    def is_package(self, fullname: str | None = None) -> bool:
+        return True
+
+    def get_source(self, fullname: str | None = None) -> str:
+        return ""
+
+    def get_code(self, fullname: str | None = None):
+        return compile("", "<string>", "exec", dont_inherit=True)
+
+    def get_resource_reader(self, fullname: str | None = None):
+        return NamespaceResourceReader(self._portions(self.name, list(self._path)))
+
+
+class TrustedSourceLoader(SourceFileLoader):
+    """A trusted standard-library module whose bytecode cache lies outside the trusted folders.
+
+    With ``sys.pycache_prefix`` (``PYTHONPYCACHEPREFIX``) set, the stock loader would read the
+    module's ``.pyc`` from anywhere; this one compiles the trusted source and writes nothing.
+    """
+
+    def get_data(self, path: str) -> bytes:
+        if path != self.path:
+            raise OSError(f"{path}: bytecode outside the trusted folders is not read")
+        return super().get_data(path)
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        pass

@@ -28,7 +28,8 @@ from importlib.machinery import (
 from .entries import DirectoryEntry, MissingEntry, ZipArchive, ZipEntry, split_archive_path
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing
 from .keys import key_ring
-from .loader import BYTECODE, EXTENSION, SOURCE, VerifyingLoader
+from .loader import BYTECODE, EXTENSION, SOURCE, NamespaceLoader, TrustedSourceLoader, VerifyingLoader
+from .resources import VerifiedTraversable
 from .roots import ManifestRoot
 from .trust import TrustPolicy, default_trusted_paths
 from .zipfinder import VerifyingZipFinder
@@ -73,11 +74,18 @@ class SignedImportManager:
     # -- installing --------------------------------------------------------------------------
 
     def install(self) -> "SignedImportManager":
-        """Put this finder first on ``sys.meta_path`` (idempotent)."""
+        """Put this finder first on ``sys.meta_path`` (idempotent).
+
+        While installed, ``sys.meta_path`` is a list that vets every finder added to it later,
+        in front of this one or behind it.
+        """
         with self._lock:
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            sys.meta_path[:] = [self] + [self._guard(f) for f in sys.meta_path]
+            current = sys.meta_path
+            finders = [self] + [self._guard(f) for f in current if f is not self]
+            if isinstance(current, _GuardedMetaPath) and current._manager is self:
+                current[:] = finders
+            else:
+                sys.meta_path = _GuardedMetaPath(finders, self, current)
             if self._path_hook not in sys.path_hooks:
                 sys.path_hooks.insert(0, self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
@@ -88,11 +96,17 @@ class SignedImportManager:
     def uninstall(self) -> None:
         """Remove this finder, its guards and its zip finders; imported modules stay imported."""
         with self._lock:
-            sys.meta_path[:] = [
+            current = sys.meta_path
+            finders = [
                 f._finder if getattr(f, "_manager", None) is self and _is_vetted(f) else f
-                for f in sys.meta_path
+                for f in current
                 if f is not self
             ]
+            if isinstance(current, _GuardedMetaPath) and current._manager is self:
+                current._original[:] = finders
+                sys.meta_path = current._original
+            else:
+                current[:] = finders
             while self._path_hook in sys.path_hooks:
                 sys.path_hooks.remove(self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
@@ -136,11 +150,17 @@ class SignedImportManager:
     def vet(self, spec: ModuleSpec) -> ModuleSpec:
         """Return ``spec`` with a verifying loader, unchanged if trusted; raise if unverifiable."""
         loader = spec.loader
-        if loader is None or isinstance(loader, VerifyingLoader) or loader in _PASS_THROUGH_LOADERS:
+        if isinstance(loader, (VerifyingLoader, NamespaceLoader)) or loader in _PASS_THROUGH_LOADERS:
             return spec
-        if spec.origin in ("built-in", "frozen") or spec.origin is None and spec.submodule_search_locations is not None:
-            return spec  # built-in, frozen, or a namespace package (it has no code)
+        if spec.origin is None and spec.submodule_search_locations is not None:
+            # A namespace package: no code, but its resources must be read verified too.
+            spec.loader = NamespaceLoader(spec.name, spec.submodule_search_locations, self._namespace_portions)
+            return spec
+        if loader is None or spec.origin in ("built-in", "frozen"):
+            return spec
         if self._trust.is_trusted(spec.origin):
+            if isinstance(loader, SourceFileLoader) and spec.cached and not self._trust.is_trusted(spec.cached):
+                spec.loader = TrustedSourceLoader(loader.name, loader.path)  # sys.pycache_prefix
             return spec
         kind = next((kind for cls, kind in _KINDS if isinstance(loader, cls)), None)
         if kind is None or not spec.origin:
@@ -150,13 +170,23 @@ class SignedImportManager:
 
     def _unverifiable(self, spec: ModuleSpec) -> ImportError:
         if isinstance(spec.loader, zipimport.zipimporter):
-            archive = self._archive(spec.loader.archive)
+            archive = self.archive(spec.loader.archive)
             if archive.error:
                 return IntegrityCheckFailed(archive.error, module=spec.name, file=spec.origin)
         return IntegrityCheckMissing(
             f"it was found by {type(spec.loader).__name__}, whose reads signedimp cannot verify",
             module=spec.name, file=spec.origin,
         )
+
+    def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
+        """Verified views of a namespace package's folders, each under its own root."""
+        depth = fullname.count(".") + 1
+        views = []
+        for folder in folders:
+            parts = folder.rstrip(os.sep).rsplit(os.sep, depth)
+            if len(parts) == depth + 1 and parts[0]:
+                views.append(VerifiedTraversable(self.root(parts[0]), "/".join(parts[1:]), fullname))
+        return views
 
     def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool) -> VerifyingLoader:
         """The loader for ``origin``; its root is ``origin`` less one folder per name component."""
@@ -183,9 +213,10 @@ class SignedImportManager:
         if split is None:
             return MissingEntry(path)
         archive, prefix = split
-        return ZipEntry(path, self._archive(archive), prefix)
+        return ZipEntry(path, self.archive(archive), prefix)
 
-    def _archive(self, archive: str) -> ZipArchive:
+    def archive(self, archive: str) -> ZipArchive:
+        """The (cached) central-directory view of the zip file ``archive``."""
         found = self._archives.get(archive)
         if found is None:
             with self._lock:
@@ -202,7 +233,7 @@ class SignedImportManager:
         split = split_archive_path(path)
         if split is None:
             raise ImportError("not a zip archive", path=path)
-        archive = self._archive(split[0])
+        archive = self.archive(split[0])
         if archive.error:
             raise ImportError(archive.error, path=path)
         return VerifyingZipFinder(self, path, archive, split[1])
@@ -234,3 +265,37 @@ class _VettedFinder:
 
     def __getattr__(self, name):
         return getattr(self._finder, name)
+
+
+class _GuardedMetaPath(list):
+    """``sys.meta_path`` while a manager is installed: finders added later get vetted too.
+
+    Import hooks that insert themselves in front (``sys.meta_path.insert(0, finder)``) would
+    otherwise answer before the manager and load unverified code. ``_original`` is the list
+    object that was ``sys.meta_path`` before, put back by ``uninstall()``.
+    """
+
+    def __init__(self, finders, manager: SignedImportManager, original: list) -> None:
+        super().__init__(finders)
+        self._manager = manager
+        self._original = original
+
+    def insert(self, index, finder) -> None:
+        super().insert(index, self._manager._guard(finder))
+
+    def append(self, finder) -> None:
+        super().append(self._manager._guard(finder))
+
+    def extend(self, finders) -> None:
+        super().extend(self._manager._guard(f) for f in finders)
+
+    def __iadd__(self, finders):
+        self.extend(finders)
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        if isinstance(index, slice):
+            value = [self._manager._guard(f) for f in value]
+        else:
+            value = self._manager._guard(value)
+        super().__setitem__(index, value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 
-__all__ = ["VerifiedResourceReader", "VerifiedTraversable"]
+__all__ = ["NamespaceResourceReader", "MultiplexedTraversable", "VerifiedResourceReader", "VerifiedTraversable"]
 
 
 def _join(base: str, name: str) -> str:
@@ -95,6 +95,82 @@ class VerifiedResourceReader:
         self._top = VerifiedTraversable(root, folder, module)
 
     def files(self) -> VerifiedTraversable:
+        return self._top
+
+    def open_resource(self, resource: str):
+        return self._top.joinpath(resource).open("rb")
+
+    def resource_path(self, resource: str) -> str:
+        raise FileNotFoundError(f"{resource}: verified resources have no file-system path; use files()")
+
+    def is_resource(self, path: str) -> bool:
+        return self._top.joinpath(path).is_file()
+
+    def contents(self):
+        return [child.name for child in self._top.iterdir()]
+
+
+class MultiplexedTraversable:
+    """The merged folders of a namespace package (or a folder present in several portions)."""
+
+    def __init__(self, portions: list) -> None:
+        self._portions = portions
+
+    def __repr__(self) -> str:
+        return f"MultiplexedTraversable({[str(p) for p in self._portions]!r})"
+
+    def __str__(self) -> str:
+        return str(self._portions[0]) if self._portions else "<empty namespace>"
+
+    @property
+    def name(self) -> str:
+        return self._portions[0].name if self._portions else ""
+
+    def iterdir(self):
+        seen = set()
+        for portion in self._portions:
+            for child in portion.iterdir():
+                if child.name not in seen:
+                    seen.add(child.name)
+                    yield self.joinpath(child.name)
+
+    def is_dir(self) -> bool:
+        return True
+
+    def is_file(self) -> bool:
+        return False
+
+    def joinpath(self, *descendants: str):
+        candidates = [portion.joinpath(*descendants) for portion in self._portions]
+        folders = [c for c in candidates if c.is_dir()]
+        if len(folders) > 1:
+            return MultiplexedTraversable(folders)
+        for candidate in candidates:
+            if candidate.is_file() or candidate.is_dir():
+                return candidate
+        if not candidates:
+            raise FileNotFoundError(f"{'/'.join(map(str, descendants))}: no such resource")
+        return candidates[0]
+
+    __truediv__ = joinpath
+
+    def read_bytes(self) -> bytes:
+        raise IsADirectoryError(f"{self}: is a folder")
+
+    def read_text(self, encoding: str | None = None, errors: str | None = None) -> str:
+        raise IsADirectoryError(f"{self}: is a folder")
+
+    def open(self, mode: str = "r", *args, **kwargs):
+        raise IsADirectoryError(f"{self}: is a folder")
+
+
+class NamespaceResourceReader:
+    """Resource reader of a namespace package: its portions, each verified against its root."""
+
+    def __init__(self, portions: list) -> None:
+        self._top = MultiplexedTraversable(portions)
+
+    def files(self) -> MultiplexedTraversable:
         return self._top
 
     def open_resource(self, resource: str):

@@ -29,7 +29,26 @@ class VerifyingZipFinder:
         return f"<VerifyingZipFinder {self.path!r}>"
 
     def invalidate_caches(self) -> None:
-        pass
+        """Re-read the archive (it may have been rebuilt and re-signed)."""
+        self.archive = self._manager.archive(self.archive.archive)
+
+    def iter_modules(self, prefix: str = ""):
+        """(name, is_package) pairs for ``pkgutil.iter_modules`` and ``walk_packages``."""
+        found: dict[str, bool] = {}
+        base = self.prefix
+        for name in sorted(self.archive.names):
+            if not name.startswith(base):
+                continue
+            head, sep, tail = name[len(base):].partition("/")
+            if sep:
+                if tail in ("__init__.py", "__init__.pyc") and head.isidentifier():
+                    found[head] = True
+            else:
+                stem, dot, suffix = head.rpartition(".")
+                if dot and suffix in ("py", "pyc") and stem.isidentifier() and stem != "__init__":
+                    found.setdefault(stem, False)
+        for name in sorted(found):
+            yield prefix + name, found[name]
 
     def find_spec(self, fullname: str, target=None) -> ModuleSpec | None:
         tail = fullname.rpartition(".")[2]
