@@ -30,16 +30,17 @@ from __future__ import annotations
 
 import hashlib
 
+from .ed25519_base import B_X as BASE_X
+from .ed25519_base import B_Y as _B_Y
+from .ed25519_base import BASE_MULTIPLES
+from .ed25519_base import D, SQRT_M1
+
 __all__ = ["verify", "public_key_problem"]
 
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
-D = (-121665 * pow(121666, P - 2, P)) % P
 D2 = (2 * D) % P
-SQRT_M1 = pow(2, (P - 1) // 4, P)  # a square root of -1 mod p
-
-_B_Y = (4 * pow(5, P - 2, P)) % P
-_B_WIDTH = 7   # wNAF width for the fixed base: 32 odd multiples, built at import
+_B_WIDTH = 7   # wNAF width for the fixed base: 32 odd multiples (ed25519_base.py)
 _A_WIDTH = 5   # wNAF width for the public key: 8 odd multiples, built per call
 
 
@@ -167,8 +168,20 @@ def _wnaf(k: int, width: int) -> list[int]:
     return digits
 
 
-_B_X: int = _recover_x(_B_Y, 0)  # type: ignore[assignment]
-_B_TABLE = _niels_table(_odd_multiples((_B_X, _B_Y, 1, _B_X * _B_Y % P), 1 << (_B_WIDTH - 2)))
+_B_X: int = BASE_X
+
+
+def _base_table() -> list:
+    """The fixed-base lookup list from the precomputed multiples (no inversions at import)."""
+    size = 4 * len(BASE_MULTIPLES)
+    table: list = [None] * size
+    for i, (yp, ym, t) in enumerate(BASE_MULTIPLES):
+        table[2 * i + 1] = (yp, ym, t)
+        table[size - 2 * i - 1] = (ym, yp, P - t)
+    return table
+
+
+_B_TABLE = _base_table()
 
 
 def _is_small_order(x: int, y: int) -> bool:

@@ -152,8 +152,9 @@ class SignedImportManager:
         loader = spec.loader
         if isinstance(loader, (VerifyingLoader, NamespaceLoader)) or loader in _PASS_THROUGH_LOADERS:
             return spec
-        if spec.origin is None and spec.submodule_search_locations is not None:
-            # A namespace package: no code, but its resources must be read verified too.
+        if loader is None and spec.origin is None and spec.submodule_search_locations is not None:
+            # A namespace package (PathFinder leaves its loader to importlib): no code, but its
+            # resources must be read verified too.
             spec.loader = NamespaceLoader(spec.name, spec.submodule_search_locations, self._namespace_portions)
             return spec
         if loader is None or spec.origin in ("built-in", "frozen"):
@@ -163,7 +164,11 @@ class SignedImportManager:
                 spec.loader = TrustedSourceLoader(loader.name, loader.path)  # sys.pycache_prefix
             return spec
         kind = next((kind for cls, kind in _KINDS if isinstance(loader, cls)), None)
-        if kind is None or not spec.origin:
+        if kind is None:
+            if not spec.has_location and not isinstance(loader, zipimport.zipimporter):
+                # Made in memory by a finder the (verified) application installed, such as
+                # six.moves aliases: there is no file whose bytes could be checked.
+                return spec
             raise self._unverifiable(spec)
         spec.loader = self.make_loader(spec.name, spec.origin, kind, spec.submodule_search_locations is not None)
         return spec

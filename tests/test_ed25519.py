@@ -253,3 +253,18 @@ def test_wnaf_recoding(k, width):
     nonzero = [i for i, d in enumerate(digits) if d]
     assert all(digits[i] & 1 and abs(digits[i]) < 1 << (width - 1) for i in nonzero)
     assert all(b - a >= width for a, b in zip(nonzero, nonzero[1:]))
+
+
+def test_precomputed_base_table_matches_the_curve():
+    """ed25519_base.py holds literals; recompute every one of them from the curve's definition."""
+    from signedimp import ed25519, ed25519_base
+
+    p = ed25519.P
+    assert ed25519_base.D == (-121665 * pow(121666, p - 2, p)) % p
+    assert ed25519_base.SQRT_M1 == pow(2, (p - 1) // 4, p)
+    assert ed25519_base.B_Y == (4 * pow(5, p - 2, p)) % p
+    assert ed25519_base.B_X == ed25519._recover_x(ed25519_base.B_Y, 0)
+    base = (ed25519_base.B_X, ed25519_base.B_Y, 1, ed25519_base.B_X * ed25519_base.B_Y % p)
+    expected = ed25519._niels_table(ed25519._odd_multiples(base, 1 << (ed25519._B_WIDTH - 2)))
+    assert ed25519._B_TABLE == expected
+    assert len(ed25519_base.BASE_MULTIPLES) == 1 << (ed25519._B_WIDTH - 2)

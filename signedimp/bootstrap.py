@@ -1,0 +1,361 @@
+"""Generate the bootstrap: the runtime verifier and pinned keys as one self-contained source text.
+
+A zipapp's ``__main__.py`` or a frozen application's startup script cannot import ``signedimp``
+from disk before something verifies it: that is the chicken-and-egg problem. The bootstrap breaks
+it by carrying the runtime's own source inside the (trusted or signed) startup file. Executed, it
+builds the ``signedimp`` package in ``sys.modules`` from those embedded sources, builds the pinned
+keys from literals, and installs a ``SignedImportManager`` first on ``sys.meta_path``.
+
+Decisions (documented in docs/frozen-apps.md):
+
+- One verifier per process. If a ``signedimp`` package with a ``SignedImportManager`` is already
+  in ``sys.modules`` (the launcher's, under ``signedimp run``, or an earlier bootstrap), it is
+  reused rather than replaced: two copies of the runtime would not recognise each other's
+  managers and loaders. Code that ran before the bootstrap is trusted by definition (it could
+  have done anything), so reusing what it loaded gives nothing away.
+- While the embedded modules execute and the manager is built, the ``sys.path`` entries that
+  come before the standard library (the script's directory or archive, ``PYTHONPATH``) are
+  hidden, so a ``hashlib.py`` dropped into an app cannot shadow a standard-library module the
+  verifier itself imports.
+- A manager is installed unless the first one on ``sys.meta_path`` already has exactly these
+  keys and trusted paths (running the same bootstrap twice is harmless).
+
+This module is a tool (it reads files, uses hashlib at generation time); it is never embedded.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import functools
+import hashlib
+import importlib.resources
+import json
+import os
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .__about__ import __version__
+from .keys import load_public_key
+
+#: Modules of the ``signedimp`` package that are tools (signing, CLI, generators): never embedded.
+#: Every other ``signedimp/*.py`` must be reachable from ``__init__`` by top-level relative imports
+#: (tests/test_bootstrap.py checks both), so a new runtime module cannot be forgotten.
+TOOL_MODULES: tuple[str, ...] = ("__main__", "bootstrap", "cli", "tools", "zipapp")
+
+PACKAGE = "signedimp"
+FILENAME_PREFIX = "<signedimp-bootstrap>/signedimp/"
+
+
+def _package_root():
+    """The installed ``signedimp`` package, wherever it lives (folder or zip)."""
+    return importlib.resources.files(PACKAGE)
+
+
+def relative_imports(source: str) -> list[str]:
+    """The sibling modules that ``source`` imports at module level (``from .x import y``)."""
+    found: list[str] = []
+    for node in ast.parse(source).body:
+        nodes = [node]
+        if isinstance(node, ast.Try):  # ``try: from .x import y / except ImportError: ...``
+            nodes = [*node.body, *(h for handler in node.handlers for h in handler.body)]
+        for item in nodes:
+            if isinstance(item, ast.ImportFrom) and item.level == 1:
+                names = [item.module] if item.module else [alias.name for alias in item.names]
+                found.extend(name.split(".")[0] for name in names)
+    return list(dict.fromkeys(found))
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_modules() -> tuple[str, ...]:
+    """Runtime modules in execution order: each after those it imports, ``__init__`` last.
+
+    Computed from the relative imports reachable from ``__init__``, so a new runtime module is
+    embedded without anyone having to remember a list.
+    """
+    root = _package_root()
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise RuntimeError(f"import cycle in the signedimp runtime through {name!r}")
+        if name in TOOL_MODULES:
+            raise RuntimeError(f"the signedimp runtime imports the tool module {name!r}")
+        visiting.add(name)
+        for dep in relative_imports(root.joinpath(f"{name}.py").read_text(encoding="utf-8")):
+            visit(dep)
+        visiting.discard(name)
+        order.append(name)
+
+    visit("__init__")
+    return tuple(order)
+
+
+def __getattr__(name: str):
+    if name == "RUNTIME_MODULES":  # computed on first use: parsing the package costs a few ms
+        return runtime_modules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def runtime_sources() -> list[tuple[str, str]]:
+    """(name, source) for every runtime module, in execution order."""
+    root = _package_root()
+    return [
+        (name, root.joinpath(f"{name}.py").read_text(encoding="utf-8").replace("\r\n", "\n"))
+        for name in runtime_modules()
+    ]
+
+
+def sources_digest(sources: Sequence[tuple[str, str]]) -> str:
+    """A digest that identifies one embedded runtime: equal digests mean identical code."""
+    h = hashlib.sha256()
+    for name, text in sources:
+        h.update(name.encode() + b"\0" + text.encode("utf-8") + b"\0")
+    return h.hexdigest()
+
+
+def public_keys(keys: Any) -> list[Any]:
+    """Normalise ``keys`` (one key, an iterable, a key ring, PEM text, private keys) to public keys."""
+    if isinstance(keys, dict):
+        keys = list(keys.values())
+    if isinstance(keys, (str, bytes)) or hasattr(keys, "algorithm") or hasattr(keys, "public_key"):
+        keys = [keys]
+    result = []
+    for key in keys:
+        if isinstance(key, (str, bytes)):
+            key = load_public_key(key)
+        elif not hasattr(key, "algorithm") or hasattr(key, "sign"):
+            key = getattr(key, "public_key", key)  # a tools.PrivateKey: pin its public half
+        if getattr(key, "algorithm", None) not in ("ed25519", "rsa"):
+            raise TypeError(f"not a signedimp public key: {key!r}")
+        result.append(key)
+    if not result:
+        raise ValueError("get_bootstrap_code needs at least one public key to pin")
+    return result
+
+
+def key_literal(key: Any) -> str:
+    """Source text that rebuilds ``key`` from the embedded package (no parsing at run time)."""
+    if key.algorithm == "ed25519":
+        return f"_pkg.Ed25519Key(bytes.fromhex({key.public_bytes.hex()!r}))"
+    return f"_pkg.RSAKey({key.modulus:#x}, {key.pub_exponent})"
+
+
+def pack(items: Sequence[tuple[str, bytes]]) -> str:
+    """Named payloads as a zlib-compressed, base64 string literal split over short lines.
+
+    Compressed because a bootstrap must fit in one ``python -c`` argument (Linux caps a single
+    argument at 128 KiB) and parse fast at every start; the sources are the package's own files,
+    identified by the digest in the text.
+    """
+    raw = b"".join(
+        len(name.encode()).to_bytes(2, "big") + name.encode() + len(data).to_bytes(4, "big") + data
+        for name, data in items
+    )
+    text = base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+    lines = [text[i:i + 96] for i in range(0, len(text), 96)]
+    return "(\n" + "".join(f'        "{line}"\n' for line in lines) + "    )"
+
+
+def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[str, bytes]]:
+    """(magic number, name -> marshalled code) of the sources, for the running interpreter.
+
+    Compiled in a fresh ``python -I -S`` with a fixed hash seed: marshal output depends on the
+    process state (interned strings, set order), and builds must be reproducible.
+    """
+    script = (
+        "import json, marshal, sys\n"
+        "from importlib.util import MAGIC_NUMBER\n"
+        "out = {}\n"
+        "for name, text in json.load(sys.stdin):\n"
+        f"    code = compile(text, {FILENAME_PREFIX!r} + name + '.py', 'exec', dont_inherit=True)\n"
+        "    out[name] = marshal.dumps(code).hex()\n"
+        "json.dump({'magic': MAGIC_NUMBER.hex(), 'code': out}, sys.stdout)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], input=json.dumps(list(sources)),
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    answer = json.loads(result.stdout)
+    return bytes.fromhex(answer["magic"]), {n: bytes.fromhex(c) for n, c in answer["code"].items()}
+
+
+def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
+                       bytecode: bool = False) -> str:
+    """One self-contained source text that installs the verifier pinned to ``keys``.
+
+    ``keys``: a public key object, a private key (its public half is pinned), PEM / ssh-ed25519
+    text, or an iterable of those. ``trusted_paths`` is passed to ``SignedImportManager``: ``None``
+    trusts the standard library directories, ``()`` only built-in and frozen modules.
+    """
+    pinned = public_keys(keys)
+    sources = runtime_sources()
+    trusted = None if trusted_paths is None else tuple(str(p) for p in trusted_paths)
+    fingerprints = ", ".join(key.fingerprint for key in pinned)
+    parts = [
+        f"# signedimp {__version__} bootstrap: the standard-library verifier and its pinned keys.\n",
+        "# Generated by signedimp.bootstrap.get_bootstrap_code(); embed verbatim, do not edit.\n",
+        f"# Pinned key fingerprints (sha256 of SubjectPublicKeyInfo): {fingerprints}\n",
+        "def _signedimp_bootstrap():\n",
+        "    import sys\n",
+        f"    digest = {sources_digest(sources)!r}\n",
+        f"    names = {tuple(name for name, _ in sources)!r}\n",
+        f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n",
+    ]
+    if bytecode:
+        magic, codes = compiled_runtime(sources)
+        parts.append(f"    compiled = ({magic.hex()!r}, {pack(list(codes.items()))})\n")
+    else:
+        parts.append("    compiled = None\n")
+    parts.append(_LOADER_TEXT)
+    parts.append("    hidden = sys.path[: _stdlib_start(sys)]\n")
+    parts.append("    del sys.path[: len(hidden)]\n")
+    parts.append("    try:\n")
+    parts.append("        _pkg = _runtime(sys, digest, names, sources, compiled)\n")
+    parts.append("        keys = [" + ", ".join(key_literal(k) for k in pinned) + "]\n")
+    parts.append(f"        return _install(sys, _pkg, keys, {trusted!r})\n")
+    parts.append("    finally:\n")
+    parts.append("        sys.path[:0] = hidden\n")
+    parts.append("\n\n_signedimp_manager = _signedimp_bootstrap()\ndel _signedimp_bootstrap\n")
+    return "".join(parts)
+
+
+# The part of the bootstrap that does not change with the keys or sources. It runs before any
+# verification exists, so it imports nothing and touches only sys.modules, sys.path, sys.meta_path.
+_LOADER_TEXT = '''
+    class _EmbeddedSource:
+        """The embedded sources, unpacked on first use: to compile (when the embedded bytecode
+        is for another Python) and for linecache, so tracebacks show the verifier's lines."""
+
+        def __init__(self, packed):
+            self._packed = packed
+            self._texts = None
+
+        def text(self, name):
+            if self._texts is None:
+                self._texts = {n: data.decode("utf-8") for n, data in _unpack(self._packed)}
+            return self._texts[name]
+
+        def get_source(self, fullname):
+            if fullname == "signedimp":
+                return self.text("__init__")
+            if fullname.startswith("signedimp."):
+                return self.text(fullname[len("signedimp."):])
+            return None
+
+        def is_package(self, fullname):
+            return fullname == "signedimp"
+
+    def _stdlib_start(sys):
+        """Index of the first standard-library entry of sys.path (entries before it can shadow)."""
+        stdlib = getattr(sys, "_stdlib_dir", None)
+        if not stdlib:
+            enc = sys.modules.get("encodings")
+            paths = list(getattr(enc, "__path__", ()) or ())
+            stdlib = paths[0].rstrip("/\\\\")[: -len("encodings")] if paths else ""
+        stdlib = stdlib.rstrip("/\\\\")
+        if not stdlib:
+            return 0
+        cut = max(stdlib.rfind("/"), stdlib.rfind("\\\\"))
+        zipped = stdlib[: cut + 1] + "python%d%d.zip" % sys.version_info[:2]
+        for index, entry in enumerate(sys.path):
+            if isinstance(entry, str) and entry.rstrip("/\\\\") in (stdlib, zipped):
+                return index
+        return 0
+
+    def _unpack(text):
+        """The (name, bytes) pairs that get_bootstrap_code packed into text."""
+        import binascii
+        import zlib
+
+        raw = zlib.decompress(binascii.a2b_base64(text))
+        items, pos = [], 0
+        while pos < len(raw):
+            size = int.from_bytes(raw[pos:pos + 2], "big")
+            name = raw[pos + 2:pos + 2 + size].decode("utf-8")
+            pos += 2 + size
+            size = int.from_bytes(raw[pos:pos + 4], "big")
+            items.append((name, raw[pos + 4:pos + 4 + size]))
+            pos += 4 + size
+        return items
+
+    def _codes(sys, compiled):
+        """Embedded bytecode by module name, if it was made for this very Python; else {}."""
+        if compiled is None or sys.flags.optimize:
+            return {}
+        magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+        if bytes.fromhex(compiled[0]) != magic:
+            return {}
+        return dict(_unpack(compiled[1]))
+
+    def _runtime(sys, digest, names, sources, compiled):
+        """The embedded signedimp package: reused if a signedimp runtime is loaded, else built."""
+        pkg = sys.modules.get("signedimp")
+        if pkg is not None and hasattr(pkg, "SignedImportManager"):
+            return pkg  # one verifier per process: two copies would not know each other's loaders
+        codes = _codes(sys, compiled)
+        source_loader = _EmbeddedSource(sources)
+        spec_type = sys.modules["_frozen_importlib"].ModuleSpec
+        module_type = type(sys)
+        pkg = module_type("signedimp")
+        pkg.__path__ = []
+        pkg.__package__ = "signedimp"
+        pkg.__loader__ = source_loader
+        pkg.__spec__ = spec_type("signedimp", source_loader, origin="<signedimp-bootstrap>", is_package=True)
+        pkg.__file__ = "<signedimp-bootstrap>/signedimp/__init__.py"
+        previous = {k: v for k, v in sys.modules.items() if k == "signedimp" or k.startswith("signedimp.")}
+        for k in previous:
+            del sys.modules[k]
+        try:
+            sys.modules["signedimp"] = pkg
+            for name in names:
+                if name == "__init__":
+                    module = pkg
+                else:
+                    fullname = "signedimp." + name
+                    module = module_type(fullname)
+                    module.__package__ = "signedimp"
+                    module.__loader__ = source_loader
+                    module.__spec__ = spec_type(fullname, source_loader, origin="<signedimp-bootstrap>")
+                    module.__file__ = "<signedimp-bootstrap>/signedimp/" + name + ".py"
+                    sys.modules[fullname] = module
+                if name in codes:
+                    code = sys.modules["marshal"].loads(codes[name])
+                else:
+                    code = compile(source_loader.text(name), module.__file__, "exec", dont_inherit=True)
+                exec(code, module.__dict__)
+                if module is not pkg:
+                    setattr(pkg, name, module)
+        except BaseException:
+            for k in [k for k in sys.modules if k == "signedimp" or k.startswith("signedimp.")]:
+                del sys.modules[k]
+            sys.modules.update(previous)
+            raise
+        pkg._bootstrap_digest = digest
+        return pkg
+
+    def _install(sys, pkg, keys, trusted_paths):
+        """Install a manager pinned to keys, unless the first one installed already is that."""
+        first = sys.meta_path[0] if sys.meta_path else None
+        if isinstance(first, pkg.SignedImportManager):
+            same_keys = sorted(k.fingerprint for k in getattr(first, "keys", ())) == sorted(
+                k.fingerprint for k in keys)
+            trust = getattr(pkg, "trust", None)
+            if trusted_paths is None and trust is not None:
+                trusted_paths = tuple(trust.default_trusted_paths())
+            if same_keys and tuple(getattr(first, "trusted_paths", ())) == trusted_paths:
+                return first
+        if trusted_paths is None:
+            manager = pkg.SignedImportManager(keys)
+        else:
+            manager = pkg.SignedImportManager(keys, trusted_paths=trusted_paths)
+        manager.install()
+        return manager
+
+'''

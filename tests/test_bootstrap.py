@@ -1,0 +1,251 @@
+"""get_bootstrap_code: one self-contained text that installs the verifier, run in real interpreters."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from signedimp import bootstrap
+from signedimp.bootstrap import TOOL_MODULES, get_bootstrap_code, relative_imports, runtime_modules
+from signedimp.tools import generate_key, sign_directory
+
+from .helpers import PROJECT_ROOT, clean_env, write_tree
+
+PACKAGE_DIR = PROJECT_ROOT / "signedimp"
+
+# Runs after the bootstrap in the child: reports what it changed, as JSON on the last line.
+REPORT = """
+import json, sys
+new = sorted(set(sys.modules) - _before)
+print(json.dumps({
+    "signedimp_file": sys.modules["signedimp"].__file__,
+    "first_finder": type(sys.meta_path[0]).__name__,
+    "managers": sum(type(f).__name__ == "SignedImportManager" for f in sys.meta_path),
+    "keys": sorted(k.fingerprint for k in sys.meta_path[0].keys),
+    "new_modules": new,
+    "stdlib": sorted(sys.stdlib_module_names),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def key():
+    return generate_key()
+
+
+@pytest.fixture(scope="module")
+def code(key):
+    return get_bootstrap_code(key.public_key)
+
+
+def run_child(source: str, *args: str, cwd=None, interpreter=None, isolated=True):
+    command = [interpreter or sys.executable, *(["-I"] if isolated else []), *args]
+    if source is not None:
+        command += ["-c", source]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=clean_env(), timeout=120)
+
+
+def last_json(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_stdlib_only(report: dict) -> None:
+    stdlib = set(report["stdlib"])
+    foreign = [
+        m for m in report["new_modules"]
+        if m.split(".")[0] not in stdlib and m != "signedimp" and not m.startswith("signedimp.")
+        and not m.startswith("_sysconfigdata")
+    ]
+    assert foreign == []
+
+
+# -- the module list -----------------------------------------------------------------------------
+
+
+def test_every_module_is_runtime_or_tool():
+    files = {p.stem for p in PACKAGE_DIR.glob("*.py")}
+    runtime = set(runtime_modules())
+    assert runtime.isdisjoint(TOOL_MODULES)
+    unclassified = files - runtime - set(TOOL_MODULES)
+    assert unclassified == set(), (
+        "new signedimp module(s): import them from the runtime (relative, top level) "
+        "or list them in bootstrap.TOOL_MODULES"
+    )
+    assert runtime <= files
+
+
+def test_runtime_order_respects_imports():
+    order = list(runtime_modules())
+    assert order[-1] == "__init__"
+    assert bootstrap.RUNTIME_MODULES == tuple(order)
+    for position, name in enumerate(order):
+        deps = relative_imports((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+        assert all(order.index(dep) < position for dep in deps), (name, deps)
+
+
+def test_runtime_imports_only_stdlib_and_itself():
+    for name in runtime_modules():
+        tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                roots = [node.module.split(".")[0]]
+            else:
+                continue
+            assert all(r in sys.stdlib_module_names for r in roots), (name, roots)
+
+
+def test_relative_imports_reads_module_level_only():
+    source = "from .a import x\nfrom . import b, c\ntry:\n    from .d import y\nexcept ImportError:\n    pass\n" \
+             "def f():\n    from .lazy import z\n"
+    assert relative_imports(source) == ["a", "b", "c", "d"]
+
+
+# -- running it -----------------------------------------------------------------------------------
+
+
+def test_python_isolated_c_installs_the_embedded_verifier(key, code):
+    result = run_child("import sys\n_before = set(sys.modules)\n" + code + REPORT)
+    report = last_json(result)
+    assert report["signedimp_file"] == "<signedimp-bootstrap>/signedimp/__init__.py"
+    assert report["first_finder"] == "SignedImportManager"
+    assert report["managers"] == 1
+    assert report["keys"] == [key.fingerprint]
+    assert "signedimp.manager" in report["new_modules"]
+    assert_stdlib_only(report)
+
+
+def test_exec_and_idempotent(key, code):
+    driver = (
+        "import sys\n_before = set(sys.modules)\n"
+        f"code = {code!r}\n"
+        "exec(code, {'__name__': 'startup'})\n"
+        "exec(code, {'__name__': 'startup'})\n"
+    )
+    report = last_json(run_child(driver + REPORT))
+    assert report["managers"] == 1
+    assert report["signedimp_file"].startswith("<signedimp-bootstrap>")
+    assert_stdlib_only(report)
+
+
+def test_refuses_unsigned_and_modified_after_bootstrap(tmp_path, key, code):
+    unsigned = write_tree(tmp_path / "unsigned", {"plain_mod.py": "VALUE = 1\n"})
+    signed = write_tree(tmp_path / "signed", {"good_mod.py": "VALUE = 2\n", "bad_mod.py": "VALUE = 3\n"})
+    sign_directory(signed, key)
+    (signed / "bad_mod.py").write_text("VALUE = 666\n")
+    probe = code + f"""
+import sys
+sys.path[:0] = [{str(unsigned)!r}, {str(signed)!r}]
+import good_mod
+print("good", good_mod.VALUE)
+for name in ("plain_mod", "bad_mod"):
+    try:
+        __import__(name)
+    except ImportError as exc:
+        print(name, type(exc).__name__, exc)
+    else:
+        print(name, "IMPORTED")
+"""
+    result = run_child(probe)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "good 2"
+    assert lines[1].startswith("plain_mod IntegrityCheckMissing ")
+    assert "plain_mod.py" in lines[1]
+    assert lines[2].startswith("bad_mod IntegrityCheckFailed ")
+    assert "bad_mod.py" in lines[2]
+
+
+def test_modules_beside_the_script_cannot_shadow_the_verifiers_stdlib(tmp_path, code):
+    # The script's folder comes first on sys.path: its hashlib.py must not be what the verifier
+    # imports, and its other modules are refused once the verifier is in place.
+    write_tree(tmp_path, {
+        "hashlib.py": "raise SystemExit('shadowed hashlib ran')\n",
+        "base64.py": "raise SystemExit('shadowed base64 ran')\n",
+        "helper.py": "VALUE = 1\n",
+        "startup.py": code + "\nimport hashlib\nprint('hashlib from', hashlib.__file__)\n"
+        "try:\n    import helper\nexcept ImportError as exc:\n    print('refused', type(exc).__name__)\n",
+    })
+    result = run_child(None, str(tmp_path / "startup.py"), isolated=False)
+    assert result.returncode == 0, result.stderr + result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("hashlib from ") and str(tmp_path) not in lines[0]
+    assert lines[1] == "refused IntegrityCheckMissing"
+
+
+def test_key_forms(key):
+    rsa = generate_key("rsa", bits=2048)
+    pem = key.public_pem().decode()
+    for keys, expected in [
+        (key, [key.fingerprint]),
+        (pem, [key.fingerprint]),
+        ([key.public_key, rsa.public_key], sorted([key.fingerprint, rsa.fingerprint])),
+        ({rsa.fingerprint: rsa.public_key}, [rsa.fingerprint]),
+    ]:
+        source = "import sys\n_before = set(sys.modules)\n" + get_bootstrap_code(keys) + REPORT
+        assert last_json(run_child(source))["keys"] == expected
+    with pytest.raises(ValueError):
+        get_bootstrap_code([])
+
+
+def test_trusted_paths_empty_refuses_the_stdlib_too(key):
+    code = get_bootstrap_code(key, trusted_paths=())
+    result = run_child(code + "\ntry:\n    import colorsys\nexcept ImportError as exc:\n    print(type(exc).__name__)\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "IntegrityCheckMissing"
+
+
+def test_embedded_bytecode_is_used_and_falls_back_on_another_python(tmp_path, key):
+    code = get_bootstrap_code(key, bytecode=True)
+    probe = code + "\nimport sys\nprint(sys.modules['signedimp.manager'].SignedImportManager.__init__.__code__.co_filename)\n"
+    script = tmp_path / "startup.py"
+    script.write_text(probe, encoding="utf-8")
+    result = run_child(None, str(script))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "<signedimp-bootstrap>/signedimp/manager.py"
+    other = other_python()
+    if other is None:
+        pytest.skip("no other Python 3.10-3.13 interpreter to try the fallback")
+    result = run_child(None, str(script), interpreter=other)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "<signedimp-bootstrap>/signedimp/manager.py"
+
+
+def test_cli_bootstrap_prints_the_same_code(tmp_path, key):
+    pub = tmp_path / "key.pub"
+    pub.write_bytes(key.public_pem())
+    result = subprocess.run([sys.executable, "-m", "signedimp", "bootstrap", "--key", str(pub)],
+                            capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == get_bootstrap_code(key.public_key)
+
+
+def test_fits_one_command_line_argument(key):
+    # Linux caps one argv string at 128 KiB: the source-only bootstrap must fit in ``-c``.
+    assert len(get_bootstrap_code([key, generate_key("rsa", bits=2048)]).encode()) < 100_000
+
+
+def other_python() -> str | None:
+    """Another CPython 3.10-3.13 on this machine (so: another magic number), if one runs."""
+    here = sys.version_info[:2]
+    for minor in (10, 11, 12, 13):
+        if (3, minor) == here:
+            continue
+        candidates = sorted(str(p) for p in Path.home().glob(f".pyenv/versions/3.{minor}.*/bin/python3"))
+        candidates += [shutil.which(f"python3.{minor}") or ""]
+        for candidate in filter(None, candidates):
+            try:
+                ok = subprocess.run([candidate, "-c", "pass"], capture_output=True, timeout=30).returncode == 0
+            except OSError:
+                ok = False
+            if ok:
+                return candidate
+    return None

@@ -1,0 +1,498 @@
+"""Signed zipapps: real archives built with pip, run by real interpreters, honest and tampered."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from signedimp.manifest import MANIFEST_NAME, Manifest
+from signedimp.tools import generate_key, sign_zipfile, verify_path
+from signedimp.zipapp import APP_MAIN_MODULE, ZipappError, build_zipapp, run_zipapp
+
+from .helpers import clean_env, write_tree
+
+pytestmark = pytest.mark.slow
+
+APP_FILES = {
+    "demoapp/__init__.py": "",
+    "demoapp/data/message.txt": "hello from package data\n",
+    "demoapp/cli.py": '''
+        import json
+        import sys
+        from importlib.resources import files
+
+        import tinydep
+
+
+        def main():
+            args = sys.argv[1:]
+            if args[:1] == ["exit"]:
+                sys.exit(int(args[1]))
+            if args[:1] == ["message"]:
+                sys.exit(args[1])
+            print(json.dumps({
+                "argv": sys.argv,
+                "data": files("demoapp").joinpath("data/message.txt").read_text(),
+                "dep": tinydep.VALUE,
+                "loader": type(__spec__.loader).__name__,
+                "dep_loader": type(tinydep.__spec__.loader).__name__,
+                "code_file": main.__code__.co_filename,
+            }))
+            return 0
+    ''',
+}
+
+
+def make_wheel(folder: Path, name: str, files: dict[str, str], requires=(), scripts=None) -> Path:
+    """A minimal, valid pure-Python wheel written by hand (no build backend, no network)."""
+    dist = f"{name}-1.0.dist-info"
+    meta = {
+        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n%s" % (
+            name, "".join(f"Requires-Dist: {r}\n" for r in requires)),
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if scripts:
+        meta[f"{dist}/entry_points.txt"] = "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items())
+    contents = {path: _dedent(text).encode() for path, text in {**files, **meta}.items()}
+    record = []
+    for path, data in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    contents[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in contents.items():
+            zf.writestr(path, data)
+    return wheel
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).lstrip("\n") if text.startswith("\n") else text
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("zipapps")
+
+
+@pytest.fixture(scope="module")
+def key():
+    return generate_key()
+
+
+@pytest.fixture(scope="module")
+def pub(workdir, key):
+    path = workdir / "key.pub"
+    path.write_bytes(key.public_pem())
+    return path
+
+
+@pytest.fixture(scope="module")
+def wheels(workdir):
+    folder = workdir / "wheels"
+    folder.mkdir()
+    make_wheel(folder, "tinydep", {"tinydep.py": "VALUE = 42\n"})
+    return make_wheel(folder, "demoapp", APP_FILES, requires=["tinydep"], scripts={"demoapp": "demoapp.cli:main"})
+
+
+@pytest.fixture(scope="module")
+def offline_pip(workdir, wheels):
+    """pip finds the dependency in our wheel folder, never on an index; default timestamps."""
+    saved = {k: os.environ.get(k) for k in ("PIP_NO_INDEX", "PIP_FIND_LINKS", "SOURCE_DATE_EPOCH")}
+    os.environ.pop("SOURCE_DATE_EPOCH", None)
+    os.environ.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels.parent))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def apps(workdir, key, wheels, offline_pip):
+    """The demo app built from its wheel (dependency from a wheel), without and with bytecode."""
+    built = {}
+    for compiled in (False, True):
+        out = workdir / f"app{'-c' if compiled else ''}.pyz"
+        build_zipapp(str(wheels), out, key, compile=compiled)
+        built[compiled] = out
+    return built
+
+
+def python(*args, cwd=None, interpreter=None):
+    return subprocess.run([interpreter or sys.executable, "-I", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=clean_env(), timeout=300)
+
+
+def signedimp_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "signedimp", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=clean_env(), timeout=300)
+
+
+def rewrite(src: Path, dst: Path, change=None, add=(), drop=()) -> Path:
+    """A copy of the archive with one member's bytes changed / members added (no re-signing)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename in drop:
+                continue
+            data = zin.read(info)
+            if change and info.filename == change[0]:
+                data = change[1](data)
+            zout.writestr(copy.copy(info), data)  # writestr moves header_offset of the info it gets
+        for name, data in add:
+            with pytest.warns(UserWarning) if name in zin.namelist() else _nothing():
+                zout.writestr(name, data)
+    return dst
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# -- the honest path ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_app_runs_verified(apps, workdir, compiled):
+    app = apps[compiled]
+    result = python(app, "a b", "--flag")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["argv"] == [str(app), "a b", "--flag"]
+    assert out["data"] == "hello from package data\n"
+    assert out["dep"] == 42
+    assert out["loader"] == "VerifyingLoader"
+    assert out["dep_loader"] == "VerifyingLoader"
+    # Bytecode written at build time names the archive relative ("app-c.pyz/demoapp/cli.py");
+    # source compiled at run time names the absolute path: so this tells which one ran.
+    if compiled:
+        assert out["code_file"] == f"{app.name}/demoapp/cli.py"
+    else:
+        assert out["code_file"] == str(app / "demoapp" / "cli.py")
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_archive_layout(apps, key, compiled):
+    with zipfile.ZipFile(apps[compiled]) as zf:
+        names = zf.namelist()
+        assert names == sorted(names, key=lambda n: n.encode())
+        assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert {info.external_attr >> 16 for info in zf.infolist() if not info.is_dir()} == {0o100644}
+        assert "bin/" not in names and not any("__pycache__" in n for n in names)
+        manifest = Manifest.parse(zf.read(MANIFEST_NAME))
+        files = [n for n in names if not n.endswith("/") and n != MANIFEST_NAME]
+        assert sorted(manifest) == sorted(files)
+        assert "__main__.py" in manifest and "tinydep.py" in manifest
+        assert ("demoapp/cli.pyc" in manifest) is compiled
+        assert manifest.verify(key.public_key) == key.public_key
+    assert apps[compiled].read_bytes()[:2] == b"PK"  # no shebang unless -p
+    assert verify_path(apps[compiled], [key.public_key]).ok
+
+
+def test_builds_are_byte_identical(workdir, key, wheels, offline_pip, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first, second = workdir / "r1" / "app.pyz", workdir / "r2" / "app.pyz"  # same name: it is in tracebacks
+    for out in (first, second):
+        build_zipapp(str(wheels), out, key, compile=True, interpreter="/usr/bin/env python3")
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert os.access(first, os.X_OK)
+    with zipfile.ZipFile(first) as zf:
+        assert {info.date_time for info in zf.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+
+
+def test_plain_folder_with_its_own_main(workdir, key):
+    source = write_tree(workdir / "folder_src", {
+        "__main__.py": "import sys, helper\nprint(__name__, helper.VALUE, sys.argv[1:])\nsys.exit(3)\n",
+        "helper.py": "VALUE = 'helped'\n",
+        "__pycache__/junk.cpython-311.pyc": b"junk",
+    })
+    out = workdir / "folder.pyz"
+    build_zipapp(str(source), out, key)
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == sorted(["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME])
+    result = python(out, "x")
+    assert (result.returncode, result.stdout) == (3, "__main__ helped ['x']\n")
+    with pytest.raises(ZipappError, match="__main__.py"):
+        build_zipapp(str(source), workdir / "x.pyz", key, main="helper:main")
+
+
+def test_listed_bytecode_is_what_runs(workdir, key):
+    # A folder whose mod.pyc was compiled from *different* source: if the archive's listed
+    # bytecode is used (as zipimport would), the marker says so.
+    source = write_tree(workdir / "pyc_src", {"mod.py": "MARKER = 'source'\n"})
+    compiled = compile("MARKER = 'bytecode'\n", "mod.py", "exec")
+    import importlib.util
+    import marshal
+
+    header = importlib.util.MAGIC_NUMBER + (0b01).to_bytes(4, "little") + b"\0" * 8  # unchecked hash
+    (source / "mod.pyc").write_bytes(header + marshal.dumps(compiled))
+    (source / "run.py").write_text("import mod\ndef main():\n    print(mod.MARKER)\n")
+    out = workdir / "pyc.pyz"
+    build_zipapp(str(source), out, key, main="run:main")
+    result = python(out)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "bytecode\n", "")
+
+
+def test_bad_entry_points(workdir, key):
+    source = write_tree(workdir / "no_main", {"m.py": "def f(): pass\n"})
+    with pytest.raises(ZipappError, match="no entry point"):
+        build_zipapp(str(source), workdir / "n.pyz", key)
+    with pytest.raises(ZipappError, match="invalid entry point"):
+        build_zipapp(str(source), workdir / "n.pyz", key, main="m")
+    with pytest.raises(ZipappError, match="no such file"):
+        build_zipapp(str(workdir / "missing.whl"), workdir / "n.pyz", key)
+    assert not (workdir / "n.pyz").exists()
+
+
+def test_exit_codes_and_arguments(apps, pub):
+    app = apps[False]
+    assert python(app, "exit", "7").returncode == 7
+    result = python(app, "message", "bye")
+    assert (result.returncode, result.stderr) == (1, "bye\n")
+    result = signedimp_cli("run", app, "--key", pub, "exit", "9")
+    assert result.returncode == 9, result.stderr
+    result = signedimp_cli("run", app, "--key", pub, "--", "--key", "value")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["argv"] == [str(app), "--key", "value"]
+
+
+def test_run_zipapp_in_process(apps, key, capsys):
+    before = (list(sys.path), list(sys.meta_path), list(sys.argv))
+    assert run_zipapp(str(apps[True]), [key.public_key], ["exit", "5"]) == 5
+    assert (list(sys.path), list(sys.meta_path), list(sys.argv)) == before
+    assert run_zipapp(str(apps[True]), key.public_key, ["x"]) == 0
+    assert json.loads(capsys.readouterr().out)["argv"] == [str(apps[True]), "x"]
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+
+
+def assert_refused(result, *needles):
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "signedimp" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_modified_module_refused(apps, workdir, pub):
+    bad = rewrite(apps[False], workdir / "modified.pyz",
+                  change=("demoapp/cli.py", lambda d: d.replace(b"return 0", b"return 0  # evil")))
+    assert_refused(python(bad), "demoapp/cli.py", "does not match")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: demoapp/cli.py")
+
+
+def test_modified_bytecode_refused(apps, workdir, pub):
+    bad = rewrite(apps[True], workdir / "modified-pyc.pyz",
+                  change=("demoapp/cli.pyc", lambda d: d[:-1] + bytes([d[-1] ^ 1])))
+    assert_refused(python(bad), "demoapp/cli.pyc")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: demoapp/cli.pyc")
+
+
+def test_added_module_refused(apps, workdir, pub):
+    bad = rewrite(apps[False], workdir / "added.pyz", add=[("json.py", b"print('shadowed json')\n")])
+    assert_refused(python(bad), "json.py", "not listed")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "unlisted: json.py")
+
+
+def test_modified_main_refused(apps, workdir, pub):
+    bad = rewrite(apps[False], workdir / "main.pyz",
+                  change=("__main__.py", lambda d: d + b"\nprint('unverified code ran')\n"))
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: __main__.py")
+    # The archive's own check catches a changed __main__.py too (corruption, partial tampering),
+    # but an attacker who rewrites __main__.py could remove that check: see docs/frozen-apps.md.
+    assert_refused(python(bad), "__main__.py")
+
+
+def test_wrong_key_refused(apps, workdir):
+    other = workdir / "other.pub"
+    other.write_bytes(generate_key().public_pem())
+    assert_refused(signedimp_cli("run", apps[False], "--key", other), "trusted key")
+
+
+def test_truncated_archive_refused(apps, workdir, pub):
+    bad = workdir / "truncated.pyz"
+    bad.write_bytes(apps[False].read_bytes()[:-200])
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "not a valid zip")
+    assert python(bad).returncode != 0
+
+
+def test_duplicate_entries_refused(apps, workdir, pub):
+    bad = rewrite(apps[False], workdir / "dup.pyz", add=[("demoapp/cli.py", b"print('second copy')\n")])
+    assert_refused(python(bad), "duplicate")
+    result = signedimp_cli("run", bad, "--key", pub)
+    assert result.returncode == 1 and "duplicate" in result.stderr.lower(), result.stderr
+
+
+def test_rebuilt_and_resigned_by_attacker_refused(apps, workdir, pub):
+    # Modified and signed again with the attacker's own key: the launcher's pinned key says no.
+    bad = rewrite(apps[False], workdir / "attacker.pyz",
+                  change=("demoapp/cli.py", lambda d: d + b"\nprint('evil')\n"))
+    sign_zipfile(bad, generate_key())
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "trusted key")
+
+
+# -- python -m zipapp + signedimp sign ----------------------------------------------------------------
+
+
+def test_sign_plain_zipapp_then_run(workdir, key, pub):
+    source = write_tree(workdir / "plain_src", {
+        "pkg/__init__.py": "",
+        "pkg/cli.py": "import sys\ndef main():\n    print(type(__spec__.loader).__name__, sys.argv[1:])\n"
+                      "    sys.exit(4)\n",
+    })
+    plain = workdir / "plain.pyz"
+    subprocess.run([sys.executable, "-m", "zipapp", str(source), "-m", "pkg.cli:main", "-o", str(plain),
+                    "-p", "/usr/bin/env python3"], check=True)
+    result = signedimp_cli("sign", plain, "--key", _private(workdir, key))
+    assert result.returncode == 0, result.stderr
+    assert plain.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    result = signedimp_cli("run", plain, "--key", pub, "arg")
+    assert (result.returncode, result.stdout) == (4, "VerifyingLoader ['arg']\n"), result.stderr
+    bad = rewrite(plain, workdir / "plain-bad.pyz", change=("pkg/cli.py", lambda d: d + b"\n"))
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: pkg/cli.py")
+
+
+def _private(workdir: Path, key) -> Path:
+    path = workdir / "key.pem"
+    if not path.exists():
+        path.write_bytes(key.to_pem())
+    return path
+
+
+def test_cli_zipapp(workdir, key, pub):
+    source = write_tree(workdir / "cli_src", {"hello.py": "def main():\n    print('hi')\n"})
+    out = workdir / "cli.pyz"
+    result = signedimp_cli("zipapp", source, "-o", out, "--key", _private(workdir, key), "-m", "hello:main",
+                           "-p", "/usr/bin/python3")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes().startswith(b"#!/usr/bin/python3\n")
+    assert python(out).stdout == "hi\n"
+    assert signedimp_cli("run", out, "--key", pub).stdout == "hi\n"
+
+
+# -- a real application: pip ----------------------------------------------------------------------------
+
+
+def pip_sources() -> list[str]:
+    """pip from PyPI (current, what users ship), then pip's own wheel from ensurepip (offline)."""
+    import ensurepip
+
+    bundled = glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl"))
+    return ["pip", *bundled]
+
+
+@pytest.fixture(scope="module")
+def pip_app(workdir, key):
+    out = workdir / "pip.pyz"
+    saved = {k: os.environ.pop(k, None) for k in ("PIP_NO_INDEX", "PIP_FIND_LINKS")}
+    try:
+        for source in pip_sources():
+            try:
+                build_zipapp(source, out, key, compile=True)
+                return out
+            except ZipappError:  # pragma: no cover - no index reachable: try the next source
+                continue
+        pytest.skip("cannot get pip (no index reachable and no bundled wheel)")  # pragma: no cover
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def test_pip_runs_from_a_signed_zipapp(pip_app, pub):
+    result = python(pip_app, "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("pip ") and str(pip_app) in result.stdout
+    result = python("-X", "importtime", pip_app, "list", "--disable-pip-version-check")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Package" in result.stdout
+    pip_modules = [line for line in result.stderr.splitlines() if line.rstrip().split("|")[-1].strip().startswith("pip")]
+    assert len(pip_modules) >= 100
+    result = signedimp_cli("run", pip_app, "--key", pub, "--version")
+    assert result.returncode == 0 and result.stdout.startswith("pip "), result.stderr
+
+
+def test_rsa_key_extra_keys_and_output_inside_source(workdir, key):
+    rsa = generate_key("rsa", bits=2048)
+    next_key = generate_key()
+    source = write_tree(workdir / "keys_src", {"hello.py": "def main():\n    print('hi')\n"})
+    out = source / "inside.pyz"  # inside the folder it is built from: never packed into itself
+    manifest = build_zipapp(str(source), out, rsa, main="hello:main", extra_keys=[key, next_key.public_key])
+    assert sorted(sig.fingerprint for sig in manifest.signatures) == sorted([rsa.fingerprint, key.fingerprint])
+    build_zipapp(str(source), out, rsa, main="hello:main", extra_keys=[key, next_key.public_key])
+    with zipfile.ZipFile(out) as zf:
+        assert "inside.pyz" not in zf.namelist()
+        main = zf.read("__main__.py").decode()
+    for fingerprint in (rsa.fingerprint, key.fingerprint, next_key.fingerprint):
+        assert fingerprint in main  # all three pinned in the embedded bootstrap
+    assert python(out).stdout == "hi\n"
+    for signer in (rsa, key):  # either co-signature satisfies a launcher that trusts only that key
+        assert run_zipapp(str(out), [signer.public_key], []) == 0
+
+
+def test_project_folder_is_installed_by_pip(workdir, key, monkeypatch):
+    project = write_tree(workdir / "project_src", {
+        "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+                          '[project]\nname = "proj-app"\nversion = "1.0"\n'
+                          '[project.scripts]\nproj-app = "projapp:main"\n'
+                          '[tool.hatch.build.targets.wheel]\npackages = ["src/projapp"]\n',
+        "src/projapp/__init__.py": "def main():\n    print('project ok')\n",
+    })
+    monkeypatch.setenv("PIP_NO_BUILD_ISOLATION", "0")  # pip's spelling of --no-build-isolation: offline
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    out = workdir / "project.pyz"
+    build_zipapp(str(project), out, key)  # entry point: the project's only console script
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+    assert "projapp/__init__.py" in names and "proj_app-1.0.dist-info/METADATA" in names
+    assert not any(n.startswith("bin/") for n in names)
+    assert python(out).stdout == "project ok\n"
+
+
+def test_app_installed_meta_path_finder_for_aliases(workdir, key):
+    # six.moves does this (in the urllib3 that pip <= 24 vendors): modules made in memory by a
+    # finder the verified app installed; there is no file to check, and they must still work.
+    source = write_tree(workdir / "alias_src", {
+        "aliases.py": '''
+            import importlib.util
+            import sys
+
+            class AliasFinder:  # the shape of six.moves: serve a stdlib module under another name
+                def find_spec(self, fullname, path=None, target=None):
+                    if fullname == "moved_http_client":
+                        return importlib.util.spec_from_loader(fullname, self)
+                    return None
+
+                def create_module(self, spec):
+                    import http.client
+                    return http.client
+
+                def exec_module(self, module):
+                    pass
+
+            sys.meta_path.append(AliasFinder())
+        ''',
+        "run.py": "import aliases\nimport moved_http_client\n\ndef main():\n    print(moved_http_client.__name__)\n",
+    })
+    out = workdir / "alias.pyz"
+    build_zipapp(str(source), out, key, main="run:main")
+    result = python(out)
+    assert (result.returncode, result.stdout) == (0, "http.client\n"), result.stderr
