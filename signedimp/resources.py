@@ -164,23 +164,8 @@ class MultiplexedTraversable:
         raise IsADirectoryError(f"{self}: is a folder")
 
 
-class NamespaceResourceReader:
+class NamespaceResourceReader(VerifiedResourceReader):
     """Resource reader of a namespace package: its portions, each verified against its root."""
 
     def __init__(self, portions: list) -> None:
         self._top = MultiplexedTraversable(portions)
-
-    def files(self) -> MultiplexedTraversable:
-        return self._top
-
-    def open_resource(self, resource: str):
-        return self._top.joinpath(resource).open("rb")
-
-    def resource_path(self, resource: str) -> str:
-        raise FileNotFoundError(f"{resource}: verified resources have no file-system path; use files()")
-
-    def is_resource(self, path: str) -> bool:
-        return self._top.joinpath(path).is_file()
-
-    def contents(self):
-        return [child.name for child in self._top.iterdir()]

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from signedimp import tools
 from signedimp.errors import KeyFormatError, SignatureMismatch, ZipFormatError
 from signedimp.keys import Ed25519Key, RSAKey, load_public_key
 from signedimp.manifest import MANIFEST_NAME, Manifest, Signature
+from signedimp.zipdir import read_zip_names
 from signedimp.tools import (
     PrivateKey,
     generate_key,
@@ -839,3 +841,268 @@ def test_sign_path_dispatch(tmp_path, wheel, ed_key):
     (tmp_path / "plain.txt").write_text("x")
     with pytest.raises(ValueError, match="not a directory, wheel, or zip archive"):
         tools.sign_path(tmp_path / "plain.txt", ed_key)
+
+
+# ------------------------------------------------- Ed25519 without pycryptodome, imports
+
+RFC8032_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+RFC8032_PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+RFC8032_SIGNATURE = bytes.fromhex(
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+)
+
+
+def test_ed25519_signing_matches_rfc8032_vector():
+    key = PrivateKey.from_ed25519_seed(RFC8032_SEED)
+    assert key.public_key.public_bytes == RFC8032_PUBLIC
+    assert key.sign(b"") == RFC8032_SIGNATURE
+
+
+@pytest.mark.parametrize("seed", [bytes(32), b"\xff" * 32, *(os.urandom(32) for _ in range(12))])
+def test_ed25519_signing_matches_pycryptodome(seed):
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import eddsa
+
+    ours = PrivateKey.from_ed25519_seed(seed)
+    theirs = ECC.construct(curve="ed25519", seed=seed)
+    assert ours.public_key.public_bytes == theirs.public_key().export_key(format="raw")
+    for message in (b"", b"x", os.urandom(1000), os.urandom(70_000)):
+        signature = ours.sign(message)
+        assert signature == eddsa.new(theirs, "rfc8032").sign(message)
+        assert ours.public_key.verify(message, signature) is True
+    assert ours.to_pem() == theirs.export_key(format="PEM").encode().rstrip(b"\n") + b"\n"
+    assert ours.public_pem() == theirs.public_key().export_key(format="PEM").encode().rstrip(b"\n") + b"\n"
+    assert PrivateKey(theirs).sign(b"m") == ours.sign(b"m")  # wrapping a pycryptodome key still works
+
+
+def test_ed25519_seed_length_is_checked():
+    with pytest.raises(KeyFormatError, match="32 bytes, not 31"):
+        PrivateKey.from_ed25519_seed(bytes(31))
+
+
+IMPORT_CHECK = """
+import sys
+sys.modules["Crypto"] = None  # any import of pycryptodome now fails
+import signedimp
+before = set(sys.modules)
+import signedimp.tools as tools
+added = sorted(set(sys.modules) - before)
+key = tools.load_private_key(sys.argv[1])
+tools.sign_wheel(sys.argv[2], key)
+tools.sign_zipfile(sys.argv[3], key)
+tools.sign_directory(sys.argv[4], key)
+print(" ".join(added))
+"""
+
+
+def test_ed25519_signing_imports_no_pycryptodome_and_little_else(tmp_path, wheel, ed_key):
+    """The build hook's path: read an unencrypted Ed25519 key, sign a wheel, a zip, a tree."""
+    zip_path = sample_zip(tmp_path / "lib.zip")
+    tree = sample_tree(tmp_path / "tree")
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHECK, ed_key.to_pem().decode(), str(wheel), str(zip_path),
+         str(tree)], capture_output=True, text=True, env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["signedimp.tools"]  # nothing beyond the runtime package
+    for path in (wheel, zip_path, tree):
+        assert verify_path(path, ed_key.public_key).ok
+
+
+# ----------------------------------------------------- raw copies of zip members
+
+
+def raw_members(path: Path) -> dict[str, tuple[bytes, int]]:
+    """name -> (compressed bytes, compression method), read straight from the local headers."""
+    data = path.read_bytes()
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for i in zf.infolist():
+            offset = i.header_offset
+            name_size, extra_size = struct.unpack_from("<2H", data, offset + 26)
+            start = offset + 30 + name_size + extra_size
+            out[i.filename] = (data[start:start + i.compress_size], i.compress_type)
+    return out
+
+
+def assert_valid_zip(path: Path) -> None:
+    """zipfile, `python -m zipfile -t` and the runtime's own central-directory reader all agree."""
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+    result = subprocess.run([sys.executable, "-m", "zipfile", "-t", str(path)],
+                            capture_output=True, text=True, env=clean_env())
+    assert result.returncode == 0 and "Done testing" in result.stdout, result.stdout + result.stderr
+    assert read_zip_names(path) == names
+
+
+def test_sign_wheel_copies_compressed_bytes(wheel, ed_key):
+    before = raw_members(wheel)
+    sign_wheel(wheel, ed_key)
+    after = raw_members(wheel)
+    record = "tiny_pkg-1.0.dist-info/RECORD"
+    assert {n: v for n, v in after.items() if n in before and n != record} == {
+        n: v for n, v in before.items() if n != record}
+    assert_valid_zip(wheel)
+
+
+def test_sign_zipfile_copies_compressed_bytes_and_prefix(tmp_path, ed_key):
+    path = sample_zip(tmp_path / "app.pyz", prefix=b"#!/usr/bin/env python3\n")
+    before = raw_members(path)
+    sign_zipfile(path, ed_key)
+    assert path.read_bytes().startswith(b"#!/usr/bin/env python3\nPK\x03\x04")
+    after = raw_members(path)
+    assert {n: after[n] for n in before} == before
+    assert after[MANIFEST_NAME][1] == zipfile.ZIP_DEFLATED
+    assert_valid_zip(path)
+    assert verify_path(path, ed_key.public_key).ok
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only stream without seek or tell: zipfile then writes data descriptors."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+
+def streamed_zip(path: Path, *, zip64: bool) -> Path:
+    """A zip written to an unseekable stream: every member has a data descriptor (flag bit 3)."""
+    stream = Unseekable()
+    with zipfile.ZipFile(stream, "w") as zf:
+        for name, data, method in [("pkg/__init__.py", b"A = 1\n" * 50, zipfile.ZIP_DEFLATED),
+                                   ("pkg/raw.bin", bytes(range(256)), zipfile.ZIP_STORED),
+                                   ("empty.txt", b"", zipfile.ZIP_DEFLATED)]:
+            with zf.open(info(name, compress=method), "w", force_zip64=zip64) as dest:
+                dest.write(data)
+    path.write_bytes(b"".join(stream.chunks))
+    return path
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["descriptor", "zip64-descriptor"])
+def test_members_with_data_descriptors_are_rewritten_without(tmp_path, ed_key, zip64):
+    path = streamed_zip(tmp_path / "streamed.zip", zip64=zip64)
+    with zipfile.ZipFile(path) as zf:
+        assert all(i.flag_bits & 0x08 for i in zf.infolist())
+        contents = {n: zf.read(n) for n in zf.namelist()}
+    before = raw_members(path)
+    sign_zipfile(path, ed_key)
+    with zipfile.ZipFile(path) as zf:
+        assert not any(i.flag_bits & 0x08 for i in zf.infolist())
+        assert {n: zf.read(n) for n in contents} == contents
+    assert {n: raw_members(path)[n] for n in before} == before
+    assert b"PK\x07\x08" not in path.read_bytes()  # no descriptor left behind
+    assert_valid_zip(path)
+    assert verify_path(path, ed_key.public_key).ok
+    signed = path.read_bytes()
+    sign_zipfile(path, ed_key)  # re-signing with the same key changes nothing
+    assert path.read_bytes() == signed
+
+
+def local_headers(path: Path) -> dict[str, tuple]:
+    """name -> (flags, crc, compressed size, size) as each local header states them."""
+    data = path.read_bytes()
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for i in zf.infolist():
+            fields = struct.unpack_from("<4s2B4HL2L2H", data, i.header_offset)
+            out[i.filename] = (fields[3], fields[7], fields[8], fields[9])
+    return out
+
+
+def test_rewritten_local_headers_state_crc_and_sizes(tmp_path, ed_key):
+    path = streamed_zip(tmp_path / "streamed.zip", zip64=False)
+    sign_zipfile(path, ed_key)
+    with zipfile.ZipFile(path) as zf:
+        expected = {i.filename: (i.flag_bits, i.CRC, i.compress_size, i.file_size)
+                    for i in zf.infolist()}
+    assert local_headers(path) == expected
+
+
+def test_zip64_local_headers_are_copied(tmp_path, ed_key):
+    """Members written with force_zip64 carry ZIP64 local extras: copied as they are."""
+    path = tmp_path / "z64.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in ("a.py", "b/c.py"):
+            with zf.open(info(name), "w", force_zip64=True) as dest:
+                dest.write(name.encode() * 100)
+    data = path.read_bytes()
+    headers = {i.filename: data[i.header_offset:i.header_offset + 30 + len(i.filename) + 20]
+               for i in zipfile.ZipFile(path).infolist()}
+    sign_zipfile(path, ed_key)
+    data = path.read_bytes()
+    for i in zipfile.ZipFile(path).infolist():
+        if i.filename in headers:
+            assert data[i.header_offset:i.header_offset + len(headers[i.filename])] == headers[i.filename]
+    assert_valid_zip(path)
+    assert verify_path(path, ed_key.public_key).ok
+
+
+def test_zip64_records_are_written_when_needed(tmp_path, ed_key, monkeypatch):
+    """With the limits lowered, offsets, sizes and the member count go to ZIP64 fields and
+    records; zipfile, the runtime's reader and (3.13+) zipimport read the result."""
+    monkeypatch.setattr(tools, "_ZIP64_LIMIT", 100)
+    monkeypatch.setattr(tools, "_COUNT_LIMIT", 3)
+    path = make_zip(tmp_path / "app.zip", [
+        (info("pkg/__init__.py"), b"VALUE = 7\n"),
+        (info("pkg/big.py", compress=zipfile.ZIP_STORED), b"DATA = %r\n" % (b"x" * 300)),
+        (info("pkg/mod.py"), b"def f():\n    return 'zip64'\n"),
+        (info("z.txt"), b"last\n"),
+    ], prefix=b"#!/usr/bin/env python3\n")
+    sign_zipfile(path, ed_key)
+    data = path.read_bytes()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data
+    with zipfile.ZipFile(path) as zf:
+        assert any(i.header_offset > 100 for i in zf.infolist())
+        assert zf.read("pkg/big.py").startswith(b"DATA = ")
+        assert any(struct.unpack_from("<H", i.extra)[0] == 1 for i in zf.infolist() if i.extra)
+    assert_valid_zip(path)
+    assert verify_path(path, ed_key.public_key).ok
+    if sys.version_info >= (3, 13):  # zipimport reads ZIP64 since 3.13; 3.13.0 needs struct loaded
+        result = subprocess.run(
+            [sys.executable, "-c", "import struct, sys; sys.path.insert(0, sys.argv[1]); import pkg.mod, pkg.big; "
+             "print(pkg.mod.f(), pkg.VALUE)", str(path)], capture_output=True, text=True, env=clean_env())
+        assert result.stdout == "zip64 7\n", result.stderr
+    monkeypatch.undo()
+    before = raw_members(path)
+    sign_zipfile(path, ed_key)  # the normal limits: ZIP64 records and extras go away again
+    assert b"PK\x06\x06" not in path.read_bytes()
+    assert raw_members(path) == before
+    assert_valid_zip(path)
+
+
+def test_bzip2_members_are_hashed_and_copied(tmp_path, ed_key):
+    path = make_zip(tmp_path / "bz.zip", [(info("a.txt", compress=zipfile.ZIP_BZIP2), b"bz" * 500)])
+    before = raw_members(path)
+    manifest = sign_zipfile(path, ed_key)
+    assert manifest.lookup("a.txt") == sha256_hex(b"bz" * 500)
+    assert raw_members(path)["a.txt"] == before["a.txt"]
+    assert_valid_zip(path)
+
+
+def test_local_header_naming_another_file_is_refused(tmp_path, ed_key):
+    path = make_zip(tmp_path / "x.zip", [(info("a.py"), b"A = 1\n")])
+    data = path.read_bytes()
+    data = data.replace(b"a.py", b"b.py", 1)  # the local header's name, not the central one
+    path.write_bytes(data)
+    with pytest.raises(ZipFormatError, match="member 'a.py' is corrupt: the local header names another file"):
+        sign_zipfile(path, ed_key)
+    assert path.read_bytes() == data
+    assert leftovers(tmp_path) == []
+
+
+def test_deflate_stream_must_match_recorded_size(tmp_path, ed_key, monkeypatch):
+    path = make_zip(tmp_path / "x.zip", [(info("a.py"), b"A = 1\n" * 20)])
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        i = zf.getinfo("a.py")
+    central = data.rindex(b"PK\x01\x02")
+    struct.pack_into("<L", data, central + 24, i.file_size - 1)  # central "uncompressed size"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ZipFormatError, match="member 'a.py' is corrupt: more data than its recorded size"):
+        sign_zipfile(path, ed_key)
