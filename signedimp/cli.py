@@ -124,7 +124,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     key = _signing_key(args)
     for path in args.paths:
         manifest = _tools().sign_path(path, key)
-        print(f"signed {path}: {len(manifest)} files, key {key.fingerprint}")
+        print(f"signed {path}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
     return EXIT_OK
 
 
@@ -140,7 +140,7 @@ def _print_report(report: Any) -> None:
     if report.ok:
         signers = ", ".join(sorted(set(fp for fp in report.manifests.values() if fp)))
         skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
-        print(f"{report.path}: OK ({counts['ok']} files verified{skipped}, signed by {signers})")
+        print(f"{report.path}: OK ({_count(counts['ok'], 'file')} verified{skipped}, signed by {signers})")
     else:
         summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
         problems = f", {len(report.problems)} problems" if report.problems else ""
@@ -177,7 +177,7 @@ def cmd_zipapp(args: argparse.Namespace) -> int:
         args.source, args.output, key, main=args.main, interpreter=args.python,
         compile=args.compile,
     )
-    print(f"wrote {args.output}: {len(manifest)} files, key {key.fingerprint}")
+    print(f"wrote {args.output}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
     return EXIT_OK
 
 
@@ -324,6 +324,11 @@ def split_run_args(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
             own.append(rest.pop(0))
             archive_seen = not tok.startswith("-")
     return own, []
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

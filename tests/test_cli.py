@@ -182,6 +182,16 @@ def test_design_acceptance_line(tmp_path, kind):
     assert verified.stdout == f"{target.name}: OK ({count} files verified, signed by {fp})\n"
 
 
+def test_a_single_file_is_counted_in_the_singular(tmp_path):
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "only.py").write_text("X = 1\n")
+    assert signedimp("keygen", "-o", "k.pem", cwd=tmp_path).returncode == 0
+    fp = fingerprint_of(tmp_path / "k.pem")
+    signed = signedimp("sign", "one", "--key", "k.pem", cwd=tmp_path)
+    assert signed.stdout == f"signed one: 1 file, key {fp}\n"
+    verified = signedimp("verify", "one", "--key", "k.pem.pub", cwd=tmp_path)
+    assert verified.stdout == f"one: OK (1 file verified, signed by {fp})\n"
+
 def test_sign_key_from_environment(tmp_path, keys):
     tree = sample_tree(tmp_path / "tree")
     env = clean_env(SIGNEDIMP_KEY=keys["key"].read_text())
