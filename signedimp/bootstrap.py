@@ -44,7 +44,26 @@ from .keys import load_public_key
 #: Modules of the ``signedimp`` package that are tools (signing, CLI, generators): never embedded.
 #: Every other ``signedimp/*.py`` must be reachable from ``__init__`` by top-level relative imports
 #: (tests/test_bootstrap.py checks both), so a new runtime module cannot be forgotten.
-TOOL_MODULES: tuple[str, ...] = ("__main__", "bootstrap", "cli", "tools", "zipapp")
+TOOL_MODULES: tuple[str, ...] = (
+    "__main__",
+    "archive_signing",
+    "atomic_write",
+    "audit",
+    "audit_report",
+    "bootstrap",
+    "cli",
+    "key_files",
+    "manifest_signing",
+    "signing_key_pem",
+    "signing_keys",
+    "tools",
+    "tree_walk",
+    "wheel_record",
+    "zip_content",
+    "zip_format",
+    "zip_rewrite",
+    "zipapp",
+)
 
 PACKAGE = "signedimp"
 FILENAME_PREFIX = "<signedimp-bootstrap>/signedimp/"

@@ -1,0 +1,136 @@
+"""Signing archives in place: ``sign_zipfile`` (.zip, .pyz) and ``sign_wheel``.
+
+Both rewrite the archive by raw copy (``zip_rewrite``), so signing changes nothing but the
+manifest member (and a wheel's RECORD); the manifest member's time comes from
+``SOURCE_DATE_EPOCH`` or the archive itself, so signing the same archive twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+from .manifest import MANIFEST_NAME, Manifest
+from .manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
+from .tree_walk import checked_rel
+from .wheel_record import build_record, check_old_record, find_dist_info
+from .zip_format import DEFLATED, STORED
+from .zip_rewrite import clone_info, new_entry, rewrite
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
+    import zipfile
+    from collections.abc import Iterable, Mapping
+    from typing import Union
+
+    from .signing_keys import PrivateKey
+    from .zip_rewrite import Archive, Entry
+
+    PathLike = Union[str, "os.PathLike[str]"]
+
+# Zip timestamps: DOS dates cover 1980-01-01 .. 2107-12-31.
+ZIP_EPOCH_MIN = 315532800
+ZIP_EPOCH_MAX = 4354819198
+
+
+def sign_zipfile(path: PathLike, key: PrivateKey) -> Manifest:
+    """Sign a .zip or .pyz in place: the root manifest lists every file member.
+
+    The archive is rewritten, never appended to; a zipapp's shebang (any bytes before the
+    zip) and each member's order, time, mode, compression, comment and compressed bytes are
+    kept.  An existing root manifest is replaced where it stands, a new one goes at the end.
+    """
+    return rewrite(path, lambda where, archive: _sign_zip_members(where, archive, key),
+                   keep=lambda name: name == MANIFEST_NAME)
+
+
+def sign_wheel(path: PathLike, key: PrivateKey) -> Manifest:
+    """Sign a wheel in place: the manifest goes into ``.dist-info/`` just before RECORD.
+
+    It lists every file except RECORD and itself (paths as in the wheel, ``.data/`` files
+    included); RECORD is then regenerated so that pip still accepts the wheel.  Every other
+    member is copied byte for byte.
+    """
+    return rewrite(path, lambda where, archive: _sign_wheel_members(where, archive, key),
+                   keep=_kept_in_wheel)
+
+
+def _sign_zip_members(where: str, archive: Archive, key: PrivateKey) -> Manifest:
+    at = archive.index(MANIFEST_NAME)
+    old = archive.members[at] if at is not None else None
+    hashes = _zip_hashes(where, (m for m in archive.files() if m is not old))
+    previous = previous_manifest(old.data if old else None, f"{where}!{MANIFEST_NAME}")
+    manifest = sign_manifest(hashes, key, previous)
+    info = _manifest_info(MANIFEST_NAME, archive, old)
+    new = new_entry(info, manifest.serialise())
+    if at is None:
+        archive.members.append(new)
+    else:
+        archive.members[at] = new
+    return manifest
+
+
+def _kept_in_wheel(name: str) -> bool:
+    """The members whose content the wheel signer reads: RECORD and an old manifest."""
+    return name.endswith(("/RECORD", "/" + MANIFEST_NAME))
+
+
+def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manifest:
+    dist_info = find_dist_info(where, archive)
+    record, name = f"{dist_info}/RECORD", f"{dist_info}/{MANIFEST_NAME}"
+    check_old_record(where, archive, record)
+    at = archive.index(name)
+    old = archive.members.pop(at) if at is not None else None
+    hashes = _zip_hashes(where, (m for m in archive.files() if m.name != record))
+    previous = previous_manifest(old.data if old else None, f"{where}!{name}")
+    manifest = sign_manifest(hashes, key, previous)
+    record_at = archive.index(record)
+    old_record = archive.members[record_at]  # type: ignore[index]
+    manifest_info = _manifest_info(name, archive, old)
+    new_manifest = new_entry(manifest_info, manifest.serialise())
+    members = [*archive.members[:record_at], new_manifest, *archive.members[record_at:]]
+    record_data = build_record(members, record)
+    new_record = new_entry(clone_info(old_record.info), record_data)
+    members[record_at + 1] = new_record
+    archive.members[:] = members
+    return manifest
+
+
+def _zip_hashes(where: str, members: Iterable[Entry]) -> dict[str, str]:
+    return {checked_rel(m.name, f"{where}: member"): m.digest.hex() for m in members}
+
+
+def _manifest_info(name: str, archive: Archive, old: Entry | None) -> zipfile.ZipInfo:
+    """The new manifest member: a regular file, dated and compressed like the archive."""
+    import zipfile
+
+    others = (m for m in archive.members if m is not old)
+    info = zipfile.ZipInfo(name, _manifest_date_time(others, os.environ))
+    info.compress_type = _manifest_compression(archive, old)
+    info.create_system = 3
+    info.external_attr = (stat.S_IFREG | MANIFEST_MODE) << 16
+    return info
+
+
+def _manifest_date_time(members: Iterable[Entry], env: Mapping[str, str]) -> tuple[int, ...]:
+    """SOURCE_DATE_EPOCH (clamped to what zip can store), else the newest existing timestamp."""
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if raw:
+        try:
+            epoch = int(raw)
+        except ValueError:
+            raise ValueError(f"SOURCE_DATE_EPOCH must be an integer, not {raw!r}") from None
+        epoch = min(max(epoch, ZIP_EPOCH_MIN), ZIP_EPOCH_MAX)
+        return tuple(time.gmtime(epoch)[:6])
+    stamps = [tuple(m.info.date_time) for m in members]
+    return max(stamps, default=(1980, 1, 1, 0, 0, 0))
+
+
+def _manifest_compression(archive: Archive, old: Entry | None) -> int:
+    """Stored where the old manifest was stored, or where nothing is compressed; else deflated."""
+    if old is not None:
+        return old.info.compress_type
+    if any(m.info.compress_type == DEFLATED for m in archive.members):
+        return DEFLATED
+    return STORED

@@ -1,0 +1,283 @@
+"""The offline audit: ``verify_path`` checks a directory, zip, zipapp or wheel against trusted keys.
+
+Stricter than the import-time check, which only looks at what is imported: every listed file is
+hashed, every file no trusted manifest lists is reported, and a wheel's RECORD is compared too,
+so a deployer can vet an artifact before it is ever put on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+from .audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
+from .errors import ManifestError, SignatureMismatch, ZipFormatError
+from .keys import Ed25519Key, RSAKey, key_ring
+from .manifest import MANIFEST_NAME, Manifest
+from .manifest_signing import sha256_hex
+from .signing_keys import PrivateKey
+from .tree_walk import read_file, walk_tree
+from .wheel_record import parse_record, record_hash
+from .zip_format import FLAG_ENCRYPTED
+from .zip_rewrite import check_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
+    import zipfile
+    from collections.abc import Iterable, Mapping
+    from typing import Any, Union
+
+    PublicKey = Union[Ed25519Key, RSAKey]
+    PathLike = Union[str, "os.PathLike[str]"]
+
+
+def verify_path(path: PathLike, keys: Any) -> VerifyReport:
+    """Audit a directory, zip, zipapp or wheel offline against trusted ``keys``.
+
+    Every listed file is hashed, every file no trusted manifest lists is reported, and any
+    manifest that is malformed, untrusted or forged is a problem: ``report.ok`` is True
+    only when nothing at all is wrong.
+    """
+    target = os.fspath(path)
+    ring = _public_ring(keys)
+    if os.path.isdir(target):
+        report = VerifyReport(target, "directory")
+        return _audit(_directory_tree(target, report), ring, report)
+    if not os.path.exists(target):
+        raise FileNotFoundError(f"{target}: no such file or directory")
+    import zipfile
+
+    kind = "wheel" if os.path.splitext(target)[1].lower() == ".whl" else "zip"
+    report = VerifyReport(target, kind)
+    try:
+        with zipfile.ZipFile(target) as zf:
+            return _audit(_zip_tree(target, zf, report), ring, report)
+    except zipfile.BadZipFile as exc:
+        message = f"{target}: not a valid zip archive: {exc}"
+        report.problems.append(Problem("corrupt", target, message))
+        return report
+
+
+class _Tree:
+    """Files of a directory or a zip, by manifest path, readable on demand."""
+
+    def __init__(self, names: Iterable[str], reader: Any) -> None:
+        self.names = sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+        self._set = set(self.names)
+        self._reader = reader
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._set
+
+    def read(self, name: str) -> bytes:
+        return self._reader(name)
+
+
+def _directory_tree(root: str, report: VerifyReport) -> _Tree:
+    errors: list[str] = []
+    files = dict(walk_tree(root, errors))
+    report.problems.extend(Problem("unsafe", str(root), message) for message in errors)
+    return _Tree(files, lambda name: read_file(files[name]))
+
+
+def _zip_tree(path: str, zf: zipfile.ZipFile, report: VerifyReport) -> _Tree:
+    where = str(path)
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    try:
+        check_names(where, [i.filename for i in zf.infolist()])
+    except ZipFormatError as exc:
+        report.problems.append(Problem("corrupt", where, str(exc)))
+    by_name = {i.filename: i for i in infos}
+    return _Tree(by_name, lambda name: _read_member(zf, by_name[name], where))
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    import zipfile
+
+    if info.flag_bits & FLAG_ENCRYPTED:
+        raise ZipFormatError(f"{where}: member {info.filename!r} is encrypted")
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
+        raise ZipFormatError(f"{where}: member {info.filename!r} is corrupt: {exc}") from None
+
+
+def _manifest_names(tree: _Tree) -> list[str]:
+    """The root manifest and the top-level ``*.dist-info/`` manifests of an entry."""
+    names = [MANIFEST_NAME] if MANIFEST_NAME in tree else []
+    for name in tree.names:
+        parts = name.split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == MANIFEST_NAME:
+            names.append(name)
+    return names
+
+
+def _public_ring(keys: Any) -> dict[str, PublicKey]:
+    from collections.abc import Mapping
+
+    if isinstance(keys, Mapping):
+        return dict(keys)
+    if isinstance(keys, (PrivateKey, Ed25519Key, RSAKey)):
+        keys = [keys]
+    return key_ring([k.public_key if isinstance(k, PrivateKey) else k for k in keys])
+
+
+def _load_manifest(
+    tree: _Tree, name: str, ring: Mapping[str, PublicKey], report: VerifyReport
+) -> Manifest | None:
+    """Parse and verify one manifest; every way it can fail is a reported problem."""
+    source = f"{report.path}!{name}" if report.kind != "directory" else os.path.join(report.path, name)
+    try:
+        manifest = Manifest.parse(tree.read(name), source=source)
+        signer = manifest.verify(ring)
+    except ManifestError as exc:
+        report.problems.append(Problem("malformed", name, str(exc)))
+        return None
+    except SignatureMismatch as exc:
+        report.problems.append(Problem("forged", name, str(exc)))
+        return None
+    except ZipFormatError as exc:
+        report.problems.append(Problem("corrupt", name, str(exc)))
+        return None
+    if signer is None:
+        fps = ", ".join(s.fingerprint for s in manifest.signatures)
+        report.problems.append(
+            Problem("untrusted", name, f"{source}: no signature by a trusted key (signed by {fps})")
+        )
+        return None
+    report.manifests[name] = signer.fingerprint
+    return manifest
+
+
+def _expected_hashes(
+    valid: dict[str, Manifest], report: VerifyReport
+) -> dict[str, str | None]:
+    """path -> the hash all valid manifests agree on (None when they disagree)."""
+    expected: dict[str, str | None] = {}
+    for name, manifest in valid.items():
+        for path in manifest:
+            digest = manifest.lookup(path)
+            if path in expected and expected[path] != digest:
+                report.problems.append(
+                    Problem("conflict", path, f"manifests disagree on the hash of {path} ({name})")
+                )
+                expected[path] = None
+            elif path not in expected:
+                expected[path] = digest
+    return expected
+
+
+def _check_file(tree: _Tree, path: str, digest: str | None) -> FileResult:
+    if path not in tree:
+        return FileResult(path, MISSING, expected=digest, detail="listed but absent")
+    try:
+        actual = sha256_hex(tree.read(path))
+    except (ZipFormatError, OSError) as exc:
+        return FileResult(path, MODIFIED, expected=digest, detail=f"unreadable: {exc}")
+    if digest is None:
+        return FileResult(path, MODIFIED, actual=actual, detail="manifests disagree")
+    if actual != digest:
+        return FileResult(path, MODIFIED, expected=digest, actual=actual)
+    return FileResult(path, OK, expected=digest, actual=actual)
+
+
+def _exempt(manifest_names: list[str]) -> set[str]:
+    """Files no manifest is expected to list: the manifests and their dist-info RECORD."""
+    exempt = set(manifest_names)
+    for name in manifest_names:
+        if "/" in name:
+            exempt.add(name.rsplit("/", 1)[0] + "/RECORD")
+    return exempt
+
+
+def _skip_reason(path: str, manifest_names: list[str], kind: str) -> str | None:
+    """Why an unlisted file of a directory is reported but not held against it, if it is.
+
+    Unlisted ``__pycache__`` bytecode is never read by the runtime (it compiles the verified
+    source instead), and pip writes INSTALLER, REQUESTED and direct_url.json into an
+    installed wheel's dist-info after the wheel was signed.
+    """
+    if kind != "directory":
+        return None
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[-2] == "__pycache__" and parts[-1].endswith(".pyc"):
+        return "unlisted bytecode: the runtime never reads it (it compiles the listed source)"
+    in_signed_dist_info = len(parts) == 2 and f"{parts[0]}/{MANIFEST_NAME}" in manifest_names
+    if in_signed_dist_info and parts[1] in _INSTALLER_FILES:
+        return "written by the installer after the wheel was signed"
+    return None
+
+
+def _installed_elsewhere(path: str, listed_by: str, kind: str) -> bool:
+    """A wheel's ``.data/`` file: pip installs it outside site-packages, so it is absent here."""
+    head = path.split("/", 1)[0]
+    return kind == "directory" and "/" in listed_by and head.endswith(".data")
+
+
+_INSTALLER_FILES = frozenset({"INSTALLER", "REQUESTED", "direct_url.json"})
+
+
+def _check_record(tree: _Tree, report: VerifyReport) -> None:
+    """A wheel's RECORD must still describe its files (pip checks it on install)."""
+    import csv
+
+    for name in report.manifests:
+        if "/" not in name:
+            continue
+        record = name.rsplit("/", 1)[0] + "/RECORD"
+        if record not in tree:
+            report.problems.append(Problem("record", record, f"{record} is missing"))
+            continue
+        try:
+            rows = parse_record(tree.read(record))
+        except (UnicodeDecodeError, csv.Error, ZipFormatError) as exc:
+            report.problems.append(Problem("record", record, f"{record} is unreadable: {exc}"))
+            continue
+        _compare_record(tree, record, rows, report)
+
+
+def _compare_record(tree: _Tree, record: str, rows: list[list[str]], report: VerifyReport) -> None:
+    listed = set()
+    for row in rows:
+        path, digest = row[0], row[1] if len(row) > 1 else ""
+        listed.add(path)
+        if path == record or not digest:
+            continue
+        if path not in tree:
+            report.problems.append(Problem("record", record, f"{record} lists missing {path}"))
+        elif digest != record_hash(tree.read(path)):
+            report.problems.append(Problem("record", record, f"{record} has a wrong hash for {path}"))
+    for path in tree.names:
+        if path not in listed:
+            report.problems.append(Problem("record", record, f"{record} does not list {path}"))
+
+
+def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> VerifyReport:
+    names = _manifest_names(tree)
+    if not names:
+        report.problems.append(
+            Problem("no-manifest", report.path, f"{report.path}: no signedimp manifest found")
+        )
+    valid = {n: m for n in names if (m := _load_manifest(tree, n, ring, report)) is not None}
+    expected = _expected_hashes(valid, report)
+    listed_by = {p: n for n, m in reversed(list(valid.items())) for p in m}
+    results = []
+    for path, digest in expected.items():
+        if path not in tree and _installed_elsewhere(path, listed_by[path], report.kind):
+            results.append(FileResult(path, SKIPPED, expected=digest,
+                                      detail="wheel .data file, installed outside this directory"))
+        else:
+            results.append(_check_file(tree, path, digest))
+    exempt = _exempt(names)
+    for path in tree.names:
+        if path in expected or path in exempt:
+            continue
+        reason = _skip_reason(path, names, report.kind)
+        if reason:
+            results.append(FileResult(path, SKIPPED, detail=reason))
+        else:
+            results.append(FileResult(path, UNLISTED, detail="not listed by any trusted manifest"))
+    report.files = sorted(results, key=lambda r: r.path.encode("utf-8", "surrogateescape"))
+    if report.kind == "wheel":
+        _check_record(tree, report)
+    return report

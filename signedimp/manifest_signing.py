@@ -1,0 +1,64 @@
+"""Making signed manifests: hashing files and signing their hash lines, co-signing when unchanged.
+
+Shared by every signer (directories, zips, wheels, zipapps), so that all of them follow the same
+rule for an existing manifest: same hash lines, add this key's signature; else start anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .manifest import Manifest, Signature
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
+    import os
+    from collections.abc import Mapping
+    from typing import Union
+
+    from .signing_keys import PrivateKey
+
+    PathLike = Union[str, "os.PathLike[str]"]
+
+#: Permission bits of a new manifest file or member.
+MANIFEST_MODE = 0o644
+_CHUNK = 1 << 20
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lowercase hex SHA-256, the manifest's only hash type."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: PathLike) -> str:
+    """``sha256_hex`` of a file's content, read in pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sign_manifest(
+    hashes: Mapping[str, str], key: PrivateKey, previous: Manifest | None = None
+) -> Manifest:
+    """Sign ``hashes``; co-sign ``previous`` when it lists exactly the same files and hashes.
+
+    Same hash lines: the previous signature lines stay and this key's line is added (or
+    replaced, for re-signing with the same key).  Anything changed: the old signatures no
+    longer cover the content, so the result carries only this key's line.
+    """
+    unsigned = Manifest(hashes)
+    message = unsigned.signed_bytes()
+    base = previous if previous is not None and previous.signed_bytes() == message else unsigned
+    return base.with_signature(Signature(key.fingerprint, key.sign(message)))
+
+
+def previous_manifest(data: bytes | None, source: str) -> Manifest | None:
+    """The manifest being replaced, for co-signing; an unreadable one is simply replaced."""
+    if data is None:
+        return None
+    try:
+        return Manifest.parse(data, source=source)
+    except ValueError:
+        return None
