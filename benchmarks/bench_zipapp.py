@@ -139,20 +139,24 @@ the signed archive is *faster*, because zipimport compiles each source module tw
 `find_spec` compiles the module to learn its file name, then `exec_module` compiles it again),
 while the verifier's zip finder answers from the central directory and compiles once. With
 bytecode both sides unmarshal the same `.pyc` files and the per-module costs even out. What is
-left is a fixed start-up cost, about 11 ms on a do-nothing app (23.6 ms signed vs 12.5 ms
-plain, medians of 30): importing `signedimp/ed25519.py`, which computes its fixed-base table
-(about 3 ms); `hashlib` and its OpenSSL backend (about 2 ms; `pip --version` does not import
-them otherwise); reading the archive's central directory a second time in pure Python to
-refuse duplicate names, parsing the manifest and checking its Ed25519 signature (about 3 ms
-for pip's 600 entries); building the runtime from the embedded bytecode, installing the
-manager and the eager self-check of `__main__` (about 3 ms). The generated `__main__.py` is
-itself compiled (`__main__.pyc`) so that zipimport does not compile the 170 kB bootstrap twice.
+left is a fixed start-up cost of about 11 ms on a do-nothing app (`python -I -S`: 23.9 ms signed
+against 12.7 ms plain, medians of 30 alternating runs). Executing the bootstrap alone (from
+bytecode) costs 10 ms over an empty interpreter: `hashlib` with its OpenSSL backend (2.8 ms;
+`pip --version` does not import it otherwise), modules that `site` usually loads anyway (`os`,
+`importlib.machinery`, about 2 ms under `-S` only), `sysconfig` for the trusted paths (0.7 ms),
+six small extension modules (`zlib`, `fcntl`, `_struct`, ...), and unmarshalling and executing
+the 23 embedded runtime modules (about 2 ms). The rest: runpy has zipimport read and unmarshal
+the 190 kB `__main__.pyc` twice (once in `find_spec`, once to run it), and the eager self-check
+reads the central directory in pure Python, parses the manifest and checks one Ed25519
+signature (about 1 ms; the base-point table is precomputed, so importing `ed25519.py` does no
+curve arithmetic).
 
-What would close the gap: ship the Ed25519 base-point table as precomputed literals (loaded from
-bytecode, no arithmetic at import: about -3 ms) and take SHA-256/SHA-512 from the built-in
-`_sha256`/`_sha512` modules (`_sha2` on 3.12+) rather than `hashlib` (about -1 ms): that brings
-`pip --version` to about 1.03x. Beyond that, a central-directory reader that only checks for
-duplicates (no per-entry records) would save about 1 ms more."""
+What would close the gap: keep the runtime out of `__main__.pyc`, as its own archive member
+pinned by a SHA-256 in a small `__main__` (runpy's double read then handles a few kB instead of
+190 kB: about -2 ms); take the trusted standard-library paths from `sys` alone instead of
+`sysconfig` (-0.7 ms). Taking SHA-256 from the built-in `_sha256`/`_sha2` modules would save
+OpenSSL's start-up but hashes about 5x slower per byte, a loss for any app that imports more
+than a handful of modules, so it was not done."""
 
 
 def write_section(text: str) -> None:
