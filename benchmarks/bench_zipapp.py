@@ -131,32 +131,34 @@ def markdown(results: list[dict], runs: int, modules: int) -> str:
 # Written from `--profile` runs and `python -X importtime` of both archives on the machine above;
 # re-check it when the numbers move.
 ANALYSIS = """\
-Target: <= 1.05x. Met without bytecode and for `pip list`; `pip --version` with bytecode is the
-one case above it, because it imports the fewest modules and so shows the fixed cost most.
+Target: <= 1.05x. Met in every row.
 
 Where the time goes. Per module the verifier is not slower than zipimport: without bytecode
 the signed archive is *faster*, because zipimport compiles each source module twice (its
 `find_spec` compiles the module to learn its file name, then `exec_module` compiles it again),
 while the verifier's zip finder answers from the central directory and compiles once. With
 bytecode both sides unmarshal the same `.pyc` files and the per-module costs even out. What is
-left is a fixed start-up cost of about 11 ms on a do-nothing app (`python -I -S`: 23.9 ms signed
-against 12.7 ms plain, medians of 30 alternating runs). Executing the bootstrap alone (from
-bytecode) costs 10 ms over an empty interpreter: `hashlib` with its OpenSSL backend (2.8 ms;
-`pip --version` does not import it otherwise), modules that `site` usually loads anyway (`os`,
-`importlib.machinery`, about 2 ms under `-S` only), `sysconfig` for the trusted paths (0.7 ms),
-six small extension modules (`zlib`, `fcntl`, `_struct`, ...), and unmarshalling and executing
-the 23 embedded runtime modules (about 2 ms). The rest: runpy has zipimport read and unmarshal
-the 190 kB `__main__.pyc` twice (once in `find_spec`, once to run it), and the eager self-check
-reads the central directory in pure Python, parses the manifest and checks one Ed25519
-signature (about 1 ms; the base-point table is precomputed, so importing `ed25519.py` does no
-curve arithmetic).
+left is a fixed start-up cost, about 8 ms on a do-nothing app built with `--compile`
+(`python -I`: 21.6 ms signed against 13.4 ms plain, medians of 30 alternating runs; it was
+12 ms before the runtime moved out of `__main__`): `hashlib` with its OpenSSL backend (2.4 ms;
+`pip --version` does not import it otherwise), `sysconfig` for the trusted paths (0.8 ms), a
+few small modules (`struct`, `binascii`, `fcntl`, `__future__`, and `zlib` when the plain twin
+is stored), unmarshalling and executing the 23 runtime modules (about 2 ms), and the eager
+self-check: the pure-Python central-directory read, parsing the manifest and one Ed25519
+signature. For pip that check takes about 5 ms, but it is work the first verified import would
+do anyway (the root, its directory and its manifest are read once and cached); what the check
+adds by itself is re-reading the 19 kB `__main__.pyc` and one pass over the names (0.2 ms).
 
-What would close the gap: keep the runtime out of `__main__.pyc`, as its own archive member
-pinned by a SHA-256 in a small `__main__` (runpy's double read then handles a few kB instead of
-190 kB: about -2 ms); take the trusted standard-library paths from `sys` alone instead of
-`sysconfig` (-0.7 ms). Taking SHA-256 from the built-in `_sha256`/`_sha2` modules would save
-OpenSSL's start-up but hashes about 5x slower per byte, a loss for any app that imports more
-than a handful of modules, so it was not done."""
+The runtime lives in the archive as `_signedimp_runtime/bytecode.bin` (stored) and
+`sources.bin`, pinned by SHA-256 literals in `__main__`. Embedded in `__main__.pyc`, as it was
+before, it made a 190 kB `.pyc` that runpy has zipimport read and unmarshal twice (once in
+`find_spec`, once to run it), plus a base64 and zlib decode: moving it out saved about 3 ms
+per start, and storing `bytecode.bin` instead of deflating it about 1 ms more (measured on the
+do-nothing app; storing `__main__.pyc` as well saved nothing measurable). Not done: taking
+SHA-256 from the built-in `_sha256`/`_sha2` modules would save OpenSSL's start-up but hashes
+about 5x slower per byte, a loss for any app that imports more than a handful of modules;
+taking the trusted standard-library paths from `sys` alone instead of `sysconfig` (-0.8 ms)
+is a change to `trust.py`."""
 
 
 def write_section(text: str) -> None:

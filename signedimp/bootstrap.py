@@ -20,6 +20,11 @@ Decisions (documented in docs/frozen-apps.md):
 - A manager is installed unless the first one on ``sys.meta_path`` already has exactly these
   keys and trusted paths (running the same bootstrap twice is harmless).
 
+- A zipapp built by ``signedimp zipapp`` uses a variation (``split_bootstrap``): the runtime's
+  sources and bytecode are archive members pinned by SHA-256 literals in ``__main__``, checked
+  before use, because runpy reads and unmarshals ``__main__.pyc`` twice and a 190 kB one cost
+  about 3 ms of every start. ``get_bootstrap_code`` always returns the self-contained text.
+
 This module is a tool (it reads files, uses hashlib at generation time); it is never embedded.
 """
 
@@ -66,6 +71,10 @@ TOOL_MODULES: tuple[str, ...] = (
 )
 
 PACKAGE = "signedimp"
+#: Archive members of a zipapp built by ``signedimp zipapp`` (see ``split_bootstrap``).
+RUNTIME_FOLDER = "_signedimp_runtime"
+SOURCES_MEMBER = f"{RUNTIME_FOLDER}/sources.bin"
+BYTECODE_MEMBER = f"{RUNTIME_FOLDER}/bytecode.bin"
 FILENAME_PREFIX = "<signedimp-bootstrap>/signedimp/"
 
 
@@ -166,6 +175,14 @@ def key_literal(key: Any) -> str:
     return f"_pkg.RSAKey({key.modulus:#x}, {key.pub_exponent})"
 
 
+def packed(items: Sequence[tuple[str, bytes]]) -> bytes:
+    """Named payloads as one byte string: 2-byte name length, name, 4-byte data length, data."""
+    return b"".join(
+        len(name.encode()).to_bytes(2, "big") + name.encode() + len(data).to_bytes(4, "big") + data
+        for name, data in items
+    )
+
+
 def pack(items: Sequence[tuple[str, bytes]]) -> str:
     """Named payloads as a zlib-compressed, base64 string literal split over short lines.
 
@@ -173,11 +190,7 @@ def pack(items: Sequence[tuple[str, bytes]]) -> str:
     argument at 128 KiB) and parse fast at every start; the sources are the package's own files,
     identified by the digest in the text.
     """
-    raw = b"".join(
-        len(name.encode()).to_bytes(2, "big") + name.encode() + len(data).to_bytes(4, "big") + data
-        for name, data in items
-    )
-    text = base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+    text = base64.b64encode(zlib.compress(packed(items), 9)).decode("ascii")
     lines = [text[i:i + 96] for i in range(0, len(text), 96)]
     return "(\n" + "".join(f'        "{line}"\n' for line in lines) + "    )"
 
@@ -213,8 +226,46 @@ def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
     text, or an iterable of those. ``trusted_paths`` is passed to ``SignedImportManager``: ``None``
     trusts the standard library directories, ``()`` only built-in and frozen modules.
     """
-    pinned = public_keys(keys)
     sources = runtime_sources()
+    payloads = [f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n"]
+    if bytecode:
+        magic, codes = compiled_runtime(sources)
+        payloads.append(f"    compiled = ({magic.hex()!r}, {pack(list(codes.items()))})\n")
+    else:
+        payloads.append("    compiled = None\n")
+    return _bootstrap_text(public_keys(keys), sources, payloads, trusted_paths)
+
+
+def split_bootstrap(keys: Any, *, bytecode: bool = False) -> tuple[str, dict[str, bytes]]:
+    """The bootstrap for a zipapp's own ``__main__``: (text, runtime members of the archive).
+
+    Private to ``signedimp zipapp``. The runtime's sources (and its bytecode with ``bytecode``)
+    are archive members instead of literals, each pinned by a SHA-256 literal in the text and
+    checked before anything in it is unmarshalled or compiled, so the text stays the trust
+    anchor. A small ``__main__.pyc`` matters because runpy has zipimport read and unmarshal it
+    twice, and under ``signedimp run`` (runtime already loaded) the members are never read.
+    """
+    sources = runtime_sources()
+    members = {SOURCES_MEMBER: packed([(name, text.encode("utf-8")) for name, text in sources])}
+    payloads = [f"    sources = {_member_literal(SOURCES_MEMBER, members[SOURCES_MEMBER])}\n"]
+    if bytecode:
+        magic, codes = compiled_runtime(sources)
+        members[BYTECODE_MEMBER] = packed(list(codes.items()))
+        literal = _member_literal(BYTECODE_MEMBER, members[BYTECODE_MEMBER])
+        payloads.append(f"    compiled = ({magic.hex()!r}, {literal})\n")
+    else:
+        payloads.append("    compiled = None\n")
+    return _bootstrap_text(public_keys(keys), sources, payloads, None), members
+
+
+def _member_literal(name: str, data: bytes) -> str:
+    """``(member name, sha256 hex)``: how the bootstrap text refers to (and pins) a member."""
+    return repr((name, hashlib.sha256(data).hexdigest()))
+
+
+def _bootstrap_text(pinned: list[Any], sources: Sequence[tuple[str, str]], payloads: list[str],
+                    trusted_paths: Iterable[str] | None) -> str:
+    """The bootstrap around ``payloads`` (the lines that bind ``sources`` and ``compiled``)."""
     trusted = None if trusted_paths is None else tuple(str(p) for p in trusted_paths)
     fingerprints = ", ".join(key.fingerprint for key in pinned)
     parts = [
@@ -225,13 +276,8 @@ def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
         "    import sys\n",
         f"    digest = {sources_digest(sources)!r}\n",
         f"    names = {tuple(name for name, _ in sources)!r}\n",
-        f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n",
+        *payloads,
     ]
-    if bytecode:
-        magic, codes = compiled_runtime(sources)
-        parts.append(f"    compiled = ({magic.hex()!r}, {pack(list(codes.items()))})\n")
-    else:
-        parts.append("    compiled = None\n")
     parts.append(_LOADER_TEXT)
     parts.append("    hidden = sys.path[: _stdlib_start(sys)]\n")
     parts.append("    del sys.path[: len(hidden)]\n")
@@ -262,11 +308,12 @@ _LOADER_TEXT = '''
             return self._texts[name]
 
         def get_source(self, fullname):
-            if fullname == "signedimp":
-                return self.text("__init__")
-            if fullname.startswith("signedimp."):
-                return self.text(fullname[len("signedimp."):])
-            return None
+            if fullname != "signedimp" and not fullname.startswith("signedimp."):
+                return None
+            try:
+                return self.text(fullname[len("signedimp."):] or "__init__")
+            except _Refused:  # a runtime member changed since start-up: no source, no trust
+                return None
 
         def is_package(self, fullname):
             return fullname == "signedimp"
@@ -288,12 +335,43 @@ _LOADER_TEXT = '''
                 return index
         return 0
 
-    def _unpack(text):
-        """The (name, bytes) pairs that get_bootstrap_code packed into text."""
-        import binascii
-        import zlib
+    class _Refused(Exception):
+        """A runtime member of the archive is missing or is not the one pinned in this text."""
 
-        raw = zlib.decompress(binascii.a2b_base64(text))
+    def _read_member(name, digest):
+        """The archive member ``name`` (beside this __main__), only if its SHA-256 is ``digest``.
+
+        Read through the module's own loader (zipimport) in one read, and checked before anything
+        in it is unmarshalled or compiled: the literal digest in this text is the trust anchor.
+        """
+        import hashlib
+
+        here = globals().get("__file__") or ""
+        archive = here[: max(here.rfind("/"), here.rfind("\\\\"))]
+        path = archive + "/" + name
+        loader = globals().get("__loader__")
+        try:
+            if hasattr(loader, "get_data"):
+                data = loader.get_data(path)
+            else:
+                with open(path, "rb") as stream:
+                    data = stream.read()
+        except OSError as exc:
+            raise _Refused("%s: the runtime member %s is missing (%s)" % (archive, name, exc)) from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise _Refused("%s: the runtime member %s does not match the SHA-256 pinned in "
+                           "__main__ (modified)" % (archive, name))
+        return data
+
+    def _unpack(packed):
+        """The (name, bytes) pairs of a payload: embedded text, or a pinned (member, sha256)."""
+        if isinstance(packed, str):
+            import binascii
+            import zlib
+
+            raw = zlib.decompress(binascii.a2b_base64(packed))
+        else:
+            raw = _read_member(*packed)
         items, pos = [], 0
         while pos < len(raw):
             size = int.from_bytes(raw[pos:pos + 2], "big")
@@ -318,6 +396,13 @@ _LOADER_TEXT = '''
         pkg = sys.modules.get("signedimp")
         if pkg is not None and hasattr(pkg, "SignedImportManager"):
             return pkg  # one verifier per process: two copies would not know each other's loaders
+        try:
+            return _build(sys, digest, names, sources, compiled)
+        except _Refused as exc:  # nothing of the member ran: refuse to run the app at all
+            raise SystemExit("signedimp: refusing to run %s" % exc) from None
+
+    def _build(sys, digest, names, sources, compiled):
+        """Execute the runtime modules as the package signedimp (bytecode if it fits, else source)."""
         codes = _codes(sys, compiled)
         source_loader = _EmbeddedSource(sources)
         spec_type = sys.modules["_frozen_importlib"].ModuleSpec

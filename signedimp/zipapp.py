@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .bootstrap import get_bootstrap_code, public_keys
+from .bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, public_keys, split_bootstrap
 from .errors import IntegrityCheckError, ManifestError, SignatureMismatch
 from .manifest import MANIFEST_NAME, Manifest, check_path
 
@@ -43,6 +43,8 @@ DIR_MODE = 0o755
 ZIP_EPOCH_MIN = 315532800  # 1980-01-01 00:00:00 UTC: the earliest time a zip entry can carry
 ZIP_EPOCH_MAX = 4354819198  # 2107-12-31 23:59:58 UTC: the latest
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+#: Read at every start of a --compile app: stored, inflating its ~200 kB cost about 1 ms.
+STORED = frozenset({BYTECODE_MEMBER})
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -75,8 +77,9 @@ def build_zipapp(source: str | os.PathLike, output: str | os.PathLike, key: Any,
         entry = stage_source(str(source), staging, main, output)
         signers = [key, *(k for k in extra_keys if hasattr(k, "sign"))]
         pinned = [*signers, *(k for k in extra_keys if not hasattr(k, "sign"))]
-        main_source = main_module_source(public_keys(pinned), entry, bytecode=compile)
+        main_source, members = main_module_source(public_keys(pinned), entry, bytecode=compile)
         (staging / MAIN_NAME).write_text(main_source, encoding="utf-8")
+        write_members(staging, members)
         if compile:  # __main__.py too: zipimport would otherwise compile it twice at every start
             compile_bytecode(staging, output.name)
         files, dirs = collect_entries(staging)
@@ -111,6 +114,8 @@ def stage_source(source: str, staging: Path, main: str | None, output: Path) -> 
         shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: the archive has its own main
     remove_caches(staging)
     (staging / MANIFEST_NAME).unlink(missing_ok=True)  # a stale root manifest: replaced by ours
+    if (staging / RUNTIME_FOLDER).exists():
+        raise ZipappError(f"the source already has {RUNTIME_FOLDER}; it is reserved by signedimp")
     return choose_entry(staging, main, kind, distribution_name(source, kind))
 
 
@@ -228,18 +233,25 @@ def compile_bytecode(staging: Path, archive_name: str) -> None:
         print(f"signedimp zipapp: some files did not compile:\n{result.stdout}", file=sys.stderr)
 
 
-def main_module_source(keys: list[Any], entry: str, *, bytecode: bool = False) -> str:
-    """The generated ``__main__.py``: bootstrap, eager check of the archive, then the app."""
+def write_members(staging: Path, members: dict[str, bytes]) -> None:
+    """The runtime members that the generated ``__main__.py`` pins by SHA-256 (split_bootstrap)."""
+    for name, data in members.items():
+        path = staging / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+
+
+def main_module_source(keys: list[Any], entry: str, *,
+                       bytecode: bool = False) -> tuple[str, dict[str, bytes]]:
+    """The generated ``__main__.py`` (bootstrap, eager check of the archive, then the app) and
+    the runtime members it pins: the runtime stays out of ``__main__.pyc``, which runpy reads twice."""
     if entry == APP_MAIN_MODULE:
         run = f"_signedimp_run_module({APP_MAIN_MODULE!r})"
     else:
         module, _, function = entry.partition(":")
         run = f"_signedimp_call({module!r}, {function!r})"
-    return _MAIN_TEMPLATE.format(
-        bootstrap=get_bootstrap_code(keys, bytecode=bytecode),
-        manifest=MANIFEST_NAME,
-        run=run,
-    )
+    bootstrap, members = split_bootstrap(keys, bytecode=bytecode)
+    return _MAIN_TEMPLATE.format(bootstrap=bootstrap, manifest=MANIFEST_NAME, run=run), members
 
 
 _MAIN_TEMPLATE = '''\
@@ -367,7 +379,7 @@ def zip_info(name: str, date_time: tuple[int, ...]) -> zipfile.ZipInfo:
         info.compress_type = zipfile.ZIP_STORED
     else:
         info.external_attr = (0o100000 | FILE_MODE) << 16
-        info.compress_type = zipfile.ZIP_DEFLATED
+        info.compress_type = zipfile.ZIP_STORED if name in STORED else zipfile.ZIP_DEFLATED
     return info
 
 

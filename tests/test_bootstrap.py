@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import shutil
 import subprocess
@@ -249,3 +250,13 @@ def other_python() -> str | None:
             if ok:
                 return candidate
     return None
+
+
+def test_split_bootstrap_pins_its_members_and_leaves_the_public_text_whole(key):
+    # Only a zipapp's own __main__ uses the split form; get_bootstrap_code stays self-contained.
+    text, members = bootstrap.split_bootstrap(key, bytecode=True)
+    assert set(members) == {bootstrap.SOURCES_MEMBER, bootstrap.BYTECODE_MEMBER}
+    for name, data in members.items():
+        assert repr((name, hashlib.sha256(data).hexdigest())) in text
+    assert len(text) < 20_000
+    assert bootstrap.RUNTIME_FOLDER not in get_bootstrap_code(key, bytecode=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from signedimp.bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
 from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, sign_zipfile, verify_path
 from signedimp.zipapp import APP_MAIN_MODULE, ZipappError, build_zipapp, run_zipapp
@@ -228,7 +229,8 @@ def test_plain_folder_with_its_own_main(workdir, key):
     out = workdir / "folder.pyz"
     build_zipapp(str(source), out, key)
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == sorted(["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME])
+        assert sorted(zf.namelist()) == sorted(["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME,
+                                                RUNTIME_FOLDER + "/", SOURCES_MEMBER])
     result = python(out, "x")
     assert (result.returncode, result.stdout) == (3, "__main__ helped ['x']\n")
     with pytest.raises(ZipappError, match="__main__.py"):
@@ -321,6 +323,51 @@ def test_modified_main_refused(apps, workdir, pub):
     # The archive's own check catches a changed __main__.py too (corruption, partial tampering),
     # but an attacker who rewrites __main__.py could remove that check: see docs/frozen-apps.md.
     assert_refused(python(bad), "__main__.py")
+
+
+def flip_last_byte(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 1])
+
+
+@pytest.mark.parametrize(("compiled", "member"), [(True, BYTECODE_MEMBER), (False, SOURCES_MEMBER)])
+def test_modified_runtime_member_refused(apps, workdir, pub, compiled, member):
+    # The digest literal in __main__ refuses the member before any of it is unmarshalled or compiled.
+    bad = rewrite(apps[compiled], workdir / "runtime.pyz", change=(member, flip_last_byte))
+    assert_refused(python(bad), member, "does not match the SHA-256 pinned in __main__")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), f"modified: {member}")
+
+
+def test_modified_runtime_sources_refused_when_bytecode_cannot_be_used(apps, workdir):
+    # A --compile app reads its runtime sources only when the bytecode does not fit (here: -O).
+    bad = rewrite(apps[True], workdir / "runtime-sources.pyz", change=(SOURCES_MEMBER, flip_last_byte))
+    assert_refused(python("-O", bad), SOURCES_MEMBER, "does not match the SHA-256 pinned in __main__")
+
+
+def test_missing_runtime_member_refused(apps, workdir, pub):
+    bad = rewrite(apps[True], workdir / "no-runtime.pyz", drop={BYTECODE_MEMBER})
+    assert_refused(python(bad), BYTECODE_MEMBER, "missing")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), f"missing: {BYTECODE_MEMBER}")
+
+
+def test_runtime_bytecode_for_another_python_falls_back_to_sources(workdir, key, monkeypatch):
+    # Bytecode with another magic number is never read (so not even its absence matters): the
+    # runtime is compiled from the pinned sources member.
+    from signedimp import bootstrap
+
+    real = bootstrap.compiled_runtime
+    monkeypatch.setattr(bootstrap, "compiled_runtime", lambda sources: (b"\0\0\r\n", real(sources)[1]))
+    source = write_tree(workdir / "other_magic_src", {"hi.py": "import sys\ndef main():\n"
+                        "    print(type(sys.meta_path[0]).__name__)\n"})
+    out = workdir / "other-magic.pyz"
+    build_zipapp(str(source), out, key, main="hi:main", compile=True)
+    result = python(rewrite(out, workdir / "other-magic-dropped.pyz", drop={BYTECODE_MEMBER}))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "SignedImportManager\n", "")
+
+
+def test_reserved_runtime_folder(workdir, key):
+    source = write_tree(workdir / "reserved_src", {"m.py": "def f(): pass\n", f"{RUNTIME_FOLDER}/x.txt": "x"})
+    with pytest.raises(ZipappError, match=RUNTIME_FOLDER):
+        build_zipapp(str(source), workdir / "r.pyz", key, main="m:f")
 
 
 def test_wrong_key_refused(apps, workdir):
