@@ -149,8 +149,9 @@ signature. For pip that check takes about 5 ms, but it is work the first verifie
 do anyway (the root, its directory and its manifest are read once and cached); what the check
 adds by itself is re-reading the 19 kB `__main__.pyc` and one pass over the names (0.2 ms).
 
-The runtime lives in the archive as `_signedimp_runtime/bytecode.bin` (stored) and
-`sources.bin`, pinned by SHA-256 literals in `__main__`. Embedded in `__main__.pyc`, as it was
+With `--compile` the runtime lives in the archive as `_signedimp_runtime/bytecode.bin`
+(stored) and `sources.bin`, pinned by SHA-256 literals in `__main__` (without it, `__main__.py`
+embeds the bootstrap text verbatim). Embedded in `__main__.pyc`, as it was
 before, it made a 190 kB `.pyc` that runpy has zipimport read and unmarshal twice (once in
 `find_spec`, once to run it), plus a base64 and zlib decode: moving it out saved about 3 ms
 per start, and storing `bytecode.bin` instead of deflating it about 1 ms more (measured on the

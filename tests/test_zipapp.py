@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from signedimp import get_bootstrap_code
 from signedimp.bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
 from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, sign_zipfile, verify_path
@@ -229,8 +230,10 @@ def test_plain_folder_with_its_own_main(workdir, key):
     out = workdir / "folder.pyz"
     build_zipapp(str(source), out, key)
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == sorted(["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME,
-                                                RUNTIME_FOLDER + "/", SOURCES_MEMBER])
+        assert sorted(zf.namelist()) == sorted(["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME])
+        # without --compile, __main__.py embeds get_bootstrap_code(keys) verbatim (DESIGN.md)
+        main_text = zf.read("__main__.py").decode("utf-8")
+    assert get_bootstrap_code(key.public_key) in main_text
     result = python(out, "x")
     assert (result.returncode, result.stdout) == (3, "__main__ helped ['x']\n")
     with pytest.raises(ZipappError, match="__main__.py"):
@@ -329,18 +332,19 @@ def flip_last_byte(data: bytes) -> bytes:
     return data[:-1] + bytes([data[-1] ^ 1])
 
 
-@pytest.mark.parametrize(("compiled", "member"), [(True, BYTECODE_MEMBER), (False, SOURCES_MEMBER)])
-def test_modified_runtime_member_refused(apps, workdir, pub, compiled, member):
-    # The digest literal in __main__ refuses the member before any of it is unmarshalled or compiled.
-    bad = rewrite(apps[compiled], workdir / "runtime.pyz", change=(member, flip_last_byte))
-    assert_refused(python(bad), member, "does not match the SHA-256 pinned in __main__")
-    assert_refused(signedimp_cli("run", bad, "--key", pub), f"modified: {member}")
+def test_modified_runtime_member_refused(apps, workdir, pub):
+    # --compile apps keep the runtime beside a small __main__: the digest literal in __main__
+    # refuses a member before any of it is unmarshalled or compiled.
+    bad = rewrite(apps[True], workdir / "runtime.pyz", change=(BYTECODE_MEMBER, flip_last_byte))
+    assert_refused(python(bad), BYTECODE_MEMBER, "does not match the SHA-256 pinned in __main__")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), f"modified: {BYTECODE_MEMBER}")
 
 
-def test_modified_runtime_sources_refused_when_bytecode_cannot_be_used(apps, workdir):
+def test_modified_runtime_sources_refused_when_bytecode_cannot_be_used(apps, workdir, pub):
     # A --compile app reads its runtime sources only when the bytecode does not fit (here: -O).
     bad = rewrite(apps[True], workdir / "runtime-sources.pyz", change=(SOURCES_MEMBER, flip_last_byte))
     assert_refused(python("-O", bad), SOURCES_MEMBER, "does not match the SHA-256 pinned in __main__")
+    assert_refused(signedimp_cli("run", bad, "--key", pub), f"modified: {SOURCES_MEMBER}")
 
 
 def test_missing_runtime_member_refused(apps, workdir, pub):
