@@ -74,7 +74,13 @@ class PublicKey:
 
 
 class Ed25519Key(PublicKey):
-    """An Ed25519 public key (RFC 8032, pure Ed25519): 32 raw bytes."""
+    """An Ed25519 public key (RFC 8032, pure Ed25519): 32 raw bytes.
+
+    Any 32 bytes make a key object; a key that is no usable point (non-canonical, off the
+    curve, or of small order, for which anyone could forge) simply never verifies, and
+    ``problem`` says why. ``load_public_key`` refuses such keys outright, so a pinned key that
+    cannot work is reported when it is read, not found out later.
+    """
 
     __slots__ = ("_public",)
     algorithm = "ed25519"
@@ -83,9 +89,8 @@ class Ed25519Key(PublicKey):
         if not isinstance(public_bytes, (bytes, bytearray, memoryview)):
             raise TypeError(f"Ed25519 public key must be bytes, not {type(public_bytes).__name__}")
         public_bytes = bytes(public_bytes)
-        problem = ed25519.public_key_problem(public_bytes)
-        if problem:
-            raise ValueError(f"invalid Ed25519 public key: {problem}")
+        if len(public_bytes) != 32:
+            raise ValueError(f"Ed25519 public key must be 32 bytes, not {len(public_bytes)}")
         self._public = public_bytes
         self._fingerprint = hashlib.sha256(self.spki_der()).hexdigest()
 
@@ -93,6 +98,11 @@ class Ed25519Key(PublicKey):
     def public_bytes(self) -> bytes:
         """The 32-byte encoded point."""
         return self._public
+
+    @property
+    def problem(self) -> str | None:
+        """Why this key can never verify a signature, or None for a usable key."""
+        return ed25519.public_key_problem(self._public)
 
     def spki_der(self) -> bytes:
         """SubjectPublicKeyInfo per RFC 8410: OID 1.3.101.112, no parameters."""
@@ -213,10 +223,7 @@ def _parse_spki(data: bytes) -> Ed25519Key | tuple[int, int]:
     if oid == OID_ED25519:
         if params is not None:
             raise KeyFormatError("Ed25519 SubjectPublicKeyInfo must not have parameters (RFC 8410)")
-        try:
-            return Ed25519Key(key)
-        except ValueError as exc:
-            raise KeyFormatError(str(exc)) from None
+        return _usable_ed25519(key)
     if oid == OID_RSA_ENCRYPTION:
         if params is None:
             raise KeyFormatError("rsaEncryption SubjectPublicKeyInfo must have NULL parameters")
@@ -306,10 +313,18 @@ def _from_ssh(text: str) -> Ed25519Key:
         pos += size
     if len(fields) != 2 or fields[0] != b"ssh-ed25519":
         raise KeyFormatError("ssh-ed25519 key data must hold the string 'ssh-ed25519' and the key")
+    return _usable_ed25519(fields[1])
+
+
+def _usable_ed25519(public: bytes) -> Ed25519Key:
+    """An Ed25519Key for ``public``, or KeyFormatError when it could never verify anything."""
     try:
-        return Ed25519Key(fields[1])
+        key = Ed25519Key(public)
     except ValueError as exc:
         raise KeyFormatError(str(exc)) from None
+    if key.problem:
+        raise KeyFormatError(f"invalid Ed25519 public key: {key.problem}")
+    return key
 
 
 def load_public_key(data: str | bytes) -> Ed25519Key | RSAKey:

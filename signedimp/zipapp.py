@@ -284,6 +284,13 @@ def _signedimp_check_archive(manager, archive):
             "%d entries are not listed in the signed manifest (added): %s" % (len(unlisted), shown),
             file=archive,
         )
+    absent = sorted({{path for manifest in root.manifests for path in manifest.hashes}}.difference(names))
+    if absent:
+        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+        raise sys.modules["signedimp"].IntegrityCheckFailed(
+            "%d entries listed in the signed manifest are missing (removed): %s" % (len(absent), shown),
+            file=archive,
+        )
 
 
 def _signedimp_call(module, function):

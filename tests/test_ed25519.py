@@ -114,6 +114,19 @@ def test_wycheproof(public, case):
         assert got is reference_verify(public, msg, sig)
 
 
+def test_wycheproof_through_public_key_objects():
+    """The same vectors through the public API: ``Ed25519Key(pk).verify`` for every group."""
+    from signedimp import Ed25519Key
+
+    for group in _DATA["testGroups"]:
+        key = Ed25519Key(bytes.fromhex(group["publicKey"]["pk"]))
+        for case in group["tests"]:
+            msg, sig = bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"])
+            assert key.verify(msg, sig) is ed25519.verify(key.public_bytes, msg, sig), case["tcId"]
+            if case["result"] != "acceptable":
+                assert key.verify(msg, sig) is (case["result"] == "valid"), case["tcId"]
+
+
 def test_wycheproof_count():
     assert len(CASES) == _DATA["numberOfTests"] == 210
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import shutil
@@ -69,26 +70,34 @@ def test_ed25519_wrong_length(bad):
         Ed25519Key(bad)
 
 
-def test_ed25519_rejects_bad_points_and_types():
+def test_ed25519_bad_points_never_verify_and_are_refused_when_loaded():
     with pytest.raises(TypeError):
         Ed25519Key("a" * 32)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="small order"):
-        Ed25519Key(b"\x01" + bytes(31))
-    with pytest.raises(ValueError, match="canonical"):
-        Ed25519Key(b"\xff" * 31 + b"\x7f")  # y >= p
     not_on_curve = next(
         y.to_bytes(32, "little") for y in range(2, 100)
         if not _decodes(y.to_bytes(32, "little")))
-    with pytest.raises(ValueError, match="canonical"):
-        Ed25519Key(not_on_curve)
+    cases = [
+        (b"\x01" + bytes(31), "small order"),
+        (b"\xff" * 31 + b"\x7f", "canonical"),  # y >= p
+        (not_on_curve, "canonical"),
+    ]
+    for public, reason in cases:
+        key = Ed25519Key(public)  # any 32 bytes make a key object ...
+        assert reason in key.problem
+        assert key.verify(b"message", bytes(64)) is False  # ... that never verifies
+        spki = bytes.fromhex("302a300506032b6570032100") + public
+        with pytest.raises(KeyFormatError, match=reason):  # and reading one is refused outright
+            load_public_key(spki)
+        ssh = b"ssh-ed25519 " + binascii.b2a_base64(
+            b"".join(len(f).to_bytes(4, "big") + f for f in (b"ssh-ed25519", public)), newline=False)
+        with pytest.raises(KeyFormatError, match=reason):
+            load_public_key(ssh)
+    assert Ed25519Key(_ed().public_key().export_key(format="raw")).problem is None
 
 
 def _decodes(data):
-    try:
-        Ed25519Key(data)
-    except ValueError as exc:
-        return "small order" in str(exc)
-    return True
+    problem = Ed25519Key(data).problem
+    return problem is None or "small order" in problem
 
 
 def test_ed25519_pem_round_trip():

@@ -319,6 +319,16 @@ def test_added_module_refused(apps, workdir, pub):
     assert_refused(signedimp_cli("run", bad, "--key", pub), "unlisted: json.py")
 
 
+def test_removed_file_refused_before_the_app_runs(apps, workdir, pub):
+    # A listed file that is gone (here the package data the app reads) is refused by the eager
+    # check, before any of the app's code runs, not when the app gets to it.
+    bad = rewrite(apps[False], workdir / "removed.pyz", drop={"demoapp/data/message.txt"})
+    result = python(bad)
+    assert_refused(result, "missing (removed): demoapp/data/message.txt")
+    assert result.stdout == ""
+    assert_refused(signedimp_cli("run", bad, "--key", pub), "missing: demoapp/data/message.txt")
+
+
 def test_modified_main_refused(apps, workdir, pub):
     bad = rewrite(apps[False], workdir / "main.pyz",
                   change=("__main__.py", lambda d: d + b"\nprint('unverified code ran')\n"))
@@ -354,8 +364,9 @@ def test_missing_runtime_member_refused(apps, workdir, pub):
 
 
 def test_runtime_bytecode_for_another_python_falls_back_to_sources(workdir, key, monkeypatch):
-    # Bytecode with another magic number is never read (so not even its absence matters): the
-    # runtime is compiled from the pinned sources member.
+    # Bytecode with another magic number is never read (so not even a corrupt copy matters,
+    # which would otherwise be refused against its pinned SHA-256): the runtime is compiled from
+    # the pinned sources member.
     from signedimp import bootstrap
 
     real = bootstrap.compiled_runtime
@@ -364,7 +375,7 @@ def test_runtime_bytecode_for_another_python_falls_back_to_sources(workdir, key,
                         "    print(type(sys.meta_path[0]).__name__)\n"})
     out = workdir / "other-magic.pyz"
     build_zipapp(str(source), out, key, main="hi:main", compile=True)
-    result = python(rewrite(out, workdir / "other-magic-dropped.pyz", drop={BYTECODE_MEMBER}))
+    result = python(rewrite(out, workdir / "other-magic-corrupt.pyz", change=(BYTECODE_MEMBER, flip_last_byte)))
     assert (result.returncode, result.stdout, result.stderr) == (0, "SignedImportManager\n", "")
 
 
