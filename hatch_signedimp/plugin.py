@@ -145,13 +145,23 @@ class SignedImpBuildHook(BuildHookInterface):
         if member is None:
             return
         _remove(artifact_path)
-        rel = self._key_relative_path() or "path/to/key.pem"
+        rel = self._leaked_path(target, member)
         msg = (
             f"Build hook `{self.PLUGIN_NAME}`: the private signing key ended up in the {target} as "
             f"`{member}`; the {target} was deleted. Exclude the key file from it:\n{exclude_hint(target, rel)}\n"
             "and do not force-include it."
         )
         raise BuildHookError(msg)
+
+    def _leaked_path(self, target: str, member: str) -> str:
+        """The project path to exclude: in an sdist, the member found when the project has a file
+        there (a copy of the key can sit anywhere); else the configured key file (a wheel remaps
+        paths, and ``force-include`` can rename)."""
+        if target == "sdist":
+            _top, _, inside = member.replace("\\", "/").partition("/")
+            if inside and os.path.isfile(os.path.join(self.root, *inside.split("/"))):
+                return inside
+        return self._key_relative_path() or "path/to/key.pem"
 
     def _refuse_leaked_key(self) -> None:
         """A key file inside an unpacked sdist means that sdist shipped the private key."""

@@ -184,6 +184,8 @@ def cmd_zipapp(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Verify a zipapp completely (``__main__.py`` included) and run it with the app's arguments."""
     keys = _verify_keys(args.key)
+    if os.path.isdir(args.archive):
+        raise CommandError(f"{args.archive}: is a folder; `signedimp run` runs a zipapp (.pyz) archive")
     if not os.path.isfile(args.archive):
         raise CommandError(f"{args.archive}: no such file")
     from . import zipapp

@@ -346,7 +346,14 @@ class Manifest:
         return self._signed
 
     def serialise(self) -> bytes:
-        """The manifest file: signature lines, the empty line, then ``signed_bytes()``."""
+        """The manifest file: signature lines, the empty line, then ``signed_bytes()``.
+
+        A manifest without a signature is no manifest file (``parse`` would refuse it), so it
+        cannot be serialised: sign ``signed_bytes()`` and add the line with ``with_signature``.
+        """
+        if not self._signatures:
+            raise ManifestError("an unsigned manifest cannot be serialised: it needs at least one "
+                                "signature line", source=self.source)
         head = "".join(f"{sig.line()}\n" for sig in self._signatures)
         return f"{head}\n".encode("ascii") + self.signed_bytes()
 

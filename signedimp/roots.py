@@ -75,7 +75,7 @@ class ManifestRoot:
             self._tampered.append(f"manifest rejected: {exc}")
             return None
         if key is None:
-            signers = ", ".join(sig.fingerprint[:16] for sig in manifest.signatures)
+            signers = ", ".join(sig.fingerprint for sig in manifest.signatures)
             self._untrusted.append(f"manifest {where} is not signed by a trusted key (signed by {signers})")
             return None
         return manifest

@@ -327,6 +327,22 @@ def test_force_included_key_fails_the_sdist(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_copy_of_the_key_elsewhere_is_named_in_the_hint(tmp_path):
+    project = copy_sample(tmp_path / "p", 'key-file = "keys/signing.pem"')
+    pem = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"
+    (project / "keys").mkdir()
+    (project / "keys" / "signing.pem").write_text(pem)
+    (project / "backup").mkdir()
+    (project / "backup" / "old-key.pem").write_text(pem)  # the same key under another name
+    proc = run_build(project, "--sdist")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert "the private signing key ended up in the sdist as `sample_app-0.1.0/backup/old-key.pem`" in text
+    assert '[tool.hatch.build.targets.sdist]\nexclude = ["/backup/old-key.pem"]' in text
+    assert not list((project / "dist").glob("*.tar.gz"))
+
+
+@pytest.mark.slow
 def test_wheel_from_sdist_without_the_key_file_says_what_to_do(project_with_key_file, tmp_path):
     _, sdist = project_with_key_file
     with tarfile.open(sdist) as tar:

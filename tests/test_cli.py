@@ -192,6 +192,13 @@ def test_a_single_file_is_counted_in_the_singular(tmp_path):
     verified = signedimp("verify", "one", "--key", "k.pem.pub", cwd=tmp_path)
     assert verified.stdout == f"one: OK (1 file verified, signed by {fp})\n"
 
+def test_run_of_a_folder_says_it_runs_archives(tmp_path):
+    assert signedimp("keygen", "-o", "k.pem", cwd=tmp_path).returncode == 0
+    (tmp_path / "app").mkdir()
+    proc = signedimp("run", "app", "--key", "k.pem.pub", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "signedimp: error: app: is a folder; `signedimp run` runs a zipapp (.pyz) archive\n"
+
 def test_sign_key_from_environment(tmp_path, keys):
     tree = sample_tree(tmp_path / "tree")
     env = clean_env(SIGNEDIMP_KEY=keys["key"].read_text())

@@ -241,11 +241,15 @@ def test_constructor_validates() -> None:
         Signature(FP1, b"")
     with pytest.raises(TypeError):
         Manifest({"x.py": H1}, [(FP1, b"a")])
-    # An unsigned manifest can be built in memory (for signing), but not parsed back.
+    # An unsigned manifest can be built in memory (for signing), but not written out: the file
+    # it would make is one that parse refuses.
     unsigned = Manifest([("x.py", H1)])
     assert unsigned.signatures == ()
+    assert unsigned.signed_bytes() == f"sha256\n{H1} x.py\n".encode()
+    with pytest.raises(ManifestError, match="unsigned manifest cannot be serialised"):
+        unsigned.serialise()
     with pytest.raises(ManifestError, match="missing signature line"):
-        Manifest.parse(unsigned.serialise())
+        Manifest.parse(b"\n" + unsigned.signed_bytes())
 
 
 def test_immutable() -> None:

@@ -234,7 +234,7 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     built["untrusted_key"] = Case(
         [str(root)], [("import", "victim")], canary, "IntegrityCheckMissing", "victim",
         str(root / "victim.py"),
-        f"manifest {root / MANIFEST_NAME} is not signed by a trusted key (signed by {attacker.fingerprint[:16]})")
+        f"manifest {root / MANIFEST_NAME} is not signed by a trusted key (signed by {attacker.fingerprint})")
 
     root, canary = signed_dir("forged_signature")
     (root / "victim.py").write_text(malicious(canary))
