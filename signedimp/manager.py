@@ -160,8 +160,12 @@ class SignedImportManager:
         if loader is None or spec.origin in ("built-in", "frozen"):
             return spec
         if self._trust.is_trusted(spec.origin):
-            if isinstance(loader, SourceFileLoader) and spec.cached and not self._trust.is_trusted(spec.cached):
-                spec.loader = TrustedSourceLoader(loader.name, loader.path)  # sys.pycache_prefix
+            # Without sys.pycache_prefix the bytecode cache is the trusted folder's own __pycache__;
+            # only with a prefix can it lie elsewhere (checked only then: this runs for every
+            # standard-library import).
+            if (sys.pycache_prefix and isinstance(loader, SourceFileLoader) and spec.cached
+                    and not self._trust.is_trusted(spec.cached)):
+                spec.loader = TrustedSourceLoader(loader.name, loader.path)
             return spec
         kind = next((kind for cls, kind in _KINDS if isinstance(loader, cls)), None)
         if kind is None:
