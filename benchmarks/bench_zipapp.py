@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from signedimp.manifest import MANIFEST_NAME  # noqa: E402
 from signedimp.tools import generate_key  # noqa: E402
-from signedimp.zipapp import build_zipapp  # noqa: E402
+from signedimp.tools._zipapp import build_zipapp  # noqa: E402
 
 SECTION = "## Zipapp start-up (pip)"
 ENTRY = "pip._internal.cli.main:main"

@@ -31,6 +31,6 @@ def get_bootstrap_code(keys) -> str:
 
     Embed it verbatim in a zipapp's ``__main__.py`` or a frozen app's startup script.
     """
-    from .bootstrap import get_bootstrap_code as build  # not runtime: it reads our own sources
+    from .tools._bootstrap import get_bootstrap_code as build  # a tool: it reads our own sources
 
     return build(keys)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from signedimp import bootstrap
-from signedimp.bootstrap import TOOL_MODULES, get_bootstrap_code, relative_imports, runtime_modules
+from signedimp.tools import _bootstrap as bootstrap
+from signedimp.tools._bootstrap import NOT_RUNTIME, get_bootstrap_code, relative_imports, runtime_modules
 from signedimp.tools import generate_key, sign_directory
 
 from .helpers import PROJECT_ROOT, clean_env, write_tree
@@ -70,16 +70,32 @@ def assert_stdlib_only(report: dict) -> None:
 # -- the module list -----------------------------------------------------------------------------
 
 
-def test_every_module_is_runtime_or_tool():
+def test_every_module_of_the_runtime_folder_is_embedded():
+    """The boundary is the folder: every ``signedimp/*.py`` (but the ``-m`` entry point) is
+    runtime and embedded; the tools live in ``signedimp/tools/``."""
     files = {p.stem for p in PACKAGE_DIR.glob("*.py")}
     runtime = set(runtime_modules())
-    assert runtime.isdisjoint(TOOL_MODULES)
-    unclassified = files - runtime - set(TOOL_MODULES)
-    assert unclassified == set(), (
-        "new signedimp module(s): import them from the runtime (relative, top level) "
-        "or list them in bootstrap.TOOL_MODULES"
+    assert runtime.isdisjoint(NOT_RUNTIME)
+    assert files - runtime == set(NOT_RUNTIME), (
+        "new signedimp module(s) not reachable from __init__ by top-level relative imports: "
+        "import them from the runtime, or move them to signedimp/tools/"
     )
-    assert runtime <= files
+
+
+def test_no_runtime_module_imports_the_tools():
+    """Not even inside a function, except ``get_bootstrap_code`` (it reads the package's own
+    sources, which only an installed copy has)."""
+    for name in runtime_modules():
+        tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                target = "." * node.level + (node.module or "")
+                names = [alias.name for alias in node.names]
+                if target.startswith(".tools") or target == "signedimp.tools" or (
+                        target == "." and "tools" in names):
+                    assert (name, target) == ("__init__", ".tools._bootstrap"), (name, target)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("signedimp.tools") for a in node.names), name
 
 
 def test_runtime_order_respects_imports():

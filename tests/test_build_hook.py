@@ -74,7 +74,8 @@ def plugin_wheelhouse(tmp_path_factory) -> Path:
     """This checkout built as a wheel, with hatchling and pycryptodome beside it (for isolated builds)."""
     wheelhouse = tmp_path_factory.mktemp("wheelhouse")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(PROJECT_ROOT), "-w", str(wheelhouse)],
+        # hatchling is not a dependency of ours (it is the build backend), so fetch it too.
+        [sys.executable, "-m", "pip", "wheel", str(PROJECT_ROOT), "hatchling", "-w", str(wheelhouse)],
         env=build_env(), capture_output=True, text=True, timeout=600,
     )
     if proc.returncode != 0 and any(sign in output(proc) for sign in NETWORK_TROUBLE):

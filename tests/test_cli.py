@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from signedimp.cli import main, split_run_args
+from signedimp.tools.cli import main, split_run_args
 from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, load_private_key
 
@@ -367,7 +367,7 @@ def test_bootstrap_prints_code(keys):
                        "at least one --key PUB.pem is required (the trusted public key)")
 
 
-needs_zipapp = pytest.mark.skipif(importlib.util.find_spec("signedimp.zipapp") is None,
+needs_zipapp = pytest.mark.skipif(importlib.util.find_spec("signedimp.tools._zipapp") is None,
                                   reason="signedimp.zipapp not available yet")
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from signedimp import get_bootstrap_code
-from signedimp.bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
+from signedimp.tools._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
 from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, sign_zipfile, verify_path
-from signedimp.zipapp import APP_MAIN_MODULE, ZipappError, build_zipapp, run_zipapp
+from signedimp.tools._zipapp import APP_MAIN_MODULE, ZipappError, build_zipapp, run_zipapp
 
 from .helpers import clean_env, write_tree
 
@@ -367,7 +367,7 @@ def test_runtime_bytecode_for_another_python_falls_back_to_sources(workdir, key,
     # Bytecode with another magic number is never read (so not even a corrupt copy matters,
     # which would otherwise be refused against its pinned SHA-256): the runtime is compiled from
     # the pinned sources member.
-    from signedimp import bootstrap
+    from signedimp.tools import _bootstrap as bootstrap
 
     real = bootstrap.compiled_runtime
     monkeypatch.setattr(bootstrap, "compiled_runtime", lambda sources: (b"\0\0\r\n", real(sources)[1]))

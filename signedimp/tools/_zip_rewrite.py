@@ -14,12 +14,12 @@ import hashlib
 import os
 import zlib
 
-from .atomic_write import AtomicFile, existing_mode
-from .errors import ZipFormatError
-from .zip_content import CHUNK, corrupt, hash_content
-from .zip_format import DEFLATED, FLAG_ENCRYPTED, LOCAL, LOCAL_SIGNATURE, STORED
-from .zip_format import central_record, end_records, local_header_agrees, name_bytes
-from .zip_format import new_local_header, strip_zip64_extra
+from ._atomic_write import AtomicFile, existing_mode
+from ..errors import ZipFormatError
+from ._zip_content import CHUNK, corrupt, hash_content
+from ._zip_format import DEFLATED, FLAG_ENCRYPTED, LOCAL, LOCAL_SIGNATURE, STORED
+from ._zip_format import central_record, end_records, local_header_agrees, name_bytes
+from ._zip_format import new_local_header, strip_zip64_extra
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import binascii
 
-from .errors import KeyFormatError
-from .signing_keys import ED25519_OID, ED25519_PKCS8_PREFIX, MIN_RSA_BITS, RSA_OID, PrivateKey
+from ..errors import KeyFormatError
+from ._signing_keys import ED25519_OID, ED25519_PKCS8_PREFIX, MIN_RSA_BITS, RSA_OID, PrivateKey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .__about__ import __version__
-from .errors import (
+from ..__about__ import __version__
+from ..errors import (
     IntegrityCheckError,
     KeyFormatError,
     ManifestError,
@@ -46,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _tools() -> Any:
     """signedimp.tools, imported on first use: ``--help`` and ``--version`` need no pycryptodome."""
-    from . import tools
+    from .. import tools
 
     return tools
 
@@ -169,9 +169,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_zipapp(args: argparse.Namespace) -> int:
-    """Build a signed zipapp (the work is in ``signedimp.zipapp``)."""
+    """Build a signed zipapp (the work is in ``signedimp.tools._zipapp``)."""
     key = _signing_key(args)
-    from . import zipapp
+    from . import _zipapp as zipapp
 
     manifest = zipapp.build_zipapp(
         args.source, args.output, key, main=args.main, interpreter=args.python,
@@ -188,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.archive}: is a folder; `signedimp run` runs a zipapp (.pyz) archive")
     if not os.path.isfile(args.archive):
         raise CommandError(f"{args.archive}: no such file")
-    from . import zipapp
+    from . import _zipapp as zipapp
 
     return int(zipapp.run_zipapp(args.archive, keys, list(args.app_args)) or 0)
 
@@ -196,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     """Print the self-contained verifier source with the pinned keys."""
     keys = _verify_keys(args.key)
-    from . import bootstrap
+    from . import _bootstrap as bootstrap
 
     sys.stdout.write(bootstrap.get_bootstrap_code(keys))
     return EXIT_OK

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .manifest import check_path
+from ..manifest import check_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build

@@ -11,13 +11,13 @@ import binascii
 import hashlib
 import os
 
-from .errors import ZipFormatError
+from ..errors import ZipFormatError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     from collections.abc import Iterable
 
-    from .zip_rewrite import Archive, Entry
+    from ._zip_rewrite import Archive, Entry
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 

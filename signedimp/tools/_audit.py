@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 import zlib
 
-from .audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
-from .errors import ManifestError, SignatureMismatch, ZipFormatError
-from .keys import Ed25519Key, RSAKey, key_ring
-from .manifest import MANIFEST_NAME, Manifest
-from .manifest_signing import sha256_hex
-from .signing_keys import PrivateKey
-from .tree_walk import read_file, walk_tree
-from .wheel_record import parse_record, record_hash
-from .zip_format import FLAG_ENCRYPTED
-from .zip_rewrite import check_names
+from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
+from ..errors import ManifestError, SignatureMismatch, ZipFormatError
+from ..keys import Ed25519Key, RSAKey, key_ring
+from ..manifest import MANIFEST_NAME, Manifest
+from ._manifest_signing import sha256_hex
+from ._signing_keys import PrivateKey
+from ._tree_walk import read_file, walk_tree
+from ._wheel_record import parse_record, record_hash
+from ._zip_format import FLAG_ENCRYPTED
+from ._zip_rewrite import check_names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build

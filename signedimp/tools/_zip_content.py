@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import zlib
 
-from .errors import ZipFormatError
-from .zip_format import DEFLATED, STORED
+from ..errors import ZipFormatError
+from ._zip_format import DEFLATED, STORED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .manifest import Manifest, Signature
+from ..manifest import Manifest, Signature
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from collections.abc import Mapping
     from typing import Union
 
-    from .signing_keys import PrivateKey
+    from ._signing_keys import PrivateKey
 
     PathLike = Union[str, "os.PathLike[str]"]
 

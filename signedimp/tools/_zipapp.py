@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
-from .errors import IntegrityCheckError, ManifestError, SignatureMismatch
-from .manifest import MANIFEST_NAME, Manifest, check_path
+from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
+from ..errors import IntegrityCheckError, ManifestError, SignatureMismatch
+from ..manifest import MANIFEST_NAME, Manifest, check_path
 
 __all__ = ["APP_MAIN_MODULE", "ZipappError", "build_zipapp", "run_zipapp"]
 
@@ -366,7 +366,7 @@ def collect_entries(staging: Path) -> tuple[dict[str, bytes], list[str]]:
 
 def sign_files(files: dict[str, bytes], signers: Sequence[Any]) -> Manifest:
     """The root manifest over ``files``, signed by each of ``signers`` in turn."""
-    from .tools import sha256_hex, sign_manifest  # pycryptodome: only needed when signing
+    from . import sha256_hex, sign_manifest  # pycryptodome: only needed when signing
 
     hashes = {name: sha256_hex(data) for name, data in files.items()}
     manifest = None
@@ -456,7 +456,7 @@ def run_zipapp(path: str | os.PathLike, keys: Any, argv: Sequence[str]) -> int:
 
 def audit_archive(path: str, keys: list[Any]) -> bytes:
     """Check every entry of the archive; return the verified bytes of its ``__main__.py``."""
-    from .tools import verify_path
+    from . import verify_path
 
     report = verify_path(path, keys)
     if not report.ok:
@@ -499,7 +499,7 @@ def verified_main(path: str, keys: list[Any]) -> bytes:
         raise RefusedArchive(str(exc)) from None
     if signer is None:
         raise RefusedArchive("the manifest is not signed by a trusted key")
-    from .tools import sha256_hex
+    from . import sha256_hex
 
     if manifest.lookup(MAIN_NAME) != sha256_hex(main):
         raise RefusedArchive(f"{MAIN_NAME} does not match the signed manifest (modified)")
@@ -508,7 +508,7 @@ def verified_main(path: str, keys: list[Any]) -> bytes:
 
 def execute_main(path: str, main_code: bytes, keys: list[Any], argv: list[str]) -> int:
     """Run verified ``__main__.py`` bytes as ``__main__``, the hook installed; restore state after."""
-    from .manager import SignedImportManager
+    from ..manager import SignedImportManager
 
     filename = os.path.join(path, MAIN_NAME)
     try:

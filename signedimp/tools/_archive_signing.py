@@ -11,12 +11,12 @@ import os
 import stat
 import time
 
-from .manifest import MANIFEST_NAME, Manifest
-from .manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
-from .tree_walk import checked_rel
-from .wheel_record import build_record, check_old_record, find_dist_info
-from .zip_format import DEFLATED, STORED
-from .zip_rewrite import clone_info, new_entry, rewrite
+from ..manifest import MANIFEST_NAME, Manifest
+from ._manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
+from ._tree_walk import checked_rel
+from ._wheel_record import build_record, check_old_record, find_dist_info
+from ._zip_format import DEFLATED, STORED
+from ._zip_rewrite import clone_info, new_entry, rewrite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from collections.abc import Iterable, Mapping
     from typing import Union
 
-    from .signing_keys import PrivateKey
-    from .zip_rewrite import Archive, Entry
+    from ._signing_keys import PrivateKey
+    from ._zip_rewrite import Archive, Entry
 
     PathLike = Union[str, "os.PathLike[str]"]
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 
-from .errors import KeyFormatError
-from .keys import load_public_key
-from .signing_key_pem import load_private_key
+from ..errors import KeyFormatError
+from ..keys import load_public_key
+from ._signing_key_pem import load_private_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     from collections.abc import Mapping
     from typing import Union
 
-    from .keys import Ed25519Key, RSAKey
-    from .signing_keys import PrivateKey
+    from ..keys import Ed25519Key, RSAKey
+    from ._signing_keys import PrivateKey
 
     PublicKey = Union[Ed25519Key, RSAKey]
     PathLike = Union[str, "os.PathLike[str]"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import binascii
 import os
 
-from .errors import KeyFormatError
-from .keys import Ed25519Key, RSAKey
+from ..errors import KeyFormatError
+from ..keys import Ed25519Key, RSAKey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
