@@ -45,7 +45,8 @@ from ._signing_keys import ED25519_OID, MIN_RSA_BITS, PBKDF2_ITERATIONS, RSA_OID
 from ._signing_keys import PrivateKey, generate_key
 
 # Used by sign_directory, not re-exported.
-from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode
+from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode, is_temp_name as _is_temp_name
+from ._atomic_write import TargetError as _TargetError, replaceable_target as _replaceable_target
 from ._manifest_signing import file_sha256 as _file_sha256, previous_manifest as _previous_manifest
 from ._tree_walk import read_file as _read_file, walk_tree as _walk_tree
 
@@ -88,7 +89,16 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     if not os.path.isdir(root):
         raise NotADirectoryError(f"{root}: not a directory")
     target = os.path.join(root, MANIFEST_NAME)
-    hashes = {rel: _file_sha256(fs) for rel, fs in _walk_tree(root) if rel != MANIFEST_NAME}
+    if os.path.islink(target):  # never write through a link that may lead out of the tree
+        raise _TargetError(f"{target}: is a symlink; a folder's manifest must be a regular file")
+    target = _replaceable_target(target)
+    # Never list a signedimp temp file (this run's, a concurrent signer's, or one a killed run
+    # left): it is gone, or removed by the next run, and the folder would no longer verify.
+    hashes = {
+        rel: _file_sha256(fs)
+        for rel, fs in _walk_tree(root)
+        if rel != MANIFEST_NAME and not _is_temp_name(rel.rpartition("/")[2])
+    }
     previous = _read_file(target) if os.path.isfile(target) else None
     manifest = sign_manifest(hashes, key, _previous_manifest(previous, target))
     with _AtomicFile(target, _existing_mode(target, MANIFEST_MODE)) as fh:

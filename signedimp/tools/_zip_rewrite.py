@@ -14,7 +14,7 @@ import hashlib
 import os
 import zlib
 
-from ._atomic_write import AtomicFile, existing_mode
+from ._atomic_write import AtomicFile, existing_mode, replaceable_target
 from ..errors import ZipFormatError
 from ._zip_content import CHUNK, corrupt, hash_content
 from ._zip_format import DEFLATED, FLAG_ENCRYPTED, LOCAL, LOCAL_SIGNATURE, STORED
@@ -81,7 +81,7 @@ def rewrite(path: PathLike, edit: Callable[[str, Archive], Result],
     """Read the archive at ``path`` (keeping the content of the members ``keep(name)`` asks
     for), let ``edit(where, archive)`` change its members, and replace the file atomically
     with the result; returns what ``edit`` returned."""
-    target = os.fspath(path)
+    target = replaceable_target(os.fspath(path))
     with AtomicFile(target, existing_mode(target, 0o644)) as out:
         with _Source(target) as source:
             archive = source.read(keep)

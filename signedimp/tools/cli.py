@@ -333,6 +333,24 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+def _exit_cleanly_on_termination() -> None:
+    """Turn SIGTERM and SIGHUP (what ``timeout``, systemd and CI cancellation send) into
+    ``SystemExit``, so that temp files and staging folders are removed as on an error."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status instead of raising SystemExit."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -351,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command != "run":  # an app run by `signedimp run` keeps the default signal handling
+        _exit_cleanly_on_termination()
     try:
         return args.func(args)
     except (IntegrityCheckError, SignatureMismatch) as exc:  # refused while running an app

@@ -1,0 +1,254 @@
+"""Signing under faults (issue #14): kills, full disks, protected targets, two signers at once.
+
+Every case runs the real ``signedimp`` command in a child process and checks the files it
+leaves: the artifact is either the old one or a signed one, and no temporary file survives a
+run that could clean up (errors, SIGINT, SIGTERM); what SIGKILL leaves is removed by the next
+run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from signedimp.tools import generate_key, verify_path
+from signedimp.tools._atomic_write import TEMP_MARK, remove_stale_temps
+
+from .helpers import clean_env
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and mounts are POSIX")
+
+
+@pytest.fixture(scope="module")
+def key_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keys")
+    key = generate_key()
+    (folder / "k.pem").write_bytes(key.to_pem())
+    (folder / "k.pem.pub").write_bytes(key.public_pem())
+    return key, folder / "k.pem", folder / "k.pem.pub"
+
+
+def signedimp(*args: str | os.PathLike) -> list[str]:
+    return [sys.executable, "-m", "signedimp", *map(str, args)]
+
+
+def temps_in(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if TEMP_MARK in name or name.endswith(".tmp"))
+
+
+def big_zip(path: Path, megabytes: int = 48) -> Path:
+    """A zip large enough that signing it takes a while (stored random data: no compression)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("pkg/__init__.py", "VALUE = 1\n")
+        for i in range(megabytes // 4):
+            zf.writestr(f"pkg/blob{i}.bin", os.urandom(4 << 20))
+    return path
+
+
+def start_and_wait_for_temp(cmd: list[str], folder: Path, timeout: float = 30) -> subprocess.Popen:
+    """Start ``cmd`` and return once its temp file exists in ``folder`` (the aimed moment)."""
+    proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(TEMP_MARK in name for name in os.listdir(folder)):
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.002)
+    proc.kill()
+    out, err = proc.communicate()
+    pytest.fail(f"the signer never wrote its temp file (exit {proc.returncode}): {err.decode()[-2000:]}")
+
+
+# -- kills ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 128 + 15), (signal.SIGINT, 130),
+                                                (signal.SIGHUP, 128 + 1)])
+def test_terminated_zip_signing_leaves_the_original_and_no_temp(tmp_path, key_files, signum, status):
+    _, key, _ = key_files
+    archive = big_zip(tmp_path / "big.zip")
+    before = archive.read_bytes()
+    proc = start_and_wait_for_temp(signedimp("sign", archive, "--key", key), tmp_path)
+    proc.send_signal(signum)
+    proc.communicate(timeout=60)
+    assert proc.returncode == status
+    assert temps_in(tmp_path) == []
+    assert archive.read_bytes() == before
+
+
+def test_killed_zip_signing_leaves_a_temp_that_the_next_run_removes(tmp_path, key_files):
+    _, key, pub = key_files
+    archive = big_zip(tmp_path / "big.zip")
+    before = archive.read_bytes()
+    proc = start_and_wait_for_temp(signedimp("sign", archive, "--key", key), tmp_path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    left = temps_in(tmp_path)
+    assert len(left) == 1 and left[0].startswith(f".big.zip{TEMP_MARK}{proc.pid}-")
+    assert archive.read_bytes() == before  # the kill never touches the original
+    done = subprocess.run(signedimp("sign", archive, "--key", key), env=clean_env(), capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert temps_in(tmp_path) == []
+    assert verify_path(archive, key_files[0]).ok
+
+
+def test_stale_manifest_temp_in_a_folder_is_never_listed_and_is_removed(tmp_path, key_files):
+    key, key_path, pub = key_files
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("X = 1\n")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tree / f".signedimp-manifest.txt{TEMP_MARK}{int(dead.stdout)}-0badcafe"
+    stale.write_bytes(b"half a manifest")
+    live = tree / f".signedimp-manifest.txt{TEMP_MARK}{os.getpid()}-0fedcba9"  # a signer still running
+    live.write_bytes(b"another signer's manifest, being written")
+    done = subprocess.run(signedimp("sign", tree, "--key", key_path), env=clean_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists()  # its writer is gone: removed
+    assert live.exists()  # its writer runs: left alone, and not listed
+    manifest = (tree / "signedimp-manifest.txt").read_text()
+    assert TEMP_MARK not in manifest
+    live.unlink()
+    assert verify_path(tree, key).ok
+
+
+def test_two_signers_of_one_folder_at_once_leave_a_folder_that_verifies(tmp_path, key_files):
+    key, key_path, _ = key_files
+    tree = tmp_path / "tree"
+    for i in range(400):
+        path = tree / f"pkg{i % 20}" / f"mod{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"VALUE = {i}\n")
+    for _ in range(8):
+        procs = [subprocess.Popen(signedimp("sign", tree, "--key", key_path), env=clean_env(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        assert temps_in(tree) == []
+        report = verify_path(tree, key)
+        assert report.ok, report
+
+
+def test_remove_stale_temps_spares_other_targets_and_live_writers(tmp_path):
+    dead_pid = 2**22 + 12345  # above the default pid_max: never a running process
+    mine = tmp_path / f".a.zip{TEMP_MARK}{dead_pid}-00000000"
+    other_target = tmp_path / f".b.zip{TEMP_MARK}{dead_pid}-00000000"
+    alive = tmp_path / f".a.zip{TEMP_MARK}{os.getpid()}-00000000"
+    for path in (mine, other_target, alive):
+        path.write_bytes(b"x")
+    assert remove_stale_temps(str(tmp_path), "a.zip") == [str(mine)]
+    assert other_target.exists() and alive.exists()
+
+
+# -- targets that must not be replaced silently --------------------------------------------------
+
+
+def small_zip(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mod.py", "X = 1\n")
+    return path
+
+
+def test_write_protected_artifact_is_refused(tmp_path, key_files):
+    archive = small_zip(tmp_path / "app.zip")
+    archive.chmod(0o444)
+    before = archive.read_bytes()
+    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "write-protected (mode 0444)" in done.stderr and str(archive) in done.stderr
+    assert archive.read_bytes() == before and temps_in(tmp_path) == []
+
+
+def test_hard_linked_artifact_is_refused(tmp_path, key_files):
+    archive = small_zip(tmp_path / "app.zip")
+    os.link(archive, tmp_path / "other-name.zip")
+    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "has 2 hard links" in done.stderr
+    assert not verify_path(tmp_path / "other-name.zip", key_files[0]).ok  # nothing signed
+
+
+def test_signing_through_a_symlink_signs_the_file_and_keeps_the_link(tmp_path, key_files):
+    real = small_zip(tmp_path / "real.zip")
+    link = tmp_path / "link.zip"
+    link.symlink_to(real.name)
+    done = subprocess.run(signedimp("sign", link, "--key", key_files[1]), env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and os.readlink(link) == "real.zip"
+    assert verify_path(real, key_files[0]).ok
+
+
+def test_owner_and_extended_attributes_are_kept(tmp_path, key_files):
+    archive = small_zip(tmp_path / "app.zip")
+    if os.geteuid() == 0:
+        os.chown(archive, 4321, 4322)
+    try:
+        os.setxattr(archive, "user.signedimp-test", b"kept")
+        has_xattr = True
+    except OSError:
+        has_xattr = False
+    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    if os.geteuid() == 0:
+        assert (archive.stat().st_uid, archive.stat().st_gid) == (4321, 4322)
+    if has_xattr:
+        assert os.getxattr(archive, "user.signedimp-test") == b"kept"
+    assert verify_path(archive, key_files[0]).ok
+
+
+# -- full and read-only file systems ---------------------------------------------------------------
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    """A 1 MiB tmpfs (root only; skipped where mounting is not allowed)."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root and mount(8)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def test_full_file_system_fails_cleanly_with_a_short_message(small_mount, key_files):
+    archive = small_mount / "app.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("blob.bin", os.urandom(700 << 10))  # the signed copy does not fit beside it
+    before = archive.read_bytes()
+    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert len(done.stderr) < 600, done.stderr
+    assert "no room to write the signed copy" in done.stderr and str(small_mount) in done.stderr
+    assert archive.read_bytes() == before and temps_in(small_mount) == []
+
+
+def test_read_only_file_system_names_the_folder_not_a_temp_file(small_mount, key_files):
+    tree = small_mount / "tree"
+    tree.mkdir()
+    (tree / "mod.py").write_text("X = 1\n")
+    done = subprocess.run(["mount", "-o", "remount,ro", str(small_mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot remount read-only: {done.stderr.decode().strip()}")
+    done = subprocess.run(signedimp("sign", tree, "--key", key_files[1]), env=clean_env(),
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert f"its folder {tree} is not writable" in done.stderr, done.stderr
+    assert TEMP_MARK not in done.stderr and ".tmp" not in done.stderr
