@@ -18,7 +18,6 @@ the reason; OSError is left for files that cannot be opened or read at all.
 from __future__ import annotations
 
 import binascii
-import io
 import os
 import stat
 import struct
@@ -30,6 +29,7 @@ except ImportError:  # pragma: no cover - an interpreter built without zlib
 
 from .errors import UnsafeInputError, ZipFormatError
 from .limits import MAX_MEMBER_SIZE, READ_CHUNK
+from .zipdir import open_archive
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # annotations only
 
     from .zipdir import ZipMember
 
-__all__ = ["read_file", "read_member", "member_chunks", "STORED", "DEFLATED", "METHOD_NAMES"]
+__all__ = ["read_file", "file_chunks", "read_member", "member_chunks", "STORED", "DEFLATED", "METHOD_NAMES"]
 
 STORED, DEFLATED = 0, 8
 #: Names of the other methods, for messages (APPNOTE 4.4.5).
@@ -68,10 +68,16 @@ def _kind(mode: int) -> str:
 
 
 def read_file(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> bytes:
-    """The content of the regular file at ``path``, at most ``limit`` bytes.
+    """The content of the regular file at ``path``, at most ``limit`` bytes (``file_chunks``)."""
+    return b"".join(file_chunks(path, limit, what))
+
+
+def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> Iterator[bytes]:
+    """The content of the regular file at ``path`` in pieces of at most ``READ_CHUNK`` bytes.
 
     Opened without blocking (a FIFO is refused after ``fstat``, never waited on); its size is
-    checked before anything is read, and at most ``limit + 1`` bytes are ever read.
+    checked before anything is read, and at most ``limit + 1`` bytes are ever read, so a file
+    that grows while it is read is refused too.
     """
     fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
     try:
@@ -81,22 +87,18 @@ def read_file(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> by
         if info.st_size > limit:
             raise UnsafeInputError(
                 f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}")
-        parts = []
         total = 0
-        while True:  # read(n) allocates n bytes up front: ask for what fstat said, in steps
-            want = min(READ_CHUNK, limit + 1 - total) if total >= info.st_size else min(
-                READ_CHUNK, info.st_size - total)
-            piece = os.read(fd, want)
+        while True:  # read(n) allocates n bytes up front: never ask for more than a chunk
+            piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))
             if not piece:
-                break
-            parts.append(piece)
+                return
             total += len(piece)
             if total > limit:
                 raise UnsafeInputError(
                     f"{path}: grew over the limit of {limit} bytes for a {what} while being read")
+            yield piece
     finally:
         os.close(fd)
-    return b"".join(parts)
 
 
 def _fail(where: str, member: ZipMember, reason: str) -> ZipFormatError:
@@ -202,5 +204,5 @@ def read_member(archive: str, member: ZipMember, limit: int = MAX_MEMBER_SIZE,
                 where: str | None = None) -> bytes:
     """The whole content of ``member`` of the zip file ``archive``, checked (see above)."""
     check_member(where or archive, member, limit)
-    with io.open_code(archive) as stream:
+    with open_archive(archive) as stream:
         return b"".join(member_chunks(stream, member, where or archive, limit))

@@ -324,6 +324,7 @@ class Manifest:
             return None, None, fingerprints
         if not data.endswith(b"\n"):
             raise fail("missing newline at the end of the file", data.count(b"\n") + 1)
+        _check_hash_type(data, body_start, len(signatures) + 2, fail)
         signed = data[body_start:]
         for sig, key in trusted:
             if key.verify(signed, sig.signature) is not True:
@@ -499,6 +500,23 @@ def _read_signature_block(data: bytes, fail) -> tuple[list[Signature], int]:
             return signatures, end + 1
         position = end + 1
         lineno += 1
+
+
+def _check_hash_type(data: bytes, start: int, lineno: int, fail) -> None:
+    """The line at ``start`` must be the hash type (what ``parse`` says when it is not)."""
+    end = data.find(b"\n", start)
+    line = data[start:end]
+    if end < 0:
+        raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}", lineno)
+    if line != HASH_TYPE.encode("ascii"):
+        text = _decode_line(line, lineno, fail)
+        if not text:
+            reason = "more than one empty line"
+        elif " " in text:
+            reason = f"expected the hash type line {HASH_TYPE!r}"
+        else:
+            reason = f"unsupported hash type {text!r} (only {HASH_TYPE!r} is)"
+        raise fail(reason, lineno)
 
 
 def _decode_line(raw: bytes, lineno: int, fail) -> str:

@@ -35,7 +35,7 @@ import os
 from .archive_signing import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN, sign_wheel, sign_zipfile
 from .audit import verify_path
 from .audit_report import FAILING, MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
-from .errors import KeyFormatError, ManifestError, SignatureMismatch, ZipFormatError
+from .errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
 from .key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
 from .keys import Ed25519Key, RSAKey, key_ring, load_public_key
 from .manifest import MANIFEST_NAME, Manifest, Signature, check_path
@@ -99,6 +99,8 @@ def sign_path(path: PathLike, key: PrivateKey) -> Manifest:
         return sign_directory(target, key)
     if not os.path.exists(target):
         raise FileNotFoundError(f"{target}: no such file or directory")
+    if not os.path.isfile(target):  # a FIFO would block zipfile's open: never opened
+        raise UnsafeInputError(f"{target}: not a regular file, directory, wheel or zip archive")
     suffix = os.path.splitext(target)[1].lower()
     if suffix == ".whl":
         return sign_wheel(target, key)

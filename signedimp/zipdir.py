@@ -17,7 +17,12 @@ import struct
 from .errors import ZipFormatError
 from .limits import MAX_CENTRAL_DIRECTORY_SIZE, MAX_ZIP_ENTRIES
 
-__all__ = ["ZipMember", "read_zip_directory", "read_zip_names"]
+__all__ = ["ZipMember", "read_zip_directory", "read_zip_names", "open_archive"]
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_S_IFMT, _S_IFREG = 0o170000, 0o100000
 
 # End of central directory record: signature, this disk, disk of the central directory,
 # entries on this disk, entries in total, central directory size and offset, comment length.
@@ -126,7 +131,7 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
     def fail(reason: str) -> ZipFormatError:
         return ZipFormatError(f"{path}: {reason}")
 
-    with io.open_code(path) as fp:
+    with open_archive(path) as fp:
         size = fp.seek(0, os.SEEK_END)
         end_position, end = _read_end_record(fp, size, fail)
         _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, _ = end
@@ -161,6 +166,24 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
             raise fail("truncated central directory")
 
     return _parse_central_directory(directory, entries, cd_start, prefix, fail)
+
+
+def open_archive(path: str):
+    """``path`` opened for binary reading, if it is a regular file.
+
+    Opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO,
+    socket or device put in an archive's place is refused (ZipFormatError), never waited on.
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
+    try:
+        if os.fstat(fd).st_mode & _S_IFMT != _S_IFREG:
+            raise ZipFormatError(f"{path}: not a regular file")
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return io.open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_at(fp, offset: int, size: int) -> bytes:
