@@ -663,8 +663,13 @@ def test_limits_are_documented():
     text = (root / "docs" / "threat-model.md").read_text()
     for value in ("512 MiB", "64 MiB", "1,000,000", "256 MiB", f"{MAX_TREE_DEPTH}"):
         assert value in text, value
-    cli_doc = (root / "README.md").read_text()
-    assert "exit status 1" in cli_doc or "exits 1" in cli_doc
+    readme = (root / "README.md").read_text()
+    assert "Exit status: 0 all good; 1 refused" in readme
+    # Issue 8.12: -I does not stop .pth files and sitecustomize in site-packages; -S does.
+    for doc in (readme, text):
+        assert "`python -I` does not stop" in doc or "`python -I` alone" in doc
+        assert "python -I -S" in doc
+    assert "run with `python -I` or `-S`" not in readme
 
 
 def test_unsafe_input_is_a_value_error():
