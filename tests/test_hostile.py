@@ -423,7 +423,7 @@ def test_directory_file_replaced_by_a_fifo_is_an_integrity_error(tmp_path, key, 
 def test_truncated_signed_zip_names_the_archive_and_the_reason(tmp_path, key, pub):
     archive = signed_zip(tmp_path, key, FILES)
     archive.write_bytes(archive.read_bytes()[:-30])
-    result = run_child(pub, [archive], [["import", "pkg"], ["import", "json"]])
+    result = run_child(pub, [archive], [["import", "pkg"], ["import", "colorsys"]])
     assert_refused(result[0], "IntegrityCheckFailed", "pkg", archive,
                    f"not found, and the archive on the path could not be read: {archive}: ")
     assert result[1]["ok"], result  # what is found elsewhere on the path still imports
@@ -675,3 +675,56 @@ def test_limits_are_documented():
 def test_unsafe_input_is_a_value_error():
     # Callers that caught ValueError (zip and tree errors) keep working.
     assert issubclass(UnsafeInputError, ValueError) and issubclass(ZipFormatError, UnsafeInputError)
+
+
+# -- the bounded member reader on its own -----------------------------------------------------
+
+
+def _deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize("member, reason", [
+    (Member("m", b"abc", crc=1), "is corrupt: bad CRC-32"),
+    (Member("m", b"abc", size=4), "is stored with two different sizes"),
+    (Member("m", b"abcdef" * 10, method=8, size=59), "inflates to more than its declared size of 59"),
+    (Member("m", b"abcdef" * 10, method=8, size=61), "is corrupt: 60 bytes, not the declared 61"),
+    (Member("m", method=8, raw=_deflate(b"x" * 100)[:-3], size=100, crc=zlib.crc32(b"x" * 100)),
+     "is corrupt: its deflate stream is truncated"),
+    (Member("m", method=8, raw=_deflate(b"x" * 100) + b"junk", size=100, crc=zlib.crc32(b"x" * 100)),
+     "is corrupt: data after the end of its deflate stream"),
+    (Member("m", b"abc", method=12), "uses compression method 12 (bzip2)"),
+    (Member("m", b"abc", flags=1), "is encrypted"),
+])
+def test_member_reader_refuses(tmp_path, member, reason):
+    from signedimp.bounded_read import read_member
+    from signedimp.zipdir import read_zip_directory
+
+    archive = craft_zip(tmp_path / "x.zip", [member])
+    (entry,) = read_zip_directory(archive)
+    with pytest.raises(ZipFormatError, match=f"^{archive}: member 'm' " + reason.replace("(", r"\(").replace(")", r"\)")):
+        read_member(str(archive), entry)
+
+
+def test_member_reader_reads_large_members_in_steps(tmp_path):
+    from signedimp.bounded_read import member_chunks
+    from signedimp.limits import READ_CHUNK
+    from signedimp.zipdir import read_zip_directory
+
+    data = os.urandom(READ_CHUNK) * 3 + b"tail"
+    archive = craft_zip(tmp_path / "x.zip", [Member("big", data, method=8), Member("raw", data)])
+    for entry in read_zip_directory(archive):
+        with open(archive, "rb") as stream:
+            chunks = list(member_chunks(stream, entry, str(archive)))
+        assert b"".join(chunks) == data
+        assert max(map(len, chunks)) <= READ_CHUNK and len(chunks) >= 4
+
+
+def test_local_header_must_repeat_the_central_name(tmp_path, key, pub):
+    archive = signed_zip(tmp_path, key, FILES, method=0)
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"pkg/mod.py", b"pkg/MOD.py", 1))  # the local header's copy
+    result = run_child(pub, [archive], [["import", "pkg"], ["import", "pkg.mod"]])
+    assert_refused(result[1], "IntegrityCheckFailed", "pkg.mod", archive / "pkg" / "mod.py",
+                   "member 'pkg/mod.py' is corrupt: the local header names another file")
