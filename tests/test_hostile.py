@@ -728,3 +728,17 @@ def test_local_header_must_repeat_the_central_name(tmp_path, key, pub):
     result = run_child(pub, [archive], [["import", "pkg"], ["import", "pkg.mod"]])
     assert_refused(result[1], "IntegrityCheckFailed", "pkg.mod", archive / "pkg" / "mod.py",
                    "member 'pkg/mod.py' is corrupt: the local header names another file")
+
+
+def test_giant_sparse_file_in_a_folder_is_refused_by_sign_and_verify(tmp_path, key, pub, keyfile):
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "a.py").write_bytes(b"")
+    sign_directory(root, key)
+    giant = sparse(root / "giant.bin", 16 * GiB)
+    reason = f"{giant}: {16 * GiB} bytes, over the limit of {MAX_MEMBER_SIZE} bytes for a file"
+    assert_refused_cli(cli("sign", root, "--key", keyfile, limit=True), reason)
+    # Listed (by a manifest that claims it), it is reported unreadable, never read.
+    (root / MANIFEST_NAME).write_bytes(signed_manifest(key, {"a.py": sha(b""), "giant.bin": "0" * 64}))
+    assert_refused_cli(cli("verify", root, "--key", pub, limit=True),
+                       f"{root}: modified: giant.bin (unreadable: {reason})")
