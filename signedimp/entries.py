@@ -10,15 +10,11 @@ at the offsets it gives.
 from __future__ import annotations
 
 import os
-import struct
 import sys
 
-try:  # imported now, with the verifier, never in the middle of an import
-    import zlib
-except ImportError:  # pragma: no cover - an interpreter built without zlib
-    zlib = None
-
+from .bounded_read import read_file, read_member
 from .errors import ZipFormatError
+from .limits import MAX_MEMBER_SIZE
 from .manifest import MANIFEST_NAME
 from .zipdir import read_zip_directory
 
@@ -58,9 +54,9 @@ class DirectoryEntry:
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
 
-    def read(self, rel: str) -> bytes:
-        with open(self.display(rel), "rb") as stream:
-            return stream.read()
+    def read(self, rel: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
+        """The file's bytes; UnsafeInputError for a special file or one over ``limit``."""
+        return read_file(self.display(rel), limit)
 
     def manifest_candidates(self) -> list[ManifestSource]:
         found = []
@@ -87,10 +83,6 @@ class DirectoryEntry:
 
     def is_file(self, rel: str) -> bool:
         return bool(rel) and os.path.isfile(self.display(rel))
-
-
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
-_STORED, _DEFLATED = 0, 8
 
 
 class ZipArchive:
@@ -121,36 +113,16 @@ class ZipArchive:
         self.names = frozenset(self.members)
         self.dirs = frozenset(dirs)
 
-    def read(self, name: str) -> bytes:
-        """The decompressed bytes of member ``name``; OSError if absent or unreadable."""
+    def read(self, name: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
+        """The content of member ``name``, inflated in bounded steps (``bounded_read``).
+
+        FileNotFoundError if absent; ZipFormatError if corrupt, over ``limit``, or in a
+        compression method the runtime cannot read; OSError if the archive cannot be read.
+        """
         member = self.members.get(name)
-        where = f"{self.archive}{os.sep}{name}"
         if member is None:
-            raise FileNotFoundError(f"{where}: no such member in the archive")
-        with open(self.archive, "rb") as stream:
-            stream.seek(member.header_offset)
-            header = stream.read(_LOCAL_HEADER.size)
-            if len(header) != _LOCAL_HEADER.size:
-                raise OSError(f"{where}: truncated local header")
-            signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
-            if signature != b"PK\x03\x04":
-                raise OSError(f"{where}: bad local header")
-            stream.seek(name_length + extra_length, os.SEEK_CUR)
-            raw = stream.read(member.compress_size)
-        if len(raw) != member.compress_size:
-            raise OSError(f"{where}: truncated member data")
-        if member.compress_type == _STORED:
-            data = raw
-        elif member.compress_type == _DEFLATED and zlib is not None:
-            try:
-                data = zlib.decompress(raw, -15)
-            except zlib.error as exc:
-                raise OSError(f"{where}: corrupt deflate data ({exc})") from None
-        else:
-            raise OSError(f"{where}: unsupported compression method {member.compress_type}")
-        if len(data) != member.file_size:
-            raise OSError(f"{where}: size does not match the central directory")
-        return data
+            raise FileNotFoundError(f"{self.archive}{os.sep}{name}: no such member in the archive")
+        return read_member(self.archive, member, limit)
 
 
 class ZipEntry:
@@ -165,8 +137,8 @@ class ZipEntry:
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
 
-    def read(self, rel: str) -> bytes:
-        return self.archive.read(self.prefix + rel)
+    def read(self, rel: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
+        return self.archive.read(self.prefix + rel, limit)
 
     def manifest_candidates(self) -> list[ManifestSource]:
         names = self.archive.names
@@ -217,7 +189,7 @@ class MissingEntry:
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
         raise FileNotFoundError(self.display(rel))
 
     def manifest_candidates(self) -> list[ManifestSource]:

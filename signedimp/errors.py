@@ -71,5 +71,14 @@ class KeyFormatError(ValueError):
     """A key (public or private) could not be read: the message says which and why."""
 
 
-class ZipFormatError(ValueError):
+class UnsafeInputError(ValueError):
+    """Input refused before it could cost unbounded time or memory, or be misread.
+
+    A file or zip member over a size limit (``signedimp.limits``), a special file (FIFO,
+    socket, device), a folder nested too deep, a compression method the runtime cannot read.
+    The message names the file and the reason; the command line exits 1 ("refused").
+    """
+
+
+class ZipFormatError(UnsafeInputError):
     """A zip archive is corrupt, truncated, or holds duplicate member names."""

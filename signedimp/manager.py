@@ -61,6 +61,7 @@ class SignedImportManager:
         self._trust = TrustPolicy(self.trusted_paths)
         self._roots: dict[str, ManifestRoot] = {}
         self._archives: dict[str, ZipArchive] = {}
+        self._broken: dict[str, str] = {}  # sys.path entry -> why its zip cannot be read
         self._lock = _thread.RLock()
 
     @property
@@ -89,7 +90,9 @@ class SignedImportManager:
             if self._path_hook not in sys.path_hooks:
                 sys.path_hooks.insert(0, self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
-                if isinstance(finder, zipimport.zipimporter) and not self._trust.is_trusted(path):
+                # None: no hook took the entry (an unreadable zip): ours must see it too.
+                if ((finder is None or isinstance(finder, zipimport.zipimporter))
+                        and not self._trust.is_trusted(path)):
                     del sys.path_importer_cache[path]
         return self
 
@@ -138,12 +141,19 @@ class SignedImportManager:
             spec = find(fullname, path, target)
             if spec is not None:
                 return self.vet(spec)
+        if self._broken:  # not found, and an archive on the path could not be read: say so
+            for entry in sys.path if path is None else path:
+                error = self._broken.get(entry)
+                if error is not None:
+                    raise IntegrityCheckFailed(f"not found, and the archive on the path could not "
+                                               f"be read: {error}", module=fullname, file=entry)
         return None
 
     def invalidate_caches(self) -> None:
         with self._lock:
             self._roots.clear()
             self._archives.clear()
+            self._broken.clear()
 
     # -- vetting -----------------------------------------------------------------------------
 
@@ -244,6 +254,7 @@ class SignedImportManager:
             raise ImportError("not a zip archive", path=path)
         archive = self.archive(split[0])
         if archive.error:
+            self._broken[path] = archive.error
             raise ImportError(archive.error, path=path)
         return VerifyingZipFinder(self, path, archive, split[1])
 

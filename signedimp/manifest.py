@@ -296,6 +296,43 @@ class Manifest:
 
         return cls._from_valid(hashes, tuple(signatures), source)
 
+    @classmethod
+    def parse_trusted(cls, data: bytes, keys: object, source: str | None = None
+                      ) -> tuple[Manifest | None, Ed25519Key | RSAKey | None, tuple[str, ...]]:
+        """Check the signatures first, then parse: (manifest, key, fingerprints of all lines).
+
+        For manifests of unknown provenance (everything the runtime and ``verify`` read): the
+        signature lines are read one at a time; when no line names a trusted key, nothing
+        else is looked at and (None, None, fingerprints) is returned. Otherwise every trusted
+        line must verify over the signed bytes (SignatureMismatch if one does not) before the
+        file lines are parsed, strictly, as ``parse`` does. So an unsigned or forged manifest
+        costs a scan of its first lines and one signature check, never a full parse.
+        """
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise TypeError(f"a manifest is parsed from bytes, not {type(data).__name__}")
+
+        def fail(reason: str, line: int) -> ManifestError:
+            return ManifestError(reason, line=line, source=source)
+
+        signatures, body_start = _read_signature_block(data, fail)
+        fingerprints = tuple(sig.fingerprint for sig in signatures)
+        ring = _key_ring(keys)
+        trusted = [(sig, ring[sig.fingerprint]) for sig in signatures if sig.fingerprint in ring]
+        if not trusted:
+            return None, None, fingerprints
+        if not data.endswith(b"\n"):
+            raise fail("missing newline at the end of the file", data.count(b"\n") + 1)
+        _check_hash_type(data, body_start, len(signatures) + 2, fail)
+        signed = data[body_start:]
+        for sig, key in trusted:
+            if key.verify(signed, sig.signature) is not True:
+                raise SignatureMismatch(sig.fingerprint, source)
+        manifest = cls.parse(data, source=source)
+        manifest._signed = signed  # parse is strict: the same bytes signed_bytes() would build
+        return manifest, trusted[0][1], fingerprints
+
     @property
     def hashes(self) -> Mapping[str, str]:
         """Path -> lowercase hex SHA-256, read-only, in manifest order."""
@@ -421,6 +458,80 @@ def _decode_text(data: bytes, fail) -> str:
                        text.count("\n", 0, offset) + 1)
     if not data.endswith(b"\n"):
         raise fail("missing newline at the end of the file", data.count(b"\n") + 1)
+    return text
+
+
+def _read_signature_block(data: bytes, fail) -> tuple[list[Signature], int]:
+    """The signature lines at the start of ``data`` and where the signed body starts.
+
+    Line by line, with the byte-level rules of ``_decode_text`` applied to each line, so the
+    errors are those ``parse`` gives; the rest of the file is not looked at.
+    """
+    if not data:
+        raise fail("empty file: expected a signature line", 1)
+    if data.startswith(_BOM):
+        raise fail("byte order mark at the start of the file", 1)
+    signatures: list[Signature] = []
+    fingerprints = set()
+    position = 0
+    lineno = 1
+    while True:
+        end = data.find(b"\n", position)
+        raw = data[position:] if end < 0 else data[position:end]
+        if raw:
+            line = _decode_line(raw, lineno, fail)
+            parsed = _parse_signature_line(line)
+            if isinstance(parsed, str):
+                if lineno == 1 and line == HASH_TYPE:
+                    parsed = "missing signature line: the manifest must start with one"
+                raise fail(parsed, lineno)
+            if parsed.fingerprint in fingerprints:
+                raise fail(f"second signature line for key {parsed.fingerprint}", lineno)
+            fingerprints.add(parsed.fingerprint)
+            signatures.append(parsed)
+        if end < 0:
+            if raw:
+                raise fail("missing newline at the end of the file", lineno)
+            raise fail("unexpected end of file: expected the empty line after the signatures",
+                       lineno)
+        if not raw:
+            if not signatures:
+                raise fail("missing signature line: the manifest must start with one", 1)
+            return signatures, end + 1
+        position = end + 1
+        lineno += 1
+
+
+def _check_hash_type(data: bytes, start: int, lineno: int, fail) -> None:
+    """The line at ``start`` must be the hash type (what ``parse`` says when it is not)."""
+    end = data.find(b"\n", start)
+    line = data[start:end]
+    if end < 0:
+        raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}", lineno)
+    if line != HASH_TYPE.encode("ascii"):
+        text = _decode_line(line, lineno, fail)
+        if not text:
+            reason = "more than one empty line"
+        elif " " in text:
+            reason = f"expected the hash type line {HASH_TYPE!r}"
+        else:
+            reason = f"unsupported hash type {text!r} (only {HASH_TYPE!r} is)"
+        raise fail(reason, lineno)
+
+
+def _decode_line(raw: bytes, lineno: int, fail) -> str:
+    """One line's text, under the byte-level rules of ``_decode_text``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail("not valid UTF-8", lineno) from None
+    bad = raw.translate(None, _ALLOWED_BYTES)
+    if bad:
+        raise fail(_BAD_BYTE_NAMES.get(bad[0], f"control character {bad[:1]!r}") + " not allowed",
+                   lineno)
+    for char in _C1_CONTROLS:
+        if char in text:
+            raise fail(f"control character {char!r} not allowed", lineno)
     return text
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import _thread
 
-from .errors import IntegrityCheckFailed, IntegrityCheckMissing, ManifestError, SignatureMismatch
+from .errors import (IntegrityCheckFailed, IntegrityCheckMissing, ManifestError, SignatureMismatch,
+                     UnsafeInputError)
+from .limits import MAX_MANIFEST_SIZE
 from .manifest import MANIFEST_NAME, Manifest
 
 __all__ = ["ManifestRoot"]
@@ -64,19 +66,18 @@ class ManifestRoot:
     def _read_manifest(self, source) -> Manifest | None:
         where = source.where
         try:
-            data = source.read(source.key)
-        except OSError as exc:
-            self._tampered.append(f"manifest {where} cannot be read: {exc}")
+            data = source.read(source.key, MAX_MANIFEST_SIZE)
+        except (OSError, UnsafeInputError) as exc:
+            self._tampered.append(f"manifest {where} cannot be read: {_reason(exc)}")
             return None
         try:
-            manifest = Manifest.parse(data, source=where)
-            key = manifest.verify(self._ring)
+            manifest, key, signers = Manifest.parse_trusted(data, self._ring, source=where)
         except (ManifestError, SignatureMismatch) as exc:
             self._tampered.append(f"manifest rejected: {exc}")
             return None
         if key is None:
-            signers = ", ".join(sig.fingerprint for sig in manifest.signatures)
-            self._untrusted.append(f"manifest {where} is not signed by a trusted key (signed by {signers})")
+            self._untrusted.append(
+                f"manifest {where} is not signed by a trusted key (signed by {', '.join(signers)})")
             return None
         return manifest
 
@@ -111,10 +112,21 @@ class ManifestRoot:
     def read_verified(self, rel: str, module: str | None = None) -> bytes:
         """Read ``rel`` once and return its bytes if, and only if, they match the manifest."""
         digest = self.expected_digest(rel, module)
-        data = self.entry.read(rel)
+        try:
+            data = self.entry.read(rel)
+        except (OSError, UnsafeInputError) as exc:
+            raise IntegrityCheckFailed(f"cannot be read: {_reason(exc)}", module=module,
+                                       file=self.entry.display(rel)) from None
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckFailed(
                 "its SHA-256 does not match the signed manifest (modified)",
                 module=module, file=self.entry.display(rel),
             )
         return data
+
+
+def _reason(exc: Exception) -> str:
+    """An exception as a reason: its message, with the OS error's text when that is all."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror} ({type(exc).__name__})"
+    return str(exc) or type(exc).__name__

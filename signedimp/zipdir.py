@@ -15,8 +15,14 @@ import os
 import struct
 
 from .errors import ZipFormatError
+from .limits import MAX_CENTRAL_DIRECTORY_SIZE, MAX_ZIP_ENTRIES
 
-__all__ = ["ZipMember", "read_zip_directory", "read_zip_names"]
+__all__ = ["ZipMember", "read_zip_directory", "read_zip_names", "open_archive"]
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_S_IFMT, _S_IFREG = 0o170000, 0o100000
 
 # End of central directory record: signature, this disk, disk of the central directory,
 # entries on this disk, entries in total, central directory size and offset, comment length.
@@ -81,11 +87,12 @@ class ZipMember:
     """
 
     __slots__ = ("name", "compress_size", "file_size", "header_offset", "compress_type", "crc",
-                 "flags")
+                 "flags", "raw_name")
 
     def __init__(self, name: str, compress_size: int, file_size: int, header_offset: int,
-                 compress_type: int, crc: int, flags: int) -> None:
+                 compress_type: int, crc: int, flags: int, raw_name: bytes = b"") -> None:
         self.name = name
+        self.raw_name = raw_name  # as stored: the local header must repeat these bytes
         self.compress_size = compress_size
         self.file_size = file_size
         self.header_offset = header_offset
@@ -124,7 +131,7 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
     def fail(reason: str) -> ZipFormatError:
         return ZipFormatError(f"{path}: {reason}")
 
-    with io.open_code(path) as fp:
+    with open_archive(path) as fp:
         size = fp.seek(0, os.SEEK_END)
         end_position, end = _read_end_record(fp, size, fail)
         _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, _ = end
@@ -149,11 +156,34 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
             raise fail("central directory offset points beyond the central directory")
         if entries > cd_size // _CENTRAL.size:
             raise fail(f"{entries} entries cannot fit in a central directory of {cd_size} bytes")
+        if entries > MAX_ZIP_ENTRIES:
+            raise fail(f"{entries} entries, over the limit of {MAX_ZIP_ENTRIES}")
+        if cd_size > MAX_CENTRAL_DIRECTORY_SIZE:
+            raise fail(f"central directory of {cd_size} bytes, over the limit of "
+                       f"{MAX_CENTRAL_DIRECTORY_SIZE} bytes")
         directory = _read_at(fp, cd_start, cd_size)
         if len(directory) != cd_size:
             raise fail("truncated central directory")
 
     return _parse_central_directory(directory, entries, cd_start, prefix, fail)
+
+
+def open_archive(path: str):
+    """``path`` opened for binary reading, if it is a regular file.
+
+    Opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO,
+    socket or device put in an archive's place is refused (ZipFormatError), never waited on.
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
+    try:
+        if os.fstat(fd).st_mode & _S_IFMT != _S_IFREG:
+            raise ZipFormatError(f"{path}: not a regular file")
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return io.open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_at(fp, offset: int, size: int) -> bytes:
@@ -243,7 +273,8 @@ def _parse_central_directory(directory: bytes, entries: int, cd_start: int, pref
         position = extra_start + extra_size + comment_size
         if position > len(directory):
             raise fail(f"central directory entry {number} is truncated")
-        name = _decode_name(directory[name_start:extra_start], flags, number, fail)
+        raw_name = directory[name_start:extra_start]
+        name = _decode_name(raw_name, flags, number, fail)
         file_size, compress_size, header_offset = _apply_zip64_extra(
             directory[extra_start:extra_start + extra_size], file_size, compress_size,
             header_offset, name, fail)
@@ -257,7 +288,8 @@ def _parse_central_directory(directory: bytes, entries: int, cd_start: int, pref
         if key in seen:
             raise fail(f"duplicate member name {name!r}")
         seen.add(key)
-        result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags))
+        result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags,
+                                raw_name))
     if position != len(directory):
         raise fail("central directory size does not match its entries")
     return result

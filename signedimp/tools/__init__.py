@@ -5,12 +5,12 @@ runtime.  The runtime half (``signedimp.keys``, ``signedimp.manifest``) stays st
 only, and everything signed here is checked with those same runtime types.  The work is done by
 small modules, re-exported here:
 
-- ``_signing_keys``: ``PrivateKey``, ``generate_key``; ``_signing_key_pem``: ``load_private_key``;
-  ``_key_files``: ``load_signing_key`` (``--key`` / ``SIGNEDIMP_KEY``), ``load_verify_keys``;
-- ``_manifest_signing``: ``sha256_hex``, ``sign_manifest`` (co-signing);
-- ``_archive_signing``: ``sign_zipfile``, ``sign_wheel``, over ``_zip_rewrite`` (raw-copy
-  rewriting, with ``_zip_format`` and ``_zip_content``), ``_wheel_record`` and ``_atomic_write``;
-- ``_audit``: ``verify_path``, whose ``VerifyReport`` lives in ``_audit_report``.
+- ``signing_keys``: ``PrivateKey``, ``generate_key``; ``signing_key_pem``: ``load_private_key``;
+  ``key_files``: ``load_signing_key`` (``--key`` / ``SIGNEDIMP_KEY``), ``load_verify_keys``;
+- ``manifest_signing``: ``sha256_hex``, ``sign_manifest`` (co-signing);
+- ``archive_signing``: ``sign_zipfile``, ``sign_wheel``, over ``zip_rewrite`` (raw-copy
+  rewriting, with ``zip_format`` and ``zip_content``), ``wheel_record`` and ``atomic_write``;
+- ``audit``: ``verify_path``, whose ``VerifyReport`` lives in ``audit_report``.
 
 Why signing uses pycryptodome while the runtime verifies in pure Python: signing computes with
 the private key, and Python's big integers are not constant-time, so a pure-Python signer would
@@ -35,7 +35,7 @@ import os
 from ._archive_signing import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN, sign_wheel, sign_zipfile
 from ._audit import verify_path
 from ._audit_report import FAILING, MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
-from ..errors import KeyFormatError, ManifestError, SignatureMismatch, ZipFormatError
+from ..errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
 from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
 from ..keys import Ed25519Key, RSAKey, key_ring, load_public_key
 from ..manifest import MANIFEST_NAME, Manifest, Signature, check_path
@@ -61,14 +61,10 @@ __all__ = [
     "PrivateKey",
     "Problem",
     "VerifyReport",
-    "ZipappError",
-    "build_zipapp",
     "generate_key",
-    "get_bootstrap_code",
     "load_private_key",
     "load_signing_key",
     "load_verify_keys",
-    "run_zipapp",
     "sha256_hex",
     "sign_directory",
     "sign_manifest",
@@ -113,6 +109,8 @@ def sign_path(path: PathLike, key: PrivateKey) -> Manifest:
         return sign_directory(target, key)
     if not os.path.exists(target):
         raise FileNotFoundError(f"{target}: no such file or directory")
+    if not os.path.isfile(target):  # a FIFO would block zipfile's open: never opened
+        raise UnsafeInputError(f"{target}: not a regular file, directory, wheel or zip archive")
     suffix = os.path.splitext(target)[1].lower()
     if suffix == ".whl":
         return sign_wheel(target, key)
@@ -125,20 +123,3 @@ def _is_zipfile(path: str) -> bool:
     import zipfile
 
     return zipfile.is_zipfile(path)
-
-
-_ON_FIRST_USE = {  # heavier tools, imported only when asked for (the build hook needs none of them)
-    "build_zipapp": "._zipapp",
-    "run_zipapp": "._zipapp",
-    "ZipappError": "._zipapp",
-    "get_bootstrap_code": "._bootstrap",
-}
-
-
-def __getattr__(name: str):
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module, __name__), name)

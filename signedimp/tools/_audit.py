@@ -7,25 +7,27 @@ so a deployer can vet an artifact before it is ever put on ``sys.path``.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import zlib
 
 from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
-from ..errors import ManifestError, SignatureMismatch, ZipFormatError
+from ..bounded_read import file_chunks, member_chunks
+from ..errors import ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
 from ..keys import Ed25519Key, RSAKey, key_ring
+from ..limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
 from ..manifest import MANIFEST_NAME, Manifest
-from ._manifest_signing import sha256_hex
 from ._signing_keys import PrivateKey
-from ._tree_walk import read_file, walk_tree
+from ._tree_walk import walk_tree
 from ._wheel_record import parse_record, record_hash
-from ._zip_format import FLAG_ENCRYPTED
 from ._zip_rewrite import check_names
+from ..zipdir import open_archive, read_zip_directory
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
-    import zipfile
-    from collections.abc import Iterable, Mapping
-    from typing import Any, Union
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from typing import Any, BinaryIO, Union
+
+    from ..zipdir import ZipMember
 
     PublicKey = Union[Ed25519Key, RSAKey]
     PathLike = Union[str, "os.PathLike[str]"]
@@ -45,61 +47,73 @@ def verify_path(path: PathLike, keys: Any) -> VerifyReport:
         return _audit(_directory_tree(target, report), ring, report)
     if not os.path.exists(target):
         raise FileNotFoundError(f"{target}: no such file or directory")
-    import zipfile
-
     kind = "wheel" if os.path.splitext(target)[1].lower() == ".whl" else "zip"
     report = VerifyReport(target, kind)
-    try:
-        with zipfile.ZipFile(target) as zf:
-            return _audit(_zip_tree(target, zf, report), ring, report)
-    except zipfile.BadZipFile as exc:
-        message = f"{target}: not a valid zip archive: {exc}"
-        report.problems.append(Problem("corrupt", target, message))
+    if not os.path.isfile(target):  # a FIFO, socket or device: never opened
+        report.problems.append(Problem("unsafe", target, f"{target}: not a regular file or directory"))
         return report
+    # The runtime's own central-directory reader and member reader (zipdir, bounded_read), not
+    # zipfile: names, sizes and data are exactly what an import would see, within the limits.
+    try:
+        members = read_zip_directory(target)
+    except ZipFormatError as exc:
+        report.problems.append(Problem("corrupt", target, f"not a valid zip archive: {exc}"))
+        return report
+    with open_archive(target) as stream:
+        return _audit(_zip_tree(target, members, stream, report), ring, report)
 
 
 class _Tree:
-    """Files of a directory or a zip, by manifest path, readable on demand."""
+    """Files of a directory or a zip, by manifest path, readable on demand within the limits.
 
-    def __init__(self, names: Iterable[str], reader: Any) -> None:
+    ``chunks(name, limit)`` yields a file's content in bounded pieces; it is proven (size,
+    CRC-32 of a zip member) only once exhausted.
+    """
+
+    def __init__(self, names: Iterable[str],
+                 chunks: Callable[[str, int], Iterator[bytes]]) -> None:
         self.names = sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
         self._set = set(self.names)
-        self._reader = reader
+        self._chunks = chunks
 
     def __contains__(self, name: str) -> bool:
         return name in self._set
 
-    def read(self, name: str) -> bytes:
-        return self._reader(name)
+    def read(self, name: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
+        return b"".join(self._chunks(name, limit))
+
+    def sha256_hex(self, name: str) -> str:
+        """The file's SHA-256, hashed as it is read (never the whole file in memory)."""
+        digest = hashlib.sha256()
+        for chunk in self._chunks(name, MAX_MEMBER_SIZE):
+            digest.update(chunk)
+        return digest.hexdigest()
 
 
 def _directory_tree(root: str, report: VerifyReport) -> _Tree:
     errors: list[str] = []
     files = dict(walk_tree(root, errors))
     report.problems.extend(Problem("unsafe", str(root), message) for message in errors)
-    return _Tree(files, lambda name: read_file(files[name]))
+
+    def chunks(name: str, limit: int) -> Iterator[bytes]:
+        return file_chunks(files[name], limit)  # bounded, and never blocks on a FIFO
+
+    return _Tree(files, chunks)
 
 
-def _zip_tree(path: str, zf: zipfile.ZipFile, report: VerifyReport) -> _Tree:
+def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO,
+              report: VerifyReport) -> _Tree:
     where = str(path)
-    infos = [i for i in zf.infolist() if not i.is_dir()]
     try:
-        check_names(where, [i.filename for i in zf.infolist()])
+        check_names(where, [m.name for m in members])
     except ZipFormatError as exc:
         report.problems.append(Problem("corrupt", where, str(exc)))
-    by_name = {i.filename: i for i in infos}
-    return _Tree(by_name, lambda name: _read_member(zf, by_name[name], where))
+    by_name = {m.name: m for m in members if not m.name.endswith("/")}
 
+    def chunks(name: str, limit: int) -> Iterator[bytes]:
+        return member_chunks(stream, by_name[name], where, limit)
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
-    import zipfile
-
-    if info.flag_bits & FLAG_ENCRYPTED:
-        raise ZipFormatError(f"{where}: member {info.filename!r} is encrypted")
-    try:
-        return zf.read(info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
-        raise ZipFormatError(f"{where}: member {info.filename!r} is corrupt: {exc}") from None
+    return _Tree(by_name, chunks)
 
 
 def _manifest_names(tree: _Tree) -> list[str]:
@@ -128,19 +142,19 @@ def _load_manifest(
     """Parse and verify one manifest; every way it can fail is a reported problem."""
     source = f"{report.path}!{name}" if report.kind != "directory" else os.path.join(report.path, name)
     try:
-        manifest = Manifest.parse(tree.read(name), source=source)
-        signer = manifest.verify(ring)
+        data = tree.read(name, MAX_MANIFEST_SIZE)
+        manifest, signer, fingerprints = Manifest.parse_trusted(data, ring, source=source)
     except ManifestError as exc:
         report.problems.append(Problem("malformed", name, str(exc)))
         return None
     except SignatureMismatch as exc:
         report.problems.append(Problem("forged", name, str(exc)))
         return None
-    except ZipFormatError as exc:
+    except (UnsafeInputError, OSError) as exc:
         report.problems.append(Problem("corrupt", name, str(exc)))
         return None
-    if signer is None:
-        fps = ", ".join(s.fingerprint for s in manifest.signatures)
+    if manifest is None or signer is None:
+        fps = ", ".join(fingerprints)
         report.problems.append(
             Problem("untrusted", name, f"{source}: no signature by a trusted key (signed by {fps})")
         )
@@ -171,8 +185,8 @@ def _check_file(tree: _Tree, path: str, digest: str | None) -> FileResult:
     if path not in tree:
         return FileResult(path, MISSING, expected=digest, detail="listed but absent")
     try:
-        actual = sha256_hex(tree.read(path))
-    except (ZipFormatError, OSError) as exc:
+        actual = tree.sha256_hex(path)
+    except (UnsafeInputError, OSError) as exc:
         return FileResult(path, MODIFIED, expected=digest, detail=f"unreadable: {exc}")
     if digest is None:
         return FileResult(path, MODIFIED, actual=actual, detail="manifests disagree")
@@ -229,8 +243,8 @@ def _check_record(tree: _Tree, report: VerifyReport) -> None:
             report.problems.append(Problem("record", record, f"{record} is missing"))
             continue
         try:
-            rows = parse_record(tree.read(record))
-        except (UnicodeDecodeError, csv.Error, ZipFormatError) as exc:
+            rows = parse_record(tree.read(record, MAX_MANIFEST_SIZE))
+        except (UnicodeDecodeError, csv.Error, UnsafeInputError, OSError) as exc:
             report.problems.append(Problem("record", record, f"{record} is unreadable: {exc}"))
             continue
         _compare_record(tree, record, rows, report)
@@ -245,11 +259,18 @@ def _compare_record(tree: _Tree, record: str, rows: list[list[str]], report: Ver
             continue
         if path not in tree:
             report.problems.append(Problem("record", record, f"{record} lists missing {path}"))
-        elif digest != record_hash(tree.read(path)):
+        elif not _record_hash_matches(tree, path, digest):
             report.problems.append(Problem("record", record, f"{record} has a wrong hash for {path}"))
     for path in tree.names:
         if path not in listed:
             report.problems.append(Problem("record", record, f"{record} does not list {path}"))
+
+
+def _record_hash_matches(tree: _Tree, path: str, digest: str) -> bool:
+    try:
+        return digest == record_hash(tree.read(path))
+    except (UnsafeInputError, OSError):
+        return False  # reported as modified by _check_file already
 
 
 def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> VerifyReport:

@@ -11,6 +11,27 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from typing import Any
 
 OK, MODIFIED, MISSING, UNLISTED, SKIPPED = "ok", "modified", "missing", "unlisted", "skipped"
+
+# Characters a name must not carry into a line of text output: C0 and C1 controls and DEL (a
+# newline could start a forged "OK" line, an ANSI escape could rewrite the terminal), line and
+# paragraph separators, bidirectional overrides and isolates (Trojan Source), and the lone
+# surrogates os.fsdecode makes of undecodable bytes.
+_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+_ESCAPED.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_ESCAPED.update({c: f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029,
+                                              *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_ESCAPED.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})
+
+
+def shown(text: str) -> str:
+    """``text`` safe for one line of terminal output: control characters, separators, bidi
+    controls and undecodable bytes (surrogate escapes) written as backslash escapes."""
+    if text.isprintable() and text.isascii():
+        return text
+    escaped = text.translate(_ESCAPED)
+    # Any other lone surrogate (not from a byte), so that printing never fails.
+    return escaped.encode("utf-8", "backslashreplace").decode("utf-8") if any(
+        "\ud800" <= c <= "\udfff" for c in escaped) else escaped
 FAILING = frozenset({MODIFIED, MISSING, UNLISTED})
 
 

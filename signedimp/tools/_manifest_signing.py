@@ -7,6 +7,7 @@ rule for an existing manifest: same hash lines, add this key's signature; else s
 from __future__ import annotations
 
 import hashlib
+import os
 
 from ..manifest import Manifest, Signature
 
@@ -32,10 +33,11 @@ def sha256_hex(data: bytes) -> str:
 
 def file_sha256(path: PathLike) -> str:
     """``sha256_hex`` of a file's content, read in pieces."""
+    from ..bounded_read import file_chunks  # a regular file within the limit, never a FIFO
+
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
+    for chunk in file_chunks(os.fspath(path)):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -1,13 +1,20 @@
 """The files of a directory tree, by manifest path: what ``sign_directory`` lists and an audit checks.
 
 Symlinks are followed only while they stay inside the tree, and every name must be a valid
-manifest path, so a signed tree can never vouch for a file outside itself.
+manifest path, so a signed tree can never vouch for a file outside itself. Special files
+(FIFOs, sockets, devices) are refused without being opened, and nesting is limited to
+``MAX_TREE_DEPTH`` folders (``signedimp.limits``); the walk itself is iterative.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
+from ._audit_report import shown
+from ..bounded_read import read_file as bounded_read_file
+from ..errors import UnsafeInputError
+from ..limits import MAX_MEMBER_SIZE, MAX_TREE_DEPTH
 from ..manifest import check_path
 
 TYPE_CHECKING = False
@@ -22,68 +29,107 @@ def walk_tree(root: str, errors: list[str] | None = None) -> Iterator[tuple[str,
     """Yield (manifest path, filesystem path) for every file under ``root``, sorted.
 
     Symlinks are followed when they stay inside the tree (the file is hashed by content);
-    a link that leads outside, dangles, or loops is an error, as is any special file.
-    Errors raise ``ValueError``, or, when ``errors`` is a list, are collected there and the
-    offending entry is skipped (an audit reports everything instead of stopping).
+    a link that leads outside, dangles, or loops is an error, as is any special file (FIFO,
+    socket, device: never opened) and a folder nested more than ``MAX_TREE_DEPTH`` deep.
+    Errors raise ``UnsafeInputError`` (a ValueError), or, when ``errors`` is a list, are
+    collected there and the offending entry is skipped (an audit reports everything instead of
+    stopping). The walk is iterative: no depth of nesting can exhaust the stack.
     """
     real_root = os.path.realpath(root)
-    yield from _walk_dir(root, (), real_root, frozenset({real_root}), errors)
+    # A stack of pending work, in reverse order: files to yield, folders to open.
+    stack: list[tuple] = [("dir", root, (), frozenset({real_root}))]
+    while stack:
+        item = stack.pop()
+        if item[0] == "file":
+            yield item[1], item[2]
+            continue
+        _, directory, parts, active = item
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
+        except OSError as exc:
+            _report(UnsafeInputError(f"{_shown(directory)}: cannot be listed: {exc.strerror}"),
+                    errors)
+            continue
+        work = []
+        for entry in entries:
+            try:
+                work.append(_classify(entry, parts, real_root, active))
+            except UnsafeInputError as exc:
+                _report(exc, errors)
+        stack.extend(reversed(work))
 
 
-def read_file(path: PathLike) -> bytes:
-    """The whole content of the file at ``path``."""
-    with open(path, "rb") as fh:
-        return fh.read()
+def _classify(entry: os.DirEntry, parts: tuple[str, ...], real_root: str,
+              active: frozenset[str]) -> tuple:
+    """The work item for one directory entry: a file to list or a folder to open."""
+    rel_parts = (*parts, entry.name)
+    if entry.is_symlink():
+        _check_symlink(entry.path, real_root)
+    if entry.is_dir(follow_symlinks=True):
+        if len(rel_parts) > MAX_TREE_DEPTH:
+            raise UnsafeInputError(f"{_shown(entry.path)}: nested more than {MAX_TREE_DEPTH} "
+                                   "folders deep (the limit)")
+        real = os.path.realpath(entry.path)
+        if real in active:
+            raise UnsafeInputError(f"{_shown(entry.path)}: symlink loop")
+        return ("dir", entry.path, rel_parts, active | {real})
+    if entry.is_file(follow_symlinks=True):
+        return ("file", checked_rel("/".join(rel_parts), entry.path), entry.path)
+    raise UnsafeInputError(f"{_shown(entry.path)}: {_special_kind(entry)}, not a regular file "
+                           "or directory")
+
+
+def _report(exc: UnsafeInputError, errors: list[str] | None) -> None:
+    if errors is None:
+        raise exc
+    errors.append(str(exc))
+
+
+def _special_kind(entry: os.DirEntry) -> str:
+    try:
+        mode = entry.stat(follow_symlinks=True).st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _shown(path: str) -> str:
+    """A path for a message: control characters and undecodable bytes escaped."""
+    return shown(path)
+
+
+def read_file(path: PathLike, limit: int = MAX_MEMBER_SIZE) -> bytes:
+    """The whole content of the file at ``path``: a regular file of at most ``limit`` bytes."""
+    return bounded_read_file(os.fspath(path), limit)
 
 
 def checked_rel(rel: str, where: str) -> str:
-    """``rel`` when it can be listed in a manifest (UTF-8, a valid path), else ``ValueError``."""
+    """``rel`` when it can be listed in a manifest (UTF-8, a valid path), else ``UnsafeInputError``."""
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{where}: file name is not valid UTF-8") from None
+        raise UnsafeInputError(f"{_shown(where)}: file name is not valid UTF-8") from None
     try:
         check_path(rel)
     except ValueError as exc:
-        raise ValueError(f"{where}: cannot be listed in a manifest: {exc}") from None
+        raise UnsafeInputError(f"{_shown(where)}: cannot be listed in a manifest: {exc}") from None
     return rel
-
-
-def _walk_dir(
-    directory: str,
-    parts: tuple[str, ...],
-    real_root: str,
-    active: frozenset[str],
-    errors: list[str] | None,
-) -> Iterator[tuple[str, str]]:
-    with os.scandir(directory) as it:
-        entries = sorted(it, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
-    for entry in entries:
-        rel_parts = (*parts, entry.name)
-        try:
-            if entry.is_symlink():
-                _check_symlink(entry.path, real_root)
-            if entry.is_dir(follow_symlinks=True):
-                real = os.path.realpath(entry.path)
-                if real in active:
-                    raise ValueError(f"{entry.path}: symlink loop")
-                yield from _walk_dir(entry.path, rel_parts, real_root, active | {real}, errors)
-            elif entry.is_file(follow_symlinks=True):
-                yield checked_rel("/".join(rel_parts), entry.path), entry.path
-            else:
-                raise ValueError(f"{entry.path}: not a regular file or directory")
-        except ValueError as exc:
-            if errors is None:
-                raise
-            errors.append(str(exc))
 
 
 def _check_symlink(path: str, real_root: str) -> None:
     target = os.path.realpath(path)
     if not _is_within(target, real_root):
-        raise ValueError(f"{path}: symlink points outside the tree (to {target})")
+        raise UnsafeInputError(f"{_shown(path)}: symlink points outside the tree "
+                               f"(to {_shown(target)})")
     if not os.path.exists(target):
-        raise ValueError(f"{path}: dangling symlink")
+        raise UnsafeInputError(f"{_shown(path)}: dangling symlink")
 
 
 def _is_within(path: str, root: str) -> bool:

@@ -2,7 +2,8 @@
 
 The signer vouches for what an archive really holds, not for what its directory claims, so each
 member is inflated exactly once while it is hashed; a member larger than its recorded size is
-refused as soon as it grows past it (a zip bomb never fills memory).
+refused as soon as it grows past it (a zip bomb never fills memory), and members the runtime
+would refuse (over ``signedimp.limits``, or neither stored nor deflated) are refused here too.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import zlib
 
+from ..bounded_read import METHOD_NAMES
 from ..errors import ZipFormatError
+from ..limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE, READ_CHUNK
 from ._zip_format import DEFLATED, STORED
 
 TYPE_CHECKING = False
@@ -19,19 +22,37 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from collections.abc import Iterator
     from typing import Any
 
-CHUNK = 1 << 20
+CHUNK = READ_CHUNK
+_SMALL = 4 * CHUNK  # inflated in one call up to this size, in steps above it
 
 
-def corrupt(where: str, info: zipfile.ZipInfo, reason: str) -> ZipFormatError:
+def corrupt(where: str, info: zipfile.ZipInfo, reason: str,
+            prefix: str = "is corrupt: ") -> ZipFormatError:
     """The error for a member of archive ``where`` that cannot be what it claims."""
-    return ZipFormatError(f"{where}: member {info.orig_filename!r} is corrupt: {reason}")
+    return ZipFormatError(f"{where}: member {info.orig_filename!r} {prefix}{reason}")
+
+
+def check_limits(where: str, info: zipfile.ZipInfo, keep: bool) -> None:
+    """Refuse, before reading it, a member the runtime would refuse: over the size limit (the
+    manifest limit for the members whose content is kept: manifests, RECORD), or compressed
+    with a method other than stored and deflated (the runtime inflates with zlib alone)."""
+    method = info.compress_type
+    if method not in (STORED, DEFLATED):
+        name = METHOD_NAMES.get(method, "unknown")
+        raise corrupt(where, info, f"uses compression method {method} ({name}); only stored and "
+                      "deflated members can be verified", prefix="")
+    limit = MAX_MANIFEST_SIZE if keep else MAX_MEMBER_SIZE
+    if info.file_size > limit:
+        raise corrupt(where, info, f"is {info.file_size} bytes, over the limit of {limit} bytes",
+                      prefix="")
 
 
 def hash_content(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, start: int,
                  keep: bool) -> tuple[bytes, bytes | None]:
     """SHA-256 of the member's content, decompressed once and checked against CRC-32 and size;
-    the content itself too when ``keep``."""
-    if info.compress_size <= CHUNK and info.compress_type in (STORED, DEFLATED):
+    the content itself too when ``keep``. Inflated in steps, never past the recorded size."""
+    check_limits(where, info, keep)
+    if info.compress_size <= CHUNK and info.file_size <= _SMALL:
         data = _small_content(where, info, buf, start)
         _check_content(where, info, len(data), zlib.crc32(data))
         return hashlib.sha256(data).digest(), (data if keep else None)
@@ -88,10 +109,8 @@ def _content_chunks(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.Zip
             raise corrupt(where, info, "stored with two different sizes")
         for position in range(start, end, CHUNK):
             yield buf[position:min(end, position + CHUNK)]
-    elif info.compress_type == DEFLATED:
+    else:  # DEFLATED: check_limits refused every other method
         yield from _inflate(where, info, buf, start, end)
-    else:  # bzip2, lzma: rare in wheels and zipapps; zipfile reads them (and checks the CRC)
-        yield from _zipfile_chunks(where, zf, info)
 
 
 def _inflate(where: str, info: zipfile.ZipInfo, buf: Any, start: int, end: int) -> Iterator[bytes]:
@@ -112,15 +131,3 @@ def _inflate(where: str, info: zipfile.ZipInfo, buf: Any, start: int, end: int) 
         raise corrupt(where, info, "its deflate stream is truncated")
     if inflater.unused_data or position < end:
         raise corrupt(where, info, "data after the end of its deflate stream")
-
-
-def _zipfile_chunks(where: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    import zipfile
-
-    try:
-        with zf.open(info) as member:
-            while chunk := member.read(CHUNK):
-                yield chunk
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError,
-            RuntimeError) as exc:
-        raise corrupt(where, info, str(exc)) from None

@@ -20,6 +20,7 @@ from ._zip_content import CHUNK, corrupt, hash_content
 from ._zip_format import DEFLATED, FLAG_ENCRYPTED, LOCAL, LOCAL_SIGNATURE, STORED
 from ._zip_format import central_record, end_records, local_header_agrees, name_bytes
 from ._zip_format import new_local_header, strip_zip64_extra
+from ..zipdir import read_zip_directory
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -160,6 +161,9 @@ class _Source:
         import mmap
         import zipfile
 
+        # The runtime's reader first: what it refuses (bytes after the end record, an entry
+        # count that does not fit, a name that is not UTF-8, over the limits) is never signed.
+        read_zip_directory(self.path)
         self.fh = open(self.path, "rb")
         try:
             self.zf = zipfile.ZipFile(self.fh)

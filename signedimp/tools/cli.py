@@ -1,8 +1,10 @@
 """The ``signedimp`` command: make keys, sign and verify artifacts, build and run zipapps.
 
-Exit codes: 0 success, 1 verification refused something, 2 usage or configuration error
-(bad arguments, unreadable key, missing file).  Errors are one line on stderr, never a
-traceback.
+Exit codes: 0 success, 1 verification refused something (``verify``, ``run``) or the input is
+refused as hostile or unreadable (a corrupt zip, a member or file over the limits, a special
+file, folders nested too deep: ``UnsafeInputError``), 2 usage or configuration error (bad
+arguments, unreadable key, missing file).  Errors are one line on stderr, never a traceback;
+names in text output are escaped (``audit_report.shown``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..errors import (
     KeyFormatError,
     ManifestError,
     SignatureMismatch,
+    UnsafeInputError,
     ZipFormatError,
 )
 
@@ -129,22 +132,25 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: Any) -> None:
+    from ._audit_report import shown  # names escaped: a crafted name cannot forge a line
+
+    where = shown(report.path)
     for problem in report.problems:
-        print(f"{report.path}: {problem.kind}: {problem.message}")
+        print(f"{where}: {problem.kind}: {shown(problem.message)}")
     for result in report.failures:
-        detail = f" ({result.detail})" if result.detail else ""
+        detail = f" ({shown(result.detail)})" if result.detail else ""
         if result.status == "modified" and result.expected and result.actual:
             detail = f" (expected {result.expected}, found {result.actual})"
-        print(f"{report.path}: {result.status}: {result.path}{detail}")
+        print(f"{where}: {result.status}: {shown(result.path)}{detail}")
     counts = report.counts()
     if report.ok:
         signers = ", ".join(sorted(set(fp for fp in report.manifests.values() if fp)))
         skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
-        print(f"{report.path}: OK ({_count(counts['ok'], 'file')} verified{skipped}, signed by {signers})")
+        print(f"{where}: OK ({_count(counts['ok'], 'file')} verified{skipped}, signed by {signers})")
     else:
         summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
         problems = f", {len(report.problems)} problems" if report.problems else ""
-        print(f"{report.path}: FAILED ({summary or 'no files'}{problems})")
+        print(f"{where}: FAILED ({summary or 'no files'}{problems})")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -375,6 +381,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return args.func(args)
     except (IntegrityCheckError, SignatureMismatch) as exc:  # refused while running an app
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except UnsafeInputError as exc:  # hostile or unreadable input (ZipFormatError too): refused
+        from ._audit_report import shown
+
+        print(f"{PROG}: refused: {shown(str(exc))}", file=sys.stderr)
         return EXIT_REFUSED
     except (CommandError, KeyFormatError) as exc:
         return _fail(str(exc))

@@ -1,0 +1,208 @@
+"""Bounded reads of untrusted files and zip members: never more memory than the limits allow.
+
+One reader for the runtime, ``signedimp verify`` and ``signedimp sign``, so that all three see
+the same bytes and refuse the same things:
+
+- ``read_file``: a whole file on disk, refused when it is not a regular file (a FIFO would block
+  ``open``, a device never ends) or larger than the limit (checked with ``fstat`` before
+  reading, and again while reading, so a file that grows is refused too).
+- ``member_chunks`` / ``read_member``: a zip member, located by its central directory entry
+  (``signedimp.zipdir``), inflated in steps of at most ``READ_CHUNK`` bytes and never past the
+  size the central directory declares; its CRC-32 is checked at the end. Only stored and
+  deflated members are read: that is what the runtime can read with built-in modules alone.
+
+Every refusal is an ``UnsafeInputError`` (``ZipFormatError`` for archives) naming the file and
+the reason; OSError is left for files that cannot be opened or read at all.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import stat
+import struct
+
+try:  # imported now, with the verifier, never in the middle of an import
+    import zlib
+except ImportError:  # pragma: no cover - an interpreter built without zlib
+    zlib = None
+
+from .errors import UnsafeInputError, ZipFormatError
+from .limits import MAX_MEMBER_SIZE, READ_CHUNK
+from .zipdir import open_archive
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Iterator
+    from typing import BinaryIO
+
+    from .zipdir import ZipMember
+
+__all__ = ["read_file", "file_chunks", "read_member", "member_chunks", "STORED", "DEFLATED", "METHOD_NAMES"]
+
+STORED, DEFLATED = 0, 8
+#: Names of the other methods, for messages (APPNOTE 4.4.5).
+METHOD_NAMES = {1: "shrunk", 6: "imploded", 9: "deflate64", 12: "bzip2", 14: "LZMA",
+                93: "zstandard", 95: "xz", 98: "PPMd", 99: "AES-encrypted"}
+
+# Local file header: signature, version needed, flags, method, time, date, CRC-32,
+# compressed and uncompressed size, name and extra lengths.
+_LOCAL = struct.Struct("<4s5H3I2H")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_FLAG_ENCRYPTED = 0x01
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def read_file(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> bytes:
+    """The content of the regular file at ``path``, at most ``limit`` bytes (``file_chunks``)."""
+    return b"".join(file_chunks(path, limit, what))
+
+
+def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> Iterator[bytes]:
+    """The content of the regular file at ``path`` in pieces of at most ``READ_CHUNK`` bytes.
+
+    Opened without blocking (a FIFO is refused after ``fstat``, never waited on); its size is
+    checked before anything is read, and at most ``limit + 1`` bytes are ever read, so a file
+    that grows while it is read is refused too.
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeInputError(f"{path}: {_kind(info.st_mode)}, not a regular file")
+        if info.st_size > limit:
+            raise UnsafeInputError(
+                f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}")
+        total = 0
+        while True:  # read(n) allocates n bytes up front: never ask for more than a chunk
+            piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))
+            if not piece:
+                return
+            total += len(piece)
+            if total > limit:
+                raise UnsafeInputError(
+                    f"{path}: grew over the limit of {limit} bytes for a {what} while being read")
+            yield piece
+    finally:
+        os.close(fd)
+
+
+def _fail(where: str, member: ZipMember, reason: str) -> ZipFormatError:
+    return ZipFormatError(f"{where}: member {member.name!r} {reason}")
+
+
+def check_member(where: str, member: ZipMember, limit: int = MAX_MEMBER_SIZE) -> None:
+    """Refuse, before anything is read, a member that could not be read within the limits."""
+    if member.flags & _FLAG_ENCRYPTED:
+        raise _fail(where, member, "is encrypted")
+    method = member.compress_type
+    if method not in (STORED, DEFLATED) or (method == DEFLATED and zlib is None):
+        name = METHOD_NAMES.get(method, "unknown")
+        raise _fail(where, member, f"uses compression method {method} ({name}); only stored and "
+                    "deflated members can be verified")
+    if member.file_size > limit:
+        raise _fail(where, member, f"is {member.file_size} bytes, over the limit of {limit} bytes")
+    if method == STORED and member.compress_size != member.file_size:
+        raise _fail(where, member, "is stored with two different sizes")
+
+
+def member_chunks(stream: BinaryIO, member: ZipMember, where: str,
+                  limit: int = MAX_MEMBER_SIZE) -> Iterator[bytes]:
+    """The member's content in pieces of at most ``READ_CHUNK`` bytes, read from ``stream``.
+
+    The content is only proven once the iterator is exhausted (size and CRC-32 are checked
+    last): a caller that hashes the pieces must not use the digest of an unfinished read.
+    """
+    check_member(where, member, limit)
+    stream.seek(member.header_offset)
+    header = stream.read(_LOCAL.size)
+    if len(header) != _LOCAL.size:
+        raise _fail(where, member, "is truncated (its local header is cut off)")
+    fields = _LOCAL.unpack(header)
+    if fields[0] != _LOCAL_SIGNATURE:
+        raise _fail(where, member, "has a bad local header")
+    name_size, extra_size = fields[9], fields[10]
+    raw_name = stream.read(name_size)
+    if raw_name != member.raw_name:
+        raise _fail(where, member, "is corrupt: the local header names another file")
+    stream.seek(extra_size, os.SEEK_CUR)
+    if member.compress_type == STORED:
+        chunks = _stored(stream, member, where)
+    else:
+        chunks = _inflated(stream, member, where)
+    crc = 0
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        crc = binascii.crc32(chunk, crc)
+        yield chunk
+    if size != member.file_size:
+        raise _fail(where, member, f"is corrupt: {size} bytes, not the declared {member.file_size}")
+    if crc != member.crc:
+        raise _fail(where, member, "is corrupt: bad CRC-32")
+
+
+def _stored(stream: BinaryIO, member: ZipMember, where: str) -> Iterator[bytes]:
+    remaining = member.compress_size
+    while remaining:
+        piece = stream.read(min(READ_CHUNK, remaining))
+        if not piece:
+            raise _fail(where, member, "is truncated (the archive ends inside it)")
+        remaining -= len(piece)
+        yield piece
+
+
+def _inflated(stream: BinaryIO, member: ZipMember, where: str) -> Iterator[bytes]:
+    """Raw deflate, fed and drained in steps, never producing more than the declared size + 1."""
+    inflater = zlib.decompressobj(-15)
+    remaining = member.compress_size
+    pending = b""
+    produced = 0
+    declared = member.file_size
+    try:
+        while not inflater.eof:
+            if not pending and remaining:
+                pending = stream.read(min(READ_CHUNK, remaining))
+                if not pending:
+                    raise _fail(where, member, "is truncated (the archive ends inside it)")
+                remaining -= len(pending)
+            before = len(pending)
+            # One byte more than is left to produce shows a member that inflates too far.
+            out = inflater.decompress(pending, min(READ_CHUNK, declared - produced + 1))
+            pending = inflater.unconsumed_tail
+            if out:
+                produced += len(out)
+                if produced > declared:
+                    raise _fail(where, member, "inflates to more than its declared size of "
+                                f"{declared} bytes")
+                yield out
+            elif pending and len(pending) == before:  # no output and no input taken
+                raise _fail(where, member, "is corrupt: its deflate stream makes no progress")
+            elif not pending and not remaining and not inflater.eof:
+                raise _fail(where, member, "is corrupt: its deflate stream is truncated")
+    except zlib.error as exc:
+        raise _fail(where, member, f"is corrupt: bad deflate data ({exc})") from None
+    if inflater.unused_data or pending or remaining:
+        raise _fail(where, member, "is corrupt: data after the end of its deflate stream")
+
+
+def read_member(archive: str, member: ZipMember, limit: int = MAX_MEMBER_SIZE,
+                where: str | None = None) -> bytes:
+    """The whole content of ``member`` of the zip file ``archive``, checked (see above)."""
+    check_member(where or archive, member, limit)
+    with open_archive(archive) as stream:
+        return b"".join(member_chunks(stream, member, where or archive, limit))
