@@ -1,4 +1,5 @@
-"""Reading private keys: ``load_private_key`` for PKCS#8 PEM (encrypted or not) and traditional RSA PEM.
+"""Reading private keys: ``load_private_key`` for PKCS#8 PEM (encrypted or not), traditional RSA PEM
+and OpenSSH private keys (``ssh-keygen``).
 
 An unencrypted Ed25519 key, the default and what ``openssl genpkey`` writes, is recognised by its
 one fixed 48-byte encoding with the standard library (the seed is then handed to pycryptodome, by
@@ -19,7 +20,8 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
 
 
 def load_private_key(pem: str | bytes, passphrase: str | bytes | None = None) -> PrivateKey:
-    """Read a PKCS#8 PEM private key (encrypted or not), or a traditional RSA PEM key.
+    """Read a PKCS#8 PEM private key (encrypted or not), a traditional RSA PEM key, or an
+    OpenSSH private key (Ed25519 or RSA, encrypted or not) as ``ssh-keygen`` writes it.
 
     Every failure is a ``KeyFormatError`` that says which: a public key where a private one
     is needed, a missing or wrong passphrase, an unsupported algorithm, or unreadable data.
@@ -41,9 +43,9 @@ def load_private_key(pem: str | bytes, passphrase: str | bytes | None = None) ->
     if label == "RSA PRIVATE KEY":
         return _load_traditional_rsa(_pem_block(text, label), passphrase)
     if label == "OPENSSH PRIVATE KEY":
-        raise KeyFormatError(
-            "OpenSSH private keys are not supported: convert with 'ssh-keygen -p -m PKCS8 -f KEY'"
-        )
+        from ._openssh_private import load_openssh_private_key
+
+        return load_openssh_private_key(_pem_block(text, label), passphrase)
     if label == "EC PRIVATE KEY":
         raise KeyFormatError("unsupported private key type (EC): use an Ed25519 or RSA key")
     raise KeyFormatError(f"unsupported PEM block {label!r}: expected a PKCS#8 private key")
@@ -169,10 +171,10 @@ def _rsa_from_der(der: bytes) -> PrivateKey:
         key = RSA.import_key(der)
     except (ValueError, IndexError, TypeError) as exc:
         raise KeyFormatError(f"not a valid RSA private key: {exc}") from None
-    return _checked_rsa(key)
+    return checked_rsa(key)
 
 
-def _checked_rsa(key: Any) -> PrivateKey:
+def checked_rsa(key: Any) -> PrivateKey:
     if key.size_in_bits() < MIN_RSA_BITS:
         raise KeyFormatError(
             f"RSA key too small ({key.size_in_bits()} bits): at least {MIN_RSA_BITS} bits are needed"
@@ -194,4 +196,4 @@ def _load_traditional_rsa(block: str, passphrase: str | bytes | None) -> Private
                 "cannot decrypt the private key: wrong passphrase (or the key is corrupted)"
             ) from None
         raise KeyFormatError(f"not a valid RSA private key: {exc}") from None
-    return _checked_rsa(key)
+    return checked_rsa(key)

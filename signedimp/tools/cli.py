@@ -224,7 +224,7 @@ def _add_signing_key(parser: argparse.ArgumentParser) -> None:
 def _add_trusted_keys(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", "-k", metavar="PUB.pem", action="append", default=[],
-        help="trusted public key (PEM, ssh-ed25519 line, or a private key file); repeatable",
+        help="trusted public key (PEM, ssh-ed25519/ssh-rsa line, or a private key file); repeatable",
     )
 
 
