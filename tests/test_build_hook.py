@@ -314,12 +314,23 @@ def test_key_file_and_passphrase_env_options(keys, tmp_path):
     assert verify_cli(the_wheel(project / "dist"), key.public_file).returncode == 0
 
 
-def test_key_file_inside_the_package_stays_out_of_the_wheel(keys, tmp_path):
+def test_key_file_inside_the_package_fails_the_wheel_until_excluded(keys, tmp_path):
     key = keys["ed25519"]
     proc, project = _build(tmp_path, 'key-file = "src/sample_app/signing.pem"')
     assert proc.returncode != 0  # absent so far: the error names the resolved path
     (project / "src" / "sample_app" / "signing.pem").write_bytes(key.private)
     shutil.rmtree(project / "dist", ignore_errors=True)
+    proc = run_build(project, "--wheel")
+    assert proc.returncode != 0
+    assert "the private signing key ended up in the wheel as `sample_app/signing.pem`; the wheel was deleted" \
+        in output(proc)
+    assert '[tool.hatch.build.targets.wheel]\nexclude = ["/src/sample_app/signing.pem"]' in output(proc)
+    assert wheels(project / "dist") == []
+
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace('packages = ["src/sample_app"]',
+                                         'packages = ["src/sample_app"]\nexclude = ["/src/sample_app/signing.pem"]')
+    pyproject.write_text(text)
     proc = run_build(project, "--wheel")
     assert proc.returncode == 0, output(proc)
     wheel = the_wheel(project / "dist")
@@ -329,11 +340,12 @@ def test_key_file_inside_the_package_stays_out_of_the_wheel(keys, tmp_path):
 
 
 def test_wheel_from_sdist_takes_the_key_from_the_environment(keys, tmp_path):
-    """`key-file` inside the project: the sdist leaves it out, the variable then supplies it."""
+    """`key-file` inside the project, git-ignored: the sdist leaves it out, the variable then supplies it."""
     key = keys["ed25519"]
     project = copy_sample(tmp_path / "project", 'key-file = "keys/signing.pem"')
     (project / "keys").mkdir()
     (project / "keys" / "signing.pem").write_bytes(key.private)
+    (project / ".gitignore").write_text("/keys/\n")
     proc = run_build(project, "--sdist")
     assert proc.returncode == 0, output(proc)
     (sdist,) = (project / "dist").glob("*.tar.gz")
@@ -355,7 +367,7 @@ def test_wheel_from_sdist_takes_the_key_from_the_environment(keys, tmp_path):
         ("no passphrase", ["the environment variable `SIGNEDIMP_KEY` (option `key-env`) is encrypted",
                            "`SIGNEDIMP_KEY_PASSPHRASE` (option `passphrase-env`)", "is not set"]),
         ("garbage", ["cannot read a private key from the environment variable `SIGNEDIMP_KEY`",
-                     "Expected an Ed25519 or RSA private key in PKCS#8 PEM"]),
+                     "Expected an Ed25519 or RSA private key: PKCS#8 PEM"]),
         ("garbage file", ["cannot read a private key from the key file", "(option `key-file`)"]),
         ("public key", ["the environment variable `SIGNEDIMP_KEY` (option `key-env`) holds a public key",
                         "signing needs the private key"]),

@@ -59,7 +59,7 @@ def _string(data: bytes, pos: int) -> tuple[bytes, int]:
 
 def load_openssh_private_key(block: str, passphrase: str | bytes | None) -> PrivateKey:
     """An Ed25519 or RSA signing key from ``ssh-keygen``'s format, encrypted or not."""
-    from ._signing_key_pem import checked_rsa
+    from ._signing_key_pem import PassphraseNeeded, WrongPassphrase, checked_rsa
     from ._signing_keys import PrivateKey
 
     cipher, key_type = openssh_header(block)
@@ -70,7 +70,7 @@ def load_openssh_private_key(block: str, passphrase: str | bytes | None) -> Priv
         )
     encrypted = cipher != "none"
     if encrypted and passphrase is None:
-        raise KeyFormatError("the private key is encrypted: a passphrase is needed")
+        raise PassphraseNeeded("the private key is encrypted: a passphrase is needed")
     if key_type == "ssh-ed25519":
         from Crypto.PublicKey import ECC as module
     else:
@@ -79,7 +79,7 @@ def load_openssh_private_key(block: str, passphrase: str | bytes | None) -> Priv
         key = module.import_key(block, passphrase=passphrase if encrypted else None)
     except (ValueError, IndexError, TypeError, KeyError) as exc:
         if encrypted:
-            raise KeyFormatError(
+            raise WrongPassphrase(
                 "cannot decrypt the private key: wrong passphrase (or the key is corrupted)"
                 f" [OpenSSH, cipher {cipher}]"
             ) from None
