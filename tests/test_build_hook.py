@@ -421,3 +421,64 @@ def test_pip_wheel_signs_too(keys, tmp_path):
     wheel = the_wheel(tmp_path / "out")
     assert verify_cli(wheel, key.public_file).returncode == 0
     assert record_problems(wheel) == []
+
+
+# -- installing, as someone without the key would -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory) -> Path:
+    """A new virtual environment (with pip) that has never seen this project."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    return venv
+
+
+def _pip(venv: Path, *args: str, wheelhouse: Path, **env: str) -> subprocess.CompletedProcess:
+    """pip of ``venv``, offline: only this project and hatchling's wheels (``plugin_wheelhouse``)."""
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", *args],
+        env=build_env(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **env),
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_published_sdist_installs_without_the_key(plugin_wheelhouse, fresh_venv, tmp_path):
+    """#12.1: `pip install x.tar.gz` works for whoever has no key (unsigned wheel, with a warning);
+    from the project's tree it still fails, and `SIGNEDIMP_REQUIRE_KEY=1` makes the sdist fail too."""
+    project = copy_sample(tmp_path / "project")
+    proc = run_build(project, "--sdist")
+    assert proc.returncode == 0, output(proc)
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+
+    proc = _pip(fresh_venv, "install", "-v", str(sdist), wheelhouse=plugin_wheelhouse)
+    assert proc.returncode == 0, output(proc)[-4000:]
+    text = " ".join(output(proc).split())
+    assert "Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an " \
+           "unpacked sdist (option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is " \
+           "not set)." in text
+    run = subprocess.run([str(fresh_venv / "bin" / "sample-app")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Hello from a signed wheel!" in run.stdout, output(run)
+    assert not list((fresh_venv / "lib").rglob("sample_app-0.1.0.dist-info/signedimp-manifest.txt"))
+
+    for source, env, needle in [
+        (str(project), {}, "Build hook `signedimp` needs a private key to sign the wheel, and none was given"),
+        (str(sdist), {"SIGNEDIMP_REQUIRE_KEY": "1"}, "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)"),
+    ]:
+        proc = _pip(fresh_venv, "install", "-v", "--force-reinstall", "--no-deps", source,
+                    wheelhouse=plugin_wheelhouse, **env)
+        assert proc.returncode != 0, source
+        assert needle in " ".join(output(proc).split()), output(proc)[-4000:]
+
+
+def test_installing_the_project_pulls_in_pycryptodome_only(plugin_wheelhouse, fresh_venv):
+    """#12.2: the runtime needs the standard library, signing pycryptodome; hatchling is the build
+    backend, never a dependency."""
+    (wheel,) = plugin_wheelhouse.glob("hatch_signedimp-*.whl")
+    proc = _pip(fresh_venv, "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-", str(wheel),
+                wheelhouse=plugin_wheelhouse)
+    assert proc.returncode == 0, output(proc)
+    import json
+
+    report = json.loads(proc.stdout)
+    assert sorted(item["metadata"]["name"].lower() for item in report["install"]) == \
+        ["hatch-signedimp", "pycryptodome"]
