@@ -212,6 +212,23 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_launcher(args: argparse.Namespace) -> int:
+    """Write a launcher script for a sealed environment (``signedimp.tools._launcher``)."""
+    keys = _verify_keys(args.key)
+    from . import _launcher as launcher
+
+    try:
+        text = launcher.launcher_source(keys, args.path, script=args.console_script, entry=args.main,
+                                        python=args.python)
+    except launcher.LauncherError as exc:
+        raise CommandError(str(exc)) from None
+    launcher.write_launcher(args.output, text)
+    which = f"console script {args.console_script}" if args.console_script else args.main
+    print(f"wrote {args.output}: runs {which} from {', '.join(args.path)}, "
+          f"keys {', '.join(k.fingerprint for k in keys)}")
+    return EXIT_OK
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -302,6 +319,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print get_bootstrap_code() for the given public keys.")
     _add_trusted_keys(p)
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("launcher", help="write a verified start script for a sealed environment",
+                       description="Write FILE: a script (interpreter run with -I -S) that installs the "
+                       "verifier pinned to the keys, puts the sealed folders on sys.path and runs the entry "
+                       "point, every import verified. Install it by a trusted path.")
+    _add_trusted_keys(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("-c", "--console-script", metavar="CONSOLE_SCRIPT",
+                       help="a console script of a distribution in the sealed folders")
+    which.add_argument("-m", "--main", metavar="pkg.mod:fn", help="the entry point")
+    p.add_argument("--python", metavar="PYTHON", help="interpreter for the shebang (default: this one)")
+    p.add_argument("--path", metavar="DIR", action="append", default=[],
+                   help="a sealed folder to put on sys.path (the signed site-packages); repeatable")
+    p.add_argument("-o", "--output", metavar="FILE", required=True)
+    p.set_defaults(func=cmd_launcher)
     return parser
 
 
