@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from signedimp.tools._key_files import KeyText
 
 REQUIRE_KEY_ENV = "SIGNEDIMP_REQUIRE_KEY"
-KEYGEN_HINT = "make one with `signedimp keygen -o signing.pem` or `openssl genpkey -algorithm ed25519 -out signing.pem`"
+KEYGEN_HINT = (
+    "make one with `signedimp keygen -o signing.pem` or `openssl genpkey -algorithm ed25519 -out signing.pem`"
+)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -88,7 +90,10 @@ def _from_env(options: HookOptions, environ: Mapping[str, str]) -> KeySource | N
     try:
         found = key_from_env(environ, options.key_env)
     except KeyFormatError as error:
-        msg = f"Build hook `signedimp`: {error} (option `key-env`); to sign with a key file, set option `key-file` instead."
+        msg = (
+            f"Build hook `signedimp`: {error} (option `key-env`); to sign with a key file, set option "
+            "`key-file` instead."
+        )
         raise SigningKeyError(msg) from None
     return None if found is None else _source(_env_description(options), found)
 
@@ -120,7 +125,8 @@ def _missing_key_error(options: HookOptions, root: str) -> str:
             f"[tool.hatch.build.hooks.signedimp] to the key file's path; {KEYGEN_HINT}."
         )
     msg = (
-        f"Build hook `signedimp`: the key file `{options.key_path}` (option `key-file` = {options.key_file!r}) "
+        f"Build hook `signedimp`: the key file `{options.key_path}` "
+        f"(option `key-file` = {options.key_file!r}) "
         f"does not exist, and the environment variable `{options.key_env}` (option `key-env`) is not set."
     )
     if built_from_sdist(root):
@@ -196,7 +202,8 @@ def load_key(source: KeySource, options: HookOptions, environ: Mapping[str, str]
     except PassphraseNeeded:
         msg = (
             f"Build hook `signedimp`: {source.description} is encrypted, but the environment variable "
-            f"`{options.passphrase_env}` (option `passphrase-env`) that should hold its passphrase is not set."
+            f"`{options.passphrase_env}` (option `passphrase-env`) that should hold its passphrase "
+            "is not set."
         )
         raise SigningKeyError(msg) from None
     except WrongPassphrase as error:

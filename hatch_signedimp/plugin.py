@@ -56,7 +56,8 @@ class SignedImpBuildHook(BuildHookInterface):
             return  # left unsigned; finalize() refuses it if the key got in
         if self.target_name != "wheel":
             self.app.display_info(
-                f"Build hook `{self.PLUGIN_NAME}` signs wheels only; the `{self.target_name}` target is left unsigned"
+                f"Build hook `{self.PLUGIN_NAME}` signs wheels only; the `{self.target_name}` target is "
+                "left unsigned"
             )
             return
         if version == "editable":

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,13 @@ from .test_cli import signedimp
 
 pytestmark = pytest.mark.heavy  # setuptools comes from the package index (pip's cache keeps it)
 
-NETWORK_TROUBLE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
-                   "No matching distribution found", "Could not find a version")
+NETWORK_TROUBLE = (
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "No matching distribution found",
+    "Could not find a version",
+)
 
 PYPROJECT = """\
 [build-system]
@@ -51,13 +55,21 @@ else:
 
 
 def test_setuptools_wheel_signed_after_the_build(tmp_path):
-    project = write_tree(tmp_path / "project", {
-        "pyproject.toml": PYPROJECT,
-        "stapp/__init__.py": "",
-        "stapp/core.py": "def answer():\n    return 42\n",
-    })
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"),
-                           str(project)], env=build_env(), capture_output=True, text=True, timeout=600)
+    project = write_tree(
+        tmp_path / "project",
+        {
+            "pyproject.toml": PYPROJECT,
+            "stapp/__init__.py": "",
+            "stapp/core.py": "def answer():\n    return 42\n",
+        },
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(project)],
+        env=build_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0 and any(sign in output(proc) for sign in NETWORK_TROUBLE):
         pytest.skip(f"setuptools must come from the package index:\n{output(proc)[-2000:]}")
     assert proc.returncode == 0, output(proc)
@@ -75,8 +87,23 @@ def test_setuptools_wheel_signed_after_the_build(tmp_path):
     assert verified.returncode == 0, verified.stdout
 
     target = tmp_path / "site"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target",
-                           str(target), str(wheel)], env=build_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        env=build_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, output(proc)
     for entry in (target, wheel):
         done = run_python(IMPORT_VERIFIED, str(entry), str(tmp_path / "k.pem.pub"))

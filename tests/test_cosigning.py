@@ -32,8 +32,10 @@ def test_cosigning_unchanged_content_keeps_the_first_signature(two_keys, tmp_pat
     assert first.stdout == f"signed {tree}: 1 file, key {fp(two_keys['a'])}\n"
     second = signedimp("sign", tree, "--key", two_keys["b"])
     assert second.returncode == 0, second.stderr
-    assert second.stdout == (f"signed {tree}: 1 file, key {fp(two_keys['b'])}\n"
-                             f"  kept signature by {fp(two_keys['a'])} (content unchanged: co-signed)\n")
+    assert second.stdout == (
+        f"signed {tree}: 1 file, key {fp(two_keys['b'])}\n"
+        f"  kept signature by {fp(two_keys['a'])} (content unchanged: co-signed)\n"
+    )
     again = signedimp("sign", tree, "--key", two_keys["b"])
     assert again.stdout.splitlines()[1:] == [
         f"  kept signature by {fp(two_keys['a'])} (content unchanged: co-signed)",
@@ -61,7 +63,8 @@ def test_signing_changed_content_says_the_old_signature_is_dropped(two_keys, tmp
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [
         f"  dropped signature by {fp(two_keys['a'])}: the content changed, so it no longer covers it; "
-        "sign again with that key to restore it"]
+        "sign again with that key to restore it"
+    ]
     refused = signedimp("verify", tree, "--key", two_keys["a_pub"])
     assert refused.returncode == 1
 
@@ -74,7 +77,8 @@ def test_cosigning_a_wheel_and_a_zip_reports_too(two_keys, tmp_path):
         assert signedimp("sign", artifact, "--key", two_keys["a"]).returncode == 0
         result = signedimp("sign", artifact, "--key", two_keys["b"])
         assert result.stdout.splitlines()[1:] == [
-            f"  kept signature by {fp(two_keys['a'])} (content unchanged: co-signed)"], artifact
+            f"  kept signature by {fp(two_keys['a'])} (content unchanged: co-signed)"
+        ], artifact
 
 
 def test_one_problem_is_singular(two_keys, tmp_path):
@@ -85,12 +89,20 @@ def test_one_problem_is_singular(two_keys, tmp_path):
     assert result.stdout.splitlines()[-1].endswith(", 1 problem)")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["verify", "--json", "nowhere"], "at least one --key PUB.pem is required (the trusted public key)"),
-    (["verify", "--json", "--key"], "argument --key/-k: expected one argument (see 'signedimp verify --help')"),
-    (["verify", "--json", "missing-dir", "--key", "missing.pub"], "missing.pub: cannot read key file: "
-                                                                  "No such file or directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["verify", "--json", "nowhere"], "at least one --key PUB.pem is required (the trusted public key)"),
+        (
+            ["verify", "--json", "--key"],
+            "argument --key/-k: expected one argument (see 'signedimp verify --help')",
+        ),
+        (
+            ["verify", "--json", "missing-dir", "--key", "missing.pub"],
+            "missing.pub: cannot read key file: No such file or directory",
+        ),
+    ],
+)
 def test_verify_json_usage_errors_are_json(args, message, tmp_path):
     result = signedimp(*args, cwd=tmp_path)
     assert result.returncode == 2

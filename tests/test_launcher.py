@@ -45,6 +45,7 @@ def main():
     return 3
 """
 
+WORDS_MODULE = "def greeting(names):\n    return 'Hello, ' + ' and '.join(names or ['world']) + '!'\n"
 EXTRA_MODULE = "def main():\n    print('extra ran')\n"
 
 
@@ -53,23 +54,62 @@ def sealed(tmp_path_factory) -> dict[str, Path]:
     """A venv with greetpkg (a real wheel, console script `greet`) installed, its site-packages
     sealed with `signedimp sign`, and a key pair."""
     root = tmp_path_factory.mktemp("launcher")
-    project = write_tree(root / "greetpkg", {
-        "pyproject.toml": GREET_PYPROJECT,
-        "greetpkg/__init__.py": "",
-        "greetpkg/cli.py": GREET_CLI,
-        "greetpkg/words.py": "def greeting(names):\n    return 'Hello, ' + ' and '.join(names or ['world']) + '!'\n",
-    })
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                           "-w", str(root / "wheels"), str(project)], capture_output=True, text=True, timeout=300,
-                          env=clean_env())
+    project = write_tree(
+        root / "greetpkg",
+        {
+            "pyproject.toml": GREET_PYPROJECT,
+            "greetpkg/__init__.py": "",
+            "greetpkg/cli.py": GREET_CLI,
+            "greetpkg/words.py": WORDS_MODULE,
+        },
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(root / "wheels"),
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=clean_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (wheel,) = (root / "wheels").glob("greetpkg-*.whl")
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(site),
-                           str(wheel)], capture_output=True, text=True, timeout=300, env=clean_env())
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=clean_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     (site / "greetpkg" / "extra.py").write_text(EXTRA_MODULE)
     assert signedimp("keygen", "-o", root / "k.pem").returncode == 0
@@ -79,28 +119,43 @@ def sealed(tmp_path_factory) -> dict[str, Path]:
 
 
 def make_launcher(sealed, out: Path, *which: str) -> subprocess.CompletedProcess:
-    return signedimp("launcher", "--key", sealed["pub"], *which, "--python", sealed["venv"] / "bin" / "python",
-                     "--path", sealed["site"], "-o", out)
+    return signedimp(
+        "launcher",
+        "--key",
+        sealed["pub"],
+        *which,
+        "--python",
+        sealed["venv"] / "bin" / "python",
+        "--path",
+        sealed["site"],
+        "-o",
+        out,
+    )
 
 
 def run(launcher: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(launcher), *args], capture_output=True, text=True, timeout=120,
-                          env=clean_env(**env))
+    return subprocess.run(
+        [str(launcher), *args], capture_output=True, text=True, timeout=120, env=clean_env(**env)
+    )
 
 
 def test_console_script_runs_with_every_import_verified(sealed, tmp_path):
     launcher = tmp_path / "greet"
     result = make_launcher(sealed, launcher, "-c", "greet")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"wrote {launcher}: runs console script greet from {sealed['site']}, keys ")
+    assert result.stdout.startswith(
+        f"wrote {launcher}: runs console script greet from {sealed['site']}, keys "
+    )
     assert launcher.read_text().startswith(f"#!{sealed['venv'] / 'bin' / 'python'} -IS\n")
     assert os.access(launcher, os.X_OK)
     done = run(launcher, "Ada", "Grace", PYTHONPATH="/nonexistent")  # -I: PYTHON* variables are ignored
     assert done.returncode == 3, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "Hello, Ada and Grace!"
-    assert lines[1] == ("loaded [('greetpkg', 'VerifyingLoader'), ('greetpkg.cli', 'VerifyingLoader'), "
-                        "('greetpkg.words', 'VerifyingLoader')]")
+    assert lines[1] == (
+        "loaded [('greetpkg', 'VerifyingLoader'), ('greetpkg.cli', 'VerifyingLoader'), "
+        "('greetpkg.words', 'VerifyingLoader')]"
+    )
     assert lines[2] == "pth False"
 
 
@@ -118,7 +173,9 @@ def test_tampered_module_and_added_pth_are_refused(sealed, tmp_path):
     pth.write_text("import os; os.environ['PTH_RAN'] = '1'\n")
     try:
         done = run(launcher)
-        assert done.returncode == 3 and done.stdout.splitlines()[2] == "pth False", done.stderr  # -S: never ran
+        assert done.returncode == 3 and done.stdout.splitlines()[2] == "pth False", (
+            done.stderr
+        )  # -S: never ran
     finally:
         pth.unlink()
     # pip compiled the modules and the seal lists that bytecode, so it is what runs: tampering with the
@@ -156,8 +213,10 @@ def test_tampered_module_without_bytecode_is_refused(sealed, tmp_path):
     finally:
         extra.write_text(EXTRA_MODULE)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"signedimp: refusing to run {launcher}: signedimp refused module 'greetpkg.extra', "
-                           f"file '{extra}': its SHA-256 does not match the signed manifest (modified)\n")
+    assert done.stderr == (
+        f"signedimp: refusing to run {launcher}: signedimp refused module 'greetpkg.extra', "
+        f"file '{extra}': its SHA-256 does not match the signed manifest (modified)\n"
+    )
     done = run(launcher)
     assert (done.returncode, done.stdout) == (0, "extra ran\n")
 
@@ -165,13 +224,25 @@ def test_tampered_module_without_bytecode_is_refused(sealed, tmp_path):
 def test_other_key_and_unsealed_folder_are_refused(sealed, tmp_path):
     assert signedimp("keygen", "-o", tmp_path / "other.pem").returncode == 0
     launcher = tmp_path / "greet"
-    result = signedimp("launcher", "--key", tmp_path / "other.pem.pub", "-c", "greet", "--path", sealed["site"],
-                       "--python", sealed["venv"] / "bin" / "python", "-o", launcher)
+    result = signedimp(
+        "launcher",
+        "--key",
+        tmp_path / "other.pem.pub",
+        "-c",
+        "greet",
+        "--path",
+        sealed["site"],
+        "--python",
+        sealed["venv"] / "bin" / "python",
+        "-o",
+        launcher,
+    )
     assert result.returncode == 0, result.stderr
     done = run(launcher)
     assert done.returncode == 1
-    assert done.stderr.startswith(f"signedimp: refusing to run {launcher}: {sealed['site']} is not sealed by a "
-                                  "pinned key (manifest ")
+    assert done.stderr.startswith(
+        f"signedimp: refusing to run {launcher}: {sealed['site']} is not sealed by a pinned key (manifest "
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     assert make_launcher({**sealed, "site": empty}, launcher, "-c", "greet").returncode == 0
@@ -188,14 +259,19 @@ def test_unknown_console_script(sealed, tmp_path):
     assert f"no console script 'nope' in a signed entry_points.txt of {sealed['site']}" in done.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-c", "greet", "-m", "a:b"], "argument -m/--main: not allowed with argument -c/--console-script"),
-    (["-m", "nocolon"], "-m 'nocolon': expected pkg.mod:fn"),
-    (["-c", "greet", "--path", "/no/such/dir"], "--path /no/such/dir: no such directory"),
-    (["-c", "greet"], "at least one --path DIR is required (the sealed site-packages)"),
-    (["-c", "greet", "--path", ".", "--python", "python3"],
-     "--python python3: give an absolute path (a shebang does not search PATH)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-c", "greet", "-m", "a:b"], "argument -m/--main: not allowed with argument -c/--console-script"),
+        (["-m", "nocolon"], "-m 'nocolon': expected pkg.mod:fn"),
+        (["-c", "greet", "--path", "/no/such/dir"], "--path /no/such/dir: no such directory"),
+        (["-c", "greet"], "at least one --path DIR is required (the sealed site-packages)"),
+        (
+            ["-c", "greet", "--path", ".", "--python", "python3"],
+            "--python python3: give an absolute path (a shebang does not search PATH)",
+        ),
+    ],
+)
 def test_usage_errors(args, message, sealed, tmp_path):
     result = signedimp("launcher", "--key", sealed["pub"], *args, "-o", tmp_path / "x", cwd=tmp_path)
     assert result.returncode == 2

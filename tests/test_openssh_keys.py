@@ -18,16 +18,27 @@ from .test_cli import signedimp
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openssh"
 PASSPHRASE = "fixture passphrase"
-CASES = [("id_ed25519", None, Ed25519Key), ("id_ed25519_pw", PASSPHRASE, Ed25519Key),
-         ("id_rsa", None, RSAKey), ("id_rsa_pw", PASSPHRASE, RSAKey)]
+CASES = [
+    ("id_ed25519", None, Ed25519Key),
+    ("id_ed25519_pw", PASSPHRASE, Ed25519Key),
+    ("id_rsa", None, RSAKey),
+    ("id_rsa_pw", PASSPHRASE, RSAKey),
+]
 SSH_KEYGEN = shutil.which("ssh-keygen")
-needs_ssh_keygen = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen (openssh-client) is not installed")
+needs_ssh_keygen = pytest.mark.skipif(
+    SSH_KEYGEN is None, reason="ssh-keygen (openssh-client) is not installed"
+)
 
 
 def _spki_fingerprint(pub: Path) -> str:
     """The fingerprint of ``pub`` as ssh-keygen itself exports it to PEM SubjectPublicKeyInfo."""
-    pem = subprocess.run([SSH_KEYGEN, "-e", "-m", "PKCS8", "-f", str(pub)], capture_output=True,
-                         text=True, check=True, timeout=60).stdout
+    pem = subprocess.run(
+        [SSH_KEYGEN, "-e", "-m", "PKCS8", "-f", str(pub)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return load_public_key(pem).fingerprint
 
 
@@ -44,15 +55,22 @@ def test_fixture_keys_sign_and_verify(name, passphrase, kind):
 
 def _derived_public_line(private: Path, passphrase: str | None) -> str:
     """The public line ssh-keygen derives from a private key file (``ssh-keygen -y``)."""
-    return subprocess.run([SSH_KEYGEN, "-y", "-P", passphrase or "", "-f", str(private)], capture_output=True,
-                          text=True, check=True, timeout=60).stdout
+    return subprocess.run(
+        [SSH_KEYGEN, "-y", "-P", passphrase or "", "-f", str(private)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
 
 
 @needs_ssh_keygen
 @pytest.mark.parametrize("name, passphrase, kind", CASES)
 def test_private_key_read_as_ssh_keygen_reads_it(name, passphrase, kind):
     private = load_private_key((FIXTURES / name).read_bytes(), passphrase)
-    assert private.fingerprint == load_public_key(_derived_public_line(FIXTURES / name, passphrase)).fingerprint
+    assert (
+        private.fingerprint == load_public_key(_derived_public_line(FIXTURES / name, passphrase)).fingerprint
+    )
 
 
 @needs_ssh_keygen
@@ -66,13 +84,18 @@ def test_encrypted_openssh_key_needs_the_right_passphrase(name):
     data = (FIXTURES / name).read_bytes()
     with pytest.raises(KeyFormatError, match="^the private key is encrypted: a passphrase is needed$"):
         load_private_key(data)
-    with pytest.raises(KeyFormatError, match=r"^cannot decrypt the private key: wrong passphrase .*aes256-ctr"):
+    with pytest.raises(
+        KeyFormatError, match=r"^cannot decrypt the private key: wrong passphrase .*aes256-ctr"
+    ):
         load_private_key(data, "not the passphrase")
 
 
 def test_unsupported_and_damaged_openssh_keys():
-    with pytest.raises(KeyFormatError, match=r"^unsupported OpenSSH private key type 'ecdsa-sha2-nistp256': "
-                                             r"use an Ed25519 or RSA key"):
+    with pytest.raises(
+        KeyFormatError,
+        match=r"^unsupported OpenSSH private key type 'ecdsa-sha2-nistp256': "
+        r"use an Ed25519 or RSA key",
+    ):
         load_private_key((FIXTURES / "id_ecdsa").read_bytes())
     text = (FIXTURES / "id_ed25519").read_text()
     lines = text.splitlines()
@@ -110,7 +133,9 @@ def test_runtime_reads_ssh_rsa_with_the_standard_library_only():
     expected = load_public_key(pub).fingerprint
     result = run_python(
         "import sys; import signedimp.keys as k; key = k.load_public_key(sys.argv[1]);"
-        "print(key.fingerprint); print(sorted(m for m in sys.modules if m.startswith('Crypto')))", pub)
+        "print(key.fingerprint); print(sorted(m for m in sys.modules if m.startswith('Crypto')))",
+        pub,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{expected}\n[]\n"
 

@@ -54,7 +54,8 @@ def key_from_env(env: Mapping[str, str], var: str = KEY_ENV) -> KeyText | None:
     text = env.get(var, "")
     if not text.strip():
         return None
-    if "-----BEGIN" not in text and not text.startswith("ssh-") and os.path.isfile(os.path.expanduser(text.strip())):
+    looks_like_key = "-----BEGIN" in text or text.startswith("ssh-")
+    if not looks_like_key and os.path.isfile(os.path.expanduser(text.strip())):
         raise KeyFormatError(
             f"{var} holds a file name, not a key: it must hold the PEM text of the private key itself "
             f'(e.g. {var}="$(cat signing.pem)")'

@@ -67,7 +67,9 @@ def _signedimp_console_script(manager: "Any", folders: list[str], name: str) -> 
     _signedimp_refuse(f"no console script {name!r} in a signed entry_points.txt of {', '.join(folders)}", 2)
 
 
-def _signedimp_launch(manager: "Any", folders: "tuple[str, ...]", script: "str | None", entry: "str | None") -> None:
+def _signedimp_launch(
+    manager: "Any", folders: "tuple[str, ...]", script: "str | None", entry: "str | None"
+) -> None:
     """Put the sealed folders on ``sys.path`` and run the entry point, every import verified."""
     errors = sys.modules["signedimp"].errors
     # OSError: a file the manifest lists is missing or unreadable; refused the same way
@@ -81,7 +83,7 @@ def _signedimp_launch(manager: "Any", folders: "tuple[str, ...]", script: "str |
         module_name, _, function = entry.partition(":")
         import importlib
 
-        target = importlib.import_module(module_name.strip())
+        target: Any = importlib.import_module(module_name.strip())
         for attribute in function.strip().split("."):
             target = getattr(target, attribute)
     except refusals as exc:

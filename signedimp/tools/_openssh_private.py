@@ -36,7 +36,7 @@ def openssh_header(block: str) -> tuple[str, str]:
         fields.append(field)
     if pos + 4 > len(data):
         raise KeyFormatError("not a valid OpenSSH private key: truncated")
-    count = int.from_bytes(data[pos:pos + 4], "big")
+    count = int.from_bytes(data[pos : pos + 4], "big")
     if count != 1:
         raise KeyFormatError(f"an OpenSSH private key file with {count} keys: exactly one is supported")
     public_blob, _ = _string(data, pos + 4)
@@ -50,11 +50,11 @@ def openssh_header(block: str) -> tuple[str, str]:
 def _string(data: bytes, pos: int) -> tuple[bytes, int]:
     if pos + 4 > len(data):
         raise KeyFormatError("not a valid OpenSSH private key: truncated")
-    size = int.from_bytes(data[pos:pos + 4], "big")
+    size = int.from_bytes(data[pos : pos + 4], "big")
     end = pos + 4 + size
     if end > len(data):
         raise KeyFormatError("not a valid OpenSSH private key: truncated")
-    return data[pos + 4:end], end
+    return data[pos + 4 : end], end
 
 
 def load_openssh_private_key(block: str, passphrase: str | bytes | None) -> PrivateKey:
