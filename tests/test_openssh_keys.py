@@ -179,3 +179,22 @@ def test_sign_directory_with_openssh_key_is_verified_by_ssh_rsa_line(tmp_path):
     sign_directory(tree, key)
     report = verify_path(tree, [load_public_key((FIXTURES / "id_rsa.pub").read_text())])
     assert report.ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["id_ed25519_pw", "id_rsa"])
+def test_build_hook_signs_with_an_openssh_key(name, tmp_path):
+    from .build_hook_util import build_env, copy_sample, output, run_build, the_wheel
+
+    project = copy_sample(tmp_path / "project", f'key-file = "{(FIXTURES / name).as_posix()}"')
+    env = build_env(SIGNEDIMP_KEY_PASSPHRASE=PASSPHRASE) if name.endswith("_pw") else build_env()
+    proc = run_build(project, "--wheel", env=env)
+    assert proc.returncode == 0, output(proc)
+    result = signedimp("verify", the_wheel(project / "dist"), "--key", FIXTURES / f"{name}.pub")
+    assert result.returncode == 0, result.stdout
+    if name.endswith("_pw"):  # without the passphrase: the hook's own message, naming the option
+        proc = run_build(project, "--wheel", env=build_env())
+        assert proc.returncode != 0
+        text = " ".join(output(proc).split())
+        assert "(option `key-file`) is encrypted, but the environment variable `SIGNEDIMP_KEY_PASSPHRASE` " \
+               "(option `passphrase-env`) that should hold its passphrase is not set" in text

@@ -243,7 +243,7 @@ def _add_passphrase_env(parser: argparse.ArgumentParser, what: str) -> None:
 def _add_signing_key(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", "-k", metavar="KEY.pem",
-        help="private key file (PKCS#8 PEM); default: the PEM text in SIGNEDIMP_KEY",
+        help="private key file (PKCS#8 PEM, RSA PEM or OpenSSH); default: the PEM text in SIGNEDIMP_KEY",
     )
     _add_passphrase_env(parser, "of an encrypted key")
 
