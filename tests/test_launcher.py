@@ -277,3 +277,41 @@ def test_usage_errors(args, message, sealed, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"signedimp: error: {message}")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.heavy
+def test_sealed_venv_with_a_pypi_console_script(tmp_path):
+    """A real package from PyPI (tabulate, pip's cache keeps it) installed by pip into a venv,
+    compiled by pip, sealed, and run through its console script by a launcher."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "tabulate==0.9.0"],
+        capture_output=True, text=True, timeout=600, env=clean_env(),
+    )
+    if proc.returncode != 0 and any(
+        sign in proc.stdout + proc.stderr
+        for sign in ("NewConnectionError", "Temporary failure in name resolution", "No matching distribution")
+    ):
+        pytest.skip(f"PyPI is unreachable:\n{proc.stderr[-2000:]}")
+    assert proc.returncode == 0, proc.stderr
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    assert signedimp("keygen", "-o", tmp_path / "k.pem").returncode == 0
+    assert signedimp("sign", site, "--key", tmp_path / "k.pem").returncode == 0
+    launcher = tmp_path / "tabulate"
+    result = signedimp("launcher", "--key", tmp_path / "k.pem.pub", "-c", "tabulate", "--python",
+                       venv / "bin" / "python", "--path", site, "-o", launcher)
+    assert result.returncode == 0, result.stderr
+    table = tmp_path / "table.txt"
+    table.write_text("planet moons\nEarth 1\nMars 2\n")
+    done = run(launcher, "-1", str(table))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["planet      moons", "--------  -------", "Earth           1",
+                                        "Mars            2"]
+    init = site / "tabulate" / "__init__.py"
+    (pyc,) = (site / "tabulate" / "__pycache__").glob("__init__.*.pyc")
+    pyc.write_bytes(pyc.read_bytes() + b"\n")
+    done = run(launcher, "-1", str(table))
+    assert done.returncode == 1 and done.stdout == ""
+    assert "tabulate/__pycache__/" in done.stderr and "(modified)" in done.stderr
+    assert init.exists()
