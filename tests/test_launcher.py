@@ -286,8 +286,18 @@ def test_sealed_venv_with_a_pypi_console_script(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "tabulate==0.9.0"],
-        capture_output=True, text=True, timeout=600, env=clean_env(),
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "tabulate==0.9.0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean_env(),
     )
     if proc.returncode != 0 and any(
         sign in proc.stdout + proc.stderr
@@ -299,15 +309,30 @@ def test_sealed_venv_with_a_pypi_console_script(tmp_path):
     assert signedimp("keygen", "-o", tmp_path / "k.pem").returncode == 0
     assert signedimp("sign", site, "--key", tmp_path / "k.pem").returncode == 0
     launcher = tmp_path / "tabulate"
-    result = signedimp("launcher", "--key", tmp_path / "k.pem.pub", "-c", "tabulate", "--python",
-                       venv / "bin" / "python", "--path", site, "-o", launcher)
+    result = signedimp(
+        "launcher",
+        "--key",
+        tmp_path / "k.pem.pub",
+        "-c",
+        "tabulate",
+        "--python",
+        venv / "bin" / "python",
+        "--path",
+        site,
+        "-o",
+        launcher,
+    )
     assert result.returncode == 0, result.stderr
     table = tmp_path / "table.txt"
     table.write_text("planet moons\nEarth 1\nMars 2\n")
     done = run(launcher, "-1", str(table))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["planet      moons", "--------  -------", "Earth           1",
-                                        "Mars            2"]
+    assert done.stdout.splitlines() == [
+        "planet      moons",
+        "--------  -------",
+        "Earth           1",
+        "Mars            2",
+    ]
     init = site / "tabulate" / "__init__.py"
     (pyc,) = (site / "tabulate" / "__pycache__").glob("__init__.*.pyc")
     pyc.write_bytes(pyc.read_bytes() + b"\n")
