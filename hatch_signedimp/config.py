@@ -82,7 +82,8 @@ class HookOptions:
         """The environment variable holding the passphrase of an encrypted key."""
         name = self._env_name("passphrase-env", DEFAULT_PASSPHRASE_ENV)
         if self.config.get("key-env", DEFAULT_KEY_ENV) == name:
-            raise self._error("passphrase-env", f"must name another variable than option `key-env` (`{name}`)")
+            problem = f"must name another variable than option `key-env` (`{name}`)"
+            raise self._error("passphrase-env", problem)
         return name
 
     @cached_property

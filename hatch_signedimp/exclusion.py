@@ -1,16 +1,15 @@
 """Keep the private key file out of every artifact the project builds.
 
-Hatchling has no API for a hook to exclude a file, but it skips "reserved" distribution paths
-while it walks the project (the mechanism behind ``force-include``); the hook reserves the key
-file's path before the build. As a backstop, :func:`find_key_in_artifact` looks for the key's
-bytes in the finished sdist or wheel, so a key that slipped in anyway (``force-include``, an older
-hatchling) fails the build instead of shipping.
+Hatchling's public hook interface has no way to exclude a file, so the hook does not try: it
+looks for the key's bytes in the finished sdist or wheel, and a key that got in (a key file
+inside the project that is neither excluded nor ignored, ``force-include``) deletes the artifact
+and fails the build with the lines that exclude it. Only members of exactly the key's size are
+read, so the check costs a listing, not a decompression.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 
 def relative_to_root(path: str, root: str) -> str | None:
@@ -24,15 +23,6 @@ def relative_to_root(path: str, root: str) -> str | None:
     return rel
 
 
-def reserve_path(build_config: Any, relative_path: str) -> bool:
-    """Make hatchling skip ``relative_path`` in this build; ``False`` when it cannot be done."""
-    reserved = getattr(build_config, "build_reserved_paths", None)
-    if not isinstance(reserved, set):
-        return False
-    reserved.add(build_config.get_distribution_path(relative_path))
-    return True
-
-
 def exclude_hint(target: str, relative_path: str) -> str:
     """The pyproject lines that exclude the key file from ``target`` by hand."""
     pattern = "/" + relative_path.replace(os.sep, "/")
@@ -40,10 +30,7 @@ def exclude_hint(target: str, relative_path: str) -> str:
 
 
 def find_key_in_artifact(artifact: str, secret: bytes) -> str | None:
-    """The member of a ``.tar.gz`` or ``.whl`` whose bytes are ``secret``, if any.
-
-    Only members of exactly the secret's size are read, so this costs a listing, not a decompression.
-    """
+    """The member of a ``.tar.gz`` or ``.whl`` whose bytes are ``secret``, if any."""
     import tarfile  # only when an artifact is checked: keeps plugin discovery cheap
     import zipfile
 

@@ -1,4 +1,9 @@
-"""The `signedimp` build hook: sign every wheel hatchling builds, keep the key out of every sdist."""
+"""The `signedimp` build hook: sign every wheel hatchling builds, keep the key out of every artifact.
+
+It uses hatchling's documented hook interface only (``root``, ``config``, ``target_name``, ``app``,
+``build_data["build_hooks"]``, ``initialize``/``finalize``), so a new hatchling cannot silently
+change what it does.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from .config import PLUGIN_NAME, HookOptions
 from .errors import BuildHookError
-from .exclusion import exclude_hint, find_key_in_artifact, relative_to_root, reserve_path
+from .exclusion import exclude_hint, find_key_in_artifact, relative_to_root
 from .keysource import KeySource, built_from_sdist, resolve_key
 from .order import hooks_after
 
@@ -48,11 +53,11 @@ class SignedImpBuildHook(BuildHookInterface):
         self._signing = None
 
         if self.target_name == "sdist":
-            self._keep_key_out("sdist")
-            return
+            return  # left unsigned; finalize() refuses it if the key got in
         if self.target_name != "wheel":
             self.app.display_info(
-                f"Build hook `{self.PLUGIN_NAME}` signs wheels only; the `{self.target_name}` target is left unsigned"
+                f"Build hook `{self.PLUGIN_NAME}` signs wheels only; the `{self.target_name}` target is "
+                "left unsigned"
             )
             return
         if version == "editable":
@@ -64,22 +69,12 @@ class SignedImpBuildHook(BuildHookInterface):
 
         self._warn_about_later_hooks(build_data)
         self._refuse_leaked_key()
-        self._keep_key_out("wheel")
-        self._warn_if_sdist_may_ship_key()
 
-        resolved = resolve_key(self.options, self.root)
-        if resolved is None:
-            where = (
-                f"the key file `{self.options.key_path}` (option `key-file`) does not exist"
-                if self.options.key_path is not None
-                else "option `key-file` is not set"
-            )
-            self.app.display_warning(
-                f"Build hook `{self.PLUGIN_NAME}`: no signing key ({where}, and the environment variable "
-                f"`{self.options.key_env}` is not set); the wheel is left UNSIGNED because `require-key = false`"
-            )
+        decision = resolve_key(self.options, self.root)
+        if decision.source is None or decision.key is None:
+            self.app.display_warning(str(decision.unsigned_reason))
             return
-        self._signing = resolved
+        self._signing = (decision.source, decision.key)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         if self.target_name == "sdist":
@@ -129,15 +124,6 @@ class SignedImpBuildHook(BuildHookInterface):
         except OSError:
             return None
 
-    def _keep_key_out(self, target: str) -> None:
-        """Reserve the key file's path so hatchling's file walk skips it for this target."""
-        rel = self._key_relative_path()
-        if rel is not None and not reserve_path(self.build_config, rel):
-            self.app.display_warning(
-                f"Build hook `{self.PLUGIN_NAME}`: cannot exclude the key file `{rel}` from the {target} "
-                f"with this hatchling; exclude it yourself:\n{exclude_hint(target, rel)}"
-            )
-
     def _check_no_key_in(self, target: str, artifact_path: str, secret: bytes | None) -> None:
         if not secret:
             return
@@ -148,8 +134,8 @@ class SignedImpBuildHook(BuildHookInterface):
         rel = self._leaked_path(target, member)
         msg = (
             f"Build hook `{self.PLUGIN_NAME}`: the private signing key ended up in the {target} as "
-            f"`{member}`; the {target} was deleted. Exclude the key file from it:\n{exclude_hint(target, rel)}\n"
-            "and do not force-include it."
+            f"`{member}`; the {target} was deleted. Keep the key file outside the project, list it in "
+            f"`.gitignore`, or exclude it:\n{exclude_hint(target, rel)}\nand do not force-include it."
         )
         raise BuildHookError(msg)
 
@@ -177,12 +163,7 @@ class SignedImpBuildHook(BuildHookInterface):
         raise BuildHookError(msg)
 
     def _warn_about_later_hooks(self, build_data: dict[str, Any]) -> None:
-        names = build_data.get("build_hooks") or tuple(self.build_config.hook_config)
-        try:
-            plugin_manager = self.build_config.builder.plugin_manager
-        except Exception:  # noqa: BLE001
-            plugin_manager = None
-        later = hooks_after(self.PLUGIN_NAME, names, plugin_manager)
+        later = hooks_after(self.PLUGIN_NAME, build_data.get("build_hooks") or ())
         if later:
             listed = ", ".join(f"`{name}`" for name in later)
             self.app.display_warning(
@@ -190,26 +171,3 @@ class SignedImpBuildHook(BuildHookInterface):
                 "they change the wheel in `finalize()`, its signature will no longer match. Put the "
                 f"`[tool.hatch.build.hooks.{self.PLUGIN_NAME}]` table after theirs in pyproject.toml."
             )
-
-    def _warn_if_sdist_may_ship_key(self) -> None:
-        """The sdist runs this hook too unless it was configured for the wheel target only."""
-        rel = self._key_relative_path()
-        if rel is None:
-            return
-        try:
-            from hatchling.builders.sdist import SdistBuilder
-
-            sdist = SdistBuilder(self.root, plugin_manager=self.build_config.builder.plugin_manager,
-                                 metadata=self.metadata, app=self.app).config
-            if self.PLUGIN_NAME in sdist.hook_config:
-                return
-            posix = rel.replace(os.sep, "/")
-            if sdist.path_is_excluded(posix) or not sdist.path_is_included(posix):
-                return
-        except Exception:  # noqa: BLE001 - only a courtesy check
-            return
-        self.app.display_warning(
-            f"Build hook `{self.PLUGIN_NAME}` is not enabled for the sdist target, so it cannot keep the "
-            f"key file `{rel}` out of it; configure the hook as [tool.hatch.build.hooks.{self.PLUGIN_NAME}] "
-            f"or exclude the file:\n{exclude_hint('sdist', rel)}"
-        )

@@ -2,6 +2,7 @@
 # The whole hatch-signedimp story, step by step (`make demo` runs this with .venv/bin first on PATH).
 #
 #   key -> signed wheel (build hook) -> verified install -> tampering refused
+#       -> launcher for the sealed folder -> runs verified -> tampering refused
 #       -> signed zipapp with a PyPI dependency -> runs verified -> tampering refused
 #
 # Every refusal is expected: the script exits 0 when each tampered copy is refused and the honest
@@ -82,6 +83,14 @@ step "Tamper with a copy of the installed package: the import is refused"
 cp -r "$OUT/site" "$OUT/site-tampered"
 echo 'print("injected code ran")' >>"$OUT/site-tampered/demo_app/cli.py"
 expect_refusal "$PY" -I check_import.py "$PUB" "$OUT/site-tampered" demo_app.cli
+
+step "A launcher for the sealed folder: python -IS, pinned key, console script demo-app, every import verified"
+PYABS="$("$PY" -c 'import sys; print(sys.executable)')"
+run signedimp launcher --key "$PUB" -c demo-app --python "$PYABS" --path "$OUT/site" -o "$OUT/demo-app"
+run head -c 200 "$OUT/demo-app"; echo " ..."
+run "$OUT/demo-app" hello
+run signedimp launcher --key "$PUB" -c demo-app --python "$PYABS" --path "$OUT/site-tampered" -o "$OUT/demo-app-tampered"
+expect_refusal "$OUT/demo-app-tampered" hello
 
 step "Build a signed zipapp from the signed wheel; pip brings tabulate from PyPI (--compile: bytecode too)"
 run signedimp zipapp "$WHEEL" -o "$OUT/demo.pyz" --key "$OUT/demo-key.pem" -p "/usr/bin/env python3" --compile

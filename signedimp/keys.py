@@ -29,7 +29,7 @@ RSA_MAX_EXPONENT_BITS = 256
 
 _PEM_LABEL = "PUBLIC KEY"
 _EXPECTED = ("expected a PEM 'PUBLIC KEY' block (SubjectPublicKeyInfo), its DER bytes, "
-             "or an OpenSSH 'ssh-ed25519 AAAA...' line")
+             "or an OpenSSH 'ssh-ed25519 AAAA...' or 'ssh-rsa AAAA...' line")
 
 
 class PublicKey:
@@ -289,31 +289,59 @@ def _b64decode_strict(text: str) -> bytes:
     return binascii.a2b_base64(text)
 
 
-def _from_ssh(text: str) -> Ed25519Key:
-    parts = text.split(None, 2)
-    if parts[0] != "ssh-ed25519":
-        raise KeyFormatError(f"OpenSSH key type {parts[0]!r} is not supported; "
-                             "only 'ssh-ed25519' lines are accepted")
-    if len(parts) < 2:
-        raise KeyFormatError("ssh-ed25519 line without key data")
-    try:
-        blob = _b64decode_strict(parts[1])
-    except (binascii.Error, ValueError) as exc:
-        raise KeyFormatError(f"ssh-ed25519 key data is not valid base64: {exc}") from None
+def _ssh_fields(kind: str, blob: bytes) -> list[bytes]:
+    """The length-prefixed strings of an OpenSSH public key blob (RFC 4253, section 6.6)."""
     fields = []
     pos = 0
     while pos < len(blob):
         if pos + 4 > len(blob):
-            raise KeyFormatError("ssh-ed25519 key data is truncated")
+            raise KeyFormatError(f"{kind} key data is truncated")
         size = int.from_bytes(blob[pos:pos + 4], "big")
         pos += 4
         if pos + size > len(blob):
-            raise KeyFormatError("ssh-ed25519 key data is truncated")
+            raise KeyFormatError(f"{kind} key data is truncated")
         fields.append(blob[pos:pos + size])
         pos += size
-    if len(fields) != 2 or fields[0] != b"ssh-ed25519":
-        raise KeyFormatError("ssh-ed25519 key data must hold the string 'ssh-ed25519' and the key")
-    return _usable_ed25519(fields[1])
+    return fields
+
+
+def _ssh_mpint(kind: str, name: str, value: bytes) -> int:
+    """A non-negative SSH ``mpint`` (big-endian two's complement, minimal length)."""
+    if not value or value[0] & 0x80:
+        raise KeyFormatError(f"{kind} key data: the {name} must be a positive integer")
+    if len(value) > 1 and value[0] == 0 and not value[1] & 0x80:
+        raise KeyFormatError(f"{kind} key data: the {name} has a superfluous leading zero byte")
+    return int.from_bytes(value, "big")
+
+
+def _from_ssh(text: str) -> Ed25519Key | RSAKey:
+    """An ``ssh-ed25519`` or ``ssh-rsa`` line, as ``ssh-keygen`` writes it (a comment may follow)."""
+    parts = text.split(None, 2)
+    kind = parts[0]
+    if kind not in ("ssh-ed25519", "ssh-rsa"):
+        raise KeyFormatError(f"OpenSSH key type {kind!r} is not supported; "
+                             "only 'ssh-ed25519' and 'ssh-rsa' lines are accepted")
+    if len(parts) < 2:
+        raise KeyFormatError(f"{kind} line without key data")
+    try:
+        blob = _b64decode_strict(parts[1])
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFormatError(f"{kind} key data is not valid base64: {exc}") from None
+    fields = _ssh_fields(kind, blob)
+    if not fields or fields[0] != kind.encode("ascii"):
+        raise KeyFormatError(f"{kind} key data must start with the string {kind!r}")
+    if kind == "ssh-ed25519":
+        if len(fields) != 2:
+            raise KeyFormatError("ssh-ed25519 key data must hold the string 'ssh-ed25519' and the key")
+        return _usable_ed25519(fields[1])
+    if len(fields) != 3:
+        raise KeyFormatError("ssh-rsa key data must hold the string 'ssh-rsa', the exponent and the modulus")
+    exponent = _ssh_mpint(kind, "exponent", fields[1])
+    modulus = _ssh_mpint(kind, "modulus", fields[2])
+    try:
+        return RSAKey(modulus, exponent)
+    except ValueError as exc:
+        raise KeyFormatError(f"invalid ssh-rsa public key: {exc}") from None
 
 
 def _usable_ed25519(public: bytes) -> Ed25519Key:
@@ -328,7 +356,7 @@ def _usable_ed25519(public: bytes) -> Ed25519Key:
 
 
 def load_public_key(data: str | bytes) -> Ed25519Key | RSAKey:
-    """Read a public key: PEM SubjectPublicKeyInfo, its DER bytes, or an ``ssh-ed25519`` line.
+    """Read a public key: PEM SubjectPublicKeyInfo, its DER bytes, or an ``ssh-ed25519``/``ssh-rsa`` line.
 
     Anything else raises ``KeyFormatError`` saying what was expected.
     """
@@ -348,7 +376,7 @@ def load_public_key(data: str | bytes) -> Ed25519Key | RSAKey:
         return _from_pem(text)
     if text.startswith("ssh-"):
         if "\n" in text:
-            raise KeyFormatError("expected a single ssh-ed25519 line")
+            raise KeyFormatError("expected a single ssh-ed25519 or ssh-rsa line")
         return _from_ssh(text)
     raise KeyFormatError(_EXPECTED)
 

@@ -314,12 +314,23 @@ def test_key_file_and_passphrase_env_options(keys, tmp_path):
     assert verify_cli(the_wheel(project / "dist"), key.public_file).returncode == 0
 
 
-def test_key_file_inside_the_package_stays_out_of_the_wheel(keys, tmp_path):
+def test_key_file_inside_the_package_fails_the_wheel_until_excluded(keys, tmp_path):
     key = keys["ed25519"]
     proc, project = _build(tmp_path, 'key-file = "src/sample_app/signing.pem"')
     assert proc.returncode != 0  # absent so far: the error names the resolved path
     (project / "src" / "sample_app" / "signing.pem").write_bytes(key.private)
     shutil.rmtree(project / "dist", ignore_errors=True)
+    proc = run_build(project, "--wheel")
+    assert proc.returncode != 0
+    assert "the private signing key ended up in the wheel as `sample_app/signing.pem`; the wheel was deleted" \
+        in output(proc)
+    assert '[tool.hatch.build.targets.wheel]\nexclude = ["/src/sample_app/signing.pem"]' in output(proc)
+    assert wheels(project / "dist") == []
+
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace('packages = ["src/sample_app"]',
+                                         'packages = ["src/sample_app"]\nexclude = ["/src/sample_app/signing.pem"]')
+    pyproject.write_text(text)
     proc = run_build(project, "--wheel")
     assert proc.returncode == 0, output(proc)
     wheel = the_wheel(project / "dist")
@@ -329,11 +340,12 @@ def test_key_file_inside_the_package_stays_out_of_the_wheel(keys, tmp_path):
 
 
 def test_wheel_from_sdist_takes_the_key_from_the_environment(keys, tmp_path):
-    """`key-file` inside the project: the sdist leaves it out, the variable then supplies it."""
+    """`key-file` inside the project, git-ignored: the sdist leaves it out, the variable then supplies it."""
     key = keys["ed25519"]
     project = copy_sample(tmp_path / "project", 'key-file = "keys/signing.pem"')
     (project / "keys").mkdir()
     (project / "keys" / "signing.pem").write_bytes(key.private)
+    (project / ".gitignore").write_text("/keys/\n")
     proc = run_build(project, "--sdist")
     assert proc.returncode == 0, output(proc)
     (sdist,) = (project / "dist").glob("*.tar.gz")
@@ -355,7 +367,7 @@ def test_wheel_from_sdist_takes_the_key_from_the_environment(keys, tmp_path):
         ("no passphrase", ["the environment variable `SIGNEDIMP_KEY` (option `key-env`) is encrypted",
                            "`SIGNEDIMP_KEY_PASSPHRASE` (option `passphrase-env`)", "is not set"]),
         ("garbage", ["cannot read a private key from the environment variable `SIGNEDIMP_KEY`",
-                     "Expected an Ed25519 or RSA private key in PKCS#8 PEM"]),
+                     "Expected an Ed25519 or RSA private key: PKCS#8 PEM"]),
         ("garbage file", ["cannot read a private key from the key file", "(option `key-file`)"]),
         ("public key", ["the environment variable `SIGNEDIMP_KEY` (option `key-env`) holds a public key",
                         "signing needs the private key"]),
@@ -409,3 +421,64 @@ def test_pip_wheel_signs_too(keys, tmp_path):
     wheel = the_wheel(tmp_path / "out")
     assert verify_cli(wheel, key.public_file).returncode == 0
     assert record_problems(wheel) == []
+
+
+# -- installing, as someone without the key would -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory) -> Path:
+    """A new virtual environment (with pip) that has never seen this project."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    return venv
+
+
+def _pip(venv: Path, *args: str, wheelhouse: Path, **env: str) -> subprocess.CompletedProcess:
+    """pip of ``venv``, offline: only this project and hatchling's wheels (``plugin_wheelhouse``)."""
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", *args],
+        env=build_env(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **env),
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_published_sdist_installs_without_the_key(plugin_wheelhouse, fresh_venv, tmp_path):
+    """#12.1: `pip install x.tar.gz` works for whoever has no key (unsigned wheel, with a warning);
+    from the project's tree it still fails, and `SIGNEDIMP_REQUIRE_KEY=1` makes the sdist fail too."""
+    project = copy_sample(tmp_path / "project")
+    proc = run_build(project, "--sdist")
+    assert proc.returncode == 0, output(proc)
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+
+    proc = _pip(fresh_venv, "install", "-v", str(sdist), wheelhouse=plugin_wheelhouse)
+    assert proc.returncode == 0, output(proc)[-4000:]
+    text = " ".join(output(proc).split())
+    assert "Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an " \
+           "unpacked sdist (option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is " \
+           "not set)." in text
+    run = subprocess.run([str(fresh_venv / "bin" / "sample-app")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Hello from a signed wheel!" in run.stdout, output(run)
+    assert not list((fresh_venv / "lib").rglob("sample_app-0.1.0.dist-info/signedimp-manifest.txt"))
+
+    for source, env, needle in [
+        (str(project), {}, "Build hook `signedimp` needs a private key to sign the wheel, and none was given"),
+        (str(sdist), {"SIGNEDIMP_REQUIRE_KEY": "1"}, "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)"),
+    ]:
+        proc = _pip(fresh_venv, "install", "-v", "--force-reinstall", "--no-deps", source,
+                    wheelhouse=plugin_wheelhouse, **env)
+        assert proc.returncode != 0, source
+        assert needle in " ".join(output(proc).split()), output(proc)[-4000:]
+
+
+def test_installing_the_project_pulls_in_pycryptodome_only(plugin_wheelhouse, fresh_venv):
+    """#12.2: the runtime needs the standard library, signing pycryptodome; hatchling is the build
+    backend, never a dependency."""
+    (wheel,) = plugin_wheelhouse.glob("hatch_signedimp-*.whl")
+    proc = _pip(fresh_venv, "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-", str(wheel),
+                wheelhouse=plugin_wheelhouse)
+    assert proc.returncode == 0, output(proc)
+    import json
+
+    report = json.loads(proc.stdout)
+    assert sorted(item["metadata"]["name"].lower() for item in report["install"]) == \
+        ["hatch-signedimp", "pycryptodome"]

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
+
 import pytest
 
 from hatch_signedimp.config import HookOptions
@@ -124,11 +126,34 @@ def test_hooks_after():
     assert hooks_after("signedimp", ("a", "signedimp")) == []
     assert hooks_after("signedimp", ("signedimp", "a", "b")) == ["a", "b"]
     assert hooks_after("signedimp", ()) == []
-
-    from hatchling.plugin.manager import PluginManager
-
     # hatchling's `version` hook has no finalize(); `custom` may have one
-    assert hooks_after("signedimp", ("signedimp", "version", "custom"), PluginManager()) == ["custom"]
+    assert hooks_after("signedimp", ("signedimp", "version", "custom")) == ["custom"]
+
+
+def test_hook_uses_hatchling_public_interface_only():
+    """#9.6: no private hatchling attributes, no builder objects made inside a build, no blanket
+    ``except Exception`` around hatchling calls."""
+    import hatch_signedimp
+
+    package = Path(hatch_signedimp.__file__).parent
+    for path in package.glob("*.py"):
+        text = path.read_text()
+        for needle in ("build_reserved_paths", "SdistBuilder", "plugin_manager", "build_config",
+                       "hatchling.builders.sdist", "hatchling.plugin.manager"):
+            assert needle not in text, (path.name, needle)
+    imports = {line.strip() for path in package.glob("*.py") for line in path.read_text().splitlines()
+               if line.strip().startswith(("from hatchling", "import hatchling"))}
+    assert imports == {"from hatchling.builders.hooks.plugin.interface import BuildHookInterface",
+                       "from hatchling.plugin import hookimpl"}
+
+
+def test_hook_reads_keys_through_the_signing_tools():
+    """#9.3: one way to read a signing key; the hook does not parse PEM itself."""
+    import hatch_signedimp.keysource as keysource
+
+    text = Path(keysource.__file__).read_text()
+    assert "from signedimp.tools._key_files import" in text
+    assert "load_private_key" not in text and "PEM.decode" not in text and "import_key" not in text
 
 
 def test_relative_to_root(tmp_path):
@@ -276,14 +301,17 @@ def test_no_warning_when_signedimp_runs_last(tmp_path):
 
 # -- sdist -----------------------------------------------------------------------------------
 
+PEM_STANDIN = "-----BEGIN PRIVATE KEY-----\nnot read by sdist builds\n-----END PRIVATE KEY-----\n"
+
+
 @pytest.fixture(scope="module")
 def project_with_key_file(tmp_path_factory):
-    """The sample with `key-file` inside the project, its sdist, and the output of that build."""
+    """The sample with `key-file` inside the project (ignored by `.gitignore`), and its sdist."""
     root = tmp_path_factory.mktemp("sdist")
     project = copy_sample(root / "p", 'key-file = "keys/signing.pem"')
     (project / "keys").mkdir()
-    (project / "keys" / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot read by sdist builds\n"
-                                                  "-----END PRIVATE KEY-----\n")
+    (project / "keys" / "signing.pem").write_text(PEM_STANDIN)
+    (project / ".gitignore").write_text("/keys/\n")
     proc = run_build(project, "--sdist")
     assert proc.returncode == 0, output(proc)
     (sdist,) = (project / "dist").glob("*.tar.gz")
@@ -301,13 +329,41 @@ def test_sdist_is_unsigned_and_never_contains_the_key(project_with_key_file):
     assert not [n for n in names if "signedimp-manifest" in n]
 
 
+@pytest.fixture
+def project_with_unexcluded_key(tmp_path):
+    project = copy_sample(tmp_path / "p", 'key-file = "keys/signing.pem"')
+    (project / "keys").mkdir()
+    (project / "keys" / "signing.pem").write_text(PEM_STANDIN)
+    return project
+
+
 @pytest.mark.slow
-def test_without_the_hook_the_key_would_ship(project_with_key_file, tmp_path):
-    """The control for the test above: hatchling alone would put the key file in the sdist."""
-    project, _ = project_with_key_file
-    proc = run_build(project, "--sdist", outdir=tmp_path, env=build_env(HATCH_BUILD_NO_HOOKS="true"))
+def test_sdist_that_would_ship_the_key_is_refused_with_the_fix(project_with_unexcluded_key):
+    project = project_with_unexcluded_key
+    proc = run_build(project, "--sdist")
+    assert proc.returncode != 0
+    text = output(proc)
+    assert "the private signing key ended up in the sdist as `sample_app-0.1.0/keys/signing.pem`; " \
+           "the sdist was deleted. Keep the key file outside the project, list it in `.gitignore`, or " \
+           'exclude it:\n[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]' in text
+    assert not list((project / "dist").glob("*.tar.gz"))
+
+    text = (project / "pyproject.toml").read_text()
+    (project / "pyproject.toml").write_text(text + '\n[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]\n')
+    proc = run_build(project, "--sdist")
     assert proc.returncode == 0, output(proc)
-    (sdist,) = tmp_path.glob("*.tar.gz")
+    (sdist,) = (project / "dist").glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        assert not [n for n in tar.getnames() if "signing.pem" in n]
+
+
+@pytest.mark.slow
+def test_without_the_hook_the_key_would_ship(project_with_unexcluded_key, tmp_path):
+    """The control for the test above: hatchling alone puts the key file in the sdist."""
+    proc = run_build(project_with_unexcluded_key, "--sdist", outdir=tmp_path / "out",
+                     env=build_env(HATCH_BUILD_NO_HOOKS="true"))
+    assert proc.returncode == 0, output(proc)
+    (sdist,) = (tmp_path / "out").glob("*.tar.gz")
     with tarfile.open(sdist) as tar:
         assert "sample_app-0.1.0/keys/signing.pem" in tar.getnames()
 
@@ -343,18 +399,49 @@ def test_a_copy_of_the_key_elsewhere_is_named_in_the_hint(tmp_path):
 
 
 @pytest.mark.slow
-def test_wheel_from_sdist_without_the_key_file_says_what_to_do(project_with_key_file, tmp_path):
+def test_wheel_from_sdist_without_the_key_is_unsigned_with_a_warning(project_with_key_file, tmp_path):
+    """#12.1: whoever builds from a published sdist has no key: the wheel is built, unsigned, and
+    the warning says how to sign; `SIGNEDIMP_REQUIRE_KEY=1` (release CI) makes it an error."""
     _, sdist = project_with_key_file
     with tarfile.open(sdist) as tar:
         extract(tar, tmp_path)
     unpacked = tmp_path / "sample_app-0.1.0"
     proc = run_build(unpacked, "--wheel")
+    assert proc.returncode == 0, output(proc)
+    text = " ".join(output(proc).split())
+    assert (f"Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an unpacked "
+            f"sdist (the key file `{unpacked / 'keys' / 'signing.pem'}` (option `key-file`) does not exist, and "
+            "the environment variable `SIGNEDIMP_KEY` is not set). This wheel is being built from an unpacked "
+            "sdist, and an sdist never contains the private key: to sign, pass the key through the environment "
+            "variable `SIGNEDIMP_KEY` (its PEM text), or set option `key-file` to an absolute path. Set "
+            "`SIGNEDIMP_REQUIRE_KEY=1` to make a missing key an error.") in text
+    (wheel,) = wheels(unpacked / "dist")
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [n for n in archive.namelist() if n.endswith("signedimp-manifest.txt")]
+
+    shutil.rmtree(unpacked / "dist")
+    proc = run_build(unpacked, "--wheel", env=build_env(SIGNEDIMP_REQUIRE_KEY="1"))
     assert proc.returncode != 0
-    text = output(proc)
-    assert "This wheel is being built from an unpacked sdist" in text
-    assert "pass the key through the environment variable `SIGNEDIMP_KEY`" in text
-    assert "set option `key-file` to an absolute path" in text
+    text = " ".join(output(proc).split())
+    assert f"the key file `{unpacked / 'keys' / 'signing.pem'}` (option `key-file` = 'keys/signing.pem') " \
+           "does not exist" in text
+    assert "pass the key through the environment variable `SIGNEDIMP_KEY` (its PEM text), or set option " \
+           "`key-file` to an absolute path." in text
+    assert "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)" in text
     assert wheels(unpacked / "dist") == []
+
+
+@pytest.mark.slow
+def test_require_key_env_applies_to_require_key_false_too(tmp_path):
+    project = copy_sample(tmp_path / "p", "require-key = false")
+    proc = run_build(project, "--wheel", env=build_env(SIGNEDIMP_REQUIRE_KEY="1"))
+    assert proc.returncode != 0
+    assert "Build hook `signedimp` needs a private key to sign the wheel, and none was given" in output(proc)
+    assert wheels(project / "dist") == []
+    proc = run_build(project, "--wheel", env=build_env(SIGNEDIMP_REQUIRE_KEY="maybe"))
+    assert proc.returncode != 0
+    assert "the environment variable `SIGNEDIMP_REQUIRE_KEY` must be 1 (every build requires the signing " \
+           "key) or 0, not 'maybe'" in output(proc)
 
 
 # -- editable --------------------------------------------------------------------------------
@@ -379,10 +466,9 @@ def test_editable_install_is_skipped_with_a_message(tmp_path):
 
 
 @pytest.mark.slow
-def test_hook_for_the_wheel_only_warns_and_refuses_a_leaked_key(tmp_path):
-    """Configured for the wheel target alone, the hook cannot keep the key out of the sdist:
-    it warns when building the wheel from the checkout, and refuses a wheel built from an sdist
-    that carries the key."""
+def test_hook_for_the_wheel_only_refuses_a_wheel_from_an_sdist_with_the_key(tmp_path):
+    """Configured for the wheel target alone, the hook does not run for the sdist, which then
+    carries the key; a wheel built from that sdist is refused."""
     project = copy_sample(tmp_path / "p")
     text = (project / "pyproject.toml").read_text()
     text = text.replace("[tool.hatch.build.hooks.signedimp]",
@@ -393,9 +479,6 @@ def test_hook_for_the_wheel_only_warns_and_refuses_a_leaked_key(tmp_path):
 
     proc = run_build(project, "--wheel")
     assert proc.returncode == 0, output(proc)
-    assert "Build hook `signedimp` is not enabled for the sdist target, so it cannot keep the key file " \
-           "`keys/signing.pem` out of it" in output(proc)
-
     shutil.rmtree(project / "dist")
     proc = run_build(project)  # sdist (with the key: hatchling alone), then the wheel from it
     assert proc.returncode != 0

@@ -335,7 +335,8 @@ def test_verify_wheel_json(tmp_path, keys, built_wheel):
     (report,) = doc["results"]
     assert report["kind"] == "wheel" and report["ok"] is True
     assert report["manifests"] == [{"path": f"tiny_pkg-1.0.dist-info/{MANIFEST_NAME}",
-                                    "signed_by": fingerprint_of(keys["key"])}]
+                                    "signed_by": fingerprint_of(keys["key"]),
+                                    "signers": [fingerprint_of(keys["key"])]}]
     assert report["counts"]["ok"] == 5
     with zipfile.ZipFile(wheel, "a") as zf:
         zf.writestr("tinypkg/extra.py", "x = 1\n")

@@ -137,7 +137,8 @@ def test_openssh_errors():
         _ssh_line(b"ssh-ed25519", raw)[:-4]: "truncated",
         "ssh-ed25519": "without key data",
         "ssh-ed25519 !!!!": "base64",
-        _ssh_line(b"ssh-rsa", b"\x01\x00\x01", b"\x00" + bytes(256), kind="ssh-rsa"): "only 'ssh-ed25519'",
+        _ssh_line(b"ssh-rsa", b"\x01\x00\x01", b"\x00" + bytes(256), kind="ssh-rsa"): "superfluous leading zero",
+        _ssh_line(b"ssh-dss", raw, kind="ssh-dss"): "only 'ssh-ed25519' and 'ssh-rsa'",
         "ssh-ed25519 AAAA\nssh-ed25519 AAAA": "single",
     }
     for line, message in bad_lines.items():

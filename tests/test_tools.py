@@ -312,7 +312,7 @@ def test_bad_private_keys(ed_key, rsa_key):
         (p256, r"^unsupported private key algorithm \(OID 1.2.840.10045.2.1\): use an Ed25519 or RSA key$"),
         (small, r"^RSA key too small \(1024 bits\): at least 2048 bits are needed$"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
-         "^OpenSSH private keys are not supported"),
+         "^not a valid OpenSSH private key: the .openssh-key-v1. header is missing$"),
         (ed_key.to_pem("pw"), "^the private key is encrypted: a passphrase is needed$"),
     ]
     for data, message in cases:

@@ -160,6 +160,8 @@ def _load_manifest(
         )
         return None
     report.manifests[name] = signer.fingerprint
+    # verify() raised if any trusted line failed, so every trusted line here is a valid signature
+    report.signers[name] = list(dict.fromkeys(s.fingerprint for s in manifest.signatures if s.fingerprint in ring))
     return manifest
 
 

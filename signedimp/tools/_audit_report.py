@@ -101,6 +101,8 @@ class VerifyReport:
         self.files: list[FileResult] = []
         self.problems: list[Problem] = []
         self.manifests: dict[str, str | None] = {}
+        #: manifest path -> every trusted key whose signature on it verified, in manifest order
+        self.signers: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"VerifyReport(path={self.path!r}, kind={self.kind!r}, ok={self.ok})"
@@ -112,6 +114,12 @@ class VerifyReport:
     @property
     def failures(self) -> list[FileResult]:
         return [f for f in self.files if f.status in FAILING]
+
+    def all_signers(self) -> list[str]:
+        """Every trusted key that signed a valid manifest of this path, sorted."""
+        found = {fp for fps in self.signers.values() for fp in fps}
+        found.update(fp for fp in self.manifests.values() if fp)
+        return sorted(found)
 
     def counts(self) -> dict[str, int]:
         counts = {OK: 0, MODIFIED: 0, MISSING: 0, UNLISTED: 0, SKIPPED: 0}
@@ -126,8 +134,10 @@ class VerifyReport:
             "ok": self.ok,
             "counts": self.counts(),
             "manifests": [
-                {"path": p, "signed_by": fp} for p, fp in sorted(self.manifests.items())
+                {"path": p, "signed_by": fp, "signers": self.signers.get(p, [fp] if fp else [])}
+                for p, fp in sorted(self.manifests.items())
             ],
+            "signers": self.all_signers(),
             "problems": [p.to_dict() for p in self.problems],
             "files": [f.to_dict() for f in self.files],
         }

@@ -1,5 +1,8 @@
 """Where the command line and the build hook get their keys: key files and environment variables.
 
+One way to read a signing key: ``read_key_file`` / ``key_from_env`` find its bytes,
+``parse_signing_key`` reads them. ``load_signing_key`` is that for the command line; the build hook
+(``hatch_signedimp.keysource``) calls the same functions and words the errors with its options.
 Every error names the file or the variable the key came from, so a CI log says which secret is
 wrong without showing it.
 """
@@ -10,7 +13,7 @@ import os
 
 from ..errors import KeyFormatError
 from ..keys import load_public_key
-from ._signing_key_pem import load_private_key
+from ._signing_key_pem import PassphraseNeeded, load_private_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -27,6 +30,47 @@ KEY_ENV = "SIGNEDIMP_KEY"
 PASSPHRASE_ENV = "SIGNEDIMP_KEY_PASSPHRASE"
 
 
+class KeyText:
+    """The bytes of a signing key and where they came from: ``source`` is the file's path or the
+    variable's name (what messages show), ``path`` the file (``None`` for a variable)."""
+
+    __slots__ = ("source", "data", "path")
+
+    def __init__(self, source: str, data: bytes, path: str | None = None) -> None:
+        self.source = source
+        self.data = data
+        self.path = path
+
+
+def read_key_file(path: PathLike) -> KeyText:
+    """The key file's bytes; ``KeyFormatError`` naming the file when it cannot be read."""
+    source = os.fspath(path)
+    return KeyText(source, _read_key_file(source), source)
+
+
+def key_from_env(env: Mapping[str, str], var: str = KEY_ENV) -> KeyText | None:
+    """The PEM text in variable ``var``; ``None`` when unset or blank (CI expands a missing secret
+    to ""). A variable that holds the name of an existing file is a mistake worth naming."""
+    text = env.get(var, "")
+    if not text.strip():
+        return None
+    looks_like_key = "-----BEGIN" in text or text.startswith("ssh-")
+    if not looks_like_key and os.path.isfile(os.path.expanduser(text.strip())):
+        raise KeyFormatError(
+            f"{var} holds a file name, not a key: it must hold the PEM text of the private key itself "
+            f'(e.g. {var}="$(cat signing.pem)")'
+        )
+    return KeyText(var, text.encode("utf-8", "surrogateescape"))
+
+
+def parse_signing_key(key: KeyText, passphrase: str | bytes | None) -> PrivateKey:
+    """The private key in ``key``: PKCS#8 PEM (plain or encrypted), traditional RSA PEM, or an
+    OpenSSH private key. Failures are ``KeyFormatError`` subclasses without the source, so that the
+    command line and the build hook each say where the key came from in their own words:
+    ``PublicKeyGiven``, ``PassphraseNeeded``, ``WrongPassphrase``, else ``KeyFormatError``."""
+    return load_private_key(key.data, passphrase or None)
+
+
 def load_signing_key(
     path: PathLike | None = None,
     *,
@@ -41,20 +85,18 @@ def load_signing_key(
     if passphrase is None:
         passphrase = env.get(PASSPHRASE_ENV) or None
     if path is not None:
-        source = os.fspath(path)
-        data = _read_key_file(source)
+        key = read_key_file(path)
     else:
-        source = KEY_ENV
-        text = env.get(KEY_ENV, "")
-        if not text.strip():
+        found = key_from_env(env, KEY_ENV)
+        if found is None:
             raise KeyFormatError(
                 f"no signing key: pass --key FILE or set {KEY_ENV} to the PEM text of the key"
             )
-        data = text.encode("utf-8", "surrogateescape")
+        key = found
     try:
-        return load_private_key(data, passphrase)
+        return parse_signing_key(key, passphrase)
     except KeyFormatError as exc:
-        raise KeyFormatError(f"{source}: {exc}{_passphrase_hint(exc)}") from None
+        raise KeyFormatError(f"{key.source}: {exc}{_passphrase_hint(exc)}") from None
 
 
 def load_verify_keys(path: PathLike, *, env: Mapping[str, str] = os.environ) -> list[PublicKey]:
@@ -88,6 +130,6 @@ def _read_key_file(source: str) -> bytes:
 
 def _passphrase_hint(exc: Exception) -> str:
     """Tell the user where a passphrase can come from when one was missing."""
-    if "passphrase is needed" in str(exc):
+    if isinstance(exc, PassphraseNeeded):
         return f" (set {PASSPHRASE_ENV} or use --passphrase-env VAR)"
     return ""

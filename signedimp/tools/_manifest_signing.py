@@ -64,3 +64,54 @@ def previous_manifest(data: bytes | None, source: str) -> Manifest | None:
         return Manifest.parse(data, source=source)
     except ValueError:
         return None
+
+
+def current_signers(path: PathLike) -> list[str]:
+    """Fingerprints on the manifest that signing ``path`` would replace (for the co-signing report):
+    a directory's or zip's root manifest, a wheel's ``.dist-info`` one; ``[]`` when there is none
+    or it cannot be read (signing then starts anew anyway)."""
+    import os
+
+    from ..manifest import MANIFEST_NAME
+
+    target = os.fspath(path)
+    data: bytes | None = None
+    if os.path.isdir(target):
+        try:
+            with open(os.path.join(target, MANIFEST_NAME), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return []
+    else:
+        import zipfile
+
+        wheel = target.lower().endswith(".whl")
+        try:
+            with zipfile.ZipFile(target) as zf:
+                for name in zf.namelist():
+                    top, _, rest = name.partition("/")
+                    if (wheel and top.endswith(".dist-info") and rest == MANIFEST_NAME) or (
+                        not wheel and name == MANIFEST_NAME
+                    ):
+                        data = zf.read(name)
+                        break
+        except (OSError, zipfile.BadZipFile):
+            return []
+    manifest = previous_manifest(data, target)
+    return [] if manifest is None else [s.fingerprint for s in manifest.signatures]
+
+
+def cosigning_report(before: list[str], after: Manifest, fingerprint: str) -> list[str]:
+    """What signing did to the signatures already there, one sentence each: kept (same content,
+    co-signed), dropped (the content changed, so they no longer cover it), or replaced (this key)."""
+    now = {s.fingerprint for s in after.signatures}
+    lines = []
+    for old in dict.fromkeys(before):
+        if old == fingerprint:
+            lines.append(f"replaced this key's own earlier signature {old}")
+        elif old in now:
+            lines.append(f"kept signature by {old} (content unchanged: co-signed)")
+        else:
+            lines.append(f"dropped signature by {old}: the content changed, so it no longer covers it; "
+                         "sign again with that key to restore it")
+    return lines

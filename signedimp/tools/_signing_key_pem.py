@@ -1,4 +1,5 @@
-"""Reading private keys: ``load_private_key`` for PKCS#8 PEM (encrypted or not) and traditional RSA PEM.
+"""Reading private keys: ``load_private_key`` for PKCS#8 PEM (encrypted or not), traditional RSA PEM
+and OpenSSH private keys (``ssh-keygen``).
 
 An unencrypted Ed25519 key, the default and what ``openssl genpkey`` writes, is recognised by its
 one fixed 48-byte encoding with the standard library (the seed is then handed to pycryptodome, by
@@ -18,8 +19,21 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from typing import Any
 
 
+class PublicKeyGiven(KeyFormatError):
+    """A public key where signing needs the private one (the ``.pub`` file, an ``ssh-`` line)."""
+
+
+class PassphraseNeeded(KeyFormatError):
+    """The private key is encrypted and no passphrase was given."""
+
+
+class WrongPassphrase(KeyFormatError):
+    """The passphrase does not decrypt the private key (or the encrypted key is damaged)."""
+
+
 def load_private_key(pem: str | bytes, passphrase: str | bytes | None = None) -> PrivateKey:
-    """Read a PKCS#8 PEM private key (encrypted or not), or a traditional RSA PEM key.
+    """Read a PKCS#8 PEM private key (encrypted or not), a traditional RSA PEM key, or an
+    OpenSSH private key (Ed25519 or RSA, encrypted or not) as ``ssh-keygen`` writes it.
 
     Every failure is a ``KeyFormatError`` that says which: a public key where a private one
     is needed, a missing or wrong passphrase, an unsupported algorithm, or unreadable data.
@@ -30,7 +44,7 @@ def load_private_key(pem: str | bytes, passphrase: str | bytes | None = None) ->
         passphrase = None
     if label == "ENCRYPTED PRIVATE KEY":
         if passphrase is None:
-            raise KeyFormatError("the private key is encrypted: a passphrase is needed")
+            raise PassphraseNeeded("the private key is encrypted: a passphrase is needed")
         return _load_pkcs8(_pem_block(text, label), passphrase, encrypted=True)
     if label == "PRIVATE KEY":
         block = _pem_block(text, label)
@@ -41,9 +55,9 @@ def load_private_key(pem: str | bytes, passphrase: str | bytes | None = None) ->
     if label == "RSA PRIVATE KEY":
         return _load_traditional_rsa(_pem_block(text, label), passphrase)
     if label == "OPENSSH PRIVATE KEY":
-        raise KeyFormatError(
-            "OpenSSH private keys are not supported: convert with 'ssh-keygen -p -m PKCS8 -f KEY'"
-        )
+        from ._openssh_private import load_openssh_private_key
+
+        return load_openssh_private_key(_pem_block(text, label), passphrase)
     if label == "EC PRIVATE KEY":
         raise KeyFormatError("unsupported private key type (EC): use an Ed25519 or RSA key")
     raise KeyFormatError(f"unsupported PEM block {label!r}: expected a PKCS#8 private key")
@@ -102,12 +116,12 @@ def _pem_label(text: str) -> str:
     """The label of the first PEM block, after rejecting public keys with a clear message."""
     stripped = text.strip()
     if stripped.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-")):
-        raise KeyFormatError("this is an SSH public key, but a private key is needed to sign")
+        raise PublicKeyGiven("this is an SSH public key, but a private key is needed to sign")
     label = _first_pem_label(text)
     if label is None:
         raise KeyFormatError("not a PEM key: no '-----BEGIN ...-----' line found")
     if label in ("PUBLIC KEY", "RSA PUBLIC KEY"):
-        raise KeyFormatError("this is a public key, but a private key is needed to sign")
+        raise PublicKeyGiven("this is a public key, but a private key is needed to sign")
     return label
 
 
@@ -139,7 +153,7 @@ def _load_pkcs8(block: str, passphrase: str | bytes | None, *, encrypted: bool) 
         oid, inner, _params = PKCS8.unwrap(der, passphrase)
     except (ValueError, IndexError, TypeError, KeyError) as exc:
         if encrypted:
-            raise KeyFormatError(
+            raise WrongPassphrase(
                 "cannot decrypt the private key: wrong passphrase (or the key is corrupted)"
             ) from None
         raise KeyFormatError(f"not a valid PKCS#8 private key: {exc}") from None
@@ -169,10 +183,10 @@ def _rsa_from_der(der: bytes) -> PrivateKey:
         key = RSA.import_key(der)
     except (ValueError, IndexError, TypeError) as exc:
         raise KeyFormatError(f"not a valid RSA private key: {exc}") from None
-    return _checked_rsa(key)
+    return checked_rsa(key)
 
 
-def _checked_rsa(key: Any) -> PrivateKey:
+def checked_rsa(key: Any) -> PrivateKey:
     if key.size_in_bits() < MIN_RSA_BITS:
         raise KeyFormatError(
             f"RSA key too small ({key.size_in_bits()} bits): at least {MIN_RSA_BITS} bits are needed"
@@ -185,13 +199,13 @@ def _load_traditional_rsa(block: str, passphrase: str | bytes | None) -> Private
 
     encrypted = "ENCRYPTED" in block.split("\n\n", 1)[0] and "Proc-Type:" in block
     if encrypted and passphrase is None:
-        raise KeyFormatError("the private key is encrypted: a passphrase is needed")
+        raise PassphraseNeeded("the private key is encrypted: a passphrase is needed")
     try:
         key = RSA.import_key(block, passphrase=passphrase if encrypted else None)
     except (ValueError, IndexError, TypeError) as exc:
         if encrypted:
-            raise KeyFormatError(
+            raise WrongPassphrase(
                 "cannot decrypt the private key: wrong passphrase (or the key is corrupted)"
             ) from None
         raise KeyFormatError(f"not a valid RSA private key: {exc}") from None
-    return _checked_rsa(key)
+    return checked_rsa(key)

@@ -41,7 +41,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is the same single ``signedimp: error:`` line as any other."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+class _UsageError(Exception):
+    """An argument the parser refused; ``main`` reports it (as JSON too, for ``verify --json``)."""
 
 
 # ------------------------------------------------------------------- helpers
@@ -125,9 +129,14 @@ def cmd_pubkey(args: argparse.Namespace) -> int:
 def cmd_sign(args: argparse.Namespace) -> int:
     """Sign each path in place; one line per path with the signer and the file count."""
     key = _signing_key(args)
+    from ._manifest_signing import cosigning_report, current_signers
+
     for path in args.paths:
+        before = current_signers(path) if os.path.exists(path) else []
         manifest = _tools().sign_path(path, key)
         print(f"signed {path}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
+        for line in cosigning_report(before, manifest, key.fingerprint):
+            print(f"  {line}")
     return EXIT_OK
 
 
@@ -144,12 +153,12 @@ def _print_report(report: Any) -> None:
         print(f"{where}: {result.status}: {shown(result.path)}{detail}")
     counts = report.counts()
     if report.ok:
-        signers = ", ".join(sorted(set(fp for fp in report.manifests.values() if fp)))
+        signers = ", ".join(report.all_signers())
         skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
         print(f"{where}: OK ({_count(counts['ok'], 'file')} verified{skipped}, signed by {signers})")
     else:
         summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-        problems = f", {len(report.problems)} problems" if report.problems else ""
+        problems = f", {_count(len(report.problems), 'problem')}" if report.problems else ""
         print(f"{where}: FAILED ({summary or 'no files'}{problems})")
 
 
@@ -165,6 +174,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         document = {
             "ok": ok,
             "keys": [k.fingerprint for k in keys],
+            "signers": sorted({fp for r in reports for fp in r.all_signers()}),
             "results": [r.to_dict() for r in reports],
         }
         print(json.dumps(document, indent=2, sort_keys=False))
@@ -208,6 +218,23 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_launcher(args: argparse.Namespace) -> int:
+    """Write a launcher script for a sealed environment (``signedimp.tools._launcher``)."""
+    keys = _verify_keys(args.key)
+    from . import _launcher as launcher
+
+    try:
+        text = launcher.launcher_source(keys, args.path, script=args.console_script, entry=args.main,
+                                        python=args.python)
+    except launcher.LauncherError as exc:
+        raise CommandError(str(exc)) from None
+    launcher.write_launcher(args.output, text)
+    which = f"console script {args.console_script}" if args.console_script else args.main
+    print(f"wrote {args.output}: runs {which} from {', '.join(args.path)}, "
+          f"keys {', '.join(k.fingerprint for k in keys)}")
+    return EXIT_OK
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -222,7 +249,7 @@ def _add_passphrase_env(parser: argparse.ArgumentParser, what: str) -> None:
 def _add_signing_key(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", "-k", metavar="KEY.pem",
-        help="private key file (PKCS#8 PEM); default: the PEM text in SIGNEDIMP_KEY",
+        help="private key file (PKCS#8 PEM, RSA PEM or OpenSSH); default: the PEM text in SIGNEDIMP_KEY",
     )
     _add_passphrase_env(parser, "of an encrypted key")
 
@@ -230,7 +257,7 @@ def _add_signing_key(parser: argparse.ArgumentParser) -> None:
 def _add_trusted_keys(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key", "-k", metavar="PUB.pem", action="append", default=[],
-        help="trusted public key (PEM, ssh-ed25519 line, or a private key file); repeatable",
+        help="trusted public key (PEM, ssh-ed25519/ssh-rsa line, or a private key file); repeatable",
     )
 
 
@@ -298,6 +325,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print get_bootstrap_code() for the given public keys.")
     _add_trusted_keys(p)
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("launcher", help="write a verified start script for a sealed environment",
+                       description="Write FILE: a script (interpreter run with -I -S) that installs the "
+                       "verifier pinned to the keys, puts the sealed folders on sys.path and runs the entry "
+                       "point, every import verified. Install it by a trusted path.")
+    _add_trusted_keys(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("-c", "--console-script", metavar="CONSOLE_SCRIPT",
+                       help="a console script of a distribution in the sealed folders")
+    which.add_argument("-m", "--main", metavar="pkg.mod:fn", help="the entry point")
+    p.add_argument("--python", metavar="PYTHON", help="interpreter for the shebang (default: this one)")
+    p.add_argument("--path", metavar="DIR", action="append", default=[],
+                   help="a sealed folder to put on sys.path (the signed site-packages); repeatable")
+    p.add_argument("-o", "--output", metavar="FILE", required=True)
+    p.set_defaults(func=cmd_launcher)
     return parser
 
 
@@ -364,19 +406,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] == "run":
         own, app_args = split_run_args(args_list[1:])
         args_list = ["run", *own]
+    json_errors = bool(args_list) and args_list[0] == "verify" and "--json" in args_list
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
+    except _UsageError as exc:
+        return _fail(str(exc), json_errors)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "run":
         args.app_args = [*args.app_args, *app_args]
-    return _dispatch(args)
+    return _dispatch(args, json_errors)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, json_errors: bool = False) -> int:
     if args.command != "run":  # an app run by `signedimp run` keeps the default signal handling
         _exit_cleanly_on_termination()
+    status = _run_command(args)
+    if isinstance(status, str):
+        return _fail(status, json_errors)
+    return status
+
+
+def _run_command(args: argparse.Namespace) -> int | str:
+    """The command's exit status, or the message of a usage error (reported by the caller)."""
     try:
         return args.func(args)
     except (IntegrityCheckError, SignatureMismatch) as exc:  # refused while running an app
@@ -388,26 +441,28 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{PROG}: refused: {shown(str(exc))}", file=sys.stderr)
         return EXIT_REFUSED
     except (CommandError, KeyFormatError) as exc:
-        return _fail(str(exc))
+        return str(exc)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        return _fail(str(exc) if not exc.filename else f"{exc.filename}: {exc.strerror}")
+        return str(exc) if not exc.filename else f"{exc.filename}: {exc.strerror}"
     except (ZipFormatError, ManifestError) as exc:
-        return _fail(str(exc))
+        return str(exc)
     except ValueError as exc:
-        return _fail(str(exc))
+        return str(exc)
     except OSError as exc:
-        return _fail(str(exc))
+        return str(exc)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("SIGNEDIMP_DEBUG"):
             raise
-        return _fail(f"internal error: {type(exc).__name__}: {exc} "
-                     "(set SIGNEDIMP_DEBUG=1 for a traceback)")
+        return f"internal error: {type(exc).__name__}: {exc} (set SIGNEDIMP_DEBUG=1 for a traceback)"
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, json_errors: bool = False) -> int:
+    """A usage error: one line on stderr, and for ``verify --json`` a JSON document on stdout too."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
+    if json_errors:
+        print(json.dumps({"ok": False, "error": message, "exit_status": EXIT_USAGE}, indent=2))
     return EXIT_USAGE
 
 
