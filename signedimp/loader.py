@@ -55,7 +55,7 @@ class VerifyingLoader:
 
     def create_module(self, spec):
         if self.kind == EXTENSION:
-            return create_extension_module(spec, self.root.read_verified(self.rel, self.name))
+            return create_extension_module(spec, self.root.read_verified(self.rel, self.name), self.root, self.rel)
         return None
 
     def exec_module(self, module) -> None:
