@@ -86,12 +86,26 @@ def create_extension_module(spec: ModuleSpec, data: bytes, root=None, rel: str |
             except OSError as exc:
                 raise ImportError(f"cannot load extension module {name!r} from {where!r}: {exc}",
                                   name=name, path=where) from None
-    return _create_from_path(name, path)
+    return _create_from_path(spec, path)
 
 
-def _create_from_path(name: str, path: str):
-    shadow = ModuleSpec(name, ExtensionFileLoader(name, path), origin=path)
-    return _imp.create_dynamic(shadow)
+def _create_from_path(spec: ModuleSpec, path: str):
+    """Create the module from the file at ``path``; it looks as if made from ``spec``.
+
+    Modules made by Cython (PEP 489) copy ``__loader__`` and ``__file__`` from the spec they
+    are created with, here the stand-in that names ``path``: those are put right before the
+    module's code runs.
+    """
+    shadow_loader = ExtensionFileLoader(spec.name, path)
+    module = _imp.create_dynamic(ModuleSpec(spec.name, shadow_loader, origin=path))
+    try:
+        if getattr(module, "__loader__", None) is shadow_loader:
+            module.__loader__ = spec.loader
+        if getattr(module, "__file__", None) == path:
+            module.__file__ = spec.origin
+    except (AttributeError, TypeError):  # not a module object (a create slot may return anything)
+        pass
+    return module
 
 
 def _materialise(name, where, digest, data, root, rel, libraries) -> str:
