@@ -43,6 +43,35 @@ static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "%(name)s", NULL, -1, me
 PyMODINIT_FUNC PyInit_%(name)s(void) { return PyModule_Create(&def); }
 '''
 
+# Multi-phase init with a create slot that copies the spec into the module, as Cython does.
+SPEC_COPYING_EXT = r'''
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(3); }
+static PyObject *create(PyObject *spec, PyModuleDef *def) {
+    PyObject *name = PyObject_GetAttrString(spec, "name");
+    if (name == NULL) return NULL;
+    PyObject *m = PyModule_NewObject(name);
+    Py_DECREF(name);
+    if (m == NULL) return NULL;
+    const char *attrs[2][2] = {{"loader", "__loader__"}, {"origin", "__file__"}};
+    for (int i = 0; i < 2; i++) {
+        PyObject *value = PyObject_GetAttrString(spec, attrs[i][0]);
+        if (value == NULL || PyObject_SetAttrString(m, attrs[i][1], value) < 0) { Py_XDECREF(value); Py_DECREF(m); return NULL; }
+        Py_DECREF(value);
+    }
+    return m;
+}
+static int exec_module(PyObject *m) {
+    PyObject *file = PyObject_GetAttrString(m, "__file__");
+    return file == NULL ? -1 : PyModule_AddObject(m, "file_at_exec", file);
+}
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static PyModuleDef_Slot slots[] = {{Py_mod_create, create}, {Py_mod_exec, exec_module}, {0, NULL}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "gamma", NULL, 0, methods, slots};
+PyMODINIT_FUNC PyInit_gamma(void) { return PyModuleDef_Init(&def); }
+'''
+
 LIB_BASE = "int base_value(void) { return 40; }\n"
 LIB_TINY = "extern int base_value(void);\nint tiny_value(void) { return base_value() + 2; }\n"
 CORE_EXT = r'''
@@ -96,7 +125,8 @@ for step in cfg["steps"]:
     try:
         module = importlib.import_module(step)
         out["steps"].append({"answer": module.answer(), "loader": type(module.__spec__.loader).__name__,
-                             "file": module.__file__})
+                             "file": module.__file__, "module_loader": type(module.__loader__).__name__,
+                             "file_at_exec": getattr(module, "file_at_exec", module.__file__)})
     except Exception as exc:
         out["steps"].append({"error": f"{type(exc).__module__}.{type(exc).__qualname__}", "message": str(exc),
                              "module": getattr(exc, "module", None), "file": getattr(exc, "file", None)})
@@ -120,9 +150,9 @@ def gcc(*args: str, cwd: Path) -> None:
         pytest.skip(f"cannot build a C extension here: {proc.stderr.strip()[:400]}")
 
 
-def build_simple(folder: Path, name: str, answer: int) -> Path:
+def build_simple(folder: Path, name: str, answer: int, source: str = SIMPLE_EXT) -> Path:
     src = folder / f"{name}.c"
-    src.write_text(SIMPLE_EXT % {"name": name, "answer": answer})
+    src.write_text(source % {"name": name, "answer": answer} if source is SIMPLE_EXT else source)
     out = folder / f"{name}{SUFFIX}"
     gcc("-shared", "-fPIC", "-O0", f"-I{sysconfig.get_paths()['include']}", src.name, "-o", out.name, cwd=folder)
     src.unlink()
@@ -155,6 +185,7 @@ def built(tmp_path_factory) -> Path:
     root.mkdir()
     build_simple(root, "alpha", 1)
     build_simple(root, "beta", 2)
+    build_simple(root, "gamma", 3, SPEC_COPYING_EXT)
     build_with_libs(root)
     return root
 
@@ -209,7 +240,8 @@ def run_child(paths, steps, key, tmp_path, *, manager: bool = True, fallback: bo
 
 def ok(step: dict, answer: int, file: str) -> None:
     assert step.get("error") is None, step
-    assert step == {"answer": answer, "loader": "VerifyingLoader", "file": file}
+    assert step == {"answer": answer, "loader": "VerifyingLoader", "file": file, "module_loader": "VerifyingLoader",
+                    "file_at_exec": file}
 
 
 # -- two extensions in one process ------------------------------------------------------------
@@ -236,12 +268,20 @@ def test_a_program_closing_our_descriptors_does_not_get_a_stale_library(built, k
     ok(out["steps"][2], 2, str(root / f"beta{SUFFIX}"))
 
 
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+def test_a_module_that_copies_its_spec_sees_the_verifying_loader_and_the_real_file(built, key, tmp_path, kind):
+    """Cython modules copy ``spec.loader`` and ``spec.origin``: not the memfd's stand-in."""
+    entry = sealed_copy(built, tmp_path / "sealed", key) if kind == "folder" else signed_zip(built, tmp_path / "e.zip", key)
+    out = run_child([entry], ["gamma"], key, tmp_path)
+    ok(out["steps"][0], 3, str(entry / f"gamma{SUFFIX}"))
+
+
 # -- bundled libraries ($ORIGIN/../pkg.libs) --------------------------------------------------
 
 def test_bundled_libraries_are_loaded_verified_from_a_folder(built, key, tmp_path):
     root = sealed_copy(built, tmp_path / "sealed", key)
     control = run_child([root], ["withlib"], key, tmp_path, manager=False)
-    assert control["steps"][0]["answer"] == 42 and control["steps"][0]["loader"] == "SourceFileLoader"
+    assert control["steps"][0]["answer"] == 42 and control["steps"][0]["module_loader"] == "SourceFileLoader"
     out = run_child([root], ["withlib", "withlib._core"], key, tmp_path)
     assert out["steps"][0]["answer"] == 42
     ok(out["steps"][1], 42, str(root / CORE))
@@ -283,7 +323,7 @@ def test_extensions_and_their_libraries_load_from_a_signed_zip(built, key, tmp_p
     ok(out["steps"][0], 1, str(archive / f"alpha{SUFFIX}"))
     ok(out["steps"][1], 2, str(archive / f"beta{SUFFIX}"))
     ok(out["steps"][2], 42, str(archive / CORE))
-    assert out["steps"][3] == ["alpha", "beta", "withlib"]
+    assert out["steps"][3] == ["alpha", "beta", "gamma", "withlib"]
     if LINUX:
         assert not [m for m in out["mapped"] if m.startswith(str(tmp_path)) and m != str(archive)], out["mapped"]
     # without the manager zipimport cannot load extension modules at all
