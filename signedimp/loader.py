@@ -84,7 +84,10 @@ class VerifyingLoader:
             if self.root.is_listed(candidate):
                 code = code_from_bytecode(self.root.read_verified(candidate, self.name), self.origin)
                 if code is not None:
-                    _imp._fix_co_filename(code, self.origin)  # as SourceFileLoader: pip compiles elsewhere
+                    if not hasattr(self.root.entry, "archive"):
+                        # A folder: name the source as SourceFileLoader does (pip compiles in a
+                        # staging folder); zips keep the compiled-in name, as zipimport does.
+                        _imp._fix_co_filename(code, self.origin)
                     return code
         source = self.root.read_verified(self.rel, self.name)
         return compile(source, self.origin, "exec", dont_inherit=True)
