@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import _imp
 import _thread
+import atexit
 import errno
 import hashlib
 import os
@@ -38,6 +39,7 @@ import sys
 from importlib.machinery import ExtensionFileLoader, ModuleSpec
 
 from .elf import DynamicInfo, ElfError, read_dynamic
+from .errors import IntegrityCheckFailed
 
 try:  # Linux only; absent on Windows
     import fcntl
@@ -198,14 +200,13 @@ def _preload(module: str, where: str, rel: str, digest: str, data: bytes) -> Non
 
 def _dlopen(path: str) -> int:
     """Load the library at ``path`` (``RTLD_NOW | RTLD_LOCAL``); the handle is kept forever."""
-    mode = os.RTLD_NOW | os.RTLD_LOCAL
-    try:
-        from _ctypes import dlopen  # the built-in half of ctypes; no ctypes package import
-    except ImportError:  # pragma: no cover - an interpreter without ctypes
-        import ctypes
+    # Imported here, on first need, not at the top: loading _ctypes costs about 0.7 ms and
+    # only packages with bundled libraries need it. It is a standard-library extension (found in
+    # the trusted folders, or verified like any other in a frozen app); this may recurse into
+    # the import system once, under our re-entrant lock.
+    from _ctypes import dlopen
 
-        return ctypes.CDLL(path, mode=mode)._handle
-    return dlopen(path, mode)
+    return dlopen(path, os.RTLD_NOW | os.RTLD_LOCAL)
 
 
 # -- libraries bundled beside the package ----------------------------------------------------
@@ -247,7 +248,11 @@ def _bundled_libraries(module: str, data: bytes, root, rel: str, where: str) -> 
             digest = root.expected_digest(lib_rel, module)
             if digest in _paths and _still_ours(_paths[digest]):
                 continue
-            lib_data = root.read_verified(lib_rel, module)
+            try:
+                lib_data = root.read_verified(lib_rel, module)
+            except OSError as exc:
+                raise IntegrityCheckFailed(f"listed in the signed manifest but cannot be read ({exc})",
+                                           module=module, file=root.entry.display(lib_rel)) from None
             visit(lib_rel, _dynamic(lib_data), passed_on, depth + 1)
             order.append((lib_rel, digest, lib_data))
 
@@ -297,8 +302,6 @@ def _private_folder() -> str:
         base = os.environ.get("TMPDIR") or ("/tmp" if os.name == "posix" else os.environ.get("TEMP", "."))
         folder = os.path.join(base, f"signedimp-{os.getpid()}-{os.urandom(8).hex()}")
         os.mkdir(folder, 0o700)
-        import atexit  # built in
-
         atexit.register(_remove_private_folder, folder, os.getpid())
         _private.extend((folder, os.getpid()))
     return _private[0]

@@ -317,6 +317,17 @@ def test_an_unlisted_bundled_library_is_refused(built, key, tmp_path):
                                f"not listed in the signed manifest of {root}")
 
 
+def test_a_removed_bundled_library_is_refused(built, key, tmp_path):
+    root = sealed_copy(built, tmp_path / "sealed", key)
+    lib = root / "withlib.libs" / BASE_LIB
+    lib.unlink()
+    out = run_child([root], ["withlib._core"], key, tmp_path)
+    step = out["steps"][0]
+    assert step["error"] == "signedimp.errors.IntegrityCheckFailed", step
+    assert step["file"] == str(lib) and step["module"] == "withlib._core"
+    assert "listed in the signed manifest but cannot be read" in step["message"]
+
+
 def test_extensions_and_their_libraries_load_from_a_signed_zip(built, key, tmp_path):
     archive = signed_zip(built, tmp_path / "exts.zip", key)
     out = run_child([archive], ["alpha", "beta", "withlib._core", "iter_modules"], key, tmp_path)
