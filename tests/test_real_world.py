@@ -479,3 +479,75 @@ def test_flipped_byte_in_a_zip_member_is_refused(sealed, sealed_zip, key, tmp_pa
     assert out["yaml._yaml"] == {"ok": "VerifyingLoader"}
     error = refusal(out[expected_module], "IntegrityCheckFailed")
     assert error["file"] == str(tampered / rel) and error["module"] == expected_module
+
+
+# -- a signed zipapp with extension modules ----------------------------------------------------
+
+APP_MAIN = r'''
+import json, sys
+
+
+def main():
+    import yaml, markupsafe, numpy, numpy.linalg, numpy.random
+    archive = sys.argv[0]
+    from_archive = {n: type(m.__spec__.loader).__name__ for n, m in list(sys.modules.items())
+                    if n != "__main__" and getattr(m, "__spec__", None) is not None
+                    and str(m.__spec__.origin).startswith(archive)}
+    print(json.dumps({
+        "used": [yaml.__with_libyaml__, markupsafe._escape_inner.__module__, float(numpy.linalg.det(numpy.eye(2) * 3))],
+        "loaders": sorted(set(from_archive.values())),
+        "extensions": sorted(n for n, m in sys.modules.items()
+                             if str(getattr(m, "__file__", "")).startswith(archive) and m.__file__.endswith(".so")),
+    }))
+'''
+
+
+def test_a_signed_zipapp_runs_its_extension_modules_verified(sealed, key, tmp_path):
+    source = tmp_path / "app"
+    source.mkdir()
+    for path in sealed.iterdir():
+        top = path.name
+        wanted = top in ZIP_TOPS or (top.endswith(".dist-info") and
+                                     top.split("-")[0].lower() in ("pyyaml", "markupsafe", "numpy"))
+        if wanted:
+            if path.is_dir():
+                shutil.copytree(path, source / top, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+            else:
+                shutil.copy2(path, source / top)
+    (source / "extapp").mkdir()
+    (source / "extapp" / "__init__.py").write_text("")
+    (source / "extapp" / "main.py").write_text(APP_MAIN)
+    app = tmp_path / "ext-app.pyz"
+    signedimp_cli("zipapp", str(source), "-o", str(app), "--key", str(key[0]), "-m", "extapp.main:main")
+
+    for command in ([sys.executable, "-I", str(app)],
+                    [sys.executable, "-m", "signedimp", "run", str(app), "--key", str(key[1])]):
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env=clean_env(PYTHONPATH=str(PROJECT_ROOT)) if "run" in command else clean_env())
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.splitlines()[-1])
+        assert out["used"] == [True, "markupsafe._speedups", pytest.approx(9.0)]
+        assert out["loaders"] == ["VerifyingLoader"]
+        assert {"yaml._yaml", "markupsafe._speedups", "numpy._core._multiarray_umath"} <= set(out["extensions"])
+
+    def tampered(rel: str) -> subprocess.CompletedProcess:
+        bad = tmp_path / "bad.pyz"
+        with zipfile.ZipFile(app) as src, zipfile.ZipFile(bad, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                dst.writestr(info, flip(data) if info.filename == rel else data)
+        return subprocess.run([sys.executable, "-I", str(bad)], capture_output=True, text=True, timeout=300,
+                              cwd=tmp_path, env=clean_env())
+
+    # markupsafe catches the ImportError and falls back to its pure-Python code: refused, quietly
+    proc = tampered(speedups(sealed).relative_to(sealed).as_posix())
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["used"][:2] == [True, "markupsafe._native"]
+    assert "markupsafe._speedups" not in out["extensions"]
+    # numpy cannot do without its bundled library: refused, loudly
+    (library,) = (sealed / "numpy.libs").glob("*.so*")
+    rel = library.relative_to(sealed).as_posix()
+    proc = tampered(rel)
+    assert proc.returncode != 0
+    assert "IntegrityCheckFailed" in proc.stderr and rel in proc.stderr, proc.stderr[-3000:]
