@@ -400,6 +400,15 @@ def refusal(result: dict, kind: str) -> dict:
     return found[0]
 
 
+def openblas(root: Path) -> Path:
+    """The library in numpy.libs that numpy's core extension needs directly.
+
+    (numpy 2.3+ bundles it alone; older wheels bundle libgfortran and libquadmath beside it, which
+    it needs in turn.)"""
+    (found,) = (root / "numpy.libs").glob("*openblas*")
+    return found
+
+
 def speedups(root: Path) -> Path:
     (found,) = (root / "markupsafe").glob("_speedups*.so")
     return found
@@ -414,13 +423,18 @@ def test_changed_extension_and_bundled_library_are_refused(sealed, key, tmp_path
     assert error["file"] == str(target) and error["module"] == "markupsafe._speedups"
     assert "does not match the signed manifest" in error["message"]
 
-    (library,) = (sealed / "numpy.libs").glob("*.so*")
+    library = openblas(sealed)
     with changed(library, flip(library.read_bytes())):
         out = run_imports(["numpy"], [sealed], key[1], tmp_path)
         control = run_imports(["numpy.linalg"], [sealed], key[1], tmp_path, manager=False)
     error = refusal(out["numpy"], "IntegrityCheckFailed")
     assert error["file"] == str(library) and error["module"] == "numpy._core._multiarray_umath"
     assert "errors" not in control["numpy.linalg"], "without the manager the changed library loads silently"
+    # older numpy wheels bundle the libraries that OpenBLAS needs in turn: each is verified too
+    for library in sorted(set((sealed / "numpy.libs").glob("*.so*")) - {openblas(sealed)}):
+        with changed(library, flip(library.read_bytes())):
+            out = run_imports(["numpy"], [sealed], key[1], tmp_path)
+        assert refusal(out["numpy"], "IntegrityCheckFailed")["file"] == str(library)
 
 
 def test_added_extension_is_refused(sealed, key, tmp_path):
@@ -468,7 +482,7 @@ def test_flipped_byte_in_a_zip_member_is_refused(sealed, sealed_zip, key, tmp_pa
         rel = speedups(sealed).relative_to(sealed).as_posix()
         expected_module = "markupsafe._speedups"
     else:
-        (library,) = (sealed / "numpy.libs").glob("*.so*")
+        library = openblas(sealed)
         rel = library.relative_to(sealed).as_posix()
         expected_module = "numpy._core._multiarray_umath"
     with zipfile.ZipFile(sealed_zip) as signed:
@@ -546,7 +560,7 @@ def test_a_signed_zipapp_runs_its_extension_modules_verified(sealed, key, tmp_pa
     assert out["used"][:2] == [True, "markupsafe._native"]
     assert "markupsafe._speedups" not in out["extensions"]
     # numpy cannot do without its bundled library: refused, loudly
-    (library,) = (sealed / "numpy.libs").glob("*.so*")
+    library = openblas(sealed)
     rel = library.relative_to(sealed).as_posix()
     proc = tampered(rel)
     assert proc.returncode != 0
