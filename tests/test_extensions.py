@@ -119,6 +119,10 @@ for step in cfg["steps"]:
             os.close(fd)
         out["steps"].append("closed")
         continue
+    if step.startswith("forget:"):  # as a test suite or a plugin reloader does
+        del sys.modules[step[7:]]
+        out["steps"].append("forgotten")
+        continue
     if step == "iter_modules":
         out["steps"].append(sorted(m.name for m in pkgutil.iter_modules(cfg["paths"][:1])))
         continue
@@ -276,6 +280,17 @@ def test_a_module_that_copies_its_spec_sees_the_verifying_loader_and_the_real_fi
     ok(out["steps"][0], 3, str(entry / f"gamma{SUFFIX}"))
 
 
+def test_an_extension_imported_again_reuses_its_verified_copy(built, key, tmp_path):
+    root = sealed_copy(built, tmp_path / "sealed", key)
+    out = run_child([root], ["alpha", "forget:alpha", "alpha", "gamma", "forget:gamma", "gamma"], key, tmp_path)
+    for index, answer, name in ((0, 1, "alpha"), (2, 1, "alpha"), (3, 3, "gamma"), (5, 3, "gamma")):
+        ok(out["steps"][index], answer, str(root / f"{name}{SUFFIX}"))
+    if LINUX:
+        for label in ("alpha", "gamma"):
+            copies = {m for m in out["mapped"] if m.startswith(f"/memfd:signedimp:{label} ")}
+            assert len(copies) == 1, out["mapped"]
+
+
 # -- bundled libraries ($ORIGIN/../pkg.libs) --------------------------------------------------
 
 def test_bundled_libraries_are_loaded_verified_from_a_folder(built, key, tmp_path):
@@ -380,6 +395,23 @@ def test_elf_reader_reads_soname_needed_and_search_paths(built):
     assert core.rpath == ("$ORIGIN/../withlib.libs",) and core.runpath == ()
     assert read_dynamic(b"#!/bin/sh\n") is None
     assert read_dynamic(b"") is None
+
+
+def test_elf_reader_is_bounded_on_damaged_input(built):
+    """Truncated or damaged images give an answer or ElfError, nothing else, quickly."""
+    for path in (built / "withlib.libs" / TINY_LIB, built / CORE):
+        data = path.read_bytes()
+        for cut in range(0, len(data), 97):
+            try:
+                read_dynamic(data[:cut])
+            except ElfError:
+                pass
+        for at in range(4, min(len(data), 4096), 7):
+            for value in (0x00, 0xFF, 0x7F):
+                try:
+                    read_dynamic(data[:at] + bytes([value]) + data[at + 1:])
+                except ElfError:
+                    pass
 
 
 def test_elf_reader_refuses_inconsistent_headers(built):
