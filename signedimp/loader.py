@@ -55,7 +55,7 @@ class VerifyingLoader:
 
     def create_module(self, spec):
         if self.kind == EXTENSION:
-            return create_extension_module(spec, self.root.read_verified(self.rel, self.name))
+            return create_extension_module(spec, self.root.read_verified(self.rel, self.name), self.root, self.rel)
         return None
 
     def exec_module(self, module) -> None:
@@ -84,6 +84,10 @@ class VerifyingLoader:
             if self.root.is_listed(candidate):
                 code = code_from_bytecode(self.root.read_verified(candidate, self.name), self.origin)
                 if code is not None:
+                    if not hasattr(self.root.entry, "archive"):
+                        # A folder: name the source as SourceFileLoader does (pip compiles in a
+                        # staging folder); zips keep the compiled-in name, as zipimport does.
+                        _imp._fix_co_filename(code, self.origin)
                     return code
         source = self.root.read_verified(self.rel, self.name)
         return compile(source, self.origin, "exec", dont_inherit=True)
@@ -118,6 +122,13 @@ class VerifyingLoader:
         """Resources of the package, or of a plain module's folder (``files(module)`` on 3.12+)."""
         folder = self.rel.rpartition("/")[0]
         return VerifiedResourceReader(self.root, folder, self.name)
+
+
+# warnings.warn(stacklevel=N) skips the import system's frames (file names holding "importlib"
+# and "_bootstrap"); exec_module's frame is skipped the same way, so a warning raised while a
+# module is imported names the importing line, as with the stock loader, not this file.
+VerifyingLoader.exec_module.__code__ = VerifyingLoader.exec_module.__code__.replace(
+    co_filename=f"<signedimp importlib._bootstrap {__file__}>")
 
 
 class NamespaceLoader:

@@ -4,16 +4,32 @@ The stock ``zipimporter.find_spec`` computes the module's file name by *compilin
 reads (and unmarshals) bytecode that no manifest vouches for. This finder answers from the
 archive's central directory alone and hands back specs whose loader is already a
 :class:`~signedimp.loader.VerifyingLoader`.
+
+Unlike ``zipimport`` it also finds extension modules (``EXTENSION_SUFFIXES``), trying the
+suffixes in the order ``FileFinder`` uses for folders (extension, source, bytecode): their
+bytes are read from the archive, checked, and loaded from memory by
+:mod:`signedimp.extensions`, never extracted to a cache on disk.
 """
 
 from __future__ import annotations
 
 import os
-from importlib.machinery import ModuleSpec
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
-from .loader import BYTECODE, SOURCE, VerifyingLoader
+from .loader import BYTECODE, EXTENSION, SOURCE, VerifyingLoader
 
 __all__ = ["VerifyingZipFinder"]
+
+#: File suffixes of modules and their kinds, in the order FileFinder tries them.
+_SUFFIXES = (*((s, EXTENSION) for s in EXTENSION_SUFFIXES), (".py", SOURCE), (".pyc", BYTECODE))
+
+
+def _module_stem(filename: str) -> str | None:
+    """``mod`` for ``mod.py``, ``mod.pyc`` or ``mod.cpython-312-x86_64-linux-gnu.so``; else None."""
+    for suffix, _ in _SUFFIXES:
+        if filename.endswith(suffix) and len(filename) > len(suffix):
+            return filename[: -len(suffix)]
+    return None
 
 
 class VerifyingZipFinder:
@@ -41,11 +57,11 @@ class VerifyingZipFinder:
                 continue
             head, sep, tail = name[len(base):].partition("/")
             if sep:
-                if tail in ("__init__.py", "__init__.pyc") and head.isidentifier():
+                if _module_stem(tail) == "__init__" and head.isidentifier():
                     found[head] = True
             else:
-                stem, dot, suffix = head.rpartition(".")
-                if dot and suffix in ("py", "pyc") and stem.isidentifier() and stem != "__init__":
+                stem = _module_stem(head)
+                if stem is not None and stem.isidentifier() and stem != "__init__":
                     found.setdefault(stem, False)
         for name in sorted(found):
             yield prefix + name, found[name]
@@ -55,10 +71,10 @@ class VerifyingZipFinder:
         base = self.prefix + tail
         names = self.archive.names
         if base in self.archive.dirs:
-            for init, kind in (("/__init__.py", SOURCE), ("/__init__.pyc", BYTECODE)):
-                if base + init in names:
-                    return self._spec(fullname, base + init, kind, is_package=True)
-        for suffix, kind in ((".py", SOURCE), (".pyc", BYTECODE)):
+            for suffix, kind in _SUFFIXES:
+                if base + "/__init__" + suffix in names:
+                    return self._spec(fullname, base + "/__init__" + suffix, kind, is_package=True)
+        for suffix, kind in _SUFFIXES:
             if base + suffix in names:
                 return self._spec(fullname, base + suffix, kind, is_package=False)
         if base in self.archive.dirs:  # a portion of a namespace package
