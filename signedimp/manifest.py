@@ -19,12 +19,13 @@ import binascii
 from types import MappingProxyType
 
 from .errors import ManifestError, SignatureMismatch
+from .keys import key_ring
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-up time
     from collections.abc import Iterable, Iterator, Mapping
 
-    from .keys import Ed25519Key, RSAKey  # never imported at run time: keys are duck-typed
+    from .keys import Ed25519Key, RSAKey
 
 __all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path"]
 
@@ -377,12 +378,13 @@ class Manifest:
     def verify(self, keys: object) -> Ed25519Key | RSAKey | None:
         """The first trusted key whose signature line verifies, or None if no line is trusted.
 
-        ``keys`` is one key, an iterable of keys, or a dict fingerprint -> key (a key has
-        ``.fingerprint`` and ``.verify(message, signature) -> bool``). Lines by unknown keys are
+        ``keys``: what ``keys.key_ring`` accepts (public or private keys, PEM or ssh text, an
+        iterable or dict of them; a key has ``.fingerprint`` and ``.verify(message, signature)
+        -> bool``, so keys of another copy of the runtime work too). Lines by unknown keys are
         ignored; a line by a trusted key that does not verify means tampering, so it raises
         SignatureMismatch even when another trusted line verifies.
         """
-        ring = _key_ring(keys)
+        ring = key_ring(keys)
         message = self.signed_bytes()
         verified = None
         for sig in self._signatures:
@@ -475,20 +477,3 @@ def _read_file_lines_carefully(lines: list[str], first_lineno: int, fail) -> dic
         previous = path
         hashes[path] = digest
     return hashes
-
-
-def _key_ring(keys) -> dict:
-    """Fingerprint -> key, from one key, an iterable of keys, or such a dict."""
-    if hasattr(keys, "fingerprint") and hasattr(keys, "verify"):
-        return {keys.fingerprint: keys}
-    if hasattr(keys, "items"):
-        return dict(keys.items())
-    if isinstance(keys, (str, bytes)):
-        raise TypeError("keys must be a key, an iterable of keys or a dict, not a string")
-    ring = {}
-    for key in keys:
-        if not isinstance(getattr(key, "fingerprint", None), str) or not callable(
-                getattr(key, "verify", None)):
-            raise TypeError(f"not a public key: {key!r}")
-        ring[key.fingerprint] = key
-    return ring

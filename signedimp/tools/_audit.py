@@ -15,7 +15,6 @@ from ..errors import ManifestError, SignatureMismatch, ZipFormatError
 from ..keys import Ed25519Key, RSAKey, key_ring
 from ..manifest import MANIFEST_NAME, Manifest
 from ._manifest_signing import sha256_hex
-from ._signing_keys import PrivateKey
 from ._tree_walk import read_file, walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_format import FLAG_ENCRYPTED
@@ -36,10 +35,10 @@ def verify_path(path: PathLike, keys: Any) -> VerifyReport:
 
     Every listed file is hashed, every file no trusted manifest lists is reported, and any
     manifest that is malformed, untrusted or forged is a problem: ``report.ok`` is True
-    only when nothing at all is wrong.
+    only when nothing at all is wrong. ``keys``: what ``signedimp.keys.key_ring`` accepts.
     """
     target = os.fspath(path)
-    ring = _public_ring(keys)
+    ring = key_ring(keys)
     if os.path.isdir(target):
         report = VerifyReport(target, "directory")
         return _audit(_directory_tree(target, report), ring, report)
@@ -110,16 +109,6 @@ def _manifest_names(tree: _Tree) -> list[str]:
         if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == MANIFEST_NAME:
             names.append(name)
     return names
-
-
-def _public_ring(keys: Any) -> dict[str, PublicKey]:
-    from collections.abc import Mapping
-
-    if isinstance(keys, Mapping):
-        return dict(keys)
-    if isinstance(keys, (PrivateKey, Ed25519Key, RSAKey)):
-        keys = [keys]
-    return key_ring([k.public_key if isinstance(k, PrivateKey) else k for k in keys])
 
 
 def _load_manifest(

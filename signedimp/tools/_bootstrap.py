@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..__about__ import __version__
-from ..keys import load_public_key
+from ..keys import key_ring
 
 #: Modules of ``signedimp/`` that are not runtime: ``__main__`` only hands over to the tools'
 #: command line. Every other ``signedimp/*.py`` must be reachable from ``__init__`` by top-level
@@ -131,20 +131,11 @@ def sources_digest(sources: Sequence[tuple[str, str]]) -> str:
 
 
 def public_keys(keys: Any) -> list[Any]:
-    """Normalise ``keys`` (one key, an iterable, a key ring, PEM text, private keys) to public keys."""
-    if isinstance(keys, dict):
-        keys = list(keys.values())
-    if isinstance(keys, (str, bytes)) or hasattr(keys, "algorithm") or hasattr(keys, "public_key"):
-        keys = [keys]
-    result = []
-    for key in keys:
-        if isinstance(key, (str, bytes)):
-            key = load_public_key(key)
-        elif not hasattr(key, "algorithm") or hasattr(key, "sign"):
-            key = getattr(key, "public_key", key)  # a tools.PrivateKey: pin its public half
+    """The keys to pin, read by ``key_ring`` (its forms, its errors), each one embeddable."""
+    result = list(key_ring(keys).values())
+    for key in result:
         if getattr(key, "algorithm", None) not in ("ed25519", "rsa"):
-            raise TypeError(f"not a signedimp public key: {key!r}")
-        result.append(key)
+            raise TypeError(f"not a signedimp public key (no ed25519 or rsa algorithm): {key!r}")
     if not result:
         raise ValueError("get_bootstrap_code needs at least one public key to pin")
     return result
@@ -219,8 +210,8 @@ def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
                        bytecode: bool = False) -> str:
     """One self-contained source text that installs the verifier pinned to ``keys``.
 
-    ``keys``: a public key object, a private key (its public half is pinned), PEM / ssh-ed25519
-    text, or an iterable of those. ``trusted_paths`` is passed to ``SignedImportManager``: ``None``
+    ``keys``: what ``signedimp.keys.key_ring`` accepts (a public key, a private key whose public
+    half is pinned, PEM / ssh-ed25519 text, or an iterable or dict of those). ``trusted_paths`` is passed to ``SignedImportManager``: ``None``
     trusts the standard library directories, ``()`` only built-in and frozen modules.
     """
     sources = runtime_sources()
