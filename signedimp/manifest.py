@@ -19,13 +19,12 @@ import binascii
 from types import MappingProxyType
 
 from .errors import ManifestError, SignatureMismatch
-from .keys import key_ring
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-up time
     from collections.abc import Iterable, Iterator, Mapping
 
-    from .keys import Ed25519Key, RSAKey
+    from .keys import Ed25519Key, RSAKey  # keys is imported by verify() alone: parsing needs no crypto
 
 __all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path"]
 
@@ -384,6 +383,8 @@ class Manifest:
         ignored; a line by a trusted key that does not verify means tampering, so it raises
         SignatureMismatch even when another trusted line verifies.
         """
+        from .keys import key_ring
+
         ring = key_ring(keys)
         message = self.signed_bytes()
         verified = None
