@@ -287,10 +287,17 @@ _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 
 def _b64decode_strict(text: str) -> bytes:
-    """Standard base64 with padding and nothing else (``base64`` would import ``re``)."""
+    """Standard base64, padded, nothing else, and canonical (one spelling for each byte string).
+
+    The one strict decoder of the package (keys, manifest signatures, the tools' PEM reader).
+    By hand: ``base64`` would import ``re``, and ``a2b_base64(strict_mode=True)`` is 3.11+.
+    """
     if not _B64_ALPHABET.issuperset(text) or len(text) % 4 or "=" in text.rstrip("="):
         raise binascii.Error("characters outside the base64 alphabet, or bad padding")
-    return binascii.a2b_base64(text)
+    raw = binascii.a2b_base64(text)
+    if binascii.b2a_base64(raw, newline=False).decode("ascii") != text:
+        raise binascii.Error("not canonical base64 (bits set in the padding)")
+    return raw
 
 
 def _from_ssh(text: str) -> Ed25519Key:

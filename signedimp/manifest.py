@@ -32,7 +32,6 @@ MANIFEST_NAME = "signedimp-manifest.txt"
 HASH_TYPE = "sha256"
 
 _HEX_DIGITS = "0123456789abcdef"
-_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _BOM = b"\xef\xbb\xbf"
 # C0 controls, DEL and C1 controls (Unicode category Cc): never part of a path we accept.
 _CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
@@ -93,20 +92,14 @@ def check_path(path: str) -> None:
 
 
 def _decode_base64(text: str) -> bytes | None:
-    """Decode strict, canonical, standard base64 (padded, no whitespace); None if it is not.
+    """Decode strict, canonical, standard base64 (``keys._b64decode_strict``); None if it is not
+    that or decodes to nothing. Canonical, so that a manifest has one spelling."""
+    from .keys import _b64decode_strict
 
-    Canonical (re-encoding gives the same text) so that a manifest has one spelling; checked by
-    hand because ``a2b_base64(strict_mode=True)`` only exists from Python 3.11.
-    """
-    if not text or len(text) % 4 or not _BASE64_ALPHABET.issuperset(text):
-        return None
     try:
-        raw = binascii.a2b_base64(text)
+        return _b64decode_strict(text) or None
     except binascii.Error:
         return None
-    if not raw or binascii.b2a_base64(raw, newline=False).decode("ascii") != text:
-        return None
-    return raw
 
 
 def _encode_base64(raw: bytes) -> str:

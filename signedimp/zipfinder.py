@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from importlib.machinery import ModuleSpec
 
-from .loader import BYTECODE, SOURCE, VerifyingLoader
+from .loader import BYTECODE, SOURCE
 
 __all__ = ["VerifyingZipFinder"]
 
@@ -78,7 +78,3 @@ class VerifyingZipFinder:
         if is_package:
             spec.submodule_search_locations.append(os.path.dirname(origin))
         return spec
-
-
-def is_verifying_loader(loader) -> bool:
-    return isinstance(loader, VerifyingLoader)

@@ -41,7 +41,7 @@ from ..keys import Ed25519Key, RSAKey, key_ring, load_public_key
 from ..manifest import MANIFEST_NAME, Manifest, Signature, check_path
 from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
 from ._signing_key_pem import load_private_key
-from ._signing_keys import ED25519_OID, MIN_RSA_BITS, PBKDF2_ITERATIONS, RSA_OID, RSA_SALT_BYTES
+from ._signing_keys import PBKDF2_ITERATIONS
 from ._signing_keys import PrivateKey, generate_key
 
 # Used by sign_directory, not re-exported.
