@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-
 
     from .keys import Ed25519Key, RSAKey  # keys is imported by verify() alone: parsing needs no crypto
 
-__all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path"]
+__all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path", "unlisted_and_missing"]
 
 MANIFEST_NAME = "signedimp-manifest.txt"
 HASH_TYPE = "sha256"
@@ -471,3 +471,18 @@ def _read_file_lines_carefully(lines: list[str], first_lineno: int, fail) -> dic
         previous = path
         hashes[path] = digest
     return hashes
+
+
+def unlisted_and_missing(listed: Iterable[str], present: Iterable[str],
+                         exempt: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """(present files no manifest lists, listed files that are not present), each sorted.
+
+    The "every entry listed, none missing" check of a sealed root, one rule for all its users
+    (a zipapp's ``__main__`` at start-up, ``signedimp run``, the offline audit). ``exempt``:
+    present files no manifest is expected to list (the manifests themselves, a wheel's RECORD).
+    """
+    listed = set(listed)
+    present = set(present)
+    unlisted = sorted(present.difference(listed, exempt))
+    missing = sorted(listed.difference(present))
+    return unlisted, missing

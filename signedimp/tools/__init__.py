@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 
 # Re-exported: the public names of the signing tools, and the constants this module always had.
-from ._archive_signing import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN, sign_wheel, sign_zipfile
+from ._archive_signing import sign_wheel, sign_zipfile
 from ._audit import verify_path
 from ._audit_report import FAILING, MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ..errors import KeyFormatError, ManifestError, SignatureMismatch, ZipFormatError
@@ -43,6 +43,7 @@ from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
 from ._signing_key_pem import load_private_key
 from ._signing_keys import PBKDF2_ITERATIONS
 from ._signing_keys import PrivateKey, generate_key
+from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 
 # Used by sign_directory, not re-exported.
 from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode

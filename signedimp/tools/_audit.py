@@ -13,7 +13,7 @@ import zlib
 from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ..errors import ManifestError, SignatureMismatch, ZipFormatError
 from ..keys import Ed25519Key, RSAKey, key_ring
-from ..manifest import MANIFEST_NAME, Manifest
+from ..manifest import MANIFEST_NAME, Manifest, unlisted_and_missing
 from ._manifest_signing import sha256_hex
 from ._tree_walk import read_file, walk_tree
 from ._wheel_record import parse_record, record_hash
@@ -250,17 +250,16 @@ def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> 
     valid = {n: m for n in names if (m := _load_manifest(tree, n, ring, report)) is not None}
     expected = _expected_hashes(valid, report)
     listed_by = {p: n for n, m in reversed(list(valid.items())) for p in m}
+    unlisted, missing = unlisted_and_missing(expected, tree.names, _exempt(names))
+    absent = set(missing)
     results = []
     for path, digest in expected.items():
-        if path not in tree and _installed_elsewhere(path, listed_by[path], report.kind):
+        if path in absent and _installed_elsewhere(path, listed_by[path], report.kind):
             results.append(FileResult(path, SKIPPED, expected=digest,
                                       detail="wheel .data file, installed outside this directory"))
         else:
             results.append(_check_file(tree, path, digest))
-    exempt = _exempt(names)
-    for path in tree.names:
-        if path in expected or path in exempt:
-            continue
+    for path in unlisted:
         reason = _skip_reason(path, names, report.kind)
         if reason:
             results.append(FileResult(path, SKIPPED, detail=reason))
