@@ -19,12 +19,13 @@ import binascii
 from types import MappingProxyType
 
 from .errors import ManifestError, SignatureMismatch
+from .keys import _b64decode_strict, key_ring
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-up time
     from collections.abc import Iterable, Iterator, Mapping
 
-    from .keys import Ed25519Key, RSAKey  # keys is imported by verify() alone: parsing needs no crypto
+    from .keys import Ed25519Key, RSAKey
 
 __all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path", "unlisted_and_missing"]
 
@@ -94,8 +95,6 @@ def check_path(path: str) -> None:
 def _decode_base64(text: str) -> bytes | None:
     """Decode strict, canonical, standard base64 (``keys._b64decode_strict``); None if it is not
     that or decodes to nothing. Canonical, so that a manifest has one spelling."""
-    from .keys import _b64decode_strict
-
     try:
         return _b64decode_strict(text) or None
     except binascii.Error:
@@ -376,8 +375,6 @@ class Manifest:
         ignored; a line by a trusted key that does not verify means tampering, so it raises
         SignatureMismatch even when another trusted line verifies.
         """
-        from .keys import key_ring
-
         ring = key_ring(keys)
         message = self.signed_bytes()
         verified = None
