@@ -356,3 +356,23 @@ def test_prelude_finds_where_the_standard_library_starts_on_sys_path():
     zipped = str(Path(stdlib).parent / f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
     assert sys.path[index].rstrip("/") in (stdlib, zipped)
     assert all(entry.rstrip("/") not in (stdlib, zipped) for entry in sys.path[:index])
+
+
+def test_no_code_in_strings_and_the_text_is_reproducible(key):
+    """The generator's only strings are short generated lines: the code it embeds or runs is
+    read from real modules (_bootstrap_prelude.py, _bootstrap_compile.py)."""
+    tree = ast.parse(Path(bootstrap.__file__).read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+        else:
+            continue
+        assert text.count("\n") <= 4, f"line {node.lineno}: code in a string?"
+    assert get_bootstrap_code(key, bytecode=True) == get_bootstrap_code(key, bytecode=True)
+    magic, codes = bootstrap.compiled_runtime(bootstrap.runtime_sources())
+    assert set(codes) == set(runtime_modules())

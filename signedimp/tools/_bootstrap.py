@@ -141,6 +141,12 @@ def public_keys(keys: Any) -> list[Any]:
     return result
 
 
+def _tool_source(filename: str) -> str:
+    """The text of a module of this package (folder or zip alike), with ``\\n`` line ends."""
+    text = importlib.resources.files(f"{PACKAGE}.tools").joinpath(filename).read_text(encoding="utf-8")
+    return text.replace("\r\n", "\n")
+
+
 #: The line of ``_bootstrap_prelude.py`` after which its text is embedded.
 PRELUDE_MARKER = "# ---- EMBEDDED: everything below this line is the bootstrap's fixed text ----\n"
 
@@ -149,8 +155,7 @@ PRELUDE_MARKER = "# ---- EMBEDDED: everything below this line is the bootstrap's
 def prelude_text() -> str:
     """The fixed part of the bootstrap: ``_bootstrap_prelude.py`` below its marker, indented
     into the generated function (its docstring says what that code may and may not do)."""
-    text = importlib.resources.files(__package__).joinpath("_bootstrap_prelude.py").read_text(encoding="utf-8")
-    head, marker, body = text.replace("\r\n", "\n").partition(PRELUDE_MARKER)
+    head, marker, body = _tool_source("_bootstrap_prelude.py").partition(PRELUDE_MARKER)
     if not marker:
         raise RuntimeError("_bootstrap_prelude.py has lost its EMBEDDED marker line")
     return "\n" + "".join("    " + line if line.strip() else "\n" for line in body.splitlines(True)) + "\n"
@@ -186,20 +191,14 @@ def pack(items: Sequence[tuple[str, bytes]]) -> str:
 def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[str, bytes]]:
     """(magic number, name -> marshalled code) of the sources, for the running interpreter.
 
-    Compiled in a fresh ``python -I -S`` with a fixed hash seed: marshal output depends on the
-    process state (interned strings, set order), and builds must be reproducible.
+    Compiled by ``_bootstrap_compile.py`` in a fresh ``python -I -S`` with a fixed hash seed:
+    marshal output depends on the process state (interned strings, set order), and builds must
+    be reproducible.
     """
-    script = (
-        "import json, marshal, sys\n"
-        "from importlib.util import MAGIC_NUMBER\n"
-        "out = {}\n"
-        "for name, text in json.load(sys.stdin):\n"
-        f"    code = compile(text, {FILENAME_PREFIX!r} + name + '.py', 'exec', dont_inherit=True)\n"
-        "    out[name] = marshal.dumps(code).hex()\n"
-        "json.dump({'magic': MAGIC_NUMBER.hex(), 'code': out}, sys.stdout)\n"
-    )
+    script = _tool_source("_bootstrap_compile.py")
+    request = {"prefix": FILENAME_PREFIX, "sources": [list(item) for item in sources]}
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script], input=json.dumps(list(sources)),
+        [sys.executable, "-I", "-S", "-c", script], input=json.dumps(request),
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     answer = json.loads(result.stdout)
