@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .ed25519_base import BASE_MULTIPLES
-from .ed25519_base import D, SQRT_M1
+from .ed25519_base import BASE_MULTIPLES, SQRT_M1, D
 
 __all__ = ["verify", "public_key_problem"]
 

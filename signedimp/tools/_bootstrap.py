@@ -79,7 +79,7 @@ def relative_imports(source: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runtime_modules() -> tuple[str, ...]:
     """Runtime modules in execution order: each after those it imports, ``__init__`` last.
 
@@ -151,7 +151,7 @@ def _tool_source(filename: str) -> str:
 PRELUDE_MARKER = "# ---- EMBEDDED: everything below this line is the bootstrap's fixed text ----\n"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def prelude_text() -> str:
     """The fixed part of the bootstrap: ``_bootstrap_prelude.py`` below its marker, indented
     into the generated function (its docstring says what that code may and may not do)."""
@@ -210,8 +210,9 @@ def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
     """One self-contained source text that installs the verifier pinned to ``keys``.
 
     ``keys``: what ``signedimp.keys.key_ring`` accepts (a public key, a private key whose public
-    half is pinned, PEM / ssh-ed25519 text, or an iterable or dict of those). ``trusted_paths`` is passed to ``SignedImportManager``: ``None``
-    trusts the standard library directories, ``()`` only built-in and frozen modules.
+    half is pinned, PEM / ssh-ed25519 text, or an iterable or dict of those). ``trusted_paths``
+    is passed to ``SignedImportManager``: ``None`` trusts the standard library directories,
+    ``()`` only built-in and frozen modules.
     """
     sources = runtime_sources()
     payloads = [f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n"]
