@@ -6,6 +6,11 @@ it by carrying the runtime's own source inside the (trusted or signed) startup f
 builds the ``signedimp`` package in ``sys.modules`` from those embedded sources, builds the pinned
 keys from literals, and installs a ``SignedImportManager`` first on ``sys.meta_path``.
 
+Only the keys and the payloads are generated here. The code of the text is a real module,
+``_bootstrap_prelude.py``, read as source and indented into the generated function (linted,
+typed and tested like the rest); the runtime is compiled for ``bytecode=True`` by another,
+``_bootstrap_compile.py``, run as ``python -I -S -c`` text.
+
 Decisions (documented in docs/frozen-apps.md):
 
 - One verifier per process. If a ``signedimp`` package with a ``SignedImportManager`` is already
