@@ -30,10 +30,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .ed25519_base import B_X as BASE_X
-from .ed25519_base import B_Y as _B_Y
-from .ed25519_base import BASE_MULTIPLES
-from .ed25519_base import D, SQRT_M1
+from .ed25519_base import BASE_MULTIPLES, SQRT_M1, D
 
 __all__ = ["verify", "public_key_problem"]
 
@@ -114,28 +111,14 @@ def _odd_multiples(point: tuple[int, int, int, int], count: int) -> list[tuple[i
     return out
 
 
-def _niels_table(points: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int]]:
+def _cached_table(points: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
     """A lookup list indexed by signed odd digit: entry d (and -d, Python's negative index).
 
-    Each entry is (y + x, y - x, 2 d x y) of the affine point ("Niels" form), so that adding
-    it costs 7 multiplications and negating it is a swap and a sign change. Index ``d`` holds
+    Each entry is the projective point in cached form (Y + X, Y - X, 2 d T, 2 Z), so that
+    adding it needs no inversion and negating it is a swap and a sign change. Index ``d`` holds
     the d-th odd multiple, index ``len - d`` its negation, so ``table[digit]`` works for
     positive and negative digits alike.
     """
-    size = 4 * len(points)
-    table: list = [None] * size
-    for i, (X, Y, Z, _T) in enumerate(points):
-        zi = pow(Z, -1, P)
-        x = X * zi % P
-        y = Y * zi % P
-        yp, ym, t = (y + x) % P, (y - x) % P, D2 * x % P * y % P
-        table[2 * i + 1] = (yp, ym, t)
-        table[size - 2 * i - 1] = (ym, yp, P - t)
-    return table
-
-
-def _cached_table(points: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """Like _niels_table but projective (Y + X, Y - X, 2 d T, 2 Z): no inversions needed."""
     size = 4 * len(points)
     table: list = [None] * size
     for i, (X, Y, Z, T) in enumerate(points):
@@ -166,9 +149,6 @@ def _wnaf(k: int, width: int) -> list[int]:
         k >>= shift
         pos += shift
     return digits
-
-
-_B_X: int = BASE_X
 
 
 def _base_table() -> list:

@@ -14,6 +14,10 @@ import hashlib
 from . import der, ed25519, rsa_pss
 from .errors import KeyFormatError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs start-up time in every verified process
+    from collections.abc import Iterable
+
 __all__ = ["Ed25519Key", "RSAKey", "PublicKey", "load_public_key", "key_ring",
            "OID_ED25519", "OID_RSA_ENCRYPTION", "OID_RSASSA_PSS"]
 
@@ -283,10 +287,17 @@ _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 
 def _b64decode_strict(text: str) -> bytes:
-    """Standard base64 with padding and nothing else (``base64`` would import ``re``)."""
+    """Standard base64, padded, nothing else, and canonical (one spelling for each byte string).
+
+    The one strict decoder of the package (keys, manifest signatures, the tools' PEM reader).
+    By hand: ``base64`` would import ``re``, and ``a2b_base64(strict_mode=True)`` is 3.11+.
+    """
     if not _B64_ALPHABET.issuperset(text) or len(text) % 4 or "=" in text.rstrip("="):
         raise binascii.Error("characters outside the base64 alphabet, or bad padding")
-    return binascii.a2b_base64(text)
+    raw = binascii.a2b_base64(text)
+    if binascii.b2a_base64(raw, newline=False).decode("ascii") != text:
+        raise binascii.Error("not canonical base64 (bits set in the padding)")
+    return raw
 
 
 def _ssh_fields(kind: str, blob: bytes) -> list[bytes]:
@@ -381,24 +392,53 @@ def load_public_key(data: str | bytes) -> Ed25519Key | RSAKey:
     raise KeyFormatError(_EXPECTED)
 
 
-def key_ring(keys) -> dict[str, Ed25519Key | RSAKey]:
-    """A dict fingerprint -> key from one key, an iterable of keys, or an existing key ring.
+def key_ring(keys: object) -> dict[str, Ed25519Key | RSAKey]:
+    """Fingerprint -> public key: how every public entry point reads the keys it is given.
 
-    Keys are recognised by their interface (a ``fingerprint`` string and a ``verify``
-    method), so keys made by another copy of this module (an embedded bootstrap) work too.
+    ``keys`` is one of these, or an iterable or a dict (its values) of them:
+
+    - a public key: ``Ed25519Key``, ``RSAKey``, or any object with a ``fingerprint`` string
+      and a ``verify`` method (keys of an embedded copy of this module work too);
+    - a private key: an object whose ``public_key`` is such a key (``signedimp.tools.PrivateKey``):
+      its public half is pinned;
+    - PEM SubjectPublicKeyInfo, its DER bytes or an ``ssh-ed25519`` line (``str`` or ``bytes``),
+      read by ``load_public_key`` (``KeyFormatError`` if it is not a key).
+
+    Anything else raises ``TypeError`` naming it. An empty iterable gives an empty ring: the
+    callers that need a key say so.
     """
-    if _is_key(keys):
-        return {keys.fingerprint: keys}
-    if isinstance(keys, (str, bytes, bytearray)):
-        raise TypeError("key_ring() takes key objects; read PEM or ssh text with load_public_key()")
-    if isinstance(keys, dict):
-        keys = keys.values()
+    if _as_key(keys) is not None or isinstance(keys, _TEXT_TYPES):
+        items: Iterable[object] = (keys,)
+    elif callable(getattr(keys, "values", None)):  # a dict, e.g. an existing key ring
+        items = keys.values()  # type: ignore[attr-defined]
+    else:
+        try:
+            items = iter(keys)  # type: ignore[call-overload]
+        except TypeError:
+            raise TypeError(f"keys must be a key, PEM or ssh text, or an iterable of them, "
+                            f"not {type(keys).__name__}: {keys!r}") from None
     ring: dict[str, Ed25519Key | RSAKey] = {}
-    for key in keys:
-        if not _is_key(key):
-            raise TypeError(f"not a public key: {key!r} (use load_public_key())")
+    for item in items:
+        key = _as_key(item)
+        if key is None:
+            if not isinstance(item, _TEXT_TYPES):
+                raise TypeError(f"not a public key, a private key or key text: {item!r}")
+            key = load_public_key(item)  # type: ignore[arg-type]
         ring[key.fingerprint] = key
     return ring
+
+
+_TEXT_TYPES = (str, bytes, bytearray, memoryview)
+
+
+def _as_key(obj: object) -> Ed25519Key | RSAKey | None:
+    """``obj`` if it is a public key, the public half of a private key, else None."""
+    if isinstance(obj, PublicKey):
+        return obj  # type: ignore[return-value]
+    public = getattr(obj, "public_key", None)
+    if _is_key(public):
+        return public
+    return obj if _is_key(obj) else None  # type: ignore[return-value]
 
 
 def _is_key(obj: object) -> bool:

@@ -19,20 +19,20 @@ import binascii
 from types import MappingProxyType
 
 from .errors import ManifestError, SignatureMismatch
+from .keys import _b64decode_strict, key_ring
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-up time
     from collections.abc import Iterable, Iterator, Mapping
 
-    from .keys import Ed25519Key, RSAKey  # never imported at run time: keys are duck-typed
+    from .keys import Ed25519Key, RSAKey
 
-__all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path"]
+__all__ = ["MANIFEST_NAME", "HASH_TYPE", "Signature", "Manifest", "check_path", "unlisted_and_missing"]
 
 MANIFEST_NAME = "signedimp-manifest.txt"
 HASH_TYPE = "sha256"
 
 _HEX_DIGITS = "0123456789abcdef"
-_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _BOM = b"\xef\xbb\xbf"
 # C0 controls, DEL and C1 controls (Unicode category Cc): never part of a path we accept.
 _CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
@@ -93,20 +93,12 @@ def check_path(path: str) -> None:
 
 
 def _decode_base64(text: str) -> bytes | None:
-    """Decode strict, canonical, standard base64 (padded, no whitespace); None if it is not.
-
-    Canonical (re-encoding gives the same text) so that a manifest has one spelling; checked by
-    hand because ``a2b_base64(strict_mode=True)`` only exists from Python 3.11.
-    """
-    if not text or len(text) % 4 or not _BASE64_ALPHABET.issuperset(text):
-        return None
+    """Decode strict, canonical, standard base64 (``keys._b64decode_strict``); None if it is not
+    that or decodes to nothing. Canonical, so that a manifest has one spelling."""
     try:
-        raw = binascii.a2b_base64(text)
+        return _b64decode_strict(text) or None
     except binascii.Error:
         return None
-    if not raw or binascii.b2a_base64(raw, newline=False).decode("ascii") != text:
-        return None
-    return raw
 
 
 def _encode_base64(raw: bytes) -> str:
@@ -318,7 +310,7 @@ class Manifest:
 
         signatures, body_start = _read_signature_block(data, fail)
         fingerprints = tuple(sig.fingerprint for sig in signatures)
-        ring = _key_ring(keys)
+        ring = key_ring(keys)
         trusted = [(sig, ring[sig.fingerprint]) for sig in signatures if sig.fingerprint in ring]
         if not trusted:
             return None, None, fingerprints
@@ -414,12 +406,13 @@ class Manifest:
     def verify(self, keys: object) -> Ed25519Key | RSAKey | None:
         """The first trusted key whose signature line verifies, or None if no line is trusted.
 
-        ``keys`` is one key, an iterable of keys, or a dict fingerprint -> key (a key has
-        ``.fingerprint`` and ``.verify(message, signature) -> bool``). Lines by unknown keys are
+        ``keys``: what ``keys.key_ring`` accepts (public or private keys, PEM or ssh text, an
+        iterable or dict of them; a key has ``.fingerprint`` and ``.verify(message, signature)
+        -> bool``, so keys of another copy of the runtime work too). Lines by unknown keys are
         ignored; a line by a trusted key that does not verify means tampering, so it raises
         SignatureMismatch even when another trusted line verifies.
         """
-        ring = _key_ring(keys)
+        ring = key_ring(keys)
         message = self.signed_bytes()
         verified = None
         for sig in self._signatures:
@@ -588,18 +581,16 @@ def _read_file_lines_carefully(lines: list[str], first_lineno: int, fail) -> dic
     return hashes
 
 
-def _key_ring(keys) -> dict:
-    """Fingerprint -> key, from one key, an iterable of keys, or such a dict."""
-    if hasattr(keys, "fingerprint") and hasattr(keys, "verify"):
-        return {keys.fingerprint: keys}
-    if hasattr(keys, "items"):
-        return dict(keys.items())
-    if isinstance(keys, (str, bytes)):
-        raise TypeError("keys must be a key, an iterable of keys or a dict, not a string")
-    ring = {}
-    for key in keys:
-        if not isinstance(getattr(key, "fingerprint", None), str) or not callable(
-                getattr(key, "verify", None)):
-            raise TypeError(f"not a public key: {key!r}")
-        ring[key.fingerprint] = key
-    return ring
+def unlisted_and_missing(listed: Iterable[str], present: Iterable[str],
+                         exempt: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """(present files no manifest lists, listed files that are not present), each sorted.
+
+    The "every entry listed, none missing" check of a sealed root, one rule for all its users
+    (a zipapp's ``__main__`` at start-up, ``signedimp run``, the offline audit). ``exempt``:
+    present files no manifest is expected to list (the manifests themselves, a wheel's RECORD).
+    """
+    listed = set(listed)
+    present = set(present)
+    unlisted = sorted(present.difference(listed, exempt))
+    missing = sorted(listed.difference(present))
+    return unlisted, missing

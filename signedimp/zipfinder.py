@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
 
-from .loader import BYTECODE, EXTENSION, SOURCE, VerifyingLoader
+from .loader import BYTECODE, EXTENSION, SOURCE
 
 __all__ = ["VerifyingZipFinder"]
 
@@ -94,7 +94,3 @@ class VerifyingZipFinder:
         if is_package:
             spec.submodule_search_locations.append(os.path.dirname(origin))
         return spec
-
-
-def is_verifying_loader(loader) -> bool:
-    return isinstance(loader, VerifyingLoader)

@@ -276,3 +276,103 @@ def test_split_bootstrap_pins_its_members_and_leaves_the_public_text_whole(key):
         assert repr((name, hashlib.sha256(data).hexdigest())) in text
     assert len(text) < 20_000
     assert bootstrap.RUNTIME_FOLDER not in get_bootstrap_code(key, bytecode=True)
+
+
+# -- the fixed part of the text is a real module (tools/_bootstrap_prelude.py) ------------------
+
+
+def _normalised(nodes: list[ast.stmt]) -> list[str]:
+    """ast dumps of ``nodes`` with docstrings cleaned (indenting the text re-indents them)."""
+    import inspect
+
+    out = []
+    for node in nodes:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and "\n" in sub.value:
+                sub.value = inspect.cleandoc(sub.value)
+        out.append(ast.dump(node))
+    return out
+
+
+def test_prelude_below_its_marker_is_what_the_bootstrap_embeds(key):
+    source = (PROJECT_ROOT / "signedimp/tools/_bootstrap_prelude.py").read_text(encoding="utf-8")
+    head, marker, body = source.partition(bootstrap.PRELUDE_MARKER)
+    assert marker, "the EMBEDDED marker line is missing"
+    # Above the marker: nothing that runs an import (typing names live under TYPE_CHECKING).
+    for node in ast.parse(head).body:
+        assert not isinstance(node, (ast.Import, ast.ImportFrom)), ast.dump(node)
+    # Below it: definitions only, so embedding the text runs nothing but ``def`` and ``class``.
+    module_nodes = ast.parse(body).body
+    assert module_nodes and all(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in module_nodes)
+    text = get_bootstrap_code(key)
+    assert bootstrap.prelude_text() in text
+    (function,) = [n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
+    embedded = [n for n in function.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    assert _normalised(embedded) == _normalised(module_nodes)
+    assert "_LOADER_TEXT" not in Path(bootstrap.__file__).read_text(encoding="utf-8")
+
+
+def test_prelude_unpacks_what_the_generator_packs():
+    from signedimp.tools import _bootstrap_prelude as prelude
+
+    items = [("__init__", b"x = 1\n"), ("keys", "é\n".encode()), ("empty", b"")]
+    literal = ast.literal_eval(bootstrap.pack(items))
+    assert prelude._unpack({}, literal) == items
+
+
+def test_prelude_reads_a_pinned_member_through_the_scripts_loader(tmp_path):
+    import zipfile
+    import zipimport
+
+    from signedimp.tools import _bootstrap_prelude as prelude
+
+    data = bootstrap.packed([("__init__", b"pass\n")])
+    archive = tmp_path / "app.pyz"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("__main__.py", "pass\n")
+        zf.writestr(bootstrap.SOURCES_MEMBER, data)
+    script = {"__file__": f"{archive}/__main__.py", "__loader__": zipimport.zipimporter(str(archive))}
+    digest = hashlib.sha256(data).hexdigest()
+    assert prelude._read_member(script, bootstrap.SOURCES_MEMBER, digest) == data
+    assert prelude._unpack(script, (bootstrap.SOURCES_MEMBER, digest)) == [("__init__", b"pass\n")]
+    with pytest.raises(prelude._Refused, match="does not match the SHA-256 pinned in __main__"):
+        prelude._read_member(script, bootstrap.SOURCES_MEMBER, "0" * 64)
+    with pytest.raises(prelude._Refused, match="the runtime member _signedimp_runtime/nope is missing"):
+        prelude._read_member(script, f"{bootstrap.RUNTIME_FOLDER}/nope", digest)
+    # A folder run as a script has a plain file loader, or none at all: read with open().
+    (tmp_path / bootstrap.RUNTIME_FOLDER).mkdir()
+    (tmp_path / bootstrap.SOURCES_MEMBER).write_bytes(data)
+    folder_script = {"__file__": str(tmp_path / "__main__.py")}
+    assert prelude._read_member(folder_script, bootstrap.SOURCES_MEMBER, digest) == data
+
+
+def test_prelude_finds_where_the_standard_library_starts_on_sys_path():
+    from signedimp.tools import _bootstrap_prelude as prelude
+
+    index = prelude._stdlib_start(sys)
+    import os
+
+    stdlib = (getattr(sys, "_stdlib_dir", None) or os.path.dirname(os.__file__)).rstrip("/")
+    zipped = str(Path(stdlib).parent / f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
+    assert sys.path[index].rstrip("/") in (stdlib, zipped)
+    assert all(entry.rstrip("/") not in (stdlib, zipped) for entry in sys.path[:index])
+
+
+def test_no_code_in_strings_and_the_text_is_reproducible(key):
+    """The generator's only strings are short generated lines: the code it embeds or runs is
+    read from real modules (_bootstrap_prelude.py, _bootstrap_compile.py)."""
+    tree = ast.parse(Path(bootstrap.__file__).read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+        else:
+            continue
+        assert text.count("\n") <= 4, f"line {node.lineno}: code in a string?"
+    assert get_bootstrap_code(key, bytecode=True) == get_bootstrap_code(key, bytecode=True)
+    magic, codes = bootstrap.compiled_runtime(bootstrap.runtime_sources())
+    assert set(codes) == set(runtime_modules())

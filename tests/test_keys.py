@@ -336,10 +336,11 @@ def test_key_ring(rsa_key):
     assert key_ring(ring) == ring
     assert key_ring(x for x in (b,)) == {b.fingerprint: b}
     assert key_ring([]) == {}
-    with pytest.raises(TypeError):
-        key_ring(a.to_pem())
-    with pytest.raises(TypeError):
+    assert key_ring(a.to_pem()) == {a.fingerprint: a}  # text is read, never iterated by character
+    with pytest.raises(KeyFormatError):
         key_ring([a, "not a key"])
+    with pytest.raises(TypeError, match="not a public key, a private key or key text: 42"):
+        key_ring([a, 42])
 
     class Foreign:  # e.g. a key made by the copy of this module inside a bootstrap
         fingerprint = "ab" * 32
@@ -538,3 +539,100 @@ def test_fingerprint_matches_openssl(tmp_path, genpkey):
                        "-sigopt", "rsa_pss_saltlen:32", "-sigopt", "rsa_mgf1_md:sha256", str(message))
     assert key.verify(b"signed by openssl", sig) is True
     assert key.verify(b"signed by openssL", sig) is False
+
+
+# -- one accepted set of key inputs for every public entry point -------------------------------
+# SignedImportManager, Manifest.verify, get_bootstrap_code, verify_path and the CLI all read keys
+# through key_ring: the same forms work everywhere, and anything else is a TypeError naming it.
+
+def _ssh_public(public: Ed25519Key) -> str:
+    return _ssh_line(b"ssh-ed25519", public.public_bytes) + " me@host"
+
+
+KEY_FORMS = {
+    "public key": lambda k: k.public_key,
+    "private key": lambda k: k,
+    "PEM str": lambda k: k.public_pem().decode(),
+    "PEM bytes": lambda k: k.public_pem(),
+    "DER bytes": lambda k: k.public_key.spki_der(),
+    "ssh-ed25519 line": lambda k: _ssh_public(k.public_key),
+    "list of mixed forms": lambda k: [k.public_pem().decode(), k, k.public_key],
+    "tuple of private keys": lambda k: (k,),
+    "dict": lambda k: {k.fingerprint: k.public_key},
+    "generator": lambda k: (x for x in [k]),
+}
+
+
+@pytest.fixture(scope="module")
+def signed_tree(tmp_path_factory):
+    from signedimp.tools import generate_key, sign_directory
+
+    key = generate_key("ed25519")
+    root = tmp_path_factory.mktemp("signed")
+    (root / "mod.py").write_text("x = 1\n")
+    manifest = sign_directory(root, key)
+    return key, root, manifest
+
+
+def _entry_points(root, manifest):
+    """Each public entry point, reduced to the fingerprints of the keys it trusts."""
+    from signedimp import SignedImportManager
+    from signedimp.tools import get_bootstrap_code, verify_path
+
+    def bootstrap(keys):
+        first_line = [line for line in get_bootstrap_code(keys).splitlines() if "Pinned key" in line]
+        return first_line[0].rsplit(": ", 1)[1].split(", ")
+
+    def audit(keys):
+        report = verify_path(root, keys)
+        assert report.ok, report
+        return sorted(report.manifests.values())
+
+    return {
+        "key_ring": lambda keys: sorted(key_ring(keys)),
+        "SignedImportManager": lambda keys: sorted(k.fingerprint for k in SignedImportManager(keys).keys),
+        "Manifest.verify": lambda keys: [manifest.verify(keys).fingerprint],
+        "get_bootstrap_code": bootstrap,
+        "verify_path": audit,
+    }
+
+
+@pytest.mark.parametrize("form", sorted(KEY_FORMS))
+@pytest.mark.parametrize("entry", ["key_ring", "SignedImportManager", "Manifest.verify",
+                                   "get_bootstrap_code", "verify_path"])
+def test_every_entry_point_accepts_every_key_form(signed_tree, entry, form):
+    key, root, manifest = signed_tree
+    call = _entry_points(root, manifest)[entry]
+    assert call(KEY_FORMS[form](key)) == [key.fingerprint]
+
+
+@pytest.mark.parametrize("entry", ["key_ring", "SignedImportManager", "Manifest.verify",
+                                   "get_bootstrap_code", "verify_path"])
+def test_every_entry_point_refuses_what_is_not_a_key_with_a_type_error(signed_tree, entry):
+    key, root, manifest = signed_tree
+    call = _entry_points(root, manifest)[entry]
+    crypto_key = ECC.generate(curve="ed25519")  # a pycryptodome key: .public_key is a method
+    for bad, named in [(42, "42"), ([key, 3.5], "3.5"), ([key, None], "None"),
+                       (object, "<class 'object'>"), ([crypto_key], "EccKey")]:
+        with pytest.raises(TypeError) as info:
+            call(bad)
+        assert named in str(info.value), (bad, str(info.value))
+    with pytest.raises(KeyFormatError):
+        call([key, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"])
+
+
+def test_cli_reads_every_key_file_form(signed_tree, tmp_path):
+    import sys
+
+    from .helpers import clean_env
+
+    key, root, _ = signed_tree
+    files = {"pub.pem": key.public_pem(), "key.pem": key.to_pem(), "key.ssh": _ssh_public(key.public_key)}
+    args = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+        args += ["--key", str(tmp_path / name)]
+    result = subprocess.run([sys.executable, "-m", "signedimp", "verify", str(root), *args, "--json"],
+                            capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["keys"] == [key.fingerprint] * 3

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signedimp import manifest as manifest_module
-from signedimp.errors import ManifestError, SignatureMismatch
+from signedimp.errors import KeyFormatError, ManifestError, SignatureMismatch
 from signedimp.manifest import HASH_TYPE, MANIFEST_NAME, Manifest, Signature, check_path
 
 FP1 = "ab" * 32
@@ -531,7 +531,7 @@ def test_verify_insists_on_true() -> None:
 
 def test_verify_rejects_nonsense_keys() -> None:
     m = Manifest({"a.py": H1}, [Signature(FP1, b"x")])
-    with pytest.raises(TypeError):
+    with pytest.raises(KeyFormatError):  # text is read as a key (keys.key_ring), and this is none
         m.verify("not a key")
     with pytest.raises(TypeError):
         m.verify([object()])
@@ -547,4 +547,4 @@ def test_imports_only_cheap_standard_library_modules() -> None:
             imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported == {"__future__", "binascii", "types", ".errors"}
+    assert imported == {"__future__", "binascii", "types", ".errors", ".keys"}  # keys: key_ring, base64

@@ -5,12 +5,12 @@ runtime.  The runtime half (``signedimp.keys``, ``signedimp.manifest``) stays st
 only, and everything signed here is checked with those same runtime types.  The work is done by
 small modules, re-exported here:
 
-- ``signing_keys``: ``PrivateKey``, ``generate_key``; ``signing_key_pem``: ``load_private_key``;
-  ``key_files``: ``load_signing_key`` (``--key`` / ``SIGNEDIMP_KEY``), ``load_verify_keys``;
-- ``manifest_signing``: ``sha256_hex``, ``sign_manifest`` (co-signing);
-- ``archive_signing``: ``sign_zipfile``, ``sign_wheel``, over ``zip_rewrite`` (raw-copy
-  rewriting, with ``zip_format`` and ``zip_content``), ``wheel_record`` and ``atomic_write``;
-- ``audit``: ``verify_path``, whose ``VerifyReport`` lives in ``audit_report``.
+- ``_signing_keys``: ``PrivateKey``, ``generate_key``; ``_signing_key_pem``: ``load_private_key``;
+  ``_key_files``: ``load_signing_key`` (``--key`` / ``SIGNEDIMP_KEY``), ``load_verify_keys``;
+- ``_manifest_signing``: ``sha256_hex``, ``sign_manifest`` (co-signing);
+- ``_archive_signing``: ``sign_zipfile``, ``sign_wheel``, over ``_zip_rewrite`` (raw-copy
+  rewriting, with ``_zip_format`` and ``_zip_content``), ``_wheel_record`` and ``_atomic_write``;
+- ``_audit``: ``verify_path``, whose ``VerifyReport`` lives in ``_audit_report``.
 
 Why signing uses pycryptodome while the runtime verifies in pure Python: signing computes with
 the private key, and Python's big integers are not constant-time, so a pure-Python signer would
@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 
 # Re-exported: the public names of the signing tools, and the constants this module always had.
-from ._archive_signing import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN, sign_wheel, sign_zipfile
+from ._archive_signing import sign_wheel, sign_zipfile
 from ._audit import verify_path
 from ._audit_report import FAILING, MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ..errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
@@ -41,8 +41,9 @@ from ..keys import Ed25519Key, RSAKey, key_ring, load_public_key
 from ..manifest import MANIFEST_NAME, Manifest, Signature, check_path
 from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
 from ._signing_key_pem import load_private_key
-from ._signing_keys import ED25519_OID, MIN_RSA_BITS, PBKDF2_ITERATIONS, RSA_OID, RSA_SALT_BYTES
+from ._signing_keys import PBKDF2_ITERATIONS
 from ._signing_keys import PrivateKey, generate_key
+from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 
 # Used by sign_directory, not re-exported.
 from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode, is_temp_name as _is_temp_name
@@ -61,10 +62,14 @@ __all__ = [
     "PrivateKey",
     "Problem",
     "VerifyReport",
+    "ZipappError",
+    "build_zipapp",
     "generate_key",
+    "get_bootstrap_code",
     "load_private_key",
     "load_signing_key",
     "load_verify_keys",
+    "run_zipapp",
     "sha256_hex",
     "sign_directory",
     "sign_manifest",
@@ -123,3 +128,20 @@ def _is_zipfile(path: str) -> bool:
     import zipfile
 
     return zipfile.is_zipfile(path)
+
+
+_ON_FIRST_USE = {  # heavier tools, imported only when asked for (the build hook needs none of them)
+    "build_zipapp": "._zipapp",
+    "run_zipapp": "._zipapp",
+    "ZipappError": "._zipapp",
+    "get_bootstrap_code": "._bootstrap",
+}
+
+
+def __getattr__(name: str):
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module, __name__), name)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 from ..manifest import MANIFEST_NAME, Manifest
 from ._manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
@@ -17,6 +16,7 @@ from ._tree_walk import checked_rel
 from ._wheel_record import build_record, check_old_record, find_dist_info
 from ._zip_format import DEFLATED, STORED
 from ._zip_rewrite import clone_info, new_entry, rewrite
+from ._zip_time import source_date_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -28,11 +28,6 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from ._zip_rewrite import Archive, Entry
 
     PathLike = Union[str, "os.PathLike[str]"]
-
-# Zip timestamps: DOS dates cover 1980-01-01 .. 2107-12-31.
-ZIP_EPOCH_MIN = 315532800
-ZIP_EPOCH_MAX = 4354819198
-
 
 def sign_zipfile(path: PathLike, key: PrivateKey) -> Manifest:
     """Sign a .zip or .pyz in place: the root manifest lists every file member.
@@ -115,14 +110,9 @@ def _manifest_info(name: str, archive: Archive, old: Entry | None) -> zipfile.Zi
 
 def _manifest_date_time(members: Iterable[Entry], env: Mapping[str, str]) -> tuple[int, ...]:
     """SOURCE_DATE_EPOCH (clamped to what zip can store), else the newest existing timestamp."""
-    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
-    if raw:
-        try:
-            epoch = int(raw)
-        except ValueError:
-            raise ValueError(f"SOURCE_DATE_EPOCH must be an integer, not {raw!r}") from None
-        epoch = min(max(epoch, ZIP_EPOCH_MIN), ZIP_EPOCH_MAX)
-        return tuple(time.gmtime(epoch)[:6])
+    stamp = source_date_time(env)
+    if stamp is not None:
+        return stamp
     stamps = [tuple(m.info.date_time) for m in members]
     return max(stamps, default=(1980, 1, 1, 0, 0, 0))
 

@@ -15,8 +15,7 @@ from ..bounded_read import file_chunks, member_chunks
 from ..errors import ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
 from ..keys import Ed25519Key, RSAKey, key_ring
 from ..limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
-from ..manifest import MANIFEST_NAME, Manifest
-from ._signing_keys import PrivateKey
+from ..manifest import MANIFEST_NAME, Manifest, unlisted_and_missing
 from ._tree_walk import walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_rewrite import check_names
@@ -38,10 +37,10 @@ def verify_path(path: PathLike, keys: Any) -> VerifyReport:
 
     Every listed file is hashed, every file no trusted manifest lists is reported, and any
     manifest that is malformed, untrusted or forged is a problem: ``report.ok`` is True
-    only when nothing at all is wrong.
+    only when nothing at all is wrong. ``keys``: what ``signedimp.keys.key_ring`` accepts.
     """
     target = os.fspath(path)
-    ring = _public_ring(keys)
+    ring = key_ring(keys)
     if os.path.isdir(target):
         report = VerifyReport(target, "directory")
         return _audit(_directory_tree(target, report), ring, report)
@@ -124,16 +123,6 @@ def _manifest_names(tree: _Tree) -> list[str]:
         if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == MANIFEST_NAME:
             names.append(name)
     return names
-
-
-def _public_ring(keys: Any) -> dict[str, PublicKey]:
-    from collections.abc import Mapping
-
-    if isinstance(keys, Mapping):
-        return dict(keys)
-    if isinstance(keys, (PrivateKey, Ed25519Key, RSAKey)):
-        keys = [keys]
-    return key_ring([k.public_key if isinstance(k, PrivateKey) else k for k in keys])
 
 
 def _load_manifest(
@@ -284,17 +273,16 @@ def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> 
     valid = {n: m for n in names if (m := _load_manifest(tree, n, ring, report)) is not None}
     expected = _expected_hashes(valid, report)
     listed_by = {p: n for n, m in reversed(list(valid.items())) for p in m}
+    unlisted, missing = unlisted_and_missing(expected, tree.names, _exempt(names))
+    absent = set(missing)
     results = []
     for path, digest in expected.items():
-        if path not in tree and _installed_elsewhere(path, listed_by[path], report.kind):
+        if path in absent and _installed_elsewhere(path, listed_by[path], report.kind):
             results.append(FileResult(path, SKIPPED, expected=digest,
                                       detail="wheel .data file, installed outside this directory"))
         else:
             results.append(_check_file(tree, path, digest))
-    exempt = _exempt(names)
-    for path in tree.names:
-        if path in expected or path in exempt:
-            continue
+    for path in unlisted:
         reason = _skip_reason(path, names, report.kind)
         if reason:
             results.append(FileResult(path, SKIPPED, detail=reason))

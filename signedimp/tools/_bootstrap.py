@@ -6,6 +6,11 @@ it by carrying the runtime's own source inside the (trusted or signed) startup f
 builds the ``signedimp`` package in ``sys.modules`` from those embedded sources, builds the pinned
 keys from literals, and installs a ``SignedImportManager`` first on ``sys.meta_path``.
 
+Only the keys and the payloads are generated here. The code of the text is a real module,
+``_bootstrap_prelude.py``, read as source and indented into the generated function (linted,
+typed and tested like the rest); the runtime is compiled for ``bytecode=True`` by another,
+``_bootstrap_compile.py``, run as ``python -I -S -c`` text.
+
 Decisions (documented in docs/frozen-apps.md):
 
 - One verifier per process. If a ``signedimp`` package with a ``SignedImportManager`` is already
@@ -44,7 +49,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..__about__ import __version__
-from ..keys import load_public_key
+from ..keys import key_ring
 
 #: Modules of ``signedimp/`` that are not runtime: ``__main__`` only hands over to the tools'
 #: command line. Every other ``signedimp/*.py`` must be reachable from ``__init__`` by top-level
@@ -79,7 +84,7 @@ def relative_imports(source: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runtime_modules() -> tuple[str, ...]:
     """Runtime modules in execution order: each after those it imports, ``__init__`` last.
 
@@ -131,23 +136,34 @@ def sources_digest(sources: Sequence[tuple[str, str]]) -> str:
 
 
 def public_keys(keys: Any) -> list[Any]:
-    """Normalise ``keys`` (one key, an iterable, a key ring, PEM text, private keys) to public keys."""
-    if isinstance(keys, dict):
-        keys = list(keys.values())
-    if isinstance(keys, (str, bytes)) or hasattr(keys, "algorithm") or hasattr(keys, "public_key"):
-        keys = [keys]
-    result = []
-    for key in keys:
-        if isinstance(key, (str, bytes)):
-            key = load_public_key(key)
-        elif not hasattr(key, "algorithm") or hasattr(key, "sign"):
-            key = getattr(key, "public_key", key)  # a tools.PrivateKey: pin its public half
+    """The keys to pin, read by ``key_ring`` (its forms, its errors), each one embeddable."""
+    result = list(key_ring(keys).values())
+    for key in result:
         if getattr(key, "algorithm", None) not in ("ed25519", "rsa"):
-            raise TypeError(f"not a signedimp public key: {key!r}")
-        result.append(key)
+            raise TypeError(f"not a signedimp public key (no ed25519 or rsa algorithm): {key!r}")
     if not result:
         raise ValueError("get_bootstrap_code needs at least one public key to pin")
     return result
+
+
+def _tool_source(filename: str) -> str:
+    """The text of a module of this package (folder or zip alike), with ``\\n`` line ends."""
+    text = importlib.resources.files(f"{PACKAGE}.tools").joinpath(filename).read_text(encoding="utf-8")
+    return text.replace("\r\n", "\n")
+
+
+#: The line of ``_bootstrap_prelude.py`` after which its text is embedded.
+PRELUDE_MARKER = "# ---- EMBEDDED: everything below this line is the bootstrap's fixed text ----\n"
+
+
+@functools.cache
+def prelude_text() -> str:
+    """The fixed part of the bootstrap: ``_bootstrap_prelude.py`` below its marker, indented
+    into the generated function (its docstring says what that code may and may not do)."""
+    head, marker, body = _tool_source("_bootstrap_prelude.py").partition(PRELUDE_MARKER)
+    if not marker:
+        raise RuntimeError("_bootstrap_prelude.py has lost its EMBEDDED marker line")
+    return "\n" + "".join("    " + line if line.strip() else "\n" for line in body.splitlines(True)) + "\n"
 
 
 def key_literal(key: Any) -> str:
@@ -180,20 +196,14 @@ def pack(items: Sequence[tuple[str, bytes]]) -> str:
 def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[str, bytes]]:
     """(magic number, name -> marshalled code) of the sources, for the running interpreter.
 
-    Compiled in a fresh ``python -I -S`` with a fixed hash seed: marshal output depends on the
-    process state (interned strings, set order), and builds must be reproducible.
+    Compiled by ``_bootstrap_compile.py`` in a fresh ``python -I -S`` with a fixed hash seed:
+    marshal output depends on the process state (interned strings, set order), and builds must
+    be reproducible.
     """
-    script = (
-        "import json, marshal, sys\n"
-        "from importlib.util import MAGIC_NUMBER\n"
-        "out = {}\n"
-        "for name, text in json.load(sys.stdin):\n"
-        f"    code = compile(text, {FILENAME_PREFIX!r} + name + '.py', 'exec', dont_inherit=True)\n"
-        "    out[name] = marshal.dumps(code).hex()\n"
-        "json.dump({'magic': MAGIC_NUMBER.hex(), 'code': out}, sys.stdout)\n"
-    )
+    script = _tool_source("_bootstrap_compile.py")
+    request = {"prefix": FILENAME_PREFIX, "sources": [list(item) for item in sources]}
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script], input=json.dumps(list(sources)),
+        [sys.executable, "-I", "-S", "-c", script], input=json.dumps(request),
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     answer = json.loads(result.stdout)
@@ -204,9 +214,10 @@ def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
                        bytecode: bool = False) -> str:
     """One self-contained source text that installs the verifier pinned to ``keys``.
 
-    ``keys``: a public key object, a private key (its public half is pinned), PEM / ssh-ed25519
-    text, or an iterable of those. ``trusted_paths`` is passed to ``SignedImportManager``: ``None``
-    trusts the standard library directories, ``()`` only built-in and frozen modules.
+    ``keys``: what ``signedimp.keys.key_ring`` accepts (a public key, a private key whose public
+    half is pinned, PEM / ssh-ed25519 text, or an iterable or dict of those). ``trusted_paths``
+    is passed to ``SignedImportManager``: ``None`` trusts the standard library directories,
+    ``()`` only built-in and frozen modules.
     """
     sources = runtime_sources()
     payloads = [f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n"]
@@ -260,188 +271,14 @@ def _bootstrap_text(pinned: list[Any], sources: Sequence[tuple[str, str]], paylo
         f"    names = {tuple(name for name, _ in sources)!r}\n",
         *payloads,
     ]
-    parts.append(_LOADER_TEXT)
+    parts.append(prelude_text())
     parts.append("    hidden = sys.path[: _stdlib_start(sys)]\n")
     parts.append("    del sys.path[: len(hidden)]\n")
     parts.append("    try:\n")
-    parts.append("        _pkg = _runtime(sys, digest, names, sources, compiled)\n")
+    parts.append("        _pkg = _runtime(sys, globals(), digest, names, sources, compiled)\n")
     parts.append("        keys = [" + ", ".join(key_literal(k) for k in pinned) + "]\n")
     parts.append(f"        return _install(sys, _pkg, keys, {trusted!r})\n")
     parts.append("    finally:\n")
     parts.append("        sys.path[:0] = hidden\n")
     parts.append("\n\n_signedimp_manager = _signedimp_bootstrap()\ndel _signedimp_bootstrap\n")
     return "".join(parts)
-
-
-# The part of the bootstrap that does not change with the keys or sources. It runs before any
-# verification exists, so it imports nothing and touches only sys.modules, sys.path, sys.meta_path.
-_LOADER_TEXT = '''
-    class _EmbeddedSource:
-        """The embedded sources, unpacked on first use: to compile (when the embedded bytecode
-        is for another Python) and for linecache, so tracebacks show the verifier's lines."""
-
-        def __init__(self, packed):
-            self._packed = packed
-            self._texts = None
-
-        def text(self, name):
-            if self._texts is None:
-                self._texts = {n: data.decode("utf-8") for n, data in _unpack(self._packed)}
-            return self._texts[name]
-
-        def get_source(self, fullname):
-            if fullname != "signedimp" and not fullname.startswith("signedimp."):
-                return None
-            try:
-                return self.text(fullname[len("signedimp."):] or "__init__")
-            except _Refused:  # a runtime member changed since start-up: no source, no trust
-                return None
-
-        def is_package(self, fullname):
-            return fullname == "signedimp"
-
-    def _stdlib_start(sys):
-        """Index of the first standard-library entry of sys.path (entries before it can shadow)."""
-        stdlib = getattr(sys, "_stdlib_dir", None)
-        if not stdlib:
-            enc = sys.modules.get("encodings")
-            paths = list(getattr(enc, "__path__", ()) or ())
-            stdlib = paths[0].rstrip("/\\\\")[: -len("encodings")] if paths else ""
-        stdlib = stdlib.rstrip("/\\\\")
-        if not stdlib:
-            return 0
-        cut = max(stdlib.rfind("/"), stdlib.rfind("\\\\"))
-        zipped = stdlib[: cut + 1] + "python%d%d.zip" % sys.version_info[:2]
-        for index, entry in enumerate(sys.path):
-            if isinstance(entry, str) and entry.rstrip("/\\\\") in (stdlib, zipped):
-                return index
-        return 0
-
-    class _Refused(Exception):
-        """A runtime member of the archive is missing or is not the one pinned in this text."""
-
-    def _read_member(name, digest):
-        """The archive member ``name`` (beside this __main__), only if its SHA-256 is ``digest``.
-
-        Read through the module's own loader (zipimport) in one read, and checked before anything
-        in it is unmarshalled or compiled: the literal digest in this text is the trust anchor.
-        """
-        import hashlib
-
-        here = globals().get("__file__") or ""
-        archive = here[: max(here.rfind("/"), here.rfind("\\\\"))]
-        path = archive + "/" + name
-        loader = globals().get("__loader__")
-        try:
-            if hasattr(loader, "get_data"):
-                data = loader.get_data(path)
-            else:
-                with open(path, "rb") as stream:
-                    data = stream.read()
-        except OSError as exc:
-            raise _Refused("%s: the runtime member %s is missing (%s)" % (archive, name, exc)) from None
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise _Refused("%s: the runtime member %s does not match the SHA-256 pinned in "
-                           "__main__ (modified)" % (archive, name))
-        return data
-
-    def _unpack(packed):
-        """The (name, bytes) pairs of a payload: embedded text, or a pinned (member, sha256)."""
-        if isinstance(packed, str):
-            import binascii
-            import zlib
-
-            raw = zlib.decompress(binascii.a2b_base64(packed))
-        else:
-            raw = _read_member(*packed)
-        items, pos = [], 0
-        while pos < len(raw):
-            size = int.from_bytes(raw[pos:pos + 2], "big")
-            name = raw[pos + 2:pos + 2 + size].decode("utf-8")
-            pos += 2 + size
-            size = int.from_bytes(raw[pos:pos + 4], "big")
-            items.append((name, raw[pos + 4:pos + 4 + size]))
-            pos += 4 + size
-        return items
-
-    def _codes(sys, compiled):
-        """Embedded bytecode by module name, if it was made for this very Python; else {}."""
-        if compiled is None or sys.flags.optimize:
-            return {}
-        magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
-        if bytes.fromhex(compiled[0]) != magic:
-            return {}
-        return dict(_unpack(compiled[1]))
-
-    def _runtime(sys, digest, names, sources, compiled):
-        """The embedded signedimp package: reused if a signedimp runtime is loaded, else built."""
-        pkg = sys.modules.get("signedimp")
-        if pkg is not None and hasattr(pkg, "SignedImportManager"):
-            return pkg  # one verifier per process: two copies would not know each other's loaders
-        try:
-            return _build(sys, digest, names, sources, compiled)
-        except _Refused as exc:  # nothing of the member ran: refuse to run the app at all
-            raise SystemExit("signedimp: refusing to run %s" % exc) from None
-
-    def _build(sys, digest, names, sources, compiled):
-        """Execute the runtime modules as the package signedimp (bytecode if it fits, else source)."""
-        codes = _codes(sys, compiled)
-        source_loader = _EmbeddedSource(sources)
-        spec_type = sys.modules["_frozen_importlib"].ModuleSpec
-        module_type = type(sys)
-        pkg = module_type("signedimp")
-        pkg.__path__ = []
-        pkg.__package__ = "signedimp"
-        pkg.__loader__ = source_loader
-        pkg.__spec__ = spec_type("signedimp", source_loader, origin="<signedimp-bootstrap>", is_package=True)
-        pkg.__file__ = "<signedimp-bootstrap>/signedimp/__init__.py"
-        previous = {k: v for k, v in sys.modules.items() if k == "signedimp" or k.startswith("signedimp.")}
-        for k in previous:
-            del sys.modules[k]
-        try:
-            sys.modules["signedimp"] = pkg
-            for name in names:
-                if name == "__init__":
-                    module = pkg
-                else:
-                    fullname = "signedimp." + name
-                    module = module_type(fullname)
-                    module.__package__ = "signedimp"
-                    module.__loader__ = source_loader
-                    module.__spec__ = spec_type(fullname, source_loader, origin="<signedimp-bootstrap>")
-                    module.__file__ = "<signedimp-bootstrap>/signedimp/" + name + ".py"
-                    sys.modules[fullname] = module
-                if name in codes:
-                    code = sys.modules["marshal"].loads(codes[name])
-                else:
-                    code = compile(source_loader.text(name), module.__file__, "exec", dont_inherit=True)
-                exec(code, module.__dict__)
-                if module is not pkg:
-                    setattr(pkg, name, module)
-        except BaseException:
-            for k in [k for k in sys.modules if k == "signedimp" or k.startswith("signedimp.")]:
-                del sys.modules[k]
-            sys.modules.update(previous)
-            raise
-        pkg._bootstrap_digest = digest
-        return pkg
-
-    def _install(sys, pkg, keys, trusted_paths):
-        """Install a manager pinned to keys, unless the first one installed already is that."""
-        first = sys.meta_path[0] if sys.meta_path else None
-        if isinstance(first, pkg.SignedImportManager):
-            same_keys = sorted(k.fingerprint for k in getattr(first, "keys", ())) == sorted(
-                k.fingerprint for k in keys)
-            trust = getattr(pkg, "trust", None)
-            if trusted_paths is None and trust is not None:
-                trusted_paths = tuple(trust.default_trusted_paths())
-            if same_keys and tuple(getattr(first, "trusted_paths", ())) == trusted_paths:
-                return first
-        if trusted_paths is None:
-            manager = pkg.SignedImportManager(keys)
-        else:
-            manager = pkg.SignedImportManager(keys, trusted_paths=trusted_paths)
-        manager.install()
-        return manager
-
-'''

@@ -72,31 +72,32 @@ def current_signers(path: PathLike) -> list[str]:
     or it cannot be read (signing then starts anew anyway)."""
     import os
 
+    from ..bounded_read import read_file, read_member
+    from ..errors import UnsafeInputError
+    from ..limits import MAX_MANIFEST_SIZE
     from ..manifest import MANIFEST_NAME
+    from ..zipdir import read_zip_directory
 
+    # Read with the runtime's bounded readers, never zipfile: this runs before signing has
+    # vetted the input (a FIFO, a zip bomb or a bad name must be refused by the signer itself).
     target = os.fspath(path)
     data: bytes | None = None
-    if os.path.isdir(target):
-        try:
-            with open(os.path.join(target, MANIFEST_NAME), "rb") as fh:
-                data = fh.read()
-        except OSError:
-            return []
-    else:
-        import zipfile
-
-        wheel = target.lower().endswith(".whl")
-        try:
-            with zipfile.ZipFile(target) as zf:
-                for name in zf.namelist():
-                    top, _, rest = name.partition("/")
-                    if (wheel and top.endswith(".dist-info") and rest == MANIFEST_NAME) or (
-                        not wheel and name == MANIFEST_NAME
-                    ):
-                        data = zf.read(name)
-                        break
-        except (OSError, zipfile.BadZipFile):
-            return []
+    try:
+        if os.path.isdir(target):
+            manifest_path = os.path.join(target, MANIFEST_NAME)
+            if os.path.isfile(manifest_path):
+                data = read_file(manifest_path, MAX_MANIFEST_SIZE, "manifest")
+        elif os.path.isfile(target):
+            wheel = target.lower().endswith(".whl")
+            for member in read_zip_directory(target):
+                top, _, rest = member.name.partition("/")
+                if (wheel and top.endswith(".dist-info") and rest == MANIFEST_NAME) or (
+                    not wheel and member.name == MANIFEST_NAME
+                ):
+                    data = read_member(target, member, MAX_MANIFEST_SIZE)
+                    break
+    except (OSError, UnsafeInputError):
+        return []
     manifest = previous_manifest(data, target)
     return [] if manifest is None else [s.fingerprint for s in manifest.signatures]
 

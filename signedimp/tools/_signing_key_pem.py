@@ -12,7 +12,8 @@ from __future__ import annotations
 import binascii
 
 from ..errors import KeyFormatError
-from ._signing_keys import ED25519_OID, ED25519_PKCS8_PREFIX, MIN_RSA_BITS, RSA_OID, PrivateKey
+from ..keys import OID_ED25519, OID_RSA_ENCRYPTION, RSA_MIN_BITS, _b64decode_strict
+from ._signing_keys import ED25519_PKCS8_PREFIX, PrivateKey
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -63,9 +64,6 @@ def load_private_key(pem: str | bytes, passphrase: str | bytes | None = None) ->
     raise KeyFormatError(f"unsupported PEM block {label!r}: expected a PKCS#8 private key")
 
 
-_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-
-
 def _plain_ed25519_seed(block: str) -> bytes | None:
     """The seed of an unencrypted RFC 8410 Ed25519 PKCS#8 block, or None for anything else.
 
@@ -74,11 +72,8 @@ def _plain_ed25519_seed(block: str) -> bytes | None:
     pycryptodome, which reads them all and gives the precise error.
     """
     lines = block.strip().splitlines()[1:-1]
-    body = "".join(line.strip() for line in lines).encode("ascii")
-    if not body or not _B64_ALPHABET.issuperset(body):
-        return None
     try:
-        der = binascii.a2b_base64(body)
+        der = _b64decode_strict("".join(line.strip() for line in lines))
     except binascii.Error:
         return None
     if len(der) != 48 or not der.startswith(ED25519_PKCS8_PREFIX):
@@ -157,9 +152,9 @@ def _load_pkcs8(block: str, passphrase: str | bytes | None, *, encrypted: bool) 
                 "cannot decrypt the private key: wrong passphrase (or the key is corrupted)"
             ) from None
         raise KeyFormatError(f"not a valid PKCS#8 private key: {exc}") from None
-    if oid == ED25519_OID:
+    if oid == OID_ED25519:
         return _ed25519_from_pkcs8(inner)
-    if oid == RSA_OID:
+    if oid == OID_RSA_ENCRYPTION:
         return _rsa_from_der(inner)
     raise KeyFormatError(f"unsupported private key algorithm (OID {oid}): use an Ed25519 or RSA key")
 
@@ -187,9 +182,9 @@ def _rsa_from_der(der: bytes) -> PrivateKey:
 
 
 def checked_rsa(key: Any) -> PrivateKey:
-    if key.size_in_bits() < MIN_RSA_BITS:
+    if key.size_in_bits() < RSA_MIN_BITS:
         raise KeyFormatError(
-            f"RSA key too small ({key.size_in_bits()} bits): at least {MIN_RSA_BITS} bits are needed"
+            f"RSA key too small ({key.size_in_bits()} bits): at least {RSA_MIN_BITS} bits are needed"
         )
     return PrivateKey(key)
 

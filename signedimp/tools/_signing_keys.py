@@ -14,7 +14,8 @@ import binascii
 import os
 
 from ..errors import KeyFormatError
-from ..keys import Ed25519Key, RSAKey
+from ..keys import OID_ED25519, RSA_MIN_BITS, Ed25519Key, RSAKey
+from ..rsa_pss import SALT_LEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -22,10 +23,7 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
 
     PublicKey = Union[Ed25519Key, RSAKey]
 
-ED25519_OID = "1.3.101.112"
-RSA_OID = "1.2.840.113549.1.1.1"
-MIN_RSA_BITS = 2048
-RSA_SALT_BYTES = 32
+# The algorithm constants (OIDs, RSA_MIN_BITS, the PSS SALT_LEN) are the runtime's: ``keys``, ``rsa_pss``.
 PBKDF2_ITERATIONS = 200_000
 
 #: Unencrypted PKCS#8 of an Ed25519 key (RFC 8410): everything before the 32-byte seed.
@@ -93,7 +91,7 @@ class PrivateKey:
         from Crypto.Hash import SHA256
         from Crypto.Signature import pss
 
-        signer = pss.new(self._crypto, mask_func=_mgf1_sha256, salt_bytes=RSA_SALT_BYTES)
+        signer = pss.new(self._crypto, mask_func=_mgf1_sha256, salt_bytes=SALT_LEN)
         return signer.sign(SHA256.new(message))
 
     def to_pem(self, passphrase: str | bytes | None = None) -> bytes:
@@ -126,7 +124,7 @@ def _mgf1_sha256(seed: bytes, length: int) -> bytes:
 
 
 def _is_ed25519(key: Any) -> bool:
-    return str(getattr(key, "curve", "")).lower() in ("ed25519", ED25519_OID)
+    return str(getattr(key, "curve", "")).lower() in ("ed25519", OID_ED25519)
 
 
 def _pem_encode(label: str, der: bytes) -> bytes:
@@ -159,8 +157,8 @@ def generate_key(kind: str = "ed25519", bits: int = 3072) -> PrivateKey:
     if kind == "ed25519":
         return PrivateKey.from_ed25519_seed(os.urandom(32))
     if kind == "rsa":
-        if bits < MIN_RSA_BITS:
-            raise ValueError(f"RSA keys must have at least {MIN_RSA_BITS} bits, not {bits}")
+        if bits < RSA_MIN_BITS:
+            raise ValueError(f"RSA keys must have at least {RSA_MIN_BITS} bits, not {bits}")
         from Crypto.PublicKey import RSA
 
         return PrivateKey(RSA.generate(bits))
