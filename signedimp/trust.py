@@ -5,6 +5,11 @@ is not verified (see docs/threat-model.md). ``site-packages`` (or Debian's ``dis
 often lives *inside* the standard library folder, so any path that passes through a folder of
 that name below a trusted root stays untrusted: trusting the standard library never trusts the
 places pip installs into.
+
+Trust is decided on resolved paths (symlinks and ``..`` followed, as the kernel will follow
+them when the file is opened), never on the spelling of a path: ``<attacker>/link/../../lib``
+may read like the standard library and lead somewhere else. Resolving is cached per folder,
+so the many imports from one standard-library folder cost one ``realpath`` in all.
 """
 
 from __future__ import annotations
@@ -41,20 +46,48 @@ def _normalise(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
+def _resolve(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+#: How many resolved folders a policy remembers (then it starts again: a bound, not an LRU).
+_CACHE_LIMIT = 4096
+
+
 class TrustPolicy:
-    """Answers "is this file below a trusted folder?" with string prefix checks.
+    """Answers "is this file below a trusted folder?": resolve, then compare string prefixes.
 
     A path that reaches an install folder (``site-packages``) below the trusted root is not
     trusted, unless the trusted root itself is inside such a folder (the caller named it).
     """
 
     def __init__(self, trusted_paths) -> None:
-        self.trusted = tuple(_normalise(os.fspath(p)) for p in trusted_paths)
+        self.trusted = tuple(dict.fromkeys(_resolve(os.fspath(p)) for p in trusted_paths))
+        self._folders: dict[str, str] = {}
+
+    def resolve(self, path: str) -> str:
+        """``path`` with every symlink and ``..`` resolved (``os.path.realpath``), normcased.
+
+        The folder part is resolved once and cached; the last component is kept as it is
+        (it lies in that resolved folder), unless it is ``.`` or ``..``.
+        """
+        head, tail = os.path.split(path)
+        if not tail or tail == os.curdir or tail == os.pardir:
+            return _resolve(path)
+        if not os.path.isabs(head):
+            head = os.path.join(os.getcwd(), head)
+        folder = self._folders.get(head)
+        if folder is None:
+            folder = _resolve(head)
+            if len(self._folders) >= _CACHE_LIMIT:
+                self._folders.clear()
+            self._folders[head] = folder
+        return os.path.join(folder, os.path.normcase(tail))
 
     def is_trusted(self, path: str | None) -> bool:
         if not path or not self.trusted:
             return False
-        path = _normalise(path)
+        path = self.resolve(path)
         for root in self.trusted:
             if path == root:
                 return True
