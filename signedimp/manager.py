@@ -49,6 +49,7 @@ __all__ = ["SignedImportManager"]
 
 _bootstrap = sys.modules[ModuleSpec.__module__]  # importlib._bootstrap, always loaded
 _spec_from_loader = _bootstrap.spec_from_loader
+_spec_from_file_location = sys.modules[SourceFileLoader.__module__].spec_from_file_location
 #: Whether the running importlib still falls back to ``find_module`` (removed in 3.12).
 _LEGACY_FINDERS = hasattr(_bootstrap, "_find_spec_legacy")
 _getframe = getattr(sys, "_getframe", None)
@@ -203,10 +204,16 @@ class SignedImportManager:
             return spec
         if loader is None or spec.origin in ("built-in", "frozen"):
             return spec
-        if self._trust.is_trusted(spec.origin):
+        if self._trusted(spec):
+            real = self._trust.resolve(spec.origin)
+            if real != os.path.normcase(spec.origin):
+                # Trusted as what it resolves to (a symlink into the standard library): load
+                # it from there, so that swapping the link afterwards changes nothing.
+                spec = _at_resolved_path(spec, real)
             # Without sys.pycache_prefix the bytecode cache is the trusted folder's own __pycache__;
             # only with a prefix can it lie elsewhere (checked only then: this runs for every
             # standard-library import).
+            loader = spec.loader
             if (sys.pycache_prefix and isinstance(loader, SourceFileLoader) and spec.cached
                     and not self._trust.is_trusted(spec.cached)):
                 spec.loader = TrustedSourceLoader(loader.name, loader.path)
@@ -220,6 +227,16 @@ class SignedImportManager:
             raise self._unverifiable(spec)
         spec.loader = self.make_loader(spec.name, spec.origin, kind, spec.submodule_search_locations is not None)
         return spec
+
+    def _trusted(self, spec: ModuleSpec) -> bool:
+        """Whether ``spec`` is imported unchecked: its origin resolves below a trusted folder,
+        and, when it was reached through a symlink or ``..``, its loader is a stock file
+        loader that can be pointed at the resolved path (anything else is verified)."""
+        origin = spec.origin
+        if not origin or not self._trust.is_trusted(origin):
+            return False
+        return (type(spec.loader) in _STOCK_FILE_LOADERS
+                or self._trust.resolve(origin) == os.path.normcase(origin))
 
     def _unverifiable(self, spec: ModuleSpec) -> ImportError:
         if isinstance(spec.loader, zipimport.zipimporter):
@@ -304,6 +321,17 @@ class SignedImportManager:
         if archive.error:
             raise ImportError(archive.error, path=path)
         return VerifyingZipFinder(self, path, archive, split[1])
+
+
+_STOCK_FILE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
+
+
+def _at_resolved_path(spec: ModuleSpec, real: str) -> ModuleSpec:
+    """The same module, found at its resolved path ``real`` (a package: searched there too)."""
+    loader = type(spec.loader)(spec.name, real)
+    is_package = spec.submodule_search_locations is not None
+    return _spec_from_file_location(spec.name, real, loader=loader,
+                                    submodule_search_locations=[] if is_package else None)
 
 
 def _ask(finder, fullname: str, path, target) -> ModuleSpec | None:

@@ -317,10 +317,42 @@ def test_trust_is_decided_on_resolved_paths(tmp_path, keys):
     assert not ran, "unsigned code ran from a path that only reads like the standard library"
     assert out["evil"][0] == "IntegrityCheckMissing" and out["evil"][1] == os.path.join(entry, "evilmod.py")
     assert out["shadow"][0] == "IntegrityCheckMissing" and out["shadow"][1] == os.path.join(entry, "colorsys.py")
-    assert out["linked"] == str(stdlink / "tabnanny.py") and out["linked_loader"] == "SourceFileLoader"
+    # ... and it is loaded from where it leads
+    stdlib = os.path.dirname(os.__file__)
+    assert out["linked"] == os.path.join(stdlib, "tabnanny.py") and out["linked_loader"] == "SourceFileLoader"
     # control: the kernel really follows the link into the attacker's folder
     plain = child(snippet, [entry], [keys[1]["a"]], manager=False, cwd=tmp_path)
     assert plain["evil"] == "evil" and canary.read_text() == "pwned"
+
+
+def test_a_symlink_into_the_standard_library_cannot_be_swapped_afterwards(tmp_path, keys):
+    """Trusted as what it resolves to, and loaded from there: swapping the link changes nothing."""
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    stdlib = os.path.dirname(os.__file__)
+    (entry / "xmlrpc").symlink_to(os.path.join(stdlib, "xmlrpc"), target_is_directory=True)
+    canary = tmp_path / "canary"
+    evil = write_tree(tmp_path / "evil", {
+        "xmlrpc/__init__.py": f"open({str(canary)!r}, 'w').write('pwned')\n",
+        "xmlrpc/evil.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
+        "xmlrpc/client.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
+    })
+    out = child('''
+        import importlib, xmlrpc
+        OUT["package"] = [xmlrpc.__file__, list(xmlrpc.__path__), loader_name(xmlrpc)]
+        link = os.path.join(CFG["paths"][0], "xmlrpc")
+        os.unlink(link)
+        os.symlink(CFG_EVIL, link)  # the attacker swaps the link
+        importlib.invalidate_caches()
+        OUT["evil"] = try_import("xmlrpc.evil")
+        OUT["client"] = try_import("xmlrpc.client", attr="__file__")
+        '''.replace("CFG_EVIL", repr(str(evil / "xmlrpc"))), [entry], [keys[1]["a"]], cwd=tmp_path)
+    ran = canary.exists()
+    assert not ran, "code behind a swapped symlink ran as trusted"
+    assert out == {"package": [os.path.join(stdlib, "xmlrpc", "__init__.py"), [os.path.join(stdlib, "xmlrpc")],
+                               "SourceFileLoader"],
+                   "evil": ["ModuleNotFoundError", "No module named 'xmlrpc.evil'"],
+                   "client": os.path.join(stdlib, "xmlrpc", "client.py")}
 
 
 def test_an_entry_that_reads_like_a_sealed_subfolder_but_resolves_elsewhere(sealed_tree, keys, tmp_path):
