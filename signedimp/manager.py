@@ -162,7 +162,8 @@ class SignedImportManager:
                 continue
             if _is_vetted(finder):
                 finder = finder._finder
-            spec = _ask(finder, fullname, path, target)
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find is not None else _ask_legacy(finder, fullname, path)
             if spec is not None:
                 spec = self.vet(spec)
                 if spec is not None:
@@ -339,6 +340,11 @@ def _ask(finder, fullname: str, path, target) -> ModuleSpec | None:
     find = getattr(finder, "find_spec", None)
     if find is not None:
         return find(fullname, path, target)
+    return _ask_legacy(finder, fullname, path)
+
+
+def _ask_legacy(finder, fullname: str, path) -> ModuleSpec | None:
+    """A legacy finder (no ``find_spec``): ``find_module`` where importlib still calls it."""
     if _LEGACY_FINDERS:
         find_module = getattr(finder, "find_module", None)
         if find_module is not None:

@@ -50,6 +50,10 @@ def _resolve(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+_SEP = os.sep
+#: POSIX: one separator, and normcase changes nothing, so the cached path is joined by hand.
+_SIMPLE_SEP = os.altsep is None and os.path.normcase("A") == "A"
+
 #: How many resolved folders a policy remembers (then it starts again: a bound, not an LRU).
 _CACHE_LIMIT = 4096
 
@@ -63,26 +67,35 @@ class TrustPolicy:
 
     def __init__(self, trusted_paths) -> None:
         self.trusted = tuple(dict.fromkeys(_resolve(os.fspath(p)) for p in trusted_paths))
-        self._folders: dict[str, str] = {}
+        self._prefixes: dict[str, str] = {}  # folder as given -> resolved folder + separator
 
     def resolve(self, path: str) -> str:
         """``path`` with every symlink and ``..`` resolved (``os.path.realpath``), normcased.
 
-        The folder part is resolved once and cached; the last component is kept as it is
-        (it lies in that resolved folder), unless it is ``.`` or ``..``.
+        The folder part is resolved once and cached (absolute folders only: a relative one
+        depends on the current directory); the last component is kept as it is (it lies in
+        that resolved folder), unless it is ``.`` or ``..``.
         """
-        head, tail = os.path.split(path)
-        if not tail or tail == os.curdir or tail == os.pardir:
-            return _resolve(path)
+        head, _, tail = path.rpartition(_SEP)
+        if _SIMPLE_SEP and head and tail and tail != os.curdir and tail != os.pardir:
+            prefix = self._prefixes.get(head)
+            if prefix is not None:
+                return prefix + tail
+        else:
+            head, tail = os.path.split(path)
+            if not tail or tail == os.curdir or tail == os.pardir:
+                return _resolve(path)
         if not os.path.isabs(head):
-            head = os.path.join(os.getcwd(), head)
-        folder = self._folders.get(head)
-        if folder is None:
-            folder = _resolve(head)
-            if len(self._folders) >= _CACHE_LIMIT:
-                self._folders.clear()
-            self._folders[head] = folder
-        return os.path.join(folder, os.path.normcase(tail))
+            return _resolve(path)
+        prefix = self._prefixes.get(head)
+        if prefix is None:
+            prefix = _resolve(head)
+            if not prefix.endswith(_SEP):
+                prefix += _SEP
+            if len(self._prefixes) >= _CACHE_LIMIT:
+                self._prefixes.clear()
+            self._prefixes[head] = prefix
+        return prefix + os.path.normcase(tail)
 
     def is_trusted(self, path: str | None) -> bool:
         if not path or not self.trusted:
