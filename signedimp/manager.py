@@ -184,6 +184,7 @@ class SignedImportManager:
         with self._lock:
             self._roots.clear()
             self._archives.clear()
+            self._trust.invalidate_caches()
 
     # -- vetting -----------------------------------------------------------------------------
 

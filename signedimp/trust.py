@@ -97,6 +97,10 @@ class TrustPolicy:
             self._prefixes[head] = prefix
         return prefix + os.path.normcase(tail)
 
+    def invalidate_caches(self) -> None:
+        """Forget resolved folders (``importlib.invalidate_caches()``: links may have changed)."""
+        self._prefixes.clear()
+
     def is_trusted(self, path: str | None) -> bool:
         if not path or not self.trusted:
             return False
