@@ -200,7 +200,9 @@ class SignedImportManager:
         if loader is None and spec.origin is None and spec.submodule_search_locations is not None:
             # A namespace package (PathFinder leaves its loader to importlib): no code, but its
             # resources must be read verified too.
-            if not any(self._portion_counts(spec.name, folder) for folder in spec.submodule_search_locations):
+            folders = list(spec.submodule_search_locations)
+            if not any(self._portion_counts(spec.name, folder) for folder in folders):
+                self._refuse_tampered_portion(spec.name, folders)
                 return None
             spec.loader = NamespaceLoader(spec.name, spec.submodule_search_locations, self._namespace_portions)
             return spec
@@ -264,6 +266,16 @@ class SignedImportManager:
             return True
         found = self._portion_root(fullname, folder)
         return found is not None and found[0].lists_folder(found[1])
+
+    def _refuse_tampered_portion(self, fullname: str, folders: list[str]) -> None:
+        """Not found is the answer for unlisted folders, but not where a manifest was rejected:
+        that is tampering, and it is said so."""
+        for folder in folders:
+            found = self._portion_root(fullname, folder)
+            if found is not None:
+                refusal = found[0].tampered(fullname, folder)
+                if refusal is not None:
+                    raise refusal
 
     def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
         """Verified views of a namespace package's folders that count, each under its own root."""

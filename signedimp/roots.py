@@ -109,6 +109,14 @@ class ManifestRoot:
             folders = self._folders = frozenset(found)
         return rel in folders
 
+    def tampered(self, module: str | None, file: str) -> IntegrityCheckFailed | None:
+        """The refusal to raise for ``file`` when a manifest of this root was rejected, else None."""
+        if self._hashes is None:
+            self._load()
+        if not self._tampered:
+            return None
+        return IntegrityCheckFailed("; ".join(self._tampered), module=module, file=file)
+
     def expected_digest(self, rel: str, module: str | None = None) -> str:
         """The promised hex digest of ``rel``, or the reason nothing trusted vouches for it."""
         hashes = self._hashes if self._hashes is not None else self._load()

@@ -431,6 +431,11 @@ OUT["nested_empty"] = try_import("nsdata.empty")
 OUT["split"] = [try_import("nsplit", attr="__name__"), try_import("nsplit.alpha")]
 OUT["split_path"] = [os.path.basename(os.path.dirname(p)) for p in sys.modules["nsplit"].__path__]
 OUT["split_files"] = sorted(p.name for p in ir.files("nsplit").iterdir())
+try:
+    import nstampered
+    OUT["tampered"] = "imported"
+except ImportError as exc:
+    OUT["tampered"] = [type(exc).__name__, getattr(exc, "file", None), str(exc)]
 '''
 
 
@@ -445,6 +450,11 @@ def test_namespace_portions_count_only_with_a_listed_file(tmp_path, keys):
     # an unsigned folder holding only an empty portion of nsplit
     two = tmp_path / "two"
     (two / "nsplit").mkdir(parents=True)
+    # a root whose manifest was tampered with: its folders are refused loudly, not "not found"
+    four = write_tree(tmp_path / "four", {"nstampered/mod.py": "VALUE = 1\n"})
+    sign_directory(four, key)
+    manifest = four / MANIFEST_NAME
+    manifest.write_bytes(manifest.read_bytes().replace(b"nstampered/mod.py", b"nstampered/mod.pz"))
     # a signed zip with a bare directory member
     archive = tmp_path / "three.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -453,9 +463,13 @@ def test_namespace_portions_count_only_with_a_listed_file(tmp_path, keys):
     sign_zipfile(archive, key)
     cwd = tmp_path / "cwd"
     (cwd / "optdep3").mkdir(parents=True)  # python -c puts the current directory first
-    signed = child(NAMESPACE_SNIPPET, [one, two, archive], [keys[1]["a"]], cwd=cwd)
-    plain = child(NAMESPACE_SNIPPET, [one, two, archive], [keys[1]["a"]], manager=False, cwd=cwd)
+    signed = child(NAMESPACE_SNIPPET, [one, two, archive, four], [keys[1]["a"]], cwd=cwd)
+    plain = child(NAMESPACE_SNIPPET, [one, two, archive, four], [keys[1]["a"]], manager=False, cwd=cwd)
     assert plain["empty"] == plain["unlisted_files"] == plain["cwd_folder"] == plain["zip_dir"] == "imported"
+    assert plain["tampered"] == "imported"
+    tampered = signed.pop("tampered")
+    assert tampered[:2] == ["IntegrityCheckFailed", str(four / "nstampered")], tampered
+    assert tampered[2].endswith("does not verify (manifest tampered with)"), tampered
     not_found = lambda name: ["ModuleNotFoundError", f"No module named {name!r}"]  # noqa: E731
     assert signed == {
         "empty": not_found("optdep"),
