@@ -18,7 +18,10 @@ from .limits import MAX_MEMBER_SIZE
 from .manifest import MANIFEST_NAME
 from .zipdir import read_zip_directory
 
-__all__ = ["DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "ManifestSource", "split_archive_path"]
+__all__ = [
+    "DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "ManifestSource", "folder_manifests",
+    "split_archive_path",
+]
 
 _DIST_INFO = ".dist-info"
 _OPT_TAG = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
@@ -45,44 +48,95 @@ def cached_bytecode_path(rel: str) -> str:
 
 
 class DirectoryEntry:
-    """A folder on disk; ``rel`` paths are ``/``-separated and relative to it."""
+    """A folder on disk; ``rel`` paths are ``/``-separated and relative to it.
+
+    ``path`` is the folder as ``sys.path`` spells it (for messages and ``__file__``);
+    ``real`` is where it resolves to (symlinks and ``..`` followed), fixed when the entry is
+    made: files are read, and manifests looked for, there.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.real = os.path.realpath(path)
         self.error: str | None = None
 
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
 
+    def file(self, rel: str) -> str:
+        """Where ``rel`` is read from: below the resolved folder."""
+        return os.path.join(self.real, *rel.split("/")) if rel else self.real
+
     def read(self, rel: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
         """The file's bytes; UnsafeInputError for a special file or one over ``limit``."""
-        return read_file(self.display(rel), limit)
+        return read_file(self.file(rel), limit)
 
     def manifest_candidates(self) -> list[ManifestSource]:
-        found = []
-        if os.path.isfile(os.path.join(self.path, MANIFEST_NAME)):
-            found.append(MANIFEST_NAME)
-        try:
-            names = sorted(e.name for e in os.scandir(self.path) if e.name.endswith(_DIST_INFO))
-        except OSError:
-            names = []
-        for name in names:
-            if os.path.isfile(os.path.join(self.path, name, MANIFEST_NAME)):
-                found.append(f"{name}/{MANIFEST_NAME}")
-        return [ManifestSource(self.display(rel), self.read, rel, "") for rel in found]
+        """The manifests that decide for this folder (see :func:`folder_manifests`)."""
+        return folder_manifests(self)
 
     def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
         """Where CPython itself would look for bytecode of source ``rel``: ``__pycache__`` only."""
         return (cached_bytecode_path(rel),)
 
     def listdir(self, rel: str) -> list[str]:
-        return sorted(os.listdir(self.display(rel) if rel else self.path))
+        return sorted(os.listdir(self.file(rel)))
 
     def is_dir(self, rel: str) -> bool:
-        return os.path.isdir(self.display(rel) if rel else self.path)
+        return os.path.isdir(self.file(rel))
 
     def is_file(self, rel: str) -> bool:
-        return bool(rel) and os.path.isfile(self.display(rel))
+        return bool(rel) and os.path.isfile(self.file(rel))
+
+
+def _dist_info_manifests(folder: str) -> list[str]:
+    """``<name>.dist-info/signedimp-manifest.txt`` paths (relative, sorted) found in ``folder``."""
+    try:
+        with os.scandir(folder) as scan:
+            names = sorted(e.name for e in scan if e.name.endswith(_DIST_INFO))
+    except OSError:
+        return []
+    return [f"{name}/{MANIFEST_NAME}" for name in names
+            if os.path.isfile(os.path.join(folder, name, MANIFEST_NAME))]
+
+
+def folder_manifests(entry: DirectoryEntry) -> list[ManifestSource]:
+    """The manifests that decide for a folder entry, by these rules (docs/internals.md):
+
+    1. A root manifest (``signedimp-manifest.txt``) in the entry's resolved folder or, the
+       nearest one, in a folder above it seals that tree: it alone decides, and
+       ``*.dist-info`` manifests are ignored (something added after sealing stays out, even
+       with a manifest copied from another artifact signed by the same key).
+    2. Otherwise the ``*.dist-info`` manifests of the entry (an installed wheel folder), or
+       of the nearest folder above it that has some.
+
+    Paths in a manifest above the entry are relative to that manifest's folder; the part
+    that leads to the entry is the source's ``strip`` prefix.
+    """
+    real = entry.real
+    chain = [(real, "")]
+    folder, strip = real, ""
+    while True:
+        parent, name = os.path.split(folder)
+        if not name or parent == folder:
+            break
+        strip = f"{name}/{strip}"
+        folder = parent
+        chain.append((folder, strip))
+    for folder, strip in chain:
+        if os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+            return [_folder_source(entry, folder, strip, MANIFEST_NAME)]
+    for folder, strip in chain:
+        found = _dist_info_manifests(folder)
+        if found:
+            return [_folder_source(entry, folder, strip, rel) for rel in found]
+    return []
+
+
+def _folder_source(entry: DirectoryEntry, folder: str, strip: str, rel: str) -> ManifestSource:
+    reader = entry if not strip else DirectoryEntry(folder)
+    where = os.path.join(entry.path if not strip else folder, *rel.split("/"))
+    return ManifestSource(where, reader.read, rel, strip)
 
 
 class ZipArchive:
@@ -132,6 +186,7 @@ class ZipEntry:
         self.path = path
         self.archive = archive
         self.prefix = prefix  # "" or "lib/"
+        self.real = os.path.realpath(path)
         self.error = archive.error
 
     def display(self, rel: str) -> str:
@@ -141,22 +196,30 @@ class ZipEntry:
         return self.archive.read(self.prefix + rel, limit)
 
     def manifest_candidates(self) -> list[ManifestSource]:
+        """As :func:`folder_manifests`, inside the archive: the nearest root manifest at or
+        above the prefix decides alone; without one, the nearest ``*.dist-info`` manifests."""
         names = self.archive.names
-        found = [MANIFEST_NAME] if self.prefix + MANIFEST_NAME in names else []
-        for name in sorted(names):
-            if not name.startswith(self.prefix):
-                continue
-            rel = name[len(self.prefix):]
-            head, _, tail = rel.partition("/")
-            if tail == MANIFEST_NAME and head.endswith(_DIST_INFO):
-                found.append(rel)
-        sources = [ManifestSource(self.display(rel), self.read, rel, "") for rel in found]
-        if self.prefix and MANIFEST_NAME in names:
-            # ``app.zip/lib`` on sys.path, signed as a whole: the archive's root manifest lists
-            # ``lib/...``; it vouches for this entry's files with that prefix taken off.
-            where = os.path.join(self.archive.archive, MANIFEST_NAME)
-            sources.append(ManifestSource(where, self.archive.read, MANIFEST_NAME, self.prefix))
-        return sources
+        parts = self.prefix.split("/")[:-1]  # "lib/x/" -> ["lib", "x"]
+        bases = ["".join(f"{p}/" for p in parts[:i]) for i in range(len(parts), -1, -1)]
+        for base in bases:
+            if base + MANIFEST_NAME in names:
+                return [self._source(base, base + MANIFEST_NAME)]
+        ordered = sorted(name for name in names if name.endswith(f"{_DIST_INFO}/{MANIFEST_NAME}"))
+        for base in bases:
+            found = []
+            for name in ordered:
+                if name.startswith(base):
+                    head, _, tail = name[len(base):].partition("/")
+                    if tail == MANIFEST_NAME and head.endswith(_DIST_INFO):
+                        found.append(name)
+            if found:
+                return [self._source(base, name) for name in found]
+        return []
+
+    def _source(self, base: str, member: str) -> ManifestSource:
+        """A manifest at archive member ``member``, describing the folder ``base`` (``""``: the root)."""
+        where = os.path.join(self.archive.archive, *member.split("/"))
+        return ManifestSource(where, self.archive.read, member, self.prefix[len(base):])
 
     def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
         """Zips keep bytecode beside the source (as zipimport expects), or in ``__pycache__``."""
@@ -184,6 +247,7 @@ class MissingEntry:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.real = os.path.realpath(path)
         self.error: str | None = None
 
     def display(self, rel: str) -> str:

@@ -5,7 +5,8 @@ loader to read anything: it reads the bytes itself through the root's
 :class:`~signedimp.roots.ManifestRoot` (which refuses unlisted or modified files) and then
 compiles the source, unmarshals the bytecode, or loads the extension from exactly those bytes.
 Bytecode is only read when a trusted manifest lists it; then its hash is the proof of
-freshness, so timestamps are not checked.
+freshness, so timestamps are not checked. Listed bytecode that is gone (a cleaned
+``__pycache__``) or was written for another Python falls back to the listed source.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ def code_from_bytecode(data: bytes, filename: str):
     if len(data) < 16 or data[:4] != MAGIC_NUMBER:
         return None
     return marshal.loads(memoryview(data)[16:])
+
+
+def resolve_folder_part(path: str) -> str:
+    """``path`` with its folder part resolved (``realpath``); a last component that is a
+    file name is kept, so a listed file that is a symlink is still read under its own name."""
+    if not os.path.isabs(path):
+        path = os.path.join(os.getcwd(), path)
+    head, tail = os.path.split(path)
+    if tail in ("", os.curdir, os.pardir):
+        return os.path.realpath(path)
+    return os.path.join(os.path.realpath(head), tail)
 
 
 class VerifyingLoader:
@@ -80,8 +92,9 @@ class VerifyingLoader:
                     name=self.name, path=self.origin,
                 )
             return code
-        for candidate in self.root.entry.bytecode_candidates(self.rel):
-            if self.root.is_listed(candidate):
+        entry = self.root.entry
+        for candidate in entry.bytecode_candidates(self.rel):
+            if self.root.is_listed(candidate) and entry.is_file(candidate):
                 code = code_from_bytecode(self.root.read_verified(candidate, self.name), self.origin)
                 if code is not None:
                     if not hasattr(self.root.entry, "archive"):
@@ -110,10 +123,14 @@ class VerifyingLoader:
         return self.root.read_verified(self.relative(path), self.name)
 
     def relative(self, path: str) -> str:
-        """``path`` as a manifest path relative to the root; IntegrityCheckMissing if outside it."""
+        """``path`` as a manifest path relative to the root; IntegrityCheckMissing if outside it.
+
+        Both are resolved first (symlinks and ``..`` in the folder part, as the kernel will
+        follow them): a path is below the root only if the folder it names is.
+        """
         root = self.root.path
-        full = os.path.abspath(path)
-        prefix = os.path.abspath(root).rstrip(os.sep) + os.sep
+        full = resolve_folder_part(path)
+        prefix = self.root.entry.real.rstrip(os.sep) + os.sep
         if not full.startswith(prefix):
             raise IntegrityCheckMissing(f"outside the signed root {root}", module=self.name, file=path)
         return full[len(prefix):].replace(os.sep, "/")

@@ -8,6 +8,17 @@ cannot be checked, is refused. The finders behind it are wrapped in the same vet
 it is installed, so a module that appears between two searches is vetted too. Zip archives
 get their own path-entry finder (:mod:`signedimp.zipfinder`) because the stock one reads
 bytecode while it searches.
+
+Search once: importlib asks every entry of ``sys.meta_path`` in turn, so after the manager
+has asked the finders behind it and found nothing, importlib would ask them again. The
+manager therefore notes the miss (the module name, its parent path, and the frame of
+importlib's search loop that called it); the wrapped finders behind it answer None at once
+when they are asked for the same thing by the same loop.
+
+Legacy finders (``find_module`` without ``find_spec``) are asked the way the running
+importlib asks them: through ``find_module`` where importlib still does (3.10, 3.11), with the
+spec they give vetted; not at all where it no longer does. A missing module stays a
+``ModuleNotFoundError``.
 """
 
 from __future__ import annotations
@@ -36,6 +47,13 @@ from .zipfinder import VerifyingZipFinder
 
 __all__ = ["SignedImportManager"]
 
+_bootstrap = sys.modules[ModuleSpec.__module__]  # importlib._bootstrap, always loaded
+_spec_from_loader = _bootstrap.spec_from_loader
+_spec_from_file_location = sys.modules[SourceFileLoader.__module__].spec_from_file_location
+#: Whether the running importlib still falls back to ``find_module`` (removed in 3.12).
+_LEGACY_FINDERS = hasattr(_bootstrap, "_find_spec_legacy")
+_getframe = getattr(sys, "_getframe", None)
+
 _PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
 _KINDS = ((ExtensionFileLoader, EXTENSION), (SourcelessFileLoader, BYTECODE), (SourceFileLoader, SOURCE))
 
@@ -63,6 +81,8 @@ class SignedImportManager:
         self._archives: dict[str, ZipArchive] = {}
         self._broken: dict[str, str] = {}  # sys.path entry -> why its zip cannot be read
         self._lock = _thread.RLock()
+        # (caller frame, name, path) of the last search that found nothing: see the docstring
+        self._missed: tuple | None = None
 
     @property
     def keys(self) -> tuple:
@@ -130,49 +150,84 @@ class SignedImportManager:
     # -- the meta path protocol ----------------------------------------------------------------
 
     def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
-        for finder in list(sys.meta_path):
+        """Ask the finders behind this one (all of them if it is not on ``sys.meta_path``).
+
+        Finders in front of it were asked already by importlib (and are vetted).
+        """
+        self._missed = None
+        finders = list(sys.meta_path)
+        for index, finder in enumerate(finders):
+            if finder is self:
+                finders = finders[index + 1:]
+                break
+        for finder in finders:
             if _is_manager(finder):
                 continue
             if _is_vetted(finder):
                 finder = finder._finder
             find = getattr(finder, "find_spec", None)
-            if find is None:
-                continue
-            spec = find(fullname, path, target)
+            spec = find(fullname, path, target) if find is not None else _ask_legacy(finder, fullname, path)
             if spec is not None:
-                return self.vet(spec)
+                spec = self.vet(spec)
+                if spec is not None:
+                    return spec
         if self._broken:  # not found, and an archive on the path could not be read: say so
             for entry in sys.path if path is None else path:
                 error = self._broken.get(entry)
                 if error is not None:
                     raise IntegrityCheckFailed(f"not found, and the archive on the path could not "
                                                f"be read: {error}", module=fullname, file=entry)
+        if _getframe is not None:
+            self._missed = (_getframe(1), fullname, path)
         return None
+
+    def _already_missed(self, fullname: str, path) -> bool:
+        """True when this manager has just searched for ``fullname`` in vain, for the same
+        loop (the caller's caller frame) that asks again now."""
+        missed = self._missed
+        if missed is None or missed[1] != fullname or missed[2] is not path:
+            return False
+        return missed[0] is _getframe(2)
 
     def invalidate_caches(self) -> None:
         with self._lock:
             self._roots.clear()
             self._archives.clear()
             self._broken.clear()
+            self._trust.invalidate_caches()
 
     # -- vetting -----------------------------------------------------------------------------
 
-    def vet(self, spec: ModuleSpec) -> ModuleSpec:
-        """Return ``spec`` with a verifying loader, unchanged if trusted; raise if unverifiable."""
+    def vet(self, spec: ModuleSpec) -> ModuleSpec | None:
+        """Return ``spec`` with a verifying loader, unchanged if trusted; raise if unverifiable.
+
+        None for a namespace package none of whose folders holds a listed file: it is not
+        found, as if those folders were not there.
+        """
         loader = spec.loader
         if isinstance(loader, (VerifyingLoader, NamespaceLoader)) or loader in _PASS_THROUGH_LOADERS:
             return spec
         if loader is None and spec.origin is None and spec.submodule_search_locations is not None:
             # A namespace package (PathFinder leaves its loader to importlib): no code, but its
             # resources must be read verified too.
+            folders = list(spec.submodule_search_locations)
+            if not any(self._portion_counts(spec.name, folder) for folder in folders):
+                self._refuse_tampered_portion(spec.name, folders)
+                return None
             spec.loader = NamespaceLoader(spec.name, spec.submodule_search_locations, self._namespace_portions)
             return spec
         if loader is None or spec.origin in ("built-in", "frozen"):
             return spec
-        if self._trust.is_trusted(spec.origin):
+        if self._trusted(spec):
+            real = self._trust.resolve(spec.origin)
+            if real != os.path.normcase(spec.origin):
+                # Trusted as what it resolves to (a symlink into the standard library): load
+                # it from there, so that swapping the link afterwards changes nothing.
+                spec = _at_resolved_path(spec, real)
             # Without sys.pycache_prefix the bytecode cache is the trusted folder's own __pycache__;
             # only with a prefix can it lie elsewhere (checked only then: this runs for every
             # standard-library import).
+            loader = spec.loader
             if (sys.pycache_prefix and isinstance(loader, SourceFileLoader) and spec.cached
                     and not self._trust.is_trusted(spec.cached)):
                 spec.loader = TrustedSourceLoader(loader.name, loader.path)
@@ -187,6 +242,16 @@ class SignedImportManager:
         spec.loader = self.make_loader(spec.name, spec.origin, kind, spec.submodule_search_locations is not None)
         return spec
 
+    def _trusted(self, spec: ModuleSpec) -> bool:
+        """Whether ``spec`` is imported unchecked: its origin resolves below a trusted folder,
+        and, when it was reached through a symlink or ``..``, its loader is a stock file
+        loader that can be pointed at the resolved path (anything else is verified)."""
+        origin = spec.origin
+        if not origin or not self._trust.is_trusted(origin):
+            return False
+        return (type(spec.loader) in _STOCK_FILE_LOADERS
+                or self._trust.resolve(origin) == os.path.normcase(origin))
+
     def _unverifiable(self, spec: ModuleSpec) -> ImportError:
         if isinstance(spec.loader, zipimport.zipimporter):
             archive = self.archive(spec.loader.archive)
@@ -197,14 +262,38 @@ class SignedImportManager:
             module=spec.name, file=spec.origin,
         )
 
-    def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
-        """Verified views of a namespace package's folders, each under its own root."""
+    def _portion_root(self, fullname: str, folder: str) -> tuple[ManifestRoot, str] | None:
+        """The root of a namespace package folder and the folder's path relative to it."""
         depth = fullname.count(".") + 1
+        parts = folder.rstrip(os.sep).rsplit(os.sep, depth)
+        if len(parts) != depth + 1 or not parts[0]:
+            return None
+        return self.root(parts[0]), "/".join(parts[1:])
+
+    def _portion_counts(self, fullname: str, folder: str) -> bool:
+        """A namespace portion counts if it is trusted or holds at least one listed file."""
+        if self._trust.is_trusted(folder):
+            return True
+        found = self._portion_root(fullname, folder)
+        return found is not None and found[0].lists_folder(found[1])
+
+    def _refuse_tampered_portion(self, fullname: str, folders: list[str]) -> None:
+        """Not found is the answer for unlisted folders, but not where a manifest was rejected:
+        that is tampering, and it is said so."""
+        for folder in folders:
+            found = self._portion_root(fullname, folder)
+            if found is not None:
+                refusal = found[0].tampered(fullname, folder)
+                if refusal is not None:
+                    raise refusal
+
+    def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
+        """Verified views of a namespace package's folders that count, each under its own root."""
         views = []
         for folder in folders:
-            parts = folder.rstrip(os.sep).rsplit(os.sep, depth)
-            if len(parts) == depth + 1 and parts[0]:
-                views.append(VerifiedTraversable(self.root(parts[0]), "/".join(parts[1:]), fullname))
+            found = self._portion_root(fullname, folder)
+            if found is not None and (found[0].lists_folder(found[1]) or self._trust.is_trusted(folder)):
+                views.append(VerifiedTraversable(found[0], found[1], fullname))
         return views
 
     def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool) -> VerifyingLoader:
@@ -259,6 +348,36 @@ class SignedImportManager:
         return VerifyingZipFinder(self, path, archive, split[1])
 
 
+_STOCK_FILE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
+
+
+def _at_resolved_path(spec: ModuleSpec, real: str) -> ModuleSpec:
+    """The same module, found at its resolved path ``real`` (a package: searched there too)."""
+    loader = type(spec.loader)(spec.name, real)
+    is_package = spec.submodule_search_locations is not None
+    return _spec_from_file_location(spec.name, real, loader=loader,
+                                    submodule_search_locations=[] if is_package else None)
+
+
+def _ask(finder, fullname: str, path, target) -> ModuleSpec | None:
+    """``finder``'s spec for ``fullname``, asked as the running importlib would ask it."""
+    find = getattr(finder, "find_spec", None)
+    if find is not None:
+        return find(fullname, path, target)
+    return _ask_legacy(finder, fullname, path)
+
+
+def _ask_legacy(finder, fullname: str, path) -> ModuleSpec | None:
+    """A legacy finder (no ``find_spec``): ``find_module`` where importlib still calls it."""
+    if _LEGACY_FINDERS:
+        find_module = getattr(finder, "find_module", None)
+        if find_module is not None:
+            loader = find_module(fullname, path)
+            if loader is not None:
+                return _spec_from_loader(fullname, loader)
+    return None
+
+
 def _is_manager(finder) -> bool:
     return getattr(type(finder), "_signedimp_manager", False) is True
 
@@ -280,8 +399,13 @@ class _VettedFinder:
         return f"<vetted {self._finder!r}>"
 
     def find_spec(self, fullname, path=None, target=None):
-        spec = self._finder.find_spec(fullname, path, target)
-        return None if spec is None else self._manager.vet(spec)
+        manager = self._manager
+        if manager._missed is not None and manager._already_missed(fullname, path):
+            if sys.meta_path and sys.meta_path[-1] is self:
+                manager._missed = None  # the end of importlib's loop: hold no frame longer
+            return None  # the manager asked this finder a moment ago, for the same import
+        spec = _ask(self._finder, fullname, path, target)
+        return None if spec is None else manager.vet(spec)
 
     def __getattr__(self, name):
         return getattr(self._finder, name)

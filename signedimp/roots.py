@@ -1,8 +1,10 @@
 """The signed manifests of one import root, checked once and then consulted for every file.
 
 A root is the folder (or zip, or folder inside a zip) that module paths are relative to:
-``sys.path`` entries, in practice. Its manifests are ``signedimp-manifest.txt`` at the root
-and ``*.dist-info/signedimp-manifest.txt`` one level below. Each is parsed and its signature
+``sys.path`` entries, in practice. Which manifests decide for it is the entry's business
+(``manifest_candidates``): the nearest root manifest (``signedimp-manifest.txt``, at the root
+or in a folder above it) alone, or else the ``*.dist-info/signedimp-manifest.txt`` of the
+root (or of the nearest folder above that has some). Each is parsed and its signature
 checked on first use; the file lists of the valid ones are merged into one dict so that a
 lookup at import time is a single dictionary access.
 """
@@ -33,6 +35,7 @@ class ManifestRoot:
         self._tampered: list[str] = []
         self._untrusted: list[str] = []
         self.manifests: list[Manifest] = []
+        self._folders: frozenset[str] | None = None
         self._lock = _thread.allocate_lock()
 
     # -- loading -----------------------------------------------------------------------------
@@ -88,6 +91,32 @@ class ManifestRoot:
         hashes = self._hashes if self._hashes is not None else self._load()
         digest = hashes.get(rel)
         return digest is not None and digest != _CONFLICT
+
+    def lists_folder(self, rel: str) -> bool:
+        """True when a valid manifest lists at least one file below folder ``rel``.
+
+        A namespace package portion counts only then: an empty or unlisted folder must not
+        turn a missing module into an importable one.
+        """
+        folders = self._folders
+        if folders is None:
+            hashes = self._hashes if self._hashes is not None else self._load()
+            found: set[str] = set()
+            for path in hashes:
+                head = path.rpartition("/")[0]
+                while head and head not in found:
+                    found.add(head)
+                    head = head.rpartition("/")[0]
+            folders = self._folders = frozenset(found)
+        return rel in folders
+
+    def tampered(self, module: str | None, file: str) -> IntegrityCheckFailed | None:
+        """The refusal to raise for ``file`` when a manifest of this root was rejected, else None."""
+        if self._hashes is None:
+            self._load()
+        if not self._tampered:
+            return None
+        return IntegrityCheckFailed("; ".join(self._tampered), module=module, file=file)
 
     def expected_digest(self, rel: str, module: str | None = None) -> str:
         """The promised hex digest of ``rel``, or the reason nothing trusted vouches for it."""

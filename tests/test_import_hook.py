@@ -454,7 +454,8 @@ def test_root_and_dist_info_manifests_that_agree(tmp_path_factory, keys, tmp_pat
     assert out["value"] == "wheel value" and out["loader"] == "VerifyingLoader"
 
 
-def test_root_and_dist_info_manifests_that_disagree(tmp_path_factory, keys, tmp_path):
+def test_root_manifest_decides_over_a_dist_info_manifest_that_disagrees(tmp_path_factory, keys, tmp_path):
+    """A sealed folder: the root manifest alone decides; the dist-info manifest is not consulted."""
     root = make_wheel_root(tmp_path_factory.mktemp("disagree") / "site", keys[0]["a"])
     mod = root / "wpkg" / "mod.py"
     genuine = mod.read_text()
@@ -462,6 +463,21 @@ def test_root_and_dist_info_manifests_that_disagree(tmp_path_factory, keys, tmp_
     dist_info_sign(root, keys[0]["a"], "wpkg-1.0.dist-info")  # lists the other release's hash
     mod.write_text(genuine)
     sign_directory(root, keys[0]["a"])  # lists the genuine hash (and the dist-info manifest)
+    out = hooked(WHEEL_SNIPPET, [root], [keys[1]["a"]], cwd=tmp_path)
+    assert out == {"value": "wheel value", "data": '{"k": 1}\n', "loader": "VerifyingLoader",
+                   "file": str(mod.parent / "__init__.py")}
+
+
+def test_dist_info_manifests_that_disagree(tmp_path_factory, keys, tmp_path):
+    """No root manifest: two wheels' manifests that list different hashes for a file refuse it."""
+    root = make_wheel_root(tmp_path_factory.mktemp("disagree-wheels") / "site", keys[0]["a"])
+    mod = root / "wpkg" / "mod.py"
+    genuine = mod.read_text()
+    (root / "other-1.0.dist-info").mkdir()
+    mod.write_text("VALUE = 'other release'\n")
+    dist_info_sign(root, keys[0]["a"], "other-1.0.dist-info")  # lists the other release's hash
+    mod.write_text(genuine)
+    dist_info_sign(root, keys[0]["a"], "wpkg-1.0.dist-info", exclude={"other-1.0.dist-info/METADATA"})
     out = hooked('''
         try:
             import wpkg

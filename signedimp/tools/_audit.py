@@ -116,8 +116,11 @@ def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO,
 
 
 def _manifest_names(tree: _Tree) -> list[str]:
-    """The root manifest and the top-level ``*.dist-info/`` manifests of an entry."""
-    names = [MANIFEST_NAME] if MANIFEST_NAME in tree else []
+    """The root manifest alone when there is one (it seals the entry, as at import time),
+    else the top-level ``*.dist-info/`` manifests."""
+    if MANIFEST_NAME in tree:
+        return [MANIFEST_NAME]
+    names = []
     for name in tree.names:
         parts = name.split("/")
         if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == MANIFEST_NAME:
