@@ -18,6 +18,7 @@ from importlib.machinery import SourceFileLoader
 
 from .errors import IntegrityCheckMissing
 from .extensions import create_extension_module
+from .guard import mark_verified, run_verified
 from .resources import NamespaceResourceReader, VerifiedResourceReader
 
 __all__ = ["VerifyingLoader", "SOURCE", "BYTECODE", "EXTENSION"]
@@ -34,7 +35,7 @@ def code_from_bytecode(data: bytes, filename: str):
     """The code object in a ``.pyc`` image, or None when it was written for another Python."""
     if len(data) < 16 or data[:4] != MAGIC_NUMBER:
         return None
-    return marshal.loads(memoryview(data)[16:])
+    return mark_verified(marshal.loads(memoryview(data)[16:]))
 
 
 class VerifyingLoader:
@@ -55,7 +56,7 @@ class VerifyingLoader:
 
     def create_module(self, spec):
         if self.kind == EXTENSION:
-            return create_extension_module(spec, self.root.read_verified(self.rel, self.name))
+            return run_verified(create_extension_module, spec, self.root.read_verified(self.rel, self.name))
         return None
 
     def exec_module(self, module) -> None:
@@ -86,7 +87,7 @@ class VerifyingLoader:
                 if code is not None:
                     return code
         source = self.root.read_verified(self.rel, self.name)
-        return compile(source, self.origin, "exec", dont_inherit=True)
+        return mark_verified(compile(source, self.origin, "exec", dont_inherit=True))
 
     def get_source(self, fullname: str | None = None) -> str | None:
         if self.kind != SOURCE:
