@@ -253,8 +253,13 @@ class SignedImportManager:
             raise ImportError("not a zip archive", path=path)
         archive = self.archive(split[0])
         if archive.error:
-            # Not ImportError: importlib would try the next hook, and the stock zipimporter
-            # compiles and unmarshals members of an archive the verifier rejected.
+            # An archive that zipimport would take (it reads the directory, no member): not
+            # ImportError, or importlib tries the next hook and the stock zipimporter compiles
+            # and unmarshals members of an archive the verifier rejected.
+            try:
+                zipimport.zipimporter(path)
+            except (ImportError, OSError):
+                raise ImportError(archive.error, path=path) from None
             return RejectedArchiveFinder(self, path, archive.error)
         return VerifyingZipFinder(self, path, archive, split[1])
 

@@ -1,0 +1,267 @@
+"""The process-wide guard (#8.1): loading a file by path cannot run code the verifier did not check.
+
+One child interpreter installs a manager and then tries every documented way of loading a
+plugin file around the import hook; each plugin, if it ran, would write its own canary file.
+The same child also does what real code does legitimately (a template compiled from a file,
+``exec`` of a string, a standard-library module loaded by path, signed modules, ``runpy``),
+which must keep working. Without the guard every plugin runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from signedimp.tools import generate_key, sign_directory
+
+from .helpers import PROJECT_ROOT, clean_env, run_python, write_tree
+
+CHILD = r'''
+import ast, importlib.machinery, importlib.util, os, pkgutil, runpy, sys, warnings, zipimport
+warnings.simplefilter("ignore", DeprecationWarning)
+CFG = ast.literal_eval(sys.argv[1])
+sys.path.insert(0, CFG["project"])
+import signedimp
+from signedimp import SignedImportManager, load_public_key
+del sys.path[0]
+with open(CFG["pub"], "rb") as f:
+    KEY = load_public_key(f.read())
+MANAGER = SignedImportManager([KEY]).install() if CFG["manager"] else None
+sys.path.insert(0, CFG["app"])
+PLUGINS = CFG["plugins"]
+def plugin(name):
+    return os.path.join(PLUGINS, name + ".py")
+def run_spec(spec):
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return "ran"
+
+def spec_exec():
+    return run_spec(importlib.util.spec_from_file_location("p_spec_exec", plugin("p_spec_exec")))
+def load_module():
+    importlib.machinery.SourceFileLoader("p_load_module", plugin("p_load_module")).load_module()
+    return "ran"
+def path_finder():
+    return run_spec(importlib.machinery.PathFinder.find_spec("p_path_finder", [PLUGINS]))
+def get_importer():
+    return run_spec(pkgutil.get_importer(PLUGINS).find_spec("p_get_importer"))
+def run_path():
+    runpy.run_path(plugin("p_run_path"))
+    return "ran"
+def zipimporter_source():
+    return run_spec(zipimport.zipimporter(CFG["zip"]).find_spec("p_zip_source"))
+def zipimporter_bytecode():
+    return run_spec(zipimport.zipimporter(CFG["zip"]).find_spec("p_zip_bytecode"))
+def meta_path_rebound():
+    class Finder:
+        def find_spec(self, name, path=None, target=None):
+            if name == "p_meta_path_rebound":
+                return importlib.util.spec_from_file_location(name, plugin(name))
+    saved = sys.meta_path
+    sys.meta_path = [Finder()] + sys.meta_path
+    try:
+        import p_meta_path_rebound
+    finally:
+        sys.meta_path = saved
+    return "ran"
+def sourceless_forged():
+    path = os.path.join(PLUGINS, "p_sourceless_forged.pyc")
+    importlib.machinery.SourcelessFileLoader("p_sourceless_forged", path).load_module()
+    return "ran"
+def run_path_forged_pyc():
+    runpy.run_path(os.path.join(PLUGINS, "p_run_path_forged_pyc.pyc"))
+    return "ran"
+def extension_by_path():
+    spec = importlib.util.spec_from_file_location(CFG["ext_name"], CFG["ext_copy"])
+    importlib.util.module_from_spec(spec)
+    return "ran"
+
+# What must keep working under the guard.
+def signed_import():
+    import app_mod
+    return app_mod.VALUE
+def template_from_file():
+    ns = {}
+    exec(compile("Y = 2", os.path.join(PLUGINS, "page.html"), "exec"), ns)
+    return ns["Y"]
+def exec_string():
+    ns = {}
+    exec("Z = 3", ns)
+    return ns["Z"] + eval(compile("1", "<expr>", "eval"))
+def stdlib_by_path():
+    import colorsys
+    spec = importlib.util.spec_from_file_location("colorsys_copy", colorsys.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.rgb_to_hsv(1, 0, 0)[2]
+def run_module_signed():
+    return runpy.run_module("app_main")["RESULT"]
+def uninstalled_guard_idle():
+    MANAGER.uninstall()
+    return run_spec(importlib.util.spec_from_file_location("p_after_uninstall", plugin("p_after_uninstall")))
+
+OUT = {}
+for name in CFG["cases"]:
+    try:
+        OUT[name] = {"value": globals()[name]()}
+    except Exception as exc:
+        outer = type(exc).__name__
+        while not isinstance(exc, signedimp.IntegrityCheckError) and (exc.__cause__ or exc.__context__):
+            exc = exc.__cause__ or exc.__context__  # zipimport wraps errors in ZipImportError
+        OUT[name] = {"outer": outer, "error": type(exc).__name__, "file": getattr(exc, "file", None),
+                     "message": str(exc)}
+    canary = os.path.join(CFG["canaries"], name)
+    OUT[name]["ran"] = os.path.exists(canary)
+print("RESULT:" + repr(OUT))
+'''
+
+REFUSED = {
+    # case: the file the refusal must name (relative to the test folder)
+    "spec_exec": "plugins/p_spec_exec.py",
+    "load_module": "plugins/p_load_module.py",
+    "path_finder": "plugins/p_path_finder.py",
+    "get_importer": "plugins/p_get_importer.py",
+    "run_path": "plugins/p_run_path.py",
+    "zipimporter_source": "plugins/plugins.zip/p_zip_source.py",
+    "zipimporter_bytecode": "plugins/plugins.zip/p_zip_bytecode.pyc",
+    "meta_path_rebound": "plugins/p_meta_path_rebound.py",
+    "sourceless_forged": "plugins/p_sourceless_forged.pyc",
+    "run_path_forged_pyc": "plugins/p_run_path_forged_pyc.pyc",
+    "extension_by_path": "plugins/EXT",
+}
+ALLOWED = {
+    "signed_import": 1,
+    "template_from_file": 2,
+    "exec_string": 4,
+    "stdlib_by_path": 1,
+    "run_module_signed": "main ok",
+    "uninstalled_guard_idle": "ran",
+}
+
+
+def canary_source(canaries: Path, name: str) -> str:
+    return f"open({str(canaries / name)!r}, 'w').close()\n"
+
+
+def pyc_image(code) -> bytes:
+    """A ``.pyc`` for this interpreter, unchecked (flags 0, zero mtime and size)."""
+    return importlib.util.MAGIC_NUMBER + b"\0" * 12 + marshal.dumps(code)
+
+
+def stdlib_extension() -> Path:
+    """A small extension module of the standard library (its init symbol is PyInit__bisect)."""
+    spec = importlib.util.find_spec("_bisect")
+    if spec is None or not spec.origin or not spec.origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+        pytest.skip("_bisect is not an extension module file in this interpreter")
+    return Path(spec.origin)
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory):
+    base = tmp_path_factory.mktemp("guard")
+    key = generate_key()
+    pub = base / "pub.pem"
+    pub.write_bytes(key.public_pem())
+    canaries = base / "canaries"
+    canaries.mkdir()
+    app = write_tree(base / "app", {
+        "app_mod.py": "VALUE = 1\n",
+        "app_main.py": "RESULT = 'main ok'\n",
+    })
+    sign_directory(app, key)
+    plugins = base / "plugins"
+    plugins.mkdir()
+    for name in ("p_spec_exec", "p_load_module", "p_path_finder", "p_get_importer", "p_run_path",
+                 "p_meta_path_rebound", "p_after_uninstall"):
+        case = name[2:] if name != "p_after_uninstall" else "uninstalled_guard_idle"
+        (plugins / f"{name}.py").write_text(canary_source(canaries, case))
+    # Bytecode that claims to come from "<string>": checking co_filename at exec alone would pass it.
+    for name in ("sourceless_forged", "run_path_forged_pyc"):
+        code = compile(canary_source(canaries, name), "<string>", "exec")
+        (plugins / f"p_{name}.pyc").write_bytes(pyc_image(code))
+    with zipfile.ZipFile(plugins / "plugins.zip", "w") as archive:
+        archive.writestr("p_zip_source.py", canary_source(canaries, "zipimporter_source"))
+        code = compile(canary_source(canaries, "zipimporter_bytecode"), "<string>", "exec")
+        archive.writestr("p_zip_bytecode.pyc", pyc_image(code))
+    ext = stdlib_extension()
+    ext_copy = plugins / ext.name
+    shutil.copyfile(ext, ext_copy)
+    return {"base": base, "pub": pub, "app": app, "plugins": plugins, "canaries": canaries,
+            "ext_copy": ext_copy}
+
+
+def run_cases(layout, cases, *, manager: bool = True) -> dict:
+    for canary in layout["canaries"].iterdir():
+        canary.unlink()
+    cfg = {"project": str(PROJECT_ROOT), "pub": str(layout["pub"]), "app": str(layout["app"]),
+           "plugins": str(layout["plugins"]), "canaries": str(layout["canaries"]),
+           "zip": str(layout["plugins"] / "plugins.zip"), "ext_copy": str(layout["ext_copy"]),
+           "ext_name": "_bisect", "manager": manager, "cases": list(cases)}
+    proc = run_python(CHILD, repr(cfg), env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
+    return ast.literal_eval(line[len("RESULT:"):])
+
+
+@pytest.fixture(scope="module")
+def guarded(layout) -> dict:
+    return run_cases(layout, [*REFUSED, *ALLOWED])
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_loading_by_path_is_refused(case, guarded, layout):
+    result = guarded[case]
+    assert result["ran"] is False, "the unsigned plugin ran"
+    expected = REFUSED[case].replace("EXT", layout["ext_copy"].name)
+    expected_file = str(layout["base"].joinpath(*expected.split("/")))
+    assert result.get("error") == "IntegrityCheckMissing", result
+    assert result["outer"] == ("ZipImportError" if case == "zipimporter_bytecode" else "IntegrityCheckMissing")
+    assert result["file"] == expected_file
+    assert result["message"].startswith("signedimp refused ")
+    assert f"file {expected_file!r}: " in result["message"]
+    assert "without signedimp verifying it (loaded by path, around the import hook)" in result["message"]
+
+
+@pytest.mark.parametrize("case", sorted(ALLOWED))
+def test_legitimate_code_still_runs(case, guarded):
+    assert guarded[case] == {"value": ALLOWED[case], "ran": case == "uninstalled_guard_idle"}
+
+
+def test_every_plugin_runs_without_a_manager(layout):
+    """The cases are real: without a manager each way runs the unsigned file."""
+    cases = [c for c in REFUSED if c != "extension_by_path"]
+    results = run_cases(layout, cases, manager=False)
+    assert {c: results[c] for c in cases} == {c: {"value": "ran", "ran": True} for c in cases}
+
+
+def test_guard_is_idle_and_cheap_without_a_manager(tmp_path):
+    """Importing signedimp adds no audit hook; install() adds one, once, however often it runs."""
+    code = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import signedimp, signedimp.guard as guard
+from signedimp.tools import generate_key
+assert guard._hook_added is False
+key = generate_key()
+from signedimp import load_public_key
+pub = load_public_key(key.public_pem())
+for _ in range(3):
+    with signedimp.SignedImportManager([pub]) as manager:
+        assert guard._active and guard._active[-1][0] is manager
+assert guard._hook_added is True and guard._active == []
+ns = {}
+exec(compile("V = 5", "/nowhere/plugin.py", "exec"), ns)  # no manager: nothing is refused
+print(ns["V"], "importlib.metadata" in sys.modules)
+'''
+    proc = run_python(code, str(PROJECT_ROOT), env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["5", "False"]
