@@ -265,3 +265,60 @@ print(ns["V"], "importlib.metadata" in sys.modules)
     proc = run_python(code, str(PROJECT_ROOT), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["5", "False"]
+
+
+REJECTED_CHILD = r'''
+import ast, sys
+CFG = ast.literal_eval(sys.argv[1])
+TOUCHED = []
+WATCH = False
+def observe(event, args):
+    if WATCH and (event == "marshal.loads" or (event == "compile" and CFG["zip"] in str(args[1]))):
+        TOUCHED.append((event, str(args[1]) if event == "compile" else len(args[0])))
+sys.addaudithook(observe)  # before the manager's own hook: it sees every attempt
+sys.path.insert(0, CFG["project"])
+import signedimp
+from signedimp import SignedImportManager, load_public_key
+del sys.path[0]
+with open(CFG["pub"], "rb") as f:
+    SignedImportManager([load_public_key(f.read())]).install()
+sys.path.insert(0, CFG["zip"])
+OUT = {}
+for name in ("victim", "victim_source"):
+    WATCH = True
+    try:
+        __import__(name)
+        OUT[name] = "imported"
+    except ImportError as exc:
+        OUT[name] = (type(exc).__name__, getattr(exc, "file", None), str(exc))
+    WATCH = False
+OUT["touched"] = TOUCHED
+print("RESULT:" + repr(OUT))
+'''
+
+
+def test_rejected_archive_never_reaches_zipimporter(tmp_path):
+    """#8.11: an archive the verifier rejects (duplicate names) but zipimport takes is not read."""
+    key = generate_key()
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_pem())
+    archive = tmp_path / "rejected.zip"
+    canary = tmp_path / "canary"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("victim.pyc", pyc_image(compile(canary_source(tmp_path, "canary"), "victim.py", "exec")))
+        out.writestr("victim_source.py", canary_source(tmp_path, "canary"))
+        out.writestr("data.txt", "one")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            out.writestr("data.txt", "two")
+    cfg = {"project": str(PROJECT_ROOT), "pub": str(pub), "zip": str(archive)}
+    proc = run_python(REJECTED_CHILD, repr(cfg), env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
+    out = ast.literal_eval(line[len("RESULT:"):])
+    assert not canary.exists()
+    assert out["touched"] == [], "zipimport compiled or unmarshalled a member of the rejected archive"
+    for name in ("victim", "victim_source"):
+        assert out[name] == (
+            "IntegrityCheckFailed", str(archive),
+            f"signedimp refused module {name!r}, file {str(archive)!r}: the zip archive on sys.path was"
+            f" rejected, so nothing is imported from it: {archive}: duplicate member name 'data.txt'")
