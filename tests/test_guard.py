@@ -15,6 +15,7 @@ import importlib.util
 import marshal
 import os
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -322,3 +323,116 @@ def test_rejected_archive_never_reaches_zipimporter(tmp_path):
             "IntegrityCheckFailed", str(archive),
             f"signedimp refused module {name!r}, file {str(archive)!r}: the zip archive on sys.path was"
             f" rejected, so nothing is imported from it: {archive}: duplicate member name 'data.txt'")
+
+
+# -- no false refusals on real code: Jinja2 and pytest from a sealed folder ----------------------
+
+REAL_CHILD = r'''
+import ast, os, sys
+CFG = ast.literal_eval(sys.argv[1])
+sys.path.insert(0, CFG["project"])
+import signedimp
+from signedimp import SignedImportManager, load_public_key
+del sys.path[0]
+with open(CFG["pub"], "rb") as f:
+    SignedImportManager([load_public_key(f.read())]).install()
+site = CFG["site"]
+sys.path.insert(0, site)
+import jinja2
+env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(site, "templates")))
+print("RENDERED:" + env.get_template("page.html").render(name="guard", items=[1, 2, 3]))
+import markupsafe
+print("LOADER:" + type(markupsafe.__spec__.loader).__name__)
+import pytest
+sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *CFG["pytest_args"], os.path.join(site, "demo_tests")]))
+'''
+
+DEMO_FILES = {
+    "templates/page.html": "{% for i in items %}<b>{{ name }}{{ i }}</b>{% endfor %}",
+    "demo_tests/__init__.py": "",
+    "demo_tests/conftest.py": '''\
+        import pytest
+
+
+        @pytest.fixture
+        def answer():
+            return 42
+        ''',
+    "demo_tests/test_demo.py": '''\
+        import jinja2
+        import pytest
+
+
+        def test_answer(answer):
+            assert answer == 42
+
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_template_from_string(n):
+            assert jinja2.Template("{{ n * 2 }}").render(n=n) == str(n * 2)
+
+
+        def test_raises():
+            with pytest.raises(ZeroDivisionError):
+                1 / 0
+        ''',
+}
+
+
+def real_packages(tmp_path: Path) -> Path:
+    """``pip install --target`` of jinja2 and pytest, cached between runs per interpreter."""
+    version = "%d.%d" % sys.version_info[:2]
+    cache = Path.home() / ".cache" / "signedimp-tests" / f"guard-jinja2-pytest-py{version}"
+    if not cache.is_dir():
+        staging = cache.with_name(cache.name + f".tmp{os.getpid()}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--target", str(staging), "jinja2", "pytest"],
+            capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            if any(s in proc.stderr for s in ("connection", "Connection", "resolve", "No matching distribution")):
+                pytest.skip(f"PyPI is unreachable: {proc.stderr.strip().splitlines()[-1]}")
+            raise AssertionError(proc.stderr)
+        os.replace(staging, cache)
+    site = tmp_path / "site"
+    shutil.copytree(cache, site, symlinks=True)
+    return site
+
+
+@pytest.fixture(scope="module")
+def sealed_real(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("real")
+    site = real_packages(tmp_path)
+    write_tree(site, DEMO_FILES)
+    key = generate_key()
+    sign_directory(site, key)
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_pem())
+    return site, pub
+
+
+def run_real(sealed_real, pytest_args) -> subprocess.CompletedProcess:
+    site, pub = sealed_real
+    cfg = {"project": str(PROJECT_ROOT), "pub": str(pub), "site": str(site), "pytest_args": pytest_args}
+    return subprocess.run([sys.executable, "-I", "-S", "-c", REAL_CHILD, repr(cfg)], env=clean_env(),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.heavy
+def test_jinja2_and_pytest_run_sealed_under_the_guard(sealed_real):
+    """A template from a file renders, a C extension loads verified, a pytest session passes."""
+    proc = run_real(sealed_real, ["--assert=plain"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "RENDERED:<b>guard1</b><b>guard2</b><b>guard3</b>" in lines
+    assert "LOADER:VerifyingLoader" in lines
+    assert "4 passed" in proc.stdout
+
+
+@pytest.mark.heavy
+def test_pytest_assertion_rewriting_is_refused(sealed_real):
+    """pytest's rewriting hook reads and compiles test files itself: refused, by name (documented)."""
+    proc = run_real(sealed_real, [])
+    assert proc.returncode != 0
+    assert "signedimp refused module 'demo_tests.conftest'" in proc.stdout + proc.stderr
