@@ -7,7 +7,7 @@ same few operations, which PEP 578 audit hooks see process-wide:
 
 - ``exec`` of a code object: refused when its ``co_filename`` names a module file (``.py``,
   ``.pyw``, ``.pyc``, ``.pyo``) outside the trusted paths and the code object is not one the
-  verifier produced (:func:`mark_verified` keeps a weak registry of those).
+  verifier produced (:func:`mark_verified` keeps a weak registry of those, by file name).
 - ``marshal.loads`` / ``marshal.load`` called by importlib's bytecode loader, by ``zipimport`` or
   by ``pkgutil.read_code`` (runpy): refused, before anything is unmarshalled, when the file or
   archive it reads is outside the trusted paths. Bytecode names its own file, so checking only
@@ -40,8 +40,10 @@ _WATCHED = frozenset({"exec", "marshal.loads", "marshal.load", "import"})
 
 # (owner, is_trusted) for every installed manager, in install order; the last one decides.
 _active: list = []
-# id(code) -> weak reference, for the code objects the verifier produced.
+# co_filename -> weak references to the code objects the verifier produced from that file.
 _produced: dict = {}
+# File name -> whether the deciding manager trusts it (exec of trusted code is frequent).
+_trusted_names: dict = {}
 # Threads in which the verifier is loading an extension module it has verified.
 _verifying: set = set()
 _hook_added = False
@@ -63,23 +65,34 @@ def activate(owner, is_trusted) -> None:
             sys.addaudithook(_audit)
             _hook_added = True
         _active[:] = [item for item in _active if item[0] is not owner] + [(owner, is_trusted)]
+        _trusted_names.clear()
 
 
 def deactivate(owner) -> None:
     """Stop guarding for ``owner``; with no manager left the hook does nothing."""
     with _lock:
         _active[:] = [item for item in _active if item[0] is not owner]
+        _trusted_names.clear()
 
 
 def mark_verified(code):
-    """Register ``code`` (made by the verifier from verified bytes) as allowed to run; return it."""
-    key = id(code)
+    """Register ``code`` (made by the verifier from verified bytes) as allowed to run; return it.
 
-    def forget(ref, key=key):
-        if _produced.get(key) is ref:
-            del _produced[key]
+    Keyed by file name, not ``id()``: calling ``id`` raises an audit event of its own.
+    """
+    filename = code.co_filename
 
-    _produced[key] = _weakref.ref(code, forget)
+    def forget(ref, filename=filename):
+        refs = _produced.get(filename)
+        if refs is not None:
+            try:
+                refs.remove(ref)
+            except ValueError:
+                pass
+            if not refs:
+                _produced.pop(filename, None)
+
+    _produced.setdefault(filename, []).append(_weakref.ref(code, forget))
     return code
 
 
@@ -99,8 +112,8 @@ def is_module_file(filename) -> bool:
     """True for a name the import system would compile or unmarshal code from."""
     return (
         isinstance(filename, str)
+        and filename[-4:].lower().endswith(MODULE_SUFFIXES)
         and not filename.startswith("<")
-        and filename.lower().endswith(MODULE_SUFFIXES)
     )
 
 
@@ -125,12 +138,17 @@ def _trusted(path, is_trusted) -> bool:
 
 def _check_exec(code, is_trusted) -> None:
     filename = getattr(code, "co_filename", None)
+    refs = _produced.get(filename)
+    if refs is not None:
+        for ref in refs:
+            if ref() is code:
+                return
     if not is_module_file(filename):
         return
-    ref = _produced.get(id(code))
-    if ref is not None and ref() is code:
-        return
-    if _trusted(filename, is_trusted) or _run_by_trusted_zipimporter(is_trusted):
+    trusted = _trusted_names.get(filename)
+    if trusted is None:
+        trusted = _trusted_names[filename] = _trusted(filename, is_trusted)
+    if trusted or _run_by_trusted_zipimporter(is_trusted):
         return
     raise IntegrityCheckMissing(
         "code compiled from this module file was about to run without signedimp verifying it"
