@@ -159,7 +159,10 @@ def _check_exec(code, is_trusted) -> None:
 
 def _run_by_trusted_zipimporter(is_trusted) -> bool:
     """A trusted archive's bytecode (a standard-library zip) keeps the file name it was built with."""
-    frame = sys._getframe(3)
+    try:
+        frame = sys._getframe(3)  # _run_by... <- _check_exec <- _audit <- caller of exec
+    except ValueError:  # called from C with no Python frame above
+        return False
     for _ in range(3):
         if frame is None:
             return False
@@ -182,7 +185,10 @@ def _check_extension(name, path, is_trusted) -> None:
 
 def _check_unmarshal(is_trusted) -> None:
     """Bytecode read by importlib, zipimport or runpy: only from trusted files, unless verified."""
-    frame = sys._getframe(2)  # _check_unmarshal <- _audit <- caller of marshal (C has no frame)
+    try:
+        frame = sys._getframe(2)  # _check_unmarshal <- _audit <- caller of marshal (C has no frame)
+    except ValueError:  # called from C with no Python frame above: not a known loader
+        return
     code = frame.f_code
     if code is _bytecode_loader_code:
         local = frame.f_locals
