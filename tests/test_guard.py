@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -248,6 +249,7 @@ def test_guard_is_idle_and_cheap_without_a_manager(tmp_path):
     """Importing signedimp adds no audit hook; install() adds one, once, however often it runs."""
     code = r'''
 import sys
+import textwrap
 sys.path.insert(0, sys.argv[1])
 import signedimp, signedimp.guard as guard
 from signedimp.tools import generate_key
@@ -436,3 +438,28 @@ def test_pytest_assertion_rewriting_is_refused(sealed_real):
     proc = run_real(sealed_real, [])
     assert proc.returncode != 0
     assert "signedimp refused module 'demo_tests.conftest'" in proc.stdout + proc.stderr
+
+
+def test_embedded_bootstrap_guards_too(tmp_path):
+    """The verifier a zipapp or frozen app embeds (``get_bootstrap_code``) carries the guard."""
+    from signedimp import get_bootstrap_code, load_public_key
+
+    key = generate_key()
+    plugin = tmp_path / "plugin.py"
+    canary = tmp_path / "canary"
+    plugin.write_text(canary_source(tmp_path, "canary"))
+    code = get_bootstrap_code([load_public_key(key.public_pem())]) + textwrap.dedent(f'''
+        import importlib.util, sys
+        print(sys.modules["signedimp"].__file__)
+        spec = importlib.util.spec_from_file_location("plugin", {str(plugin)!r})
+        try:
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        except ImportError as exc:
+            print(type(exc).__name__, exc.file)
+        ''')
+    proc = subprocess.run([sys.executable, "-I", "-c", code], env=clean_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["<signedimp-bootstrap>/signedimp/__init__.py",
+                                        f"IntegrityCheckMissing {plugin}"]
+    assert not canary.exists()
