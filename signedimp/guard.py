@@ -136,6 +136,14 @@ def _trusted(path, is_trusted) -> bool:
     return isinstance(path, str) and os.path.isabs(path) and is_trusted(path)
 
 
+def _trusted_name(filename: str, is_trusted) -> bool:
+    """``_trusted`` for a module file, cached: the standard library's code runs through here."""
+    trusted = _trusted_names.get(filename)
+    if trusted is None:
+        trusted = _trusted_names[filename] = _trusted(filename, is_trusted)
+    return trusted
+
+
 def _check_exec(code, is_trusted) -> None:
     filename = getattr(code, "co_filename", None)
     refs = _produced.get(filename)
@@ -145,10 +153,7 @@ def _check_exec(code, is_trusted) -> None:
                 return
     if not is_module_file(filename):
         return
-    trusted = _trusted_names.get(filename)
-    if trusted is None:
-        trusted = _trusted_names[filename] = _trusted(filename, is_trusted)
-    if trusted or _run_by_trusted_zipimporter(is_trusted):
+    if _trusted_name(filename, is_trusted) or _run_by_trusted_zipimporter(is_trusted):
         return
     raise IntegrityCheckMissing(
         "code compiled from this module file was about to run without signedimp verifying it"
@@ -199,7 +204,7 @@ def _check_unmarshal(is_trusted) -> None:
         path = getattr(frame.f_locals.get("stream"), "name", None)
     else:
         return  # another caller: the data's origin is unknown (see docs/threat-model.md)
-    if path is None or _trusted(path, is_trusted):
+    if path is None or (_trusted_name(path, is_trusted) if isinstance(path, str) else False):
         return
     raise IntegrityCheckMissing(
         "bytecode was about to be read from it without signedimp verifying it"
