@@ -36,7 +36,9 @@ __all__ = ["activate", "deactivate", "mark_verified", "run_verified", "is_module
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
 MODULE_SUFFIXES = (".py", ".pyw", ".pyc", ".pyo")
 
-_WATCHED = frozenset({"exec", "marshal.loads", "marshal.load", "import"})
+# Built from a tuple: a set display would be a frozenset constant, whose marshalled order
+# follows the string hashes, and the zipapp's embedded runtime bytecode must be reproducible.
+_WATCHED = frozenset(("exec", "marshal.loads", "marshal.load", "import"))
 
 # (owner, is_trusted) for every installed manager, in install order; the last one decides.
 _active: list = []
