@@ -208,6 +208,7 @@ def main() -> int:
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
     args = parser.parse_args()
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="signedimp-bench-guard-") as tmp:
         tmp_path = Path(tmp)
         key = generate_key()
@@ -248,7 +249,8 @@ def main() -> int:
         costs = ", ".join(f"{k}: +{v:.0f} ns" for k, v in detail["per_kind_ns"].items() if k != "other events")
         text = textwrap.dedent(f"""\
             `python benchmarks/bench_guard.py --rounds {args.rounds}` (Python {platform.python_version()},
-            {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; fresh interpreters alternating
+            {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load average {load_before:.1f} at the
+            start and {os.getloadavg()[0]:.1f} at the end; fresh interpreters alternating
             guarded / unguarded, medians). Both sides run under `SignedImportManager`; the unguarded
             side never adds the audit hook. Target (#8): under 2 % (ratio < 1.02x).
 
