@@ -345,6 +345,9 @@ env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(site, "temp
 print("RENDERED:" + env.get_template("page.html").render(name="guard", items=[1, 2, 3]))
 import markupsafe
 print("LOADER:" + type(markupsafe.__spec__.loader).__name__)
+import importlib.metadata
+dist = importlib.metadata.distribution("jinja2")
+print("METADATA:" + type(dist).__name__ + " " + dist.version + " " + str(len(dist.files or ())))
 import pytest
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *CFG["pytest_args"], os.path.join(site, "demo_tests")]))
 '''
@@ -429,6 +432,10 @@ def test_jinja2_and_pytest_run_sealed_under_the_guard(sealed_real):
     lines = proc.stdout.splitlines()
     assert "RENDERED:<b>guard1</b><b>guard2</b><b>guard3</b>" in lines
     assert "LOADER:VerifyingLoader" in lines
+    site = sealed_real[0]
+    version = next(p.name for p in site.glob("jinja2-*.dist-info")).split("-")[1][: -len(".dist")]
+    record = (site / f"jinja2-{version}.dist-info" / "RECORD").read_text().splitlines()
+    assert f"METADATA:VerifiedDistribution {version} {len(record)}" in lines
     assert "4 passed" in proc.stdout
 
 
