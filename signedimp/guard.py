@@ -150,7 +150,7 @@ def _check_exec(code, is_trusted) -> None:
     filename = getattr(code, "co_filename", None)
     refs = _produced.get(filename)
     if refs is not None:
-        for ref in refs:
+        for ref in tuple(refs):  # a snapshot: another thread may drop a dead reference meanwhile
             if ref() is code:
                 return
     if not is_module_file(filename):
