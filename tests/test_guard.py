@@ -470,3 +470,40 @@ def test_embedded_bootstrap_guards_too(tmp_path):
     assert proc.stdout.splitlines() == ["<signedimp-bootstrap>/signedimp/__init__.py",
                                         f"IntegrityCheckMissing {plugin}"]
     assert not canary.exists()
+
+
+def test_threads_import_signed_modules_under_the_guard(tmp_path):
+    """Verified code objects made and run in many threads at once are all recognised."""
+    key = generate_key()
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_pem())
+    app = write_tree(tmp_path / "app", {f"tmod{i:02d}.py": f"VALUE = {i}\n" for i in range(60)})
+    sign_directory(app, key)
+    code = r'''
+import sys, threading, importlib
+sys.path.insert(0, sys.argv[1])
+import signedimp
+del sys.path[0]
+with open(sys.argv[2], "rb") as f:
+    signedimp.SignedImportManager([signedimp.load_public_key(f.read())]).install()
+sys.path.insert(0, sys.argv[3])
+errors, values = [], []
+def work(start):
+    try:
+        for i in range(start, 60, 6):
+            module = importlib.import_module(f"tmod{i:02d}")
+            values.append(module.VALUE)
+            for _ in range(20):
+                importlib.reload(module)  # a new verified code object each time, the old one dies
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(sorted(values) == list(range(60)), errors)
+'''
+    proc = run_python(code, str(PROJECT_ROOT), str(pub), str(app), env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True []"
