@@ -19,6 +19,7 @@ from importlib.machinery import SourceFileLoader
 
 from .errors import IntegrityCheckMissing
 from .extensions import create_extension_module
+from .guard import mark_verified, run_verified
 from .resources import NamespaceResourceReader, VerifiedResourceReader
 
 __all__ = ["VerifyingLoader", "SOURCE", "BYTECODE", "EXTENSION"]
@@ -32,7 +33,11 @@ MAGIC_NUMBER: bytes = _bootstrap_external.MAGIC_NUMBER
 decode_source = _bootstrap_external.decode_source
 
 def code_from_bytecode(data: bytes, filename: str):
-    """The code object in a ``.pyc`` image, or None when it was written for another Python."""
+    """The code object in a ``.pyc`` image, or None when it was written for another Python.
+
+    Not yet registered with the guard: the caller may still rename it (``_fix_co_filename``),
+    and the guard knows code by its file name, so it registers the final object.
+    """
     if len(data) < 16 or data[:4] != MAGIC_NUMBER:
         return None
     return marshal.loads(memoryview(data)[16:])
@@ -67,7 +72,8 @@ class VerifyingLoader:
 
     def create_module(self, spec):
         if self.kind == EXTENSION:
-            return create_extension_module(spec, self.root.read_verified(self.rel, self.name), self.root, self.rel)
+            return run_verified(create_extension_module, spec, self.root.read_verified(self.rel, self.name),
+                                self.root, self.rel)
         return None
 
     def exec_module(self, module) -> None:
@@ -91,7 +97,7 @@ class VerifyingLoader:
                     " and no signed source beside it",
                     name=self.name, path=self.origin,
                 )
-            return code
+            return mark_verified(code)
         entry = self.root.entry
         for candidate in entry.bytecode_candidates(self.rel):
             if self.root.is_listed(candidate) and entry.is_file(candidate):
@@ -101,9 +107,9 @@ class VerifyingLoader:
                         # A folder: name the source as SourceFileLoader does (pip compiles in a
                         # staging folder); zips keep the compiled-in name, as zipimport does.
                         _imp._fix_co_filename(code, self.origin)
-                    return code
+                    return mark_verified(code)
         source = self.root.read_verified(self.rel, self.name)
-        return compile(source, self.origin, "exec", dont_inherit=True)
+        return mark_verified(compile(source, self.origin, "exec", dont_inherit=True))
 
     def get_source(self, fullname: str | None = None) -> str | None:
         if self.kind != SOURCE:

@@ -38,8 +38,11 @@ from importlib.machinery import (
 
 from .entries import DirectoryEntry, MissingEntry, ZipArchive, ZipEntry, split_archive_path
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing
+from .guard import activate as activate_guard, deactivate as deactivate_guard
 from .keys import key_ring
 from .loader import BYTECODE, EXTENSION, SOURCE, NamespaceLoader, TrustedSourceLoader, VerifyingLoader
+from .metadata import find_verified_distributions, vetted_distributions
+from .rejected_archive import RejectedArchiveFinder
 from .resources import VerifiedTraversable
 from .roots import ManifestRoot
 from .trust import TrustPolicy, default_trusted_paths
@@ -114,6 +117,7 @@ class SignedImportManager:
                 if ((finder is None or isinstance(finder, zipimport.zipimporter))
                         and not self._trust.is_trusted(path)):
                     del sys.path_importer_cache[path]
+            activate_guard(self, self._trust.is_trusted)
         return self
 
     def uninstall(self) -> None:
@@ -133,8 +137,9 @@ class SignedImportManager:
             while self._path_hook in sys.path_hooks:
                 sys.path_hooks.remove(self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
-                if isinstance(finder, VerifyingZipFinder) and finder._manager is self:
+                if isinstance(finder, (VerifyingZipFinder, RejectedArchiveFinder)) and finder._manager is self:
                     del sys.path_importer_cache[path]
+            deactivate_guard(self)
 
     def __enter__(self) -> "SignedImportManager":
         return self.install()
@@ -188,6 +193,10 @@ class SignedImportManager:
         if missed is None or missed[1] != fullname or missed[2] is not path:
             return False
         return missed[0] is _getframe(2)
+
+    def find_distributions(self, context=None):
+        """``importlib.metadata``: distributions below untrusted roots, from verified files only."""
+        return find_verified_distributions(self, context)
 
     def invalidate_caches(self) -> None:
         with self._lock:
@@ -335,7 +344,7 @@ class SignedImportManager:
 
     # -- the path hook for zip archives ----------------------------------------------------------
 
-    def _path_hook(self, path: str) -> VerifyingZipFinder:
+    def _path_hook(self, path: str):
         if not path or os.path.isdir(path) or self._trust.is_trusted(path):
             raise ImportError("not an untrusted zip archive", path=path)
         split = split_archive_path(path)
@@ -344,7 +353,14 @@ class SignedImportManager:
         archive = self.archive(split[0])
         if archive.error:
             self._broken[path] = archive.error
-            raise ImportError(archive.error, path=path)
+            # An archive that zipimport would take (it reads the directory, no member): not
+            # ImportError, or importlib tries the next hook and the stock zipimporter compiles
+            # and unmarshals members of an archive the verifier rejected.
+            try:
+                zipimport.zipimporter(path)
+            except (ImportError, OSError):
+                raise ImportError(archive.error, path=path) from None
+            return RejectedArchiveFinder(self, path, archive.error)
         return VerifyingZipFinder(self, path, archive, split[1])
 
 
@@ -406,6 +422,10 @@ class _VettedFinder:
             return None  # the manager asked this finder a moment ago, for the same import
         spec = _ask(self._finder, fullname, path, target)
         return None if spec is None else manager.vet(spec)
+
+    def find_distributions(self, *args, **kwargs):
+        """The wrapped finder's distributions, those below untrusted roots left out."""
+        return vetted_distributions(self._manager, self._finder, args, kwargs)
 
     def __getattr__(self, name):
         return getattr(self._finder, name)

@@ -30,6 +30,7 @@ from typing import Any
 
 from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
 from ..errors import IntegrityCheckError, ManifestError, SignatureMismatch
+from ..guard import mark_verified
 from ..manifest import MANIFEST_NAME, Manifest, check_path
 
 __all__ = ["APP_MAIN_MODULE", "ZipappError", "build_zipapp", "run_zipapp"]
@@ -512,7 +513,8 @@ def execute_main(path: str, main_code: bytes, keys: list[Any], argv: list[str]) 
 
     filename = os.path.join(path, MAIN_NAME)
     try:
-        code = compile(main_code, filename, "exec", dont_inherit=True)
+        # Verified bytes: registered, so that the guard lets it run once the manager is installed.
+        code = mark_verified(compile(main_code, filename, "exec", dont_inherit=True))
     except SyntaxError:
         traceback.print_exc()
         return 1

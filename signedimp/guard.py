@@ -1,0 +1,221 @@
+"""The process-wide guard: code from a module file that the verifier did not check never runs.
+
+The manager vets what the import system finds, but importlib also lets code load a file by
+path (``spec_from_file_location`` + ``exec_module``, a loader used directly, ``runpy.run_path``,
+``zipimport.zipimporter``, a finder put in a rebound ``sys.meta_path``). All of these end in the
+same few operations, which PEP 578 audit hooks see process-wide:
+
+- ``exec`` of a code object: refused when its ``co_filename`` names a module file (``.py``,
+  ``.pyw``, ``.pyc``, ``.pyo``) outside the trusted paths and the code object is not one the
+  verifier produced (:func:`mark_verified` keeps a weak registry of those, by file name).
+- ``marshal.loads`` / ``marshal.load`` called by importlib's bytecode loader, by ``zipimport`` or
+  by ``pkgutil.read_code`` (runpy): refused, before anything is unmarshalled, when the file or
+  archive it reads is outside the trusted paths. Bytecode names its own file, so checking only
+  at ``exec`` would let a ``.pyc`` claim to be ``<string>``.
+- ``import`` with a file name (an extension module being loaded, ``_imp.create_dynamic``):
+  refused outside the trusted paths unless the verifier is loading it (:func:`run_verified`).
+
+An audit hook cannot be removed, so it is added once per process, on the first ``install()``,
+and does nothing while no manager is installed. Every event of the process passes through it:
+the fast path is one truth test and one set lookup. What is covered exactly, and what is not,
+is in docs/threat-model.md.
+"""
+
+from __future__ import annotations
+
+import _thread
+import _weakref
+import os
+import sys
+import zipimport
+
+from .errors import IntegrityCheckMissing
+
+__all__ = ["activate", "deactivate", "mark_verified", "run_verified", "is_module_file"]
+
+#: Suffixes of files that hold Python code (source or bytecode) for the import system.
+MODULE_SUFFIXES = (".py", ".pyw", ".pyc", ".pyo")
+
+# Built from a tuple: a set display would be a frozenset constant, whose marshalled order
+# follows the string hashes, and the zipapp's embedded runtime bytecode must be reproducible.
+_WATCHED = frozenset(("exec", "marshal.loads", "marshal.load", "import"))
+
+# (owner, is_trusted) for every installed manager, in install order; the last one decides.
+_active: list = []
+# co_filename -> weak references to the code objects the verifier produced from that file.
+_produced: dict = {}
+# File name -> whether the deciding manager trusts it (exec of trusted code is frequent).
+_trusted_names: dict = {}
+# Threads in which the verifier is loading an extension module it has verified.
+_verifying: set = set()
+_hook_added = False
+_lock = _thread.allocate_lock()
+
+# The callers whose marshal calls read a module's bytecode from a file (the frozen importlib is
+# always loaded; zipimport is imported at start-up for the path hooks).
+_bytecode_loader_code = sys.modules["_frozen_importlib_external"]._compile_bytecode.__code__
+_zip_unmarshal_code = zipimport._unmarshal_code.__code__
+
+
+# -- used by the manager and the verifying loader -------------------------------------------------
+
+def activate(owner, is_trusted) -> None:
+    """Start guarding for ``owner`` (a manager); ``is_trusted(path)`` says which files are exempt."""
+    global _hook_added
+    with _lock:
+        if not _hook_added:
+            sys.addaudithook(_audit)
+            _hook_added = True
+        _active[:] = [item for item in _active if item[0] is not owner] + [(owner, is_trusted)]
+        _trusted_names.clear()
+
+
+def deactivate(owner) -> None:
+    """Stop guarding for ``owner``; with no manager left the hook does nothing."""
+    with _lock:
+        _active[:] = [item for item in _active if item[0] is not owner]
+        _trusted_names.clear()
+
+
+def mark_verified(code):
+    """Register ``code`` (made by the verifier from verified bytes) as allowed to run; return it.
+
+    Keyed by file name, not ``id()``: calling ``id`` raises an audit event of its own.
+    """
+    filename = code.co_filename
+
+    def forget(ref, filename=filename):
+        refs = _produced.get(filename)
+        if refs is not None:
+            try:
+                refs.remove(ref)
+            except ValueError:
+                pass
+            if not refs:
+                _produced.pop(filename, None)
+
+    _produced.setdefault(filename, []).append(_weakref.ref(code, forget))
+    return code
+
+
+def run_verified(function, *args):
+    """Call ``function(*args)`` with extension loading allowed in this thread (verified bytes)."""
+    ident = _thread.get_ident()
+    nested = ident in _verifying
+    _verifying.add(ident)
+    try:
+        return function(*args)
+    finally:
+        if not nested:
+            _verifying.discard(ident)
+
+
+def is_module_file(filename) -> bool:
+    """True for a name the import system would compile or unmarshal code from."""
+    return (
+        isinstance(filename, str)
+        and filename[-4:].lower().endswith(MODULE_SUFFIXES)
+        and not filename.startswith("<")
+    )
+
+
+# -- the audit hook ---------------------------------------------------------------------------------
+
+def _audit(event, args, _watched=_WATCHED):
+    if not _active or event not in _watched:
+        return
+    is_trusted = _active[-1][1]
+    if event == "exec":
+        _check_exec(args[0], is_trusted)
+    elif event == "import":
+        if len(args) > 1 and args[1] is not None:
+            _check_extension(args[0], args[1], is_trusted)
+    else:
+        _check_unmarshal(is_trusted)
+
+
+def _trusted(path, is_trusted) -> bool:
+    return isinstance(path, str) and os.path.isabs(path) and is_trusted(path)
+
+
+def _trusted_name(filename: str, is_trusted) -> bool:
+    """``_trusted`` for a module file, cached: the standard library's code runs through here."""
+    trusted = _trusted_names.get(filename)
+    if trusted is None:
+        trusted = _trusted_names[filename] = _trusted(filename, is_trusted)
+    return trusted
+
+
+def _check_exec(code, is_trusted) -> None:
+    filename = getattr(code, "co_filename", None)
+    refs = _produced.get(filename)
+    if refs is not None:
+        for ref in tuple(refs):  # a snapshot: another thread may drop a dead reference meanwhile
+            if ref() is code:
+                return
+    if not is_module_file(filename):
+        return
+    if _trusted_name(filename, is_trusted) or _run_by_trusted_zipimporter(is_trusted):
+        return
+    raise IntegrityCheckMissing(
+        "code compiled from this module file was about to run without signedimp verifying it"
+        " (loaded by path, around the import hook)",
+        file=filename,
+    )
+
+
+def _run_by_trusted_zipimporter(is_trusted) -> bool:
+    """A trusted archive's bytecode (a standard-library zip) keeps the file name it was built with."""
+    try:
+        frame = sys._getframe(3)  # _run_by... <- _check_exec <- _audit <- caller of exec
+    except ValueError:  # called from C with no Python frame above
+        return False
+    for _ in range(3):
+        if frame is None:
+            return False
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, zipimport.zipimporter):
+            return _trusted(owner.archive, is_trusted)
+        frame = frame.f_back
+    return False
+
+
+def _check_extension(name, path, is_trusted) -> None:
+    if _thread.get_ident() in _verifying or _trusted(os.fspath(path), is_trusted):
+        return
+    raise IntegrityCheckMissing(
+        "an extension module was about to be loaded from it without signedimp verifying it"
+        " (loaded by path, around the import hook)",
+        module=name if isinstance(name, str) else None, file=os.fspath(path),
+    )
+
+
+def _check_unmarshal(is_trusted) -> None:
+    """Bytecode read by importlib, zipimport or runpy: only from trusted files, unless verified."""
+    try:
+        frame = sys._getframe(2)  # _check_unmarshal <- _audit <- caller of marshal (C has no frame)
+    except ValueError:  # called from C with no Python frame above: not a known loader
+        return
+    code = frame.f_code
+    if code is _bytecode_loader_code:
+        local = frame.f_locals
+        path = local.get("bytecode_path") or local.get("source_path")
+    elif code is _zip_unmarshal_code:
+        path = frame.f_locals.get("pathname")
+    elif code.co_name == "read_code" and _is_pkgutil_read_code(code):
+        path = getattr(frame.f_locals.get("stream"), "name", None)
+    else:
+        return  # another caller: the data's origin is unknown (see docs/threat-model.md)
+    if path is None or (_trusted_name(path, is_trusted) if isinstance(path, str) else False):
+        return
+    raise IntegrityCheckMissing(
+        "bytecode was about to be read from it without signedimp verifying it"
+        " (loaded by path, around the import hook)",
+        file=os.fspath(path) if isinstance(path, (str, bytes, os.PathLike)) else repr(path),
+    )
+
+
+def _is_pkgutil_read_code(code) -> bool:
+    pkgutil = sys.modules.get("pkgutil")
+    read_code = getattr(pkgutil, "read_code", None)
+    return getattr(read_code, "__code__", None) is code
