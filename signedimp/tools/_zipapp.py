@@ -25,7 +25,7 @@ import time
 import traceback
 import types
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,8 @@ def build_zipapp(sources: str | os.PathLike | Sequence[str | os.PathLike], outpu
                  key: Any, *, requirements: Sequence[str | os.PathLike] = (), main: str | None = None,
                  console_script: str | None = None, interpreter: str | None = None,
                  compile: bool = False, pip_args: Sequence[str] = (),
-                 extra_keys: Sequence[Any] = ()) -> Manifest:
+                 extra_keys: Sequence[Any] = (),
+                 log: Callable[[str], object] | None = None) -> Manifest:
     """Build a signed, self-verifying zipapp at ``output``; return its manifest.
 
     ``sources``: any number of plain folders (copied as they are, like ``python -m zipapp``),
@@ -74,8 +75,9 @@ def build_zipapp(sources: str | os.PathLike | Sequence[str | os.PathLike], outpu
     ``pip install --target`` into a staging folder, with ``pip_args`` passed to pip as they are.
     Entry point: ``main`` (``pkg.mod:fn``), or ``console_script`` (a console script's name, from
     any installed distribution), or the folder's ``__main__.py``, or the one console script that
-    the *sources'* distributions declare. ``interpreter``: shebang line (none when not given, as
-    with ``python -m zipapp``). ``compile``: add bytecode for the building interpreter.
+    the *sources'* distributions declare, else none: the app runs like ``python`` (``-m MODULE``,
+    ``-c CODE``, interactive), and ``log`` (e.g. ``print``) is told so. ``interpreter``: shebang
+    line (none when not given, as with ``python -m zipapp``). ``compile``: add bytecode for the building interpreter.
     ``extra_keys``: more keys to pin in ``__main__.py`` (public keys), or to co-sign with
     (private keys), e.g. for a key rotation.
     """
@@ -94,6 +96,8 @@ def build_zipapp(sources: str | os.PathLike | Sequence[str | os.PathLike], outpu
         staging = Path(tmp, "app").resolve()
         requested = stage_sources(names, [os.fspath(r) for r in requirements], staging, pip_args, output)
         entry = choose_entry(staging, main, console_script, requested)
+        if entry is None and log is not None:
+            log(no_entry_note(output, console_scripts(staging)))
         signers = [key, *(k for k in extra_keys if hasattr(k, "sign"))]
         pinned = [*signers, *(k for k in extra_keys if not hasattr(k, "sign"))]
         main_source, members = main_module_source(public_keys(pinned), entry, bytecode=compile)
@@ -265,9 +269,10 @@ def remove_caches(staging: Path) -> None:
 
 
 def choose_entry(staging: Path, main: str | None, console_script: str | None = None,
-                 requested: set[str] | None = None) -> str:
+                 requested: set[str] | None = None) -> str | None:
     """The entry point: ``-m``; ``-c`` (any distribution's console script); else the folder's
-    ``__main__.py`` (renamed); else the one console script of the sources' own distributions."""
+    ``__main__.py`` (renamed); else the one console script of the sources' own distributions;
+    else None, as shiv and pex do: the app runs like ``python`` (``-m``, ``-c``, interactive)."""
     own_main = staging / MAIN_NAME
     if own_main.exists():
         if main is not None or console_script is not None:
@@ -290,11 +295,16 @@ def choose_entry(staging: Path, main: str | None, console_script: str | None = N
     if targets:
         raise ZipappError(f"several console scripts in the sources: {describe_scripts(own)}; "
                           "choose one with -c NAME (or -m pkg.mod:fn)")
+    return None  # no entry point: the app is an interpreter (-m MODULE, -c CODE, interactive)
+
+
+def no_entry_note(output: Path, scripts: Sequence[tuple[str, str, str]]) -> str:
+    """What a build without an entry point says: how the app runs, and the scripts it could use."""
+    note = (f"{output}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
+            f"it runs like python: `{output.name} -m MODULE`, `{output.name} -c CODE`, or interactive")
     if scripts:
-        raise ZipappError("the sources declare no console script; their dependencies declare "
-                          f"{describe_scripts(scripts)}: choose one with -c NAME, or pass -m pkg.mod:fn")
-    raise ZipappError("no entry point: pass -m pkg.mod:fn or -c CONSOLE_SCRIPT, or add a __main__.py "
-                      "to the source")
+        note += f"; console scripts that -c can choose: {describe_scripts(scripts)}"
+    return note
 
 
 def named_script(scripts: Sequence[tuple[str, str, str]], name: str) -> str:
@@ -413,7 +423,7 @@ def main_template() -> str:
     return resources.files(__package__).joinpath("_zipapp_main.py").read_text(encoding="utf-8")
 
 
-def main_module_source(keys: list[Any], entry: str, *,
+def main_module_source(keys: list[Any], entry: str | None, *,
                        bytecode: bool = False) -> tuple[str, dict[str, bytes]]:
     """The generated ``__main__.py`` (``_zipapp_main.py`` with the bootstrap and the entry point
     in its generated block) and the runtime members it pins.
@@ -423,8 +433,10 @@ def main_module_source(keys: list[Any], entry: str, *,
     literals, so that ``__main__.pyc``, which runpy has zipimport read twice, stays small: that
     halves the start-up cost a signed app adds (benchmarks/README.md).
     """
-    if entry == APP_MAIN_MODULE:
-        literal: tuple[str, ...] = ("run", APP_MAIN_MODULE)
+    if entry is None:
+        literal: tuple[str, ...] = ("python",)
+    elif entry == APP_MAIN_MODULE:
+        literal = ("run", APP_MAIN_MODULE)
     else:
         module, _, function = entry.partition(":")
         literal = ("call", module, function)

@@ -15,7 +15,8 @@ import sys
 # >>> signedimp-generated: bootstrap and entry point (replaced when a zipapp is built)
 #: The manager the bootstrap installed (the bootstrap text binds this name).
 _signedimp_manager = None
-#: ``("call", module, attribute path)`` or ``("run", module)`` (a folder's own ``__main__.py``).
+#: ``("call", module, attribute path)``, ``("run", module)`` (a folder's own ``__main__.py``) or
+#: ``("python",)`` (no entry point: an interpreter with the archive's contents importable).
 ENTRY = ("call", "example.cli", "main")
 # <<< signedimp-generated
 
@@ -87,6 +88,32 @@ def run_module(name):
         del launcher
 
 
+USAGE = "usage: {0} [-m MODULE [ARG...] | -c CODE [ARG...]]  (no argument: interactive)\n"
+
+
+def python(archive):
+    """No entry point (as shiv and pex do): run ``-m MODULE`` or ``-c CODE``, or read Python
+    interactively, with every import from the archive verified."""
+    args = sys.argv[1:]
+    if len(args) >= 2 and args[0] == "-m":
+        import runpy
+
+        sys.argv = args[1:]  # runpy puts the module's file name in sys.argv[0]
+        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+    elif len(args) >= 2 and args[0] == "-c":
+        sys.argv = ["-c", *args[2:]]
+        namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        exec(compile(args[1], "<string>", "exec"), namespace)
+    elif not args:
+        import code
+
+        banner = f"Python {sys.version.split()[0]}: {archive} is on sys.path, its modules verified"
+        code.interact(banner=banner, local={"__name__": "__main__"}, exitmsg="")
+    else:
+        sys.stderr.write(USAGE.format(archive))
+        sys.exit(2)
+
+
 def archive_path(namespace):
     """The archive: zipimport's (running from ``__main__.pyc`` or ``.py``) or, under
     ``signedimp run``, the folder part of ``__file__`` (``.../app.pyz/__main__.py``)."""
@@ -111,6 +138,8 @@ def main(manager, entry):
     try:
         if entry[0] == "run":
             run_module(entry[1])
+        elif entry[0] == "python":
+            python(archive)
         else:
             call(entry[1], entry[2])
     except errors.IntegrityCheckError as exc:

@@ -176,7 +176,7 @@ def cmd_zipapp(args: argparse.Namespace) -> int:
     manifest = zipapp.build_zipapp(
         args.sources, args.output, key, requirements=args.requirements, main=args.main,
         console_script=args.console_script, interpreter=args.python, compile=args.compile,
-        pip_args=args.pip_args,
+        pip_args=args.pip_args, log=print,
     )
     print(f"wrote {args.output}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
     extensions = zipapp.describe_extensions(manifest.hashes)
@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Projects, wheels, requirements and -r files are installed together, with their\n"
         "dependencies, by one `pip install --target`; --pip-arg passes options to it.\n\n"
         "The entry point: -m, or -c, or a folder's __main__.py, or else the one console\n"
-        "script that the SOURCEs' own distributions declare.\n"
+        "script that the SOURCEs' own distributions declare; with none, the app runs like\n"
+        "python (APP.pyz -m MODULE, APP.pyz -c CODE, or interactive).\n"
         "Extension modules are included and load from the archive, verified.",
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE",
