@@ -77,7 +77,8 @@ def build_zipapp(sources: str | os.PathLike | Sequence[str | os.PathLike], outpu
     any installed distribution), or the folder's ``__main__.py``, or the one console script that
     the *sources'* distributions declare, else none: the app runs like ``python`` (``-m MODULE``,
     ``-c CODE``, interactive), and ``log`` (e.g. ``print``) is told so. ``interpreter``: shebang
-    line (none when not given, as with ``python -m zipapp``). ``compile``: add bytecode for the building interpreter.
+    line (none when not given, as with ``python -m zipapp``). ``compile``: add bytecode for the
+    building interpreter.
     ``extra_keys``: more keys to pin in ``__main__.py`` (public keys), or to co-sign with
     (private keys), e.g. for a key rotation.
     """
