@@ -372,6 +372,7 @@ def extension_modules(names: Iterable[str]) -> tuple[list[str], list[str]]:
 
 def describe_extensions(names: Iterable[str], limit: int = 6) -> str | None:
     """What a build with compiled code says about it (None when there is none)."""
+    names = list(names)
     modules, libraries = extension_modules(names)
     if not modules:
         return None
@@ -383,7 +384,21 @@ def describe_extensions(names: Iterable[str], limit: int = 6) -> str | None:
         folders = sorted({name.rpartition("/")[0] + "/" for name in libraries})
         plural = "y" if len(libraries) == 1 else "ies"
         text += f" and {len(libraries)} bundled shared librar{plural} ({', '.join(folders)})"
+    tags = sorted({tag for tag in (extension_tag(name) for name in names if _SHARED_LIBRARY.search(name))
+                   if tag})
+    if tags:
+        text += f", built for {', '.join(tags)}"
     return text + "; they load from the archive, verified"
+
+
+def extension_tag(name: str) -> str | None:
+    """The platform tag in an extension module's file name (``cpython-312-x86_64-linux-gnu``,
+    ``abi3``), which says which Pythons can load it; None for a library or an untagged name."""
+    *folders, filename = name.split("/")
+    parts = filename.split(".")
+    if len(parts) == 3 and parts[0].isidentifier() and all(f.isidentifier() for f in folders):
+        return parts[1]
+    return None
 
 
 def compile_bytecode(staging: Path, archive_name: str) -> None:

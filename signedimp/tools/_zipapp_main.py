@@ -104,6 +104,10 @@ def python(archive):
         sys.argv = ["-c", *args[2:]]
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         exec(compile(args[1], "<string>", "exec"), namespace)
+    elif not args and not sys.stdin.isatty():  # as python does: a script on standard input
+        sys.argv = [""]
+        namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        exec(compile(sys.stdin.read(), "<stdin>", "exec"), namespace)
     elif not args:
         import code
 
