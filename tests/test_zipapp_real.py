@@ -36,8 +36,10 @@ pytestmark = [pytest.mark.heavy, pytest.mark.slow]
 #: Does this runtime's zip finder find extension members? (Only then can they run from a zipapp.)
 ZIP_EXTENSIONS = getattr(zipfinder, "EXTENSION", None) is not None
 needs_zip_extensions = pytest.mark.xfail(
-    not ZIP_EXTENSIONS, strict=True,
-    reason="this runtime's zip finder does not find extension members yet (branch ext)")
+    not ZIP_EXTENSIONS,
+    strict=True,
+    reason="this runtime's zip finder does not find extension members yet (branch ext)",
+)
 
 PROBE = '''
 import json
@@ -66,7 +68,7 @@ APPS = {
     "clickrich": {
         "requirements": ["click", "rich"],
         "compile": True,
-        "app": '''
+        "app": """
             import click
             from rich.console import Console
 
@@ -81,7 +83,7 @@ APPS = {
                 for _ in range(count):
                     console.print(f"[bold]hello[/bold] {name}")
                 probe.report()
-        ''',
+        """,
         "args": ["world", "--count", "2"],
         "output": "hello world\nhello world\n",
         "extensions": [],
@@ -89,7 +91,7 @@ APPS = {
     "pydantic": {
         "requirements": ["pydantic>=2"],
         "compile": True,
-        "app": '''
+        "app": """
             import sys
 
             from pydantic import BaseModel, ValidationError
@@ -110,7 +112,7 @@ APPS = {
                 except ValidationError as exc:
                     print(exc.error_count(), "validation error")
                 probe.report(core=_pydantic_core.__name__)
-        ''',
+        """,
         "args": [],
         "output": '{"x":3,"y":4}\n1 validation error\n',
         "extensions": ["pydantic_core._pydantic_core"],
@@ -118,7 +120,7 @@ APPS = {
     "yaml_markupsafe": {
         "requirements_file": "pyyaml\nmarkupsafe\n",
         "compile": False,
-        "app": '''
+        "app": """
             import yaml
             from markupsafe import Markup, _speedups, escape
             from yaml import _yaml
@@ -131,7 +133,7 @@ APPS = {
                 print(yaml.load("a: [1, 2]", Loader=yaml.CSafeLoader))
                 print(escape("<b>&</b>"), isinstance(escape("x"), Markup))
                 probe.report(speedups=_speedups.__name__, libyaml=_yaml.__name__)
-        ''',
+        """,
         "args": [],
         "output": "{'a': [1, 2]}\n&lt;b&gt;&amp;&lt;/b&gt; True\n",
         "extensions": ["markupsafe._speedups", "yaml._yaml"],
@@ -139,7 +141,7 @@ APPS = {
     "numpy": {
         "requirements": ["numpy"],
         "compile": True,
-        "app": '''
+        "app": """
             import numpy as np
 
             import probe
@@ -150,19 +152,25 @@ APPS = {
                 print(int(a.sum()), round(float(np.linalg.norm(a @ a.T)), 3))
                 print(np.random.default_rng(7).integers(0, 100, 3).tolist())
                 probe.report()
-        ''',
+        """,
         "args": [],
         "output": None,  # the numbers are checked in the test
-        "extensions": ["numpy._core._multiarray_umath", "numpy.linalg._umath_linalg",
-                       "numpy.random._generator"],
+        "extensions": [
+            "numpy._core._multiarray_umath",
+            "numpy.linalg._umath_linalg",
+            "numpy.random._generator",
+        ],
     },
 }
 
 
 def index_reachable() -> bool:
     """Whether pip can reach the package index at all (then a failed build is a real failure)."""
-    result = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "click",
-                             "--disable-pip-version-check"], capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "click", "--disable-pip-version-check"],
+        capture_output=True,
+        timeout=120,
+    )
     return result.returncode == 0
 
 
@@ -198,8 +206,14 @@ def built(name: str, workdir: Path, key) -> Path:
         requirements[0].write_text(spec["requirements_file"])
     out = workdir / f"{name}.pyz"
     try:
-        build_zipapp([str(folder), *spec.get("requirements", [])], out, key, requirements=requirements,
-                     main="app:main", compile=spec["compile"])
+        build_zipapp(
+            [str(folder), *spec.get("requirements", [])],
+            out,
+            key,
+            requirements=requirements,
+            main="app:main",
+            compile=spec["compile"],
+        )
     except ZipappError:
         if not index_reachable():
             pytest.skip("the package index is unreachable: cannot download the app's requirements")
@@ -259,8 +273,11 @@ def check_report(result: subprocess.CompletedProcess, spec: dict, app: Path) -> 
     # Extensions run from sealed memory, never from a file extracted from the archive.
     unexpected = [path for path in report["mapped"] if not allowed_mapping(path)]
     assert unexpected == [], unexpected
-    memfds = {path.split(":", 2)[2].split(" ")[0] for path in report["mapped"]
-              if path.startswith("/memfd:signedimp:")}
+    memfds = {
+        path.split(":", 2)[2].split(" ")[0]
+        for path in report["mapped"]
+        if path.startswith("/memfd:signedimp:")
+    }
     assert set(report["extensions"]) <= memfds, (report["extensions"], memfds)
     return report
 
@@ -294,7 +311,7 @@ def flip_byte(src: Path, dst: Path, member: str) -> Path:
             data = zin.read(info)
             if info.filename == member:
                 middle = len(data) // 2
-                data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1:]
+                data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
             zout.writestr(info, data)
     return dst
 
@@ -303,8 +320,12 @@ def tampered_members(app: Path, report: dict) -> list[str]:
     """The extension members to flip: the first and last the app loaded, and a bundled library."""
     with zipfile.ZipFile(app) as zf:
         names = zf.namelist()
-    loaded = [n for n in names if n.endswith((".so", ".pyd"))
-              and any(n.startswith(m.replace(".", "/") + ".") for m in report["extensions"])]
+    loaded = [
+        n
+        for n in names
+        if n.endswith((".so", ".pyd"))
+        and any(n.startswith(m.replace(".", "/") + ".") for m in report["extensions"])
+    ]
     _, libraries = extension_modules(names)
     chosen = [loaded[0], loaded[-1], *libraries[:1]]
     return sorted(set(chosen))
@@ -315,8 +336,13 @@ def tampered_members(app: Path, report: dict) -> list[str]:
 def test_flipped_byte_in_an_extension_member_is_refused(name, workdir, key, pub):
     spec = APPS[name]
     app = built(name, workdir, key)
-    result = subprocess.run([sys.executable, "-I", str(app), *spec["args"]], capture_output=True, text=True,
-                            env=clean_env(), timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-I", str(app), *spec["args"]],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=600,
+    )
     report = check_report(result, spec, app)
     members = tampered_members(app, report)
     assert members
@@ -339,8 +365,18 @@ def test_click_rich_app_from_requirements_on_the_command_line(workdir, key, pub)
     private = workdir / "key.pem"
     private.write_bytes(key.to_pem())
     out = workdir / "richclick.pyz"
-    command = [sys.executable, "-m", "signedimp", "zipapp", "rich", "click", "-o", str(out), "--key",
-               str(private)]
+    command = [
+        sys.executable,
+        "-m",
+        "signedimp",
+        "zipapp",
+        "rich",
+        "click",
+        "-o",
+        str(out),
+        "--key",
+        str(private),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=900)
     if result.returncode != 0 and not index_reachable():
         pytest.skip("the package index is unreachable")
@@ -351,9 +387,15 @@ def test_click_rich_app_from_requirements_on_the_command_line(workdir, key, pub)
     direct, launched = run_both(out, pub, ["-c", code], workdir)
     for run in (direct, launched):
         assert (run.returncode, run.stdout) == (0, "click VerifyingLoader\n"), run.stderr[-2000:]
-    result = subprocess.run([*command, "-c", "pygmentize"], capture_output=True, text=True, env=clean_env(),
-                            timeout=900)
+    result = subprocess.run(
+        [*command, "-c", "pygmentize"], capture_output=True, text=True, env=clean_env(), timeout=900
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    listed = subprocess.run([sys.executable, "-I", str(out), "-L", "styles"], capture_output=True, text=True,
-                            env=clean_env(), timeout=300)
+    listed = subprocess.run(
+        [sys.executable, "-I", str(out), "-L", "styles"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
     assert listed.returncode == 0 and "Styles:" in listed.stdout, listed.stderr[-2000:]
