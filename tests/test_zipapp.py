@@ -688,6 +688,17 @@ def test_pip_failure_and_missing_requirements_file(workdir, key, index, no_pip_e
     assert not (workdir / "x.pyz").exists()
 
 
+def test_direct_reference_is_a_requirement(workdir, key, index, no_pip_env):
+    from signedimp.tools._zipapp import classify_source
+
+    wheel = index / "pinned-1.0-py3-none-any.whl"
+    assert classify_source(f"pinned @ {wheel.as_uri()}") == "requirement"
+    assert classify_source("git+https://example.invalid/x.git") == "requirement"
+    out = workdir / "direct.pyz"
+    build_zipapp([f"pinned @ {wheel.as_uri()}"], out, key, pip_args=offline(index))
+    assert python(out).stdout == "pinned 1 []\n"
+
+
 def test_two_folders_with_the_same_file_are_refused(workdir, key):
     one = write_tree(workdir / "clash1", {"same.py": "A = 1\n", "run.py": "def main(): pass\n"})
     two = write_tree(workdir / "clash2", {"same.py": "A = 2\n"})

@@ -123,6 +123,8 @@ def classify_source(source: str) -> str:
             return "wheel"
         hint = " (a requirements file goes after -r)" if path.suffix in (".txt", ".in") else ""
         raise ZipappError(f"{source}: not a folder, a project or a wheel (.whl){hint}")
+    if "@" in source or "://" in source:  # a direct reference: name @ URL, or a URL pip accepts
+        return "requirement"
     if source.endswith(".whl") or os.sep in source or (os.altsep and os.altsep in source):
         raise ZipappError(f"{source}: no such file or directory")
     return "requirement"
