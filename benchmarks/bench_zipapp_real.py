@@ -242,8 +242,8 @@ pex's. A ratio below 1.00x means the signed zipapp starts faster. The signed zip
 penalty (nothing is extracted, so cold and warm are the same work), while shiv and pex unpack
 the archive on a first run. Warm, shiv imports plain files from its cache with bytecode that
 it compiled there, and the signed zipapp does the same amount of unmarshalling from the
-archive plus verification (a SHA-256 per module, one Ed25519 check); that the two come out even
-is because shiv pays for `site`-style path setup and its cache lookups at every start. pex 2.105
+archive plus verification (a SHA-256 per module, one Ed25519 check); they come out even (where
+shiv's own start-up time goes was not profiled here). pex 2.105
 re-resolves its dependency cache and activates its environment at every start (its own
 `PEX_VERBOSE` timings show it). The machine was shared (load average about 10 on 2 cores), so
 the wall times are inflated and noisy; the CPU times are the steadier comparison, and the
