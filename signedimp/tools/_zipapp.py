@@ -1,8 +1,11 @@
 """Signed zipapps: build them (``signedimp zipapp``) and run them verified (``signedimp run``).
 
-An archive built here is an ordinary zipapp (``python app.pyz`` works) whose generated
-``__main__.py`` carries the verifier bootstrap and the pinned public keys, so every module the
-app imports is checked before it runs. Builds are reproducible: entries sorted, fixed
+An archive built here is an ordinary zipapp (``python app.pyz`` works) whose ``__main__.py``
+(the module ``_zipapp_main.py`` with the verifier bootstrap and the pinned public keys written
+into its generated block) checks the archive, so every module the app imports, C extensions
+included, is checked before it runs. Its inputs are those of shiv and pex: any number of
+folders, projects, wheels, requirements and requirements files, installed by ONE
+``pip install --target``. Builds are reproducible: entries sorted, fixed
 timestamps (``SOURCE_DATE_EPOCH``, else 1980-01-01), fixed modes, and Ed25519 signatures are
 deterministic, so the same inputs give the same bytes.
 

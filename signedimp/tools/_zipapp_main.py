@@ -4,8 +4,9 @@
 ``__main__.py``, replacing only the block between the two ``signedimp-generated`` marker lines
 with the verifier bootstrap (``get_bootstrap_code`` or ``split_bootstrap``: the pinned keys and
 the runtime payload) and the ``ENTRY`` literal. Everything else here runs verbatim in every
-zipapp, so it imports nothing but ``sys`` (built in) and the embedded ``signedimp``: it runs
-before verification of anything else exists, and at every start of the app.
+zipapp, at every start, so at module level it imports nothing but ``sys`` (built in): it runs
+before verification exists. What its functions import later (``importlib``, ``runpy``, ``code``)
+is standard library, which the manager trusts; the app's own modules come through the hook.
 
 Imported as a normal module (tests, linters), the stand-ins in the block are used instead.
 """
