@@ -853,7 +853,7 @@ def test_no_entry_point_on_a_terminal_is_interactive(workdir, key):
     output, deadline, status = b"", time.monotonic() + 120, None
     try:
         while time.monotonic() < deadline:
-            if lines and output.count(b">>> ") > 2 - len(lines):  # a new prompt: type the next line
+            if lines and output.count(b">>> ") >= 4 - len(lines):  # a new prompt: type the next line
                 os.write(fd, lines.pop(0))
             ready, _, _ = select.select([fd], [], [], 1)
             if ready:
