@@ -835,20 +835,16 @@ def test_interrupted_write_leaves_the_previous_archive(workdir, key, monkeypatch
 
 
 def test_no_entry_point_on_a_terminal_is_interactive(workdir, key):
-    import pty
     import select
-    import signal
     import time
 
     folder = write_tree(workdir / "repl_src", {"lib.py": "VALUE = 6\n"})
     out = workdir / "repl.pyz"
     build_zipapp([str(folder)], out, key)
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the app on a terminal (never returns into pytest)
-        try:
-            os.execve(sys.executable, [sys.executable, "-I", str(out)], clean_env())
-        finally:
-            os._exit(127)
+    fd, terminal = os.openpty()  # no fork of this (threaded) process: a child on the terminal
+    child = subprocess.Popen([sys.executable, "-I", str(out)], stdin=terminal, stdout=terminal,
+                             stderr=terminal, env=clean_env(), start_new_session=True)
+    os.close(terminal)
     lines = [b"import lib\n", b"print(lib.VALUE * 7, type(lib.__spec__.loader).__name__)\n", b"\x04"]
     output, deadline, status = b"", time.monotonic() + 120, None
     try:
@@ -864,19 +860,16 @@ def test_no_entry_point_on_a_terminal_is_interactive(workdir, key):
                 if not chunk:
                     break
                 output += chunk
-        status = None
-        for _ in range(600):
-            done, waited = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status = waited
-                break
-            time.sleep(0.1)
+        try:
+            status = child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            status = None
     finally:
         if status is None:  # still running (or the test failed): never leave it behind
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            child.kill()
+            child.wait()
         os.close(fd)
     text = output.decode(errors="replace")
-    assert status is not None and os.waitstatus_to_exitcode(status) == 0, text
+    assert status == 0, text
     assert f"{out} is on sys.path, its modules verified" in text
     assert "42 VerifyingLoader" in text
