@@ -55,12 +55,13 @@ APP_FILES = {
 }
 
 
-def make_wheel(folder: Path, name: str, files: dict[str, str], requires=(), scripts=None) -> Path:
+def make_wheel(folder: Path, name: str, files: dict[str, str], requires=(), scripts=None,
+               version: str = "1.0") -> Path:
     """A minimal, valid pure-Python wheel written by hand (no build backend, no network)."""
-    dist = f"{name}-1.0.dist-info"
+    dist = f"{name}-{version}.dist-info"
     meta = {
-        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n%s" % (
-            name, "".join(f"Requires-Dist: {r}\n" for r in requires)),
+        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
+            name, version, "".join(f"Requires-Dist: {r}\n" for r in requires)),
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     if scripts:
@@ -72,7 +73,7 @@ def make_wheel(folder: Path, name: str, files: dict[str, str], requires=(), scri
         record.append(f"{path},sha256={digest},{len(data)}")
     record.append(f"{dist}/RECORD,,")
     contents[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         for path, data in contents.items():
             zf.writestr(path, data)
@@ -259,8 +260,6 @@ def test_listed_bytecode_is_what_runs(workdir, key):
 
 def test_bad_entry_points(workdir, key):
     source = write_tree(workdir / "no_main", {"m.py": "def f(): pass\n"})
-    with pytest.raises(ZipappError, match="no entry point"):
-        build_zipapp(str(source), workdir / "n.pyz", key)
     with pytest.raises(ZipappError, match="invalid entry point"):
         build_zipapp(str(source), workdir / "n.pyz", key, main="m")
     with pytest.raises(ZipappError, match="no such file"):
@@ -558,3 +557,319 @@ def test_app_installed_meta_path_finder_for_aliases(workdir, key):
     build_zipapp(str(source), out, key, main="run:main")
     result = python(out)
     assert (result.returncode, result.stdout) == (0, "http.client\n"), result.stderr
+
+
+# -- shiv/pex-style inputs: many SOURCEs, -r, -c, --pip-arg, no entry point (issue 11) ------------------
+
+
+@pytest.fixture(scope="module")
+def index(workdir):
+    """A folder of wheels that pip uses as its only index (through --pip-arg, not the environment).
+
+    ``tinydep`` exists as 1.0 and 2.0; ``pinned`` needs ``tinydep<2`` and ``loose`` any tinydep,
+    so only ONE resolution of both gives 1.0 to both; each ships a console script, and so does
+    ``tinydep`` 1.0 (a dependency's script is never the default entry point); ``plainlib``
+    (``tinydep<2``) has none.
+    """
+    folder = workdir / "index"
+    folder.mkdir()
+    make_wheel(folder, "tinydep", {"tinydep.py": "VALUE = 1\ndef tool():\n    print('tinydep tool')\n"},
+               scripts={"tinydep-tool": "tinydep:tool"})
+    make_wheel(folder, "tinydep", {"tinydep.py": "VALUE = 2\n"}, version="2.0")
+    make_wheel(folder, "pinned", {"pinned.py": "import sys, tinydep\ndef main():\n"
+                                               "    print('pinned', tinydep.VALUE, sys.argv[1:])\n"},
+               requires=["tinydep<2"], scripts={"pinned": "pinned:main"})
+    make_wheel(folder, "loose", {"loose.py": "import tinydep\ndef main():\n    print('loose', tinydep.VALUE)\n"},
+               requires=["tinydep"], scripts={"loose": "loose:main"})
+    make_wheel(folder, "plainlib", {"plainlib.py": "import tinydep\n"}, requires=["tinydep<2"])
+    return folder
+
+
+@pytest.fixture
+def no_pip_env(monkeypatch):
+    """Nothing from the environment tells pip where to look: only --pip-arg does."""
+    for name in ("PIP_NO_INDEX", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def offline(index: Path) -> list[str]:
+    return ["--no-index", f"--find-links={index}", "--isolated"]
+
+
+def test_sources_and_requirements_resolved_by_one_pip_install(workdir, key, index, no_pip_env):
+    requirements = workdir / "requirements.txt"
+    requirements.write_text("loose\n")
+    extra = write_tree(workdir / "extra_folder", {"extra.py": "NOTE = 'from a plain folder'\n"})
+    out = workdir / "many.pyz"
+    manifest = build_zipapp([str(index / "pinned-1.0-py3-none-any.whl"), str(extra)], out, key,
+                            requirements=[requirements], pip_args=offline(index), console_script="loose")
+    names = set(manifest.hashes)
+    assert {"pinned.py", "loose.py", "tinydep.py", "extra.py", "tinydep-1.0.dist-info/METADATA"} <= names
+    result = python(out)
+    assert (result.returncode, result.stdout) == (0, "loose 1\n"), result.stderr  # one resolution: 1.0
+
+
+def test_console_script_by_name_from_any_distribution(workdir, key, index, no_pip_env):
+    out = workdir / "script.pyz"
+    build_zipapp(["pinned"], out, key, pip_args=offline(index), console_script="tinydep-tool")
+    assert python(out).stdout == "tinydep tool\n"
+    # No -c: the sources' own script, even though a dependency declares one too.
+    build_zipapp(["pinned"], out, key, pip_args=offline(index))
+    assert python(out, "x").stdout == "pinned 1 ['x']\n"
+    result = signedimp_cli("zipapp", "pinned", "-o", out, "--key", _private(workdir, key),
+                           "--pip-arg=--no-index", f"--pip-arg=--find-links={index}", "-c", "tinydep-tool")
+    assert result.returncode == 0, result.stderr
+    assert python(out).stdout == "tinydep tool\n"
+
+
+def test_ambiguous_and_unknown_console_scripts_list_the_candidates(workdir, key, index, no_pip_env):
+    with pytest.raises(ZipappError) as info:
+        build_zipapp(["pinned", "loose"], workdir / "x.pyz", key, pip_args=offline(index))
+    assert str(info.value) == ("several console scripts in the sources: loose=loose:main (loose), "
+                               "pinned=pinned:main (pinned); choose one with -c NAME (or -m pkg.mod:fn)")
+    with pytest.raises(ZipappError) as info:
+        build_zipapp(["pinned"], workdir / "x.pyz", key, pip_args=offline(index), console_script="nope")
+    assert str(info.value) == ("-c nope: no installed distribution declares a console script of that name "
+                               "(declared: pinned=pinned:main (pinned), tinydep-tool=tinydep:tool (tinydep))")
+    with pytest.raises(ZipappError, match="alternatives"):
+        build_zipapp(["pinned"], workdir / "x.pyz", key, main="a:b", console_script="pinned")
+    result = signedimp_cli("zipapp", "pinned", "-o", workdir / "x.pyz", "--key", _private(workdir, key),
+                           "-m", "a:b", "-c", "pinned")
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr, result.stderr
+    assert not (workdir / "x.pyz").exists()
+
+
+def test_no_entry_point_runs_like_python(workdir, key, index, no_pip_env):
+    # Only a dependency declares a script: no default entry point, as with shiv and pex the app
+    # runs like python (-m MODULE, -c CODE, interactive), every import verified.
+    folder = write_tree(workdir / "lib_folder", {"lib.py": "import sys\nprint('lib run', __name__, sys.argv)\n"})
+    out = workdir / "python.pyz"
+    notes: list[str] = []
+    build_zipapp([str(folder), "plainlib"], out, key,
+                 pip_args=offline(index), log=notes.append)
+    assert notes == [f"{out}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
+                     "it runs like python: `python.pyz -m MODULE`, `python.pyz -c CODE`, or interactive; "
+                     "console scripts that -c can choose: tinydep-tool=tinydep:tool (tinydep)"]
+    code = "import sys, plainlib, tinydep; print(tinydep.VALUE, type(tinydep.__spec__.loader).__name__, sys.argv)"
+    result = python(out, "-c", code, "a")
+    assert (result.returncode, result.stdout) == (0, "1 VerifyingLoader ['-c', 'a']\n"), result.stderr
+    result = python(out, "-m", "lib", "b")
+    assert (result.returncode, result.stdout) == (0, f"lib run __main__ ['{out}/lib.py', 'b']\n"), result.stderr
+    result = subprocess.run([sys.executable, "-I", str(out)], input="import tinydep\nprint(tinydep.VALUE * 3)\n",
+                            capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert (result.returncode, result.stdout) == (0, "3\n"), result.stderr
+    result = signedimp_cli("run", out, "--key", _public(workdir, key), "-c", code)
+    assert (result.returncode, result.stdout) == (0, "1 VerifyingLoader ['-c']\n"), result.stderr
+    result = python(out, "--what")
+    assert result.returncode == 2 and result.stderr.startswith("usage: "), result.stderr
+    bad = rewrite(out, workdir / "python-bad.pyz", change=("tinydep.py", lambda d: d + b"\nprint('evil')\n"))
+    result = python(bad, "-c", "import tinydep")
+    assert result.returncode == 1 and "tinydep.py" in result.stderr and "evil" not in result.stdout
+
+
+def _public(workdir: Path, key) -> Path:
+    path = workdir / "key.pub"
+    if not path.exists():
+        path.write_bytes(key.public_pem())
+    return path
+
+
+def test_pip_failure_and_missing_requirements_file(workdir, key, index, no_pip_env):
+    with pytest.raises(ZipappError, match=r"-r .*nothing\.txt: no such requirements file"):
+        build_zipapp([], workdir / "x.pyz", key, requirements=[workdir / "nothing.txt"])
+    with pytest.raises(ZipappError, match=r"pip install of 'not-in-the-index' failed \(exit status 1\)"):
+        build_zipapp(["not-in-the-index"], workdir / "x.pyz", key, pip_args=offline(index))
+    with pytest.raises(ZipappError, match="nothing to build"):
+        build_zipapp([], workdir / "x.pyz", key)
+    (workdir / "reqs.txt").write_text("pinned\n")
+    with pytest.raises(ZipappError, match=r"reqs\.txt: not a folder, a project or a wheel \(\.whl\) "
+                                          r"\(a requirements file goes after -r\)"):
+        build_zipapp([str(workdir / "reqs.txt")], workdir / "x.pyz", key)
+    assert not (workdir / "x.pyz").exists()
+
+
+def test_direct_reference_is_a_requirement(workdir, key, index, no_pip_env):
+    from signedimp.tools._zipapp import classify_source
+
+    wheel = index / "pinned-1.0-py3-none-any.whl"
+    assert classify_source(f"pinned @ {wheel.as_uri()}") == "requirement"
+    assert classify_source("git+https://example.invalid/x.git") == "requirement"
+    out = workdir / "direct.pyz"
+    build_zipapp([f"pinned @ {wheel.as_uri()}"], out, key, pip_args=offline(index))
+    assert python(out).stdout == "pinned 1 []\n"
+
+
+def test_two_folders_with_the_same_file_are_refused(workdir, key):
+    one = write_tree(workdir / "clash1", {"same.py": "A = 1\n", "run.py": "def main(): pass\n"})
+    two = write_tree(workdir / "clash2", {"same.py": "A = 2\n"})
+    with pytest.raises(ZipappError, match="same.py is also in another source"):
+        build_zipapp([str(one), str(two)], workdir / "x.pyz", key, main="run:main")
+
+
+def test_another_platform(workdir, key, index, no_pip_env):
+    # Pure wheels fit any platform: pip picks for the target (binary wheels only, as pip requires).
+    out = workdir / "cross.pyz"
+    target = ["--platform=win_amd64", "--python-version=3.10", "--implementation=cp"]
+    build_zipapp(["pinned"], out, key, pip_args=[*offline(index), *target])
+    assert python(out).stdout == "pinned 1 []\n"
+    here = "{}.{}".format(*sys.version_info[:2])
+    other = "3.8" if here != "3.8" else "3.9"
+    with pytest.raises(ZipappError) as info:
+        build_zipapp(["pinned"], out, key, compile=True, pip_args=[*offline(index), f"--python-version={other}"])
+    assert str(info.value) == (
+        f"--compile writes bytecode for the building Python {here}, not for --python-version {other}: "
+        f"build with Python {other}, or leave out --compile (the app then compiles its verified sources "
+        "when it runs)")
+    build_zipapp(["pinned"], out, key, compile=True, pip_args=[*offline(index), "--python-version", here])
+    assert python(out).stdout == "pinned 1 []\n"
+
+
+def test_extension_modules_are_included_and_announced(workdir, key):
+    # Bytes that merely look like extension modules: the build lists and signs them like any file.
+    tag = "cpython-312-x86_64-linux-gnu"
+    source = write_tree(workdir / "ext_src", {
+        "run.py": "def main():\n    print('ok')\n",
+        f"pkg/_fast.{tag}.so": b"\x7fELF not really",
+        "pkg/__init__.py": "",
+        f"pkg/sub/_more.{tag}.so": b"\x7fELF",
+        "pkg.libs/libhelper-1a2b3c4d.so.1": b"\x7fELF",
+    })
+    out = workdir / "ext.pyz"
+    result = signedimp_cli("zipapp", source, "-o", out, "--key", _private(workdir, key), "-m", "run:main")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == (
+        f"{out} includes 2 extension modules (pkg._fast, pkg.sub._more) and 1 bundled shared library "
+        f"(pkg.libs/), built for {tag}; they load from the archive, verified")
+    with zipfile.ZipFile(out) as zf:
+        manifest = Manifest.parse(zf.read(MANIFEST_NAME))
+    assert f"pkg/_fast.{tag}.so" in manifest and "pkg.libs/libhelper-1a2b3c4d.so.1" in manifest
+    assert verify_path(out, [key.public_key]).ok
+
+
+# -- `signedimp run` of what is not a signed zipapp; --help -----------------------------------------------
+
+
+def test_run_says_what_it_was_given(workdir, key, pub, wheels):
+    result = signedimp_cli("run", wheels, "--key", pub)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"signedimp: error: {wheels}: a wheel, not a zipapp (it has no __main__.py): check it with "
+        f"`signedimp verify {wheels} --key PUB.pem` and install it with pip, or make an app of it with "
+        f"`signedimp zipapp {wheels} -o APP.pyz --key KEY.pem`\n")
+    plain_zip = workdir / "data.zip"
+    with zipfile.ZipFile(plain_zip, "w") as zf:
+        zf.writestr("readme.txt", "hi")
+    result = signedimp_cli("run", plain_zip, "--key", pub)
+    assert (result.returncode, result.stderr) == (2, (
+        f"signedimp: error: {plain_zip}: a zip archive without __main__.py, not a zipapp; build a signed "
+        "zipapp with `signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`\n"))
+    unsigned = workdir / "unsigned.pyz"
+    source = write_tree(workdir / "unsigned_src", {"__main__.py": "print('unsigned ran')\n"})
+    subprocess.run([sys.executable, "-m", "zipapp", str(source), "-o", str(unsigned)], check=True)
+    result = signedimp_cli("run", unsigned, "--key", pub)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"signedimp: error: {unsigned}: a zipapp that is not signed (it has no signedimp-manifest.txt): "
+        f"sign it with `signedimp sign {unsigned} --key KEY.pem`, or build a signed zipapp with "
+        "`signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`\n")
+    text_file = workdir / "notes.txt"
+    text_file.write_text("not a zip\n")
+    assert_refused(signedimp_cli("run", text_file, "--key", pub), "not a valid zip")
+
+
+def test_zipapp_help_describes_every_source():
+    result = signedimp_cli("zipapp", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for phrase in ("a folder copied as it is", "a project a folder with pyproject.toml",
+                   "a wheel a .whl file", "a requirement a name with an optional version",
+                   "-r REQUIREMENTS", "--pip-arg ARG", "-c CONSOLE_SCRIPT", "-m pkg.mod:fn",
+                   "load from the archive, verified", "runs like python"):
+        assert phrase in text, phrase
+
+
+# -- the generated __main__ is a real module (issue 9.2) ---------------------------------------------------
+
+
+def test_main_is_the_module_with_only_its_generated_block_replaced(workdir, key):
+    from signedimp.tools import _zipapp, _zipapp_main
+
+    template = Path(_zipapp_main.__file__).read_text(encoding="utf-8")
+    text, members = _zipapp.main_module_source([key.public_key], "pkg.cli:main")
+    assert members == {}
+    begin = template.index(_zipapp.GENERATED_BEGIN)
+    end = template.index("\n", template.index(_zipapp.GENERATED_END)) + 1
+    generated = get_bootstrap_code(key.public_key) + "\n\nENTRY = ('call', 'pkg.cli', 'main')\n"
+    header = ("# Generated by `signedimp zipapp` from signedimp/tools/_zipapp_main.py; listed and signed in "
+              "signedimp-manifest.txt like every other entry.\n")
+    assert text == header + template[:begin] + generated + template[end:]
+    compile(text, "__main__.py", "exec")
+    # As a module it imports with its stand-ins (nothing runs), as linters and type checkers see it.
+    assert _zipapp_main.ENTRY == ("call", "example.cli", "main") and _zipapp_main._signedimp_manager is None
+    assert _zipapp_main.archive_path({"__file__": "/x/app.pyz/__main__.py"}) == "/x/app.pyz"
+    with pytest.raises(AssertionError, match="exactly one generated block"):
+        _zipapp.fill_template("import sys\n", "X = 1\n")
+
+
+def test_interrupted_write_leaves_the_previous_archive(workdir, key, monkeypatch):
+    from signedimp.tools import _zipapp
+
+    source = write_tree(workdir / "atomic_src", {"hello.py": "def main():\n    print('first')\n"})
+    out = workdir / "atomic" / "app.pyz"
+    build_zipapp(str(source), out, key, main="hello:main")
+    before = out.read_bytes()
+    calls = []
+
+    def failing(name, date_time):
+        calls.append(name)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return zipfile.ZipInfo(name, date_time)
+
+    monkeypatch.setattr(_zipapp, "zip_info", failing)
+    (source / "hello.py").write_text("def main():\n    print('second')\n")
+    with pytest.raises(OSError, match="disk full"):
+        build_zipapp(str(source), out, key, main="hello:main")
+    assert out.read_bytes() == before
+    assert os.listdir(out.parent) == ["app.pyz"]
+
+
+def test_no_entry_point_on_a_terminal_is_interactive(workdir, key):
+    import select
+    import time
+
+    folder = write_tree(workdir / "repl_src", {"lib.py": "VALUE = 6\n"})
+    out = workdir / "repl.pyz"
+    build_zipapp([str(folder)], out, key)
+    fd, terminal = os.openpty()  # no fork of this (threaded) process: a child on the terminal
+    child = subprocess.Popen([sys.executable, "-I", str(out)], stdin=terminal, stdout=terminal,
+                             stderr=terminal, env=clean_env(), start_new_session=True)
+    os.close(terminal)
+    lines = [b"import lib\n", b"print(lib.VALUE * 7, type(lib.__spec__.loader).__name__)\n", b"\x04"]
+    output, deadline, status = b"", time.monotonic() + 120, None
+    try:
+        while time.monotonic() < deadline:
+            if lines and output.count(b">>> ") >= 4 - len(lines):  # a new prompt: type the next line
+                os.write(fd, lines.pop(0))
+            ready, _, _ = select.select([fd], [], [], 1)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child has closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+        try:
+            status = child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            status = None
+    finally:
+        if status is None:  # still running (or the test failed): never leave it behind
+            child.kill()
+            child.wait()
+        os.close(fd)
+    text = output.decode(errors="replace")
+    assert status == 0, text
+    assert f"{out} is on sys.path, its modules verified" in text
+    assert "42 VerifyingLoader" in text

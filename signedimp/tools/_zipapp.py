@@ -1,8 +1,11 @@
 """Signed zipapps: build them (``signedimp zipapp``) and run them verified (``signedimp run``).
 
-An archive built here is an ordinary zipapp (``python app.pyz`` works) whose generated
-``__main__.py`` carries the verifier bootstrap and the pinned public keys, so every module the
-app imports is checked before it runs. Builds are reproducible: entries sorted, fixed
+An archive built here is an ordinary zipapp (``python app.pyz`` works) whose ``__main__.py``
+(the module ``_zipapp_main.py`` with the verifier bootstrap and the pinned public keys written
+into its generated block) checks the archive, so every module the app imports, C extensions
+included, is checked before it runs. Its inputs are those of shiv and pex: any number of
+folders, projects, wheels, requirements and requirements files, installed by ONE
+``pip install --target``. Builds are reproducible: entries sorted, fixed
 timestamps (``SOURCE_DATE_EPOCH``, else 1980-01-01), fixed modes, and Ed25519 signatures are
 deterministic, so the same inputs give the same bytes.
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import configparser
 import io
+import json
 import os
 import re
 import shutil
@@ -24,16 +28,20 @@ import time
 import traceback
 import types
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
 from ..errors import IntegrityCheckError, ManifestError, SignatureMismatch
 from ..guard import mark_verified
 from ..manifest import MANIFEST_NAME, Manifest, check_path
+from ._atomic_write import AtomicFile
+from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
 
-__all__ = ["APP_MAIN_MODULE", "ZipappError", "build_zipapp", "run_zipapp"]
+__all__ = [
+    "APP_MAIN_MODULE", "NotAZipapp", "ZipappError", "build_zipapp", "describe_extensions", "run_zipapp",
+]
 
 #: The module name a source folder's own ``__main__.py`` is renamed to inside the archive: the
 #: generated ``__main__.py`` runs it through the import hook (so it is verified) as ``__main__``.
@@ -56,26 +64,45 @@ class ZipappError(ValueError):
 # ----------------------------------------------------------------------------- building
 
 
-def build_zipapp(source: str | os.PathLike, output: str | os.PathLike, key: Any, *,
-                 main: str | None = None, interpreter: str | None = None,
-                 compile: bool = False, extra_keys: Sequence[Any] = ()) -> Manifest:
-    """Build a signed, self-verifying zipapp at ``output`` from ``source``; return its manifest.
+def build_zipapp(sources: str | os.PathLike | Sequence[str | os.PathLike], output: str | os.PathLike,
+                 key: Any, *, requirements: Sequence[str | os.PathLike] = (), main: str | None = None,
+                 console_script: str | None = None, interpreter: str | None = None,
+                 compile: bool = False, pip_args: Sequence[str] = (),
+                 extra_keys: Sequence[Any] = (),
+                 log: Callable[[str], object] | None = None) -> Manifest:
+    """Build a signed, self-verifying zipapp at ``output``; return its manifest.
 
-    ``source``: a plain folder (copied as is, like ``python -m zipapp``), a project folder (it has
-    pyproject.toml / setup.py / setup.cfg), a ``.whl``, or a requirement string; the last three
-    are installed with their dependencies by ``pip install --target`` into a staging folder.
-    ``main``: ``pkg.mod:fn``; default: the folder's ``__main__.py`` or the one console script
-    the installed distributions declare. ``interpreter``: shebang line (none when not given, as
-    with ``python -m zipapp``). ``compile``: add bytecode for the building interpreter.
+    ``sources``: any number of plain folders (copied as they are, like ``python -m zipapp``),
+    project folders (they have pyproject.toml / setup.py / setup.cfg), wheels (``.whl``) and
+    requirement strings (``rich``, ``click>=8``); with ``requirements`` (files, as pip's ``-r``)
+    everything but the plain folders is installed, dependencies included, by ONE
+    ``pip install --target`` into a staging folder, with ``pip_args`` passed to pip as they are.
+    Entry point: ``main`` (``pkg.mod:fn``), or ``console_script`` (a console script's name, from
+    any installed distribution), or the folder's ``__main__.py``, or the one console script that
+    the *sources'* distributions declare, else none: the app runs like ``python`` (``-m MODULE``,
+    ``-c CODE``, interactive), and ``log`` (e.g. ``print``) is told so. ``interpreter``: shebang
+    line (none when not given, as with ``python -m zipapp``). ``compile``: add bytecode for the
+    building interpreter.
     ``extra_keys``: more keys to pin in ``__main__.py`` (public keys), or to co-sign with
     (private keys), e.g. for a key rotation.
     """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    names = [os.fspath(source) for source in sources]
+    if main is not None and console_script is not None:
+        raise ZipappError("-c CONSOLE_SCRIPT and -m pkg.mod:fn are alternatives: give one of them")
     if main is not None and not _ENTRY_POINT.match(main):
         raise ZipappError(f"invalid entry point {main!r}: expected pkg.module:function")
+    if not names and not requirements:
+        raise ZipappError("nothing to build: give at least one SOURCE or -r REQUIREMENTS")
+    pip_args = cross_platform_pip_args(list(pip_args), compile)
     output = Path(output)
     with tempfile.TemporaryDirectory(prefix="signedimp-zipapp-") as tmp:
         staging = Path(tmp, "app").resolve()
-        entry = stage_source(str(source), staging, main, output)
+        requested = stage_sources(names, [os.fspath(r) for r in requirements], staging, pip_args, output)
+        entry = choose_entry(staging, main, console_script, requested)
+        if entry is None and log is not None:
+            log(no_entry_note(output, console_scripts(staging)))
         signers = [key, *(k for k in extra_keys if hasattr(k, "sign"))]
         pinned = [*signers, *(k for k in extra_keys if not hasattr(k, "sign"))]
         main_source, members = main_module_source(public_keys(pinned), entry, bytecode=compile)
@@ -98,45 +125,44 @@ def classify_source(source: str) -> str:
     if path.is_file():
         if path.suffix == ".whl":
             return "wheel"
-        raise ZipappError(f"{source}: not a folder, a project or a wheel (.whl)")
+        hint = " (a requirements file goes after -r)" if path.suffix in (".txt", ".in") else ""
+        raise ZipappError(f"{source}: not a folder, a project or a wheel (.whl){hint}")
+    if "@" in source or "://" in source:  # a direct reference: name @ URL, or a URL pip accepts
+        return "requirement"
     if source.endswith(".whl") or os.sep in source or (os.altsep and os.altsep in source):
         raise ZipappError(f"{source}: no such file or directory")
     return "requirement"
 
 
-def stage_source(source: str, staging: Path, main: str | None, output: Path) -> str:
-    """Fill ``staging`` from ``source``; return the entry: ``pkg.mod:fn`` or APP_MAIN_MODULE."""
-    kind = classify_source(source)
-    if kind == "folder":
-        copy_folder(Path(source), staging, output)
-    else:
-        staging.mkdir(parents=True)
-        pip_install(str(Path(source).resolve()) if kind != "requirement" else source, staging)
+def stage_sources(sources: Sequence[str], requirements: Sequence[str], staging: Path,
+                  pip_args: Sequence[str], output: Path) -> set[str] | None:
+    """Fill ``staging``: one pip install of everything installable, then the plain folders.
+
+    Returns the normalised names of the distributions the sources asked for (pip's report),
+    whose console scripts are the candidates for the default entry point; None when unknown.
+    """
+    folders, specs = [], []
+    for source in sources:
+        kind = classify_source(source)
+        if kind == "folder":
+            folders.append(Path(source))
+        else:
+            specs.append(source if kind == "requirement" else str(Path(source).resolve()))
+    for requirement_file in requirements:
+        if not Path(requirement_file).is_file():
+            raise ZipappError(f"-r {requirement_file}: no such requirements file")
+    staging.mkdir(parents=True)
+    requested: set[str] | None = set()
+    if specs or requirements:
+        requested = pip_install(specs, requirements, staging, pip_args)
         shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: the archive has its own main
+    for folder in folders:
+        copy_folder(folder, staging, output)
     remove_caches(staging)
     (staging / MANIFEST_NAME).unlink(missing_ok=True)  # a stale root manifest: replaced by ours
     if (staging / RUNTIME_FOLDER).exists():
         raise ZipappError(f"the source already has {RUNTIME_FOLDER}; it is reserved by signedimp")
-    return choose_entry(staging, main, kind, distribution_name(source, kind))
-
-
-def distribution_name(source: str, kind: str) -> str | None:
-    """The normalised name of the distribution ``source`` installs (its scripts come first)."""
-    name = None
-    if kind == "wheel":
-        name = Path(source).name.split("-", 1)[0]
-    elif kind == "requirement":
-        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", source.strip())
-        name = match.group(0) if match else None
-    elif kind == "project":
-        try:
-            import tomllib  # Python 3.11+
-        except ImportError:  # pragma: no cover - 3.10: fall back to every distribution's scripts
-            return None
-        pyproject = Path(source, "pyproject.toml")
-        if pyproject.is_file():
-            name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
-    return normalise_name(name) if name else None
+    return requested
 
 
 def normalise_name(name: str) -> str:
@@ -145,24 +171,101 @@ def normalise_name(name: str) -> str:
 
 
 def copy_folder(source: Path, staging: Path, output: Path) -> None:
-    """Copy a plain folder as ``python -m zipapp`` would, minus caches and the output itself."""
+    """Copy a plain folder as ``python -m zipapp`` would, minus caches and the output itself.
+
+    Several sources share one staging folder: a file that another source already put there is
+    an error, never silently overwritten.
+    """
     target = output.resolve()
+    for folder, dirnames, filenames in os.walk(source):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        relative = Path(folder).relative_to(source)
+        (staging / relative).mkdir(parents=True, exist_ok=True)
+        for name in sorted(filenames):
+            path = Path(folder, name)
+            if path.resolve() == target:
+                continue
+            destination = staging / relative / name
+            if destination.exists():
+                raise ZipappError(f"{source}: {(relative / name).as_posix()} is also in another source "
+                                  "(or installed by pip); a zipapp holds one file per name")
+            shutil.copy2(path, destination)
 
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        return {n for n in names if n == "__pycache__" or Path(folder, n).resolve() == target}
 
-    shutil.copytree(source, staging, ignore=ignore)
-
-
-def pip_install(spec: str, staging: Path) -> None:
-    """``pip install --target`` with the building interpreter, as the zipapp docs recommend."""
+def pip_install(specs: Sequence[str], requirements: Sequence[str], staging: Path,
+                pip_args: Sequence[str]) -> set[str] | None:
+    """ONE ``pip install --target`` of everything, as the zipapp docs recommend; pip resolves
+    all the sources' dependencies together. Returns the requested distributions' names."""
+    report = staging.parent / "pip-report.json"
     command = [
         sys.executable, "-m", "pip", "install", "--target", str(staging), "--no-compile",
-        "--disable-pip-version-check", "--no-warn-script-location", "--no-input", "--quiet", spec,
+        "--disable-pip-version-check", "--no-warn-script-location", "--no-input", "--quiet",
+        "--report", str(report), *pip_args,
     ]
+    for requirement_file in requirements:
+        command += ["-r", str(Path(requirement_file).resolve())]
+    command += list(specs)
     result = subprocess.run(command, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
-        raise ZipappError(f"pip install of {spec!r} failed (exit status {result.returncode}); see pip's output above")
+        asked = ", ".join([*(repr(s) for s in specs), *(f"-r {r}" for r in requirements)])
+        raise ZipappError(f"pip install of {asked} failed (exit status {result.returncode}); "
+                          "see pip's output above")
+    return requested_distributions(report)
+
+
+def requested_distributions(report: Path) -> set[str] | None:
+    """The normalised names of what was asked for (not pulled in as a dependency), from pip's
+    ``--report``; None when pip wrote no report."""
+    try:
+        document = json.loads(report.read_text(encoding="utf-8"))
+        return {normalise_name(item["metadata"]["name"]) for item in document.get("install", ())
+                if item.get("requested")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+#: pip options that select another platform's or Python's wheels.
+CROSS_OPTIONS = ("--platform", "--python-version", "--implementation", "--abi")
+
+
+def pip_option_values(pip_args: Sequence[str], option: str) -> list[str]:
+    """The values given to ``option`` in ``pip_args`` (``--opt=V`` or ``--opt V``)."""
+    values = []
+    for index, arg in enumerate(pip_args):
+        if arg.startswith(option + "="):
+            values.append(arg[len(option) + 1:])
+        elif arg == option and index + 1 < len(pip_args):
+            values.append(pip_args[index + 1])
+    return values
+
+
+def cross_platform_pip_args(pip_args: list[str], compile: bool) -> list[str]:
+    """Building for another platform or Python (pip's ``--platform``, ``--python-version``, ...).
+
+    Supported: pip picks that target's wheels; as pip requires, binary wheels only
+    (``--only-binary=:all:`` is added unless ``--only-binary``/``--no-deps`` is given). The
+    runtime embedded in ``__main__`` is pure Python and falls back to its sources on another
+    Python. Refused: ``--compile`` for another Python version, since bytecode is written by the
+    building interpreter and would be dead weight (or wrong) there.
+    """
+    if not any(pip_option_values(pip_args, option) for option in CROSS_OPTIONS):
+        return pip_args
+    if compile:
+        here = "{}.{}".format(*sys.version_info[:2])
+        for version in pip_option_values(pip_args, "--python-version"):
+            wanted = version if "." in version else f"{version[:1]}.{version[1:]}"
+            if wanted != here:
+                raise ZipappError(
+                    f"--compile writes bytecode for the building Python {here}, not for "
+                    f"--python-version {version}: build with Python {wanted}, or leave out --compile "
+                    "(the app then compiles its verified sources when it runs)")
+        for implementation in pip_option_values(pip_args, "--implementation"):
+            if implementation not in ("cp", "py") or sys.implementation.name != "cpython":
+                raise ZipappError(f"--compile writes bytecode for this {sys.implementation.name}, not for "
+                                  f"--implementation {implementation}: leave out --compile")
+    if not any(arg.startswith(("--only-binary", "--no-deps")) for arg in pip_args):
+        pip_args = [*pip_args, "--only-binary=:all:"]
+    return pip_args
 
 
 def remove_caches(staging: Path) -> None:
@@ -172,12 +275,16 @@ def remove_caches(staging: Path) -> None:
             shutil.rmtree(cache)
 
 
-def choose_entry(staging: Path, main: str | None, kind: str, primary: str | None = None) -> str:
-    """The entry point: ``-m``, else the folder's ``__main__.py`` (renamed), else a console script."""
+def choose_entry(staging: Path, main: str | None, console_script: str | None = None,
+                 requested: set[str] | None = None) -> str | None:
+    """The entry point: ``-m``; ``-c`` (any distribution's console script); else the folder's
+    ``__main__.py`` (renamed); else the one console script of the sources' own distributions;
+    else None, as shiv and pex do: the app runs like ``python`` (``-m``, ``-c``, interactive)."""
     own_main = staging / MAIN_NAME
     if own_main.exists():
-        if main is not None:
-            raise ZipappError(f"{MAIN_NAME} already in the source: cannot also use -m {main}")
+        if main is not None or console_script is not None:
+            chosen = f"-m {main}" if main is not None else f"-c {console_script}"
+            raise ZipappError(f"{MAIN_NAME} already in the source: cannot also use {chosen}")
         renamed = staging / f"{APP_MAIN_MODULE}.py"
         if renamed.exists():
             raise ZipappError(f"the source already has {renamed.name}; it is reserved by signedimp")
@@ -185,33 +292,119 @@ def choose_entry(staging: Path, main: str | None, kind: str, primary: str | None
         return APP_MAIN_MODULE
     if main is not None:
         return main
-    scripts = console_scripts(staging, primary) if kind != "folder" else {}
-    if not scripts and primary is not None:
-        scripts = console_scripts(staging)
-    targets = sorted(set(scripts.values()))
+    scripts = console_scripts(staging)
+    if console_script is not None:
+        return named_script(scripts, console_script)
+    own = [s for s in scripts if requested is None or s[2] in requested]
+    targets = sorted({target for _, target, _ in own})
     if len(targets) == 1:
         return targets[0]
     if targets:
-        listed = ", ".join(f"{name}={target}" for name, target in sorted(scripts.items()))
-        raise ZipappError(f"several console scripts ({listed}): choose one with -m pkg.mod:fn")
-    raise ZipappError("no entry point: pass -m pkg.mod:fn, or add a __main__.py to the source")
+        raise ZipappError(f"several console scripts in the sources: {describe_scripts(own)}; "
+                          "choose one with -c NAME (or -m pkg.mod:fn)")
+    return None  # no entry point: the app is an interpreter (-m MODULE, -c CODE, interactive)
 
 
-def console_scripts(staging: Path, distribution: str | None = None) -> dict[str, str]:
-    """``name -> pkg.mod:fn`` for the console scripts of one installed distribution, or of all."""
-    scripts: dict[str, str] = {}
+def no_entry_note(output: Path, scripts: Sequence[tuple[str, str, str]]) -> str:
+    """What a build without an entry point says: how the app runs, and the scripts it could use."""
+    note = (f"{output}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
+            f"it runs like python: `{output.name} -m MODULE`, `{output.name} -c CODE`, or interactive")
+    if scripts:
+        note += f"; console scripts that -c can choose: {describe_scripts(scripts)}"
+    return note
+
+
+def named_script(scripts: Sequence[tuple[str, str, str]], name: str) -> str:
+    """The target of the console script ``name`` (``-c``), from whichever distribution has it."""
+    targets = sorted({target for script, target, _ in scripts if script == name})
+    if len(targets) == 1:
+        return targets[0]
+    if targets:
+        same = [s for s in scripts if s[0] == name]
+        raise ZipappError(f"-c {name}: several distributions declare it ({describe_scripts(same)}); "
+                          "choose with -m pkg.mod:fn")
+    known = describe_scripts(scripts) if scripts else "none"
+    raise ZipappError(f"-c {name}: no installed distribution declares a console script of that name "
+                      f"(declared: {known})")
+
+
+def describe_scripts(scripts: Sequence[tuple[str, str, str]]) -> str:
+    """``name=pkg.mod:fn (distribution), ...``: the candidates an error message lists."""
+    return ", ".join(f"{name}={target} ({dist})" for name, target, dist in sorted(scripts))
+
+
+def console_scripts(staging: Path) -> list[tuple[str, str, str]]:
+    """``(name, pkg.mod:fn, normalised distribution name)`` for every installed console script."""
+    scripts = []
     for path in sorted(staging.glob("*.dist-info/entry_points.txt")):
-        if distribution and normalise_name(path.parent.name.split("-", 1)[0]) != distribution:
-            continue
+        distribution = normalise_name(path.parent.name.split("-", 1)[0])
         parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
         parser.optionxform = str  # type: ignore[assignment,method-assign]
-        parser.read_string(path.read_text(encoding="utf-8"))
+        try:
+            parser.read_string(path.read_text(encoding="utf-8"))
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ZipappError(f"{path.relative_to(staging)}: unreadable entry points: {exc}") from None
         if parser.has_section("console_scripts"):
             for name, value in parser.items("console_scripts"):
                 target = value.split("[", 1)[0].replace(" ", "")
                 if _ENTRY_POINT.match(target):
-                    scripts[name] = target
+                    scripts.append((name, target, distribution))
     return scripts
+
+
+#: A shared library: an extension module (``.so``, ``.pyd``) or one bundled beside it.
+_SHARED_LIBRARY = re.compile(r"\.(so(\.\d+)*|pyd|dylib|dll)$")
+
+
+def extension_modules(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(dotted names of the extension modules, other shared libraries) among archive ``names``.
+
+    An extension module sits in a package folder and its file name starts with an identifier
+    (``yaml/_yaml.cpython-312-x86_64-linux-gnu.so``); libraries that auditwheel and delocate
+    bundle (``numpy.libs/libgfortran-....so.5``) are in folders that are not packages.
+    """
+    modules, libraries = [], []
+    for name in sorted(names):
+        if not _SHARED_LIBRARY.search(name):
+            continue
+        *folders, filename = name.split("/")
+        stem = filename.split(".", 1)[0]
+        if stem.isidentifier() and all(folder.isidentifier() for folder in folders):
+            modules.append(".".join([*folders, stem]))
+        else:
+            libraries.append(name)
+    return modules, libraries
+
+
+def describe_extensions(names: Iterable[str], limit: int = 6) -> str | None:
+    """What a build with compiled code says about it (None when there is none)."""
+    names = list(names)
+    modules, libraries = extension_modules(names)
+    if not modules:
+        return None
+    more = len(modules) - limit
+    shown = ", ".join(modules[:limit]) + (f", ... {more} more" if more > 0 else "")
+    noun = "extension module" if len(modules) == 1 else "extension modules"
+    text = f"includes {len(modules)} {noun} ({shown})"
+    if libraries:
+        folders = sorted({name.rpartition("/")[0] + "/" for name in libraries})
+        plural = "y" if len(libraries) == 1 else "ies"
+        text += f" and {len(libraries)} bundled shared librar{plural} ({', '.join(folders)})"
+    tags = sorted({tag for tag in (extension_tag(name) for name in names if _SHARED_LIBRARY.search(name))
+                   if tag})
+    if tags:
+        text += f", built for {', '.join(tags)}"
+    return text + "; they load from the archive, verified"
+
+
+def extension_tag(name: str) -> str | None:
+    """The platform tag in an extension module's file name (``cpython-312-x86_64-linux-gnu``,
+    ``abi3``), which says which Pythons can load it; None for a library or an untagged name."""
+    *folders, filename = name.split("/")
+    parts = filename.split(".")
+    if len(parts) == 3 and parts[0].isidentifier() and all(f.isidentifier() for f in folders):
+        return parts[1]
+    return None
 
 
 def compile_bytecode(staging: Path, archive_name: str) -> None:
@@ -242,110 +435,51 @@ def write_members(staging: Path, members: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def main_module_source(keys: list[Any], entry: str, *,
+#: The lines that open and close the generated block of ``_zipapp_main.py``.
+GENERATED_BEGIN = "# >>> signedimp-generated"
+GENERATED_END = "# <<< signedimp-generated"
+
+
+def main_template() -> str:
+    """The source text of ``signedimp/tools/_zipapp_main.py``: the archive's ``__main__.py``."""
+    return resources.files(__package__).joinpath("_zipapp_main.py").read_text(encoding="utf-8")
+
+
+def main_module_source(keys: list[Any], entry: str | None, *,
                        bytecode: bool = False) -> tuple[str, dict[str, bytes]]:
-    """The generated ``__main__.py`` (bootstrap, eager check of the archive, then the app) and
-    the runtime members it pins.
+    """The generated ``__main__.py`` (``_zipapp_main.py`` with the bootstrap and the entry point
+    in its generated block) and the runtime members it pins.
 
     Without bytecode ``__main__.py`` embeds ``get_bootstrap_code(keys)`` verbatim and there are
     no members. With bytecode (``--compile``) the runtime sits beside it, pinned by SHA-256
     literals, so that ``__main__.pyc``, which runpy has zipimport read twice, stays small: that
     halves the start-up cost a signed app adds (benchmarks/README.md).
     """
-    if entry == APP_MAIN_MODULE:
-        run = f"_signedimp_run_module({APP_MAIN_MODULE!r})"
+    if entry is None:
+        literal: tuple[str, ...] = ("python",)
+    elif entry == APP_MAIN_MODULE:
+        literal = ("run", APP_MAIN_MODULE)
     else:
         module, _, function = entry.partition(":")
-        run = f"_signedimp_call({module!r}, {function!r})"
+        literal = ("call", module, function)
     if bytecode:
         bootstrap, members = split_bootstrap(keys, bytecode=True)
     else:
         bootstrap, members = get_bootstrap_code(keys), {}
-    return _MAIN_TEMPLATE.format(bootstrap=bootstrap, manifest=MANIFEST_NAME, run=run), members
+    generated = f"{bootstrap}\n\nENTRY = {literal!r}\n"
+    return fill_template(main_template(), generated), members
 
 
-_MAIN_TEMPLATE = '''\
-# Generated by `signedimp zipapp`: verify this archive, then run the app through the import hook.
-# This file is listed and signed in {manifest} like every other entry.
-{bootstrap}
-
-def _signedimp_check_archive(manager, archive):
-    """Fail fast: the manifest must be signed by a pinned key and vouch for every entry."""
-    if not hasattr(manager, "root"):
-        return  # another signedimp version runs this process; its hook still checks every import
-    root = manager.root(archive)
-    ran = "__main__.pyc" if __file__.endswith("c") else "__main__.py"  # what zipimport executed
-    root.read_verified(ran, "__main__")  # corruption and partial tampering show up here
-    names = getattr(root.entry, "archive", None)
-    names = names.names if names is not None else ()
-    unlisted = sorted(n for n in names if n != {manifest!r} and not root.is_listed(n))
-    if unlisted:
-        shown = ", ".join(unlisted[:5]) + (" ..." if len(unlisted) > 5 else "")
-        raise sys.modules["signedimp"].IntegrityCheckMissing(
-            "%d entries are not listed in the signed manifest (added): %s" % (len(unlisted), shown),
-            file=archive,
-        )
-    absent = sorted({{path for manifest in root.manifests for path in manifest.hashes}}.difference(names))
-    if absent:
-        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
-        raise sys.modules["signedimp"].IntegrityCheckFailed(
-            "%d entries listed in the signed manifest are missing (removed): %s" % (len(absent), shown),
-            file=archive,
-        )
-
-
-def _signedimp_call(module, function):
-    import importlib
-
-    target = importlib.import_module(module)
-    for attribute in function.split("."):
-        target = getattr(target, attribute)
-    sys.exit(target())
-
-
-def _signedimp_run_module(name):
-    import importlib.util
-
-    spec = importlib.util.find_spec(name)
-    code = spec.loader.get_code(name)
-    main = type(sys)("__main__")
-    main.__file__ = spec.origin
-    main.__loader__ = spec.loader
-    main.__spec__ = spec
-    main.__builtins__ = __builtins__
-    launcher = sys.modules["__main__"]  # keeps this module's globals alive while the app runs
-    sys.modules["__main__"] = main
-    try:
-        exec(code, main.__dict__)
-    finally:
-        del launcher
-
-
-def _signedimp_main():
-    errors = sys.modules["signedimp"].errors
-    refusals = (ImportError, errors.ManifestError, errors.SignatureMismatch, errors.ZipFormatError)
-    # The archive: zipimport's (running from __main__.pyc or .py) or, under `signedimp run`,
-    # the folder part of __file__ (".../app.pyz/__main__.py").
-    archive = getattr(__loader__, "archive", None) if "__loader__" in globals() else None
-    archive = archive or __file__[: max(__file__.rfind("/"), __file__.rfind("\\\\"))]
-    try:
-        _signedimp_check_archive(_signedimp_manager, archive)
-    except refusals as exc:
-        sys.stderr.write("signedimp: refusing to run %s: %s\\n" % (archive, exc))
-        sys.exit(1)
-    try:
-        {run}
-    except errors.IntegrityCheckError as exc:
-        message = str(exc)
-        prefix = "" if message.startswith("signedimp") else "signedimp: "
-        sys.stderr.write(prefix + message + "\\n")
-        sys.exit(1)
-
-
-import sys
-
-_signedimp_main()
-'''
+def fill_template(template: str, generated: str) -> str:
+    """``template`` with the lines between its markers (included) replaced by ``generated``."""
+    lines = template.splitlines(keepends=True)
+    begin = [i for i, line in enumerate(lines) if line.startswith(GENERATED_BEGIN)]
+    end = [i for i, line in enumerate(lines) if line.startswith(GENERATED_END)]
+    if len(begin) != 1 or len(end) != 1 or begin[0] > end[0]:
+        raise AssertionError("_zipapp_main.py must have exactly one generated block")  # a packaging bug
+    header = (f"# Generated by `signedimp zipapp` from signedimp/tools/_zipapp_main.py; listed and "
+              f"signed in {MANIFEST_NAME} like every other entry.\n")
+    return "".join([header, *lines[: begin[0]], generated, *lines[end[0] + 1:]])
 
 
 def collect_entries(staging: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -387,7 +521,7 @@ def zip_date_time() -> tuple[int, int, int, int, int, int]:
     return time.gmtime(min(max(epoch, ZIP_EPOCH_MIN), ZIP_EPOCH_MAX))[:6]
 
 
-def zip_info(name: str, date_time: tuple[int, ...]) -> zipfile.ZipInfo:
+def zip_info(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
     """An entry with fixed metadata, so the archive depends on names and bytes alone."""
     info = zipfile.ZipInfo(name, date_time)
     info.create_system = 3  # Unix, whatever the building system: the modes below are Unix modes
@@ -406,21 +540,12 @@ def write_archive(output: Path, files: dict[str, bytes], dirs: Sequence[str],
     date_time = zip_date_time()
     entries = sorted([*files, *dirs], key=lambda n: n.encode("utf-8"))
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            if interpreter:
-                stream.write(b"#!" + interpreter.encode(sys.getfilesystemencoding()) + b"\n")
-            with zipfile.ZipFile(stream, "w") as archive:
-                for name in entries:
-                    archive.writestr(zip_info(name, date_time), files.get(name, b""))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, _output_mode(executable=bool(interpreter)))
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(str(output), _output_mode(executable=bool(interpreter))) as stream:
+        if interpreter:
+            stream.write(b"#!" + interpreter.encode(sys.getfilesystemencoding()) + b"\n")
+        with zipfile.ZipFile(stream, "w") as archive:
+            for name in entries:
+                archive.writestr(zip_info(name, date_time), files.get(name, b""))
 
 
 def _output_mode(executable: bool) -> int:
@@ -447,12 +572,44 @@ def run_zipapp(path: str | os.PathLike, keys: Any, argv: Sequence[str]) -> int:
     """
     path = os.fspath(path)
     pinned = public_keys(keys)
+    identify_archive(path)
     try:
         main_code = audit_archive(path, pinned)
     except RefusedArchive as exc:
         sys.stderr.write(f"signedimp: refusing to run {path}: {exc}\n")
         return 1
     return execute_main(path, main_code, pinned, list(argv))
+
+
+class NotAZipapp(ZipappError):
+    """``signedimp run`` was given something that is not a signed zipapp: says what it is."""
+
+
+def identify_archive(path: str) -> None:
+    """Refuse, with what it is and what to do, anything that is not a signed zipapp.
+
+    A wheel, a plain zip or an unsigned zipapp gets a message that names it, instead of the
+    audit's complaint about a missing manifest.
+    """
+    build = "build a signed zipapp with `signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, EOFError, ValueError):
+        return  # damaged, truncated or no zip at all: the audit refuses it with the reason
+    is_wheel = path.endswith(".whl") or any(
+        re.fullmatch(r"[^/]+\.dist-info/WHEEL", name) for name in names)
+    if MAIN_NAME not in names:
+        if is_wheel:
+            raise NotAZipapp(
+                f"{path}: a wheel, not a zipapp (it has no {MAIN_NAME}): check it with "
+                f"`signedimp verify {path} --key PUB.pem` and install it with pip, or make an app of it "
+                f"with `signedimp zipapp {path} -o APP.pyz --key KEY.pem`")
+        raise NotAZipapp(f"{path}: a zip archive without {MAIN_NAME}, not a zipapp; {build}")
+    if MANIFEST_NAME not in names:
+        raise NotAZipapp(
+            f"{path}: a zipapp that is not signed (it has no {MANIFEST_NAME}): sign it with "
+            f"`signedimp sign {path} --key KEY.pem`, or {build}")
 
 
 def audit_archive(path: str, keys: list[Any]) -> bytes:
@@ -569,7 +726,7 @@ class _SavedState:
                         if k == "__main__" or k == "signedimp" or k.startswith("signedimp.")}
 
     @classmethod
-    def take(cls) -> "_SavedState":
+    def take(cls) -> _SavedState:
         return cls()
 
     def restore(self) -> None:

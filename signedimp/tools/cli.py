@@ -190,10 +190,14 @@ def cmd_zipapp(args: argparse.Namespace) -> int:
     from . import _zipapp as zipapp
 
     manifest = zipapp.build_zipapp(
-        args.source, args.output, key, main=args.main, interpreter=args.python,
-        compile=args.compile,
+        args.sources, args.output, key, requirements=args.requirements, main=args.main,
+        console_script=args.console_script, interpreter=args.python, compile=args.compile,
+        pip_args=args.pip_args, log=print,
     )
     print(f"wrote {args.output}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
+    extensions = zipapp.describe_extensions(manifest.hashes)
+    if extensions:
+        print(f"{args.output} {extensions}")
     return EXIT_OK
 
 
@@ -302,18 +306,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("zipapp", help="build a signed, self-verifying zipapp",
-                       description="Build APP.pyz from SOURCE (a project or directory), signed.")
-    p.add_argument("source", metavar="SOURCE")
+    p = sub.add_parser(
+        "zipapp", help="build a signed, self-verifying zipapp",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build APP.pyz, signed, from any number of SOURCEs and requirements files.\n\n"
+        "SOURCE is one of:\n"
+        "  a folder       copied as it is (like python -m zipapp); its __main__.py, if any,\n"
+        "                 is the entry point\n"
+        "  a project      a folder with pyproject.toml, setup.py or setup.cfg: built and installed\n"
+        "  a wheel        a .whl file: installed\n"
+        "  a requirement  a name with an optional version (rich, 'click>=8'): installed from\n"
+        "                 the package index\n"
+        "Projects, wheels, requirements and -r files are installed together, with their\n"
+        "dependencies, by one `pip install --target`; --pip-arg passes options to it.\n\n"
+        "The entry point: -m, or -c, or a folder's __main__.py, or else the one console\n"
+        "script that the SOURCEs' own distributions declare; with none, the app runs like\n"
+        "python (APP.pyz -m MODULE, APP.pyz -c CODE, or interactive).\n"
+        "Extension modules are included and load from the archive, verified.",
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="a folder, a project folder, a .whl, or a requirement")
+    p.add_argument("-r", "--requirement", dest="requirements", action="append", default=[],
+                   metavar="REQUIREMENTS", help="install from a requirements file (repeatable)")
     p.add_argument("-o", "--output", metavar="APP.pyz", required=True)
     _add_signing_key(p)
-    p.add_argument("-m", "--main", metavar="pkg.mod:fn", help="entry point")
+    entry = p.add_mutually_exclusive_group()
+    entry.add_argument("-c", "--console-script", metavar="CONSOLE_SCRIPT",
+                       help="entry point: the console script of that name, from any installed distribution")
+    entry.add_argument("-m", "--main", metavar="pkg.mod:fn", help="entry point: a function")
     p.add_argument("-p", "--python", metavar="INTERPRETER", help="shebang interpreter")
     p.add_argument("--compile", action="store_true", help="include bytecode for this Python")
+    p.add_argument("--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
+                   help="pass ARG to pip install (repeatable; write --pip-arg=--no-index for options), "
+                   "e.g. --pip-arg=--find-links=DIR; --pip-arg=--platform=... and "
+                   "--pip-arg=--python-version=... build for another platform (binary wheels only)")
     p.set_defaults(func=cmd_zipapp)
 
-    p = sub.add_parser("run", help="verify a zipapp completely, then run it",
-                       description="Verify APP.pyz (including __main__.py) and run it. "
+    p = sub.add_parser("run", help="verify a signed zipapp completely, then run it",
+                       description="Verify APP.pyz, a zipapp signed by `signedimp zipapp` or "
+                       "`signedimp sign` (including __main__.py), and run it. "
                        "Arguments after APP.pyz (and its --key options) go to the app; "
                        "use -- to pass options that look like --key.")
     p.add_argument("archive", metavar="APP.pyz")
