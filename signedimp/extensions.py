@@ -36,10 +36,18 @@ def create_extension_module(spec: ModuleSpec, data: bytes):
     if WINDOWLESS:
         fd = _sealed_memfd(spec.name, data)
         try:
-            return _create_from_path(spec.name, f"/proc/self/fd/{fd}")
-        finally:
+            module = _create_from_path(spec.name, f"/proc/self/fd/{fd}")
+        except BaseException:
             os.close(fd)
+            raise
+        # Kept open: the dynamic loader knows a library by its path, and a closed fd's number is
+        # reused, so the next extension's "/proc/self/fd/N" would get this library back.
+        _LOADED_FDS.append(fd)
+        return module
     return _create_from_private_copy(spec, data)
+
+
+_LOADED_FDS: list[int] = []
 
 
 def _sealed_memfd(name: str, data: bytes) -> int:

@@ -82,11 +82,15 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     """Write ``<path>/signedimp-manifest.txt`` listing every file below ``path``.
 
     ``__pycache__`` bytecode is listed too: sealing an environment after ``compileall`` lets
-    the runtime use that bytecode.  Only the root manifest itself is left out.
+    the runtime use that bytecode.  Only the root manifest itself is left out.  A frozen app's
+    archives (``base_library.zip``, ``library.zip``) are signed first, then listed whole.
     """
     root = os.fspath(path)
     if not os.path.isdir(root):
         raise NotADirectoryError(f"{root}: not a directory")
+    from ._frozen_signing import sign_frozen_archives
+
+    sign_frozen_archives(root, key)
     target = os.path.join(root, MANIFEST_NAME)
     hashes = {rel: _file_sha256(fs) for rel, fs in _walk_tree(root) if rel != MANIFEST_NAME}
     previous = _read_file(target) if os.path.isfile(target) else None

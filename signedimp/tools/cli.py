@@ -198,7 +198,11 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     keys = _verify_keys(args.key)
     from . import _bootstrap as bootstrap
 
-    sys.stdout.write(bootstrap.get_bootstrap_code(keys))
+    text = bootstrap.get_bootstrap_code(keys, frozen=args.frozen)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -291,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bootstrap", help="print the verifier bootstrap code",
                        description="Print get_bootstrap_code() for the given public keys.")
     _add_trusted_keys(p)
+    p.add_argument("--frozen", action="store_true",
+                   help="for a freezer's runtime hook (PyInstaller) or init script (cx_Freeze)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of stdout")
     p.set_defaults(func=cmd_bootstrap)
     return parser
 

@@ -1,0 +1,249 @@
+"""Frozen-app mode: PyInstaller and cx_Freeze apps that verify everything they load from disk.
+
+In a frozen app the operating system signs the executable; signedimp verifies what Python
+loads from the folder beside it. Trusted: built-in and frozen modules and what the freezer
+carries inside the executable (PyInstaller's embedded PYZ archive, read by its own
+``PyiFrozenLoader``). Verified: everything in the app folder (``base_library.zip`` /
+``library.zip`` members, ``.py``/``.pyc``, extension modules, data read through loaders and
+``importlib.resources``). Nothing on disk is trusted because of where it lies.
+
+The signed manifest of a frozen app lies at the top of its folder (beside the executable) and
+covers every file below it; the ``sys.path`` entries inside it (``_internal``, ``lib``,
+``lib-dynload``) are covered by that manifest, and each zip on the import path carries its own.
+
+What the interpreter loads before any hook can run (the first standard-library modules from
+``base_library.zip`` / ``library.zip``, ``zlib`` and ``_struct`` for the freezer's own
+archive reader, the modules this verifier imports) cannot be stopped, only detected:
+``FrozenAppManager.check_startup`` checks those archives whole and every module file loaded so
+far, and the bootstrap refuses to continue when one does not match.
+
+PyInstaller onefile: the bootloader extracts the app folder from the (signed) executable into a
+fresh private temporary folder at every start. That folder is the executable's own content,
+written just before Python starts, so it is trusted as the executable is
+(``trusted_paths=(sys._MEIPASS,)``); anything outside it is verified. See docs/frozen-apps.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .entries import DirectoryEntry, ManifestSource
+from .errors import IntegrityCheckError, IntegrityCheckMissing
+from .manager import SignedImportManager
+from .manifest import MANIFEST_NAME
+
+__all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
+
+PYINSTALLER, CX_FREEZE = "pyinstaller", "cx_Freeze"
+#: The archives that freezers put on ``sys.path`` inside the app folder.
+ARCHIVE_NAMES = ("base_library.zip", "library.zip")
+
+
+class FrozenApp:
+    """What the running freezer is, where its app folder lies, and its in-executable loader."""
+
+    def __init__(self, freezer: str, folder: str, onefile: bool = False, in_exe_loader=None) -> None:
+        self.freezer = freezer
+        self.folder = folder
+        self.onefile = onefile
+        self.in_exe_loader = in_exe_loader
+
+    def __repr__(self) -> str:
+        return f"<FrozenApp {self.freezer} {self.folder!r}{' onefile' if self.onefile else ''}>"
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def detect() -> FrozenApp | None:
+    """The freezer this process runs under, or None when it is not a frozen app we know.
+
+    PyInstaller: ``sys._MEIPASS`` and its importer module ``pyimod02_importers`` (which the
+    bootloader runs from the executable's own archive). cx_Freeze: its ``__startup__`` module,
+    frozen into the executable, and ``BUILD_CONSTANTS``.
+    """
+    meipass = getattr(sys, "_MEIPASS", None)
+    importers = sys.modules.get("pyimod02_importers")
+    if meipass and importers is not None:
+        exe_folder = _real(os.path.dirname(sys.executable))
+        contents = _real(meipass)
+        onefile = not (contents == exe_folder or contents.startswith(exe_folder + os.sep))
+        loader = getattr(importers, "PyiFrozenLoader", None)
+        return FrozenApp(PYINSTALLER, contents if onefile else exe_folder, onefile, loader)
+    startup = sys.modules.get("__startup__")
+    if startup is not None and hasattr(startup, "get_name"):
+        return FrozenApp(CX_FREEZE, _real(os.path.dirname(sys.executable)))
+    return None
+
+
+class _NestedEntry(DirectoryEntry):
+    """A folder inside the app folder: its files are listed by the app folder's root manifest.
+
+    The manifest's lines carry the folder's path (``_internal/...``); ``strip`` takes it off,
+    so a lookup under this root is the same single dictionary access as anywhere else.
+    """
+
+    def __init__(self, path: str, top: str, strip: str) -> None:
+        super().__init__(path)
+        self._top = DirectoryEntry(top)
+        self._strip = strip
+
+    def manifest_candidates(self) -> list[ManifestSource]:
+        top = self._top
+        if not os.path.isfile(top.display(MANIFEST_NAME)):
+            return []
+        return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self._strip)]
+
+
+class _InExecutableLoader:
+    """PyInstaller's loader for a module of the embedded archive, with its disk reads verified.
+
+    The code comes from the archive inside the signed executable (trusted, run as it is);
+    ``get_data``, ``get_source`` and the resource reader read files in the app folder, and go
+    through the verifier instead.
+    """
+
+    def __init__(self, loader, manager: "FrozenAppManager", folder: str) -> None:
+        self._loader = loader
+        self._manager = manager
+        self._folder = folder
+        self.name = loader.name
+        self.path = loader.path
+
+    def __repr__(self) -> str:
+        return f"<signedimp in-executable {self._loader!r}>"
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+
+    def get_code(self, fullname=None):
+        return self._loader.get_code(self.name)
+
+    def is_package(self, fullname=None) -> bool:
+        return self._loader.is_package(self.name)
+
+    def get_filename(self, fullname=None) -> str:
+        return self.path
+
+    def get_data(self, path: str) -> bytes:
+        return self._manager.read_in_folder(path, self.name)
+
+    def get_source(self, fullname=None):
+        try:
+            data = self._manager.read_in_folder(self.path, self.name)
+        except IntegrityCheckMissing:
+            return None  # not shipped as a file: no source, as with the freezer's own loader
+        return sys.modules["_frozen_importlib_external"].decode_source(data)
+
+    def get_resource_reader(self, fullname=None):
+        from .resources import VerifiedResourceReader
+
+        rel = self._manager.relative_to_contents(os.path.dirname(self.path), self.name)
+        return VerifiedResourceReader(self._manager.root(self._folder), rel, self.name)
+
+
+class FrozenAppManager(SignedImportManager):
+    """A ``SignedImportManager`` for a frozen app: nothing on disk trusted, the executable is.
+
+    ``app``: what :func:`detect` found. Folders below the app folder are covered by its root
+    manifest; PyInstaller's in-executable loader runs its archive's code unverified (the OS
+    signature covers it) with its file reads verified.
+    """
+
+    def __init__(self, keys, app: FrozenApp) -> None:
+        trusted = (app.folder,) if app.onefile else ()
+        super().__init__(keys, trusted_paths=trusted)
+        self.app = app
+        self._contents = _real(getattr(sys, "_MEIPASS", "") or app.folder)
+
+    def vet(self, spec):
+        loader = spec.loader
+        if (self.app.in_exe_loader is not None and type(loader) is self.app.in_exe_loader
+                and not self.app.onefile):
+            spec.loader = _InExecutableLoader(loader, self, self._contents)
+            return spec
+        return super().vet(spec)
+
+    def _entry(self, path: str):
+        if not self.app.onefile and os.path.isdir(path):
+            real = _real(path)
+            top = self.app.folder
+            if real != top and real.startswith(top + os.sep):
+                strip = real[len(top) + 1:].replace(os.sep, "/") + "/"
+                return _NestedEntry(path, top, strip)
+        return super()._entry(path)
+
+    # -- reads of the in-executable loader ----------------------------------------------------
+
+    def relative_to_contents(self, path: str, module: str) -> str:
+        """``path`` relative to the contents folder, or IntegrityCheckMissing if outside it."""
+        full = _real(path)
+        if full == self._contents:
+            return ""
+        prefix = self._contents + os.sep
+        if not full.startswith(prefix):
+            raise IntegrityCheckMissing(f"outside the app folder {self._contents}", module=module, file=path)
+        return full[len(prefix):].replace(os.sep, "/")
+
+    def read_in_folder(self, path: str, module: str) -> bytes:
+        """The verified bytes of ``path`` below the contents folder."""
+        return self.root(self._contents).read_verified(self.relative_to_contents(path, module), module)
+
+    # -- the start-up check -------------------------------------------------------------------
+
+    def check_startup(self) -> None:
+        """Check what was loaded from the app folder before this manager existed.
+
+        Each archive on ``sys.path`` inside the app folder is read whole and checked against
+        the app folder's manifest (the interpreter imported its first modules from it before
+        any hook could run), and so is every module file already loaded from the folder.
+        Raises ``IntegrityCheckError`` naming the first file that does not match.
+        """
+        if self.app.onefile:
+            return
+        top = self.app.folder
+        prefix = top + os.sep
+        for entry in list(sys.path):
+            if isinstance(entry, str) and os.path.isfile(entry) and _real(entry).startswith(prefix):
+                self._check_file(_real(entry), None)
+        for name, module in list(sys.modules.items()):
+            spec = getattr(module, "__spec__", None)
+            origin = getattr(spec, "origin", None)
+            if not origin or origin in ("built-in", "frozen") or not spec.has_location:
+                continue
+            loader = spec.loader
+            if isinstance(loader, type) or loader is None:
+                continue  # BuiltinImporter, FrozenImporter (classes) or a namespace package
+            if type(loader) in (self.app.in_exe_loader, _InExecutableLoader) or hasattr(loader, "root"):
+                continue  # from the executable, or already loaded through the verifier
+            if not hasattr(loader, "archive") and _real(origin).startswith(prefix):
+                self._check_file(_real(origin), name)
+
+    def _check_file(self, path: str, module: str | None) -> None:
+        rel = path[len(self.app.folder) + 1:].replace(os.sep, "/")
+        self.root(self.app.folder).read_verified(rel, module)
+
+
+def install(keys) -> FrozenAppManager:
+    """Install a ``FrozenAppManager`` for the running frozen app and run the start-up check.
+
+    Exits (``SystemExit`` with a ``signedimp refused ...`` message, exit status 1) when this is
+    not a frozen app signedimp knows, or when anything loaded before it does not verify.
+    """
+    app = detect()
+    if app is None:
+        raise SystemExit("signedimp refused to start: this frozen-app bootstrap runs only inside a "
+                         "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
+    manager = FrozenAppManager(keys, app)
+    manager.install()
+    try:
+        manager.check_startup()
+    except IntegrityCheckError as exc:
+        manager.uninstall()
+        raise SystemExit(f"{exc} (checked at start-up: the app will not run)") from None
+    return manager
