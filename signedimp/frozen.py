@@ -32,6 +32,7 @@ from .entries import DirectoryEntry, ManifestSource
 from .errors import IntegrityCheckError, IntegrityCheckMissing
 from .manager import SignedImportManager
 from .manifest import MANIFEST_NAME
+from .roots import ManifestRoot
 
 __all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
 
@@ -95,6 +96,43 @@ class _NestedEntry(DirectoryEntry):
         if not os.path.isfile(top.display(MANIFEST_NAME)):
             return []
         return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self._strip)]
+
+
+def refuse(exc: IntegrityCheckError) -> None:
+    """End the process: a frozen app whose folder fails verification has been tampered with.
+
+    Not an exception the app could catch: ``try: import x / except ImportError`` (which
+    libraries use for optional speedups, and apps for optional add-ons) would otherwise
+    carry on without the refused file and hide the tampering. Exit status 1.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed or odd stream must not keep the app alive
+            pass
+    message = f"{exc} (the app will not run)\n"
+    try:
+        os.write(2, message.encode("utf-8", "backslashreplace"))
+    finally:
+        os._exit(1)
+
+
+class _FatalRoot(ManifestRoot):
+    """A root whose refusals end the process (see :func:`refuse`)."""
+
+    def expected_digest(self, rel: str, module: str | None = None) -> str:
+        try:
+            return super().expected_digest(rel, module)
+        except IntegrityCheckError as exc:
+            refuse(exc)
+            raise
+
+    def read_verified(self, rel: str, module: str | None = None) -> bytes:
+        try:
+            return super().read_verified(rel, module)
+        except IntegrityCheckError as exc:
+            refuse(exc)
+            raise
 
 
 class _InExecutableLoader:
@@ -167,7 +205,21 @@ class FrozenAppManager(SignedImportManager):
                 and not self.app.onefile):
             spec.loader = _InExecutableLoader(loader, self, self._contents)
             return spec
-        return super().vet(spec)
+        try:
+            return super().vet(spec)
+        except IntegrityCheckError as exc:
+            refuse(exc)
+            raise
+
+    def root(self, path: str) -> ManifestRoot:
+        """As ``SignedImportManager.root``, with roots whose refusals end the process."""
+        root = self._roots.get(path)
+        if root is None:
+            with self._lock:
+                root = self._roots.get(path)
+                if root is None:
+                    root = self._roots[path] = _FatalRoot(self._entry(path), self._ring)
+        return root
 
     def _entry(self, path: str):
         if not self.app.onefile and os.path.isdir(path):
@@ -232,8 +284,9 @@ class FrozenAppManager(SignedImportManager):
 def install(keys) -> FrozenAppManager:
     """Install a ``FrozenAppManager`` for the running frozen app and run the start-up check.
 
-    Exits (``SystemExit`` with a ``signedimp refused ...`` message, exit status 1) when this is
-    not a frozen app signedimp knows, or when anything loaded before it does not verify.
+    Exits (``SystemExit``) when this is not a frozen app signedimp knows; ends the process
+    (``signedimp refused ...`` on stderr, exit status 1) when anything loaded before it, or
+    anything it refuses later, does not verify.
     """
     app = detect()
     if app is None:
@@ -241,9 +294,5 @@ def install(keys) -> FrozenAppManager:
                          "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
     manager = FrozenAppManager(keys, app)
     manager.install()
-    try:
-        manager.check_startup()
-    except IntegrityCheckError as exc:
-        manager.uninstall()
-        raise SystemExit(f"{exc} (checked at start-up: the app will not run)") from None
+    manager.check_startup()  # a refusal ends the process
     return manager

@@ -206,6 +206,31 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_freeze(args: argparse.Namespace) -> int:
+    """Run the freezer with the frozen bootstrap, then seal its output (see tools/_freeze.py)."""
+    from ._freeze import FreezeError, freeze
+
+    freezer_args = list(args.freezer_args)
+    if freezer_args[:1] == ["--"]:
+        freezer_args = freezer_args[1:]
+    if not freezer_args:
+        raise CommandError(f"freeze {args.freezer}: give the freezer's arguments after '--'")
+    one_time = args.key is None and not os.environ.get(_tools().KEY_ENV)
+    key = None if one_time else _signing_key(args)
+    try:
+        result = freeze(args.freezer, freezer_args, key, stdout=sys.stderr)
+    except FreezeError as exc:
+        raise CommandError(str(exc)) from None
+    if result.onefile:
+        print(f"froze {result.output} (onefile: its content is inside the executable, which the "
+              "OS signature must cover; nothing on disk to seal)")
+    else:
+        print(f"froze and sealed {result.output}: {_count(result.files, 'file')}, key {result.fingerprint}")
+    if result.one_time_key:
+        print(f"one-time key {result.fingerprint}: pinned in the app and used to seal it, then thrown away")
+    return EXIT_OK
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -299,6 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for a freezer's runtime hook (PyInstaller) or init script (cx_Freeze)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of stdout")
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("freeze", help="freeze an app with PyInstaller or cx_Freeze, verifying, sealed",
+                       description="Run the freezer with the frozen-app bootstrap added (PyInstaller: "
+                       "runtime hook; cx_Freeze: init script), then sign the output folder. "
+                       "Without --key (and SIGNEDIMP_KEY) a one-time key is made and thrown away.",
+                       usage="signedimp freeze {pyinstaller,cxfreeze} [--key KEY.pem] -- FREEZER_ARGS...")
+    p.add_argument("freezer", choices=("pyinstaller", "cxfreeze"))
+    _add_signing_key(p)
+    p.add_argument("freezer_args", nargs=argparse.REMAINDER, metavar="FREEZER_ARGS",
+                   help="the freezer's own arguments, after '--'")
+    p.set_defaults(func=cmd_freeze)
     return parser
 
 
