@@ -198,6 +198,7 @@ class FrozenAppManager(SignedImportManager):
         super().__init__(keys, trusted_paths=trusted)
         self.app = app
         self._contents = _real(getattr(sys, "_MEIPASS", "") or app.folder)
+        self.checked_at_startup: frozenset[str] = frozenset()
 
     def vet(self, spec):
         loader = spec.loader
@@ -260,9 +261,12 @@ class FrozenAppManager(SignedImportManager):
             return
         top = self.app.folder
         prefix = top + os.sep
+        archives = set()
         for entry in list(sys.path):
             if isinstance(entry, str) and os.path.isfile(entry) and _real(entry).startswith(prefix):
                 self._check_file(_real(entry), None)
+                archives.add(_real(entry))
+        checked = []
         for name, module in list(sys.modules.items()):
             spec = getattr(module, "__spec__", None)
             origin = getattr(spec, "origin", None)
@@ -273,10 +277,25 @@ class FrozenAppManager(SignedImportManager):
                 continue  # BuiltinImporter, FrozenImporter (classes) or a namespace package
             if type(loader) in (self.app.in_exe_loader, _InExecutableLoader) or hasattr(loader, "root"):
                 continue  # from the executable, or already loaded through the verifier
-            if not hasattr(loader, "archive") and _real(origin).startswith(prefix):
+            if self.app.freezer == PYINSTALLER and not os.path.isabs(getattr(module, "__file__", None) or "/"):
+                # Run by the bootloader from the executable's own archive (struct, pyimod0*):
+                # a bare file name, and a spec that importlib made up relative to the cwd.
+                continue
+            archive = getattr(loader, "archive", None)
+            if archive is not None:
+                if _real(archive) not in archives:
+                    self._check_file(_real(archive), name)  # an archive no longer on sys.path
+                checked.append(name)
+            elif _real(origin).startswith(prefix):
                 self._check_file(_real(origin), name)
+                checked.append(name)
+        #: Modules that were loaded before the manager and checked here (tests report on them).
+        self.checked_at_startup = frozenset(checked)
 
     def _check_file(self, path: str, module: str | None) -> None:
+        if not path.startswith(self.app.folder + os.sep):
+            refuse(IntegrityCheckMissing(f"loaded before the verifier from outside the app folder "
+                                         f"{self.app.folder}", module=module, file=path))
         rel = path[len(self.app.folder) + 1:].replace(os.sep, "/")
         self.root(self.app.folder).read_verified(rel, module)
 

@@ -211,8 +211,6 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     from ._freeze import FreezeError, freeze
 
     freezer_args = list(args.freezer_args)
-    if freezer_args[:1] == ["--"]:
-        freezer_args = freezer_args[1:]
     if not freezer_args:
         raise CommandError(f"freeze {args.freezer}: give the freezer's arguments after '--'")
     one_time = args.key is None and not os.environ.get(_tools().KEY_ENV)
@@ -332,9 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                        usage="signedimp freeze {pyinstaller,cxfreeze} [--key KEY.pem] -- FREEZER_ARGS...")
     p.add_argument("freezer", choices=("pyinstaller", "cxfreeze"))
     _add_signing_key(p)
-    p.add_argument("freezer_args", nargs=argparse.REMAINDER, metavar="FREEZER_ARGS",
-                   help="the freezer's own arguments, after '--'")
-    p.set_defaults(func=cmd_freeze)
+    p.set_defaults(func=cmd_freeze, freezer_args=[])  # FREEZER_ARGS: split off at '--' by main()
     return parser
 
 
@@ -383,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] == "run":
         own, app_args = split_run_args(args_list[1:])
         args_list = ["run", *own]
+    freezer_args: list[str] = []
+    if args_list and args_list[0] == "freeze" and "--" in args_list:
+        cut = args_list.index("--")
+        args_list, freezer_args = args_list[:cut], args_list[cut + 1:]
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -390,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "run":
         args.app_args = [*args.app_args, *app_args]
+    if args.command == "freeze":
+        args.freezer_args = freezer_args
     return _dispatch(args)
 
 
