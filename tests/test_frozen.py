@@ -24,7 +24,7 @@ import pytest
 
 from .helpers import FIXTURES, clean_env
 
-pytestmark = pytest.mark.heavy
+heavy = pytest.mark.heavy
 
 APP = FIXTURES / "frozen_app"
 EXPECTED = "hello from the data file | mercury,venus | plugin: None"
@@ -227,6 +227,7 @@ def _assert_verified(report: dict, freezer: str) -> None:
         assert modules["yaml"] == ["VerifyingLoader", False]  # a member of lib/library.zip
 
 
+@heavy
 def test_freeze_runs_verified(sealed) -> None:
     freezer, app = sealed
     result = run_app(app / "main", "--report")
@@ -236,6 +237,7 @@ def test_freeze_runs_verified(sealed) -> None:
     _assert_verified(json.loads(lines[2]), freezer)
 
 
+@heavy
 def test_freeze_prints_what_it_sealed(sealed, keys) -> None:
     freezer, app = sealed
     fingerprint = signedimp("pubkey", str(keys[1])).stdout
@@ -250,10 +252,16 @@ def test_freeze_prints_what_it_sealed(sealed, keys) -> None:
         assert "signedimp-manifest.txt" in zf.namelist()
 
 
+@heavy
 def test_verify_sealed_folder(sealed, keys, copy_of) -> None:
     freezer, app = sealed
-    result = signedimp("verify", str(app), "--key", str(keys[1]))
+    result = signedimp("verify", str(app), "--key", str(keys[1]), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
+    files = {f["path"]: f["status"] for f in json.loads(result.stdout)["results"][0]["files"]}
+    archive = "_internal/base_library.zip" if freezer == "pyinstaller" else "lib/library.zip"
+    assert files[archive] == "ok"
+    members = [p for p in files if p.startswith(archive + "/")]  # the archive's own manifest, checked too
+    assert len(members) > 10 and all(files[p] == "ok" for p in members)
     copy = copy_of(app)
     with open(_lib(freezer, copy) / "fzapp" / "data" / "greeting.txt", "a") as fh:
         fh.write("changed\n")
@@ -262,6 +270,7 @@ def test_verify_sealed_folder(sealed, keys, copy_of) -> None:
     assert "fzapp/data/greeting.txt" in result.stdout + result.stderr
 
 
+@heavy
 def test_two_step_path(two_step_apps) -> None:
     for freezer, app in two_step_apps.items():
         result = run_app(app / "main", "--report")
@@ -271,6 +280,7 @@ def test_two_step_path(two_step_apps) -> None:
         _assert_verified(json.loads(lines[2]), freezer)
 
 
+@heavy
 def test_unsealed_app_does_not_start(two_step_apps, copy_of) -> None:
     """Frozen with the bootstrap but never signed (or the manifest removed): refused at start-up."""
     app = copy_of(two_step_apps["pyinstaller"])
@@ -282,6 +292,7 @@ def test_unsealed_app_does_not_start(two_step_apps, copy_of) -> None:
                                     f"no signedimp-manifest.txt in {app}")
 
 
+@heavy
 def test_onefile_runs_verified(pyinstaller_onefile: Path) -> None:
     stdout = (pyinstaller_onefile.parent.parent / "stdout").read_text().splitlines()
     assert stdout[0] == (f"froze {pyinstaller_onefile} (onefile: its content is inside the executable, "
@@ -295,6 +306,7 @@ def test_onefile_runs_verified(pyinstaller_onefile: Path) -> None:
     assert json.loads(lines[2])["manager"] == "FrozenAppManager"
 
 
+@heavy
 def test_onefile_refuses_an_added_plugin(pyinstaller_onefile: Path, tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
@@ -335,6 +347,7 @@ def _refused_before_app(result: subprocess.CompletedProcess) -> None:
     assert REFUSED in result.stderr
 
 
+@heavy
 def test_changed_app_module_is_refused(sealed, copy_of, tmp_path: Path) -> None:
     freezer, app = sealed
     app = copy_of(app)
@@ -352,6 +365,7 @@ def test_changed_app_module_is_refused(sealed, copy_of, tmp_path: Path) -> None:
     assert not canary.exists()
 
 
+@heavy
 def test_changed_archive_member_is_refused_at_start_up(sealed, copy_of, tmp_path: Path) -> None:
     """A module in base_library.zip / library.zip that the app imports later."""
     freezer, app = sealed
@@ -368,6 +382,7 @@ def test_changed_archive_member_is_refused_at_start_up(sealed, copy_of, tmp_path
     assert not canary.exists()
 
 
+@heavy
 def test_changed_early_archive_member_is_detected(pyinstaller_onedir: Path, copy_of) -> None:
     """``encodings`` is imported by the interpreter before any hook: detected, not prevented.
 
@@ -385,6 +400,7 @@ def test_changed_early_archive_member_is_detected(pyinstaller_onedir: Path, copy
     assert f"file '{archive}': its SHA-256 does not match" in result.stderr
 
 
+@heavy
 def test_changed_extension_module_is_refused(sealed, copy_of) -> None:
     freezer, app = sealed
     app = copy_of(app)
@@ -397,6 +413,7 @@ def test_changed_extension_module_is_refused(sealed, copy_of) -> None:
     assert EXPECTED not in result.stdout
 
 
+@heavy
 def test_changed_startup_extension_is_detected(sealed, copy_of) -> None:
     """zlib is loaded (for the freezer's own archives) before any hook: detected at start-up."""
     freezer, app = sealed
@@ -409,6 +426,7 @@ def test_changed_startup_extension_is_detected(sealed, copy_of) -> None:
     assert f"{REFUSED} module 'zlib', file '{target}': its SHA-256 does not match" in result.stderr
 
 
+@heavy
 def test_changed_data_file_is_refused(sealed, copy_of) -> None:
     freezer, app = sealed
     app = copy_of(app)
@@ -420,6 +438,7 @@ def test_changed_data_file_is_refused(sealed, copy_of) -> None:
     assert "attacker" not in result.stdout
 
 
+@heavy
 def test_added_optional_module_is_refused(sealed, copy_of, tmp_path: Path) -> None:
     freezer, app = sealed
     app = copy_of(app)
@@ -432,6 +451,7 @@ def test_added_optional_module_is_refused(sealed, copy_of, tmp_path: Path) -> No
     assert not canary.exists()
 
 
+@heavy
 def test_module_swapped_for_another_signed_one_is_refused(sealed, copy_of, tmp_path: Path) -> None:
     """Signed bytes under another name are still refused: the manifest binds path and hash."""
     freezer, app = sealed
@@ -442,3 +462,46 @@ def test_module_swapped_for_another_signed_one_is_refused(sealed, copy_of, tmp_p
     result = run_app(app / "main")
     assert result.returncode == 1
     assert f"{REFUSED} module 'fzapp.cli', file '{lib / name}'" in result.stderr
+
+
+# ------------------------------------------------------------------------ without a freezer
+
+
+def test_frozen_bootstrap_refuses_to_run_outside_a_frozen_app(tmp_path: Path, keys_light) -> None:
+    hook = tmp_path / "hook.py"
+    result = signedimp("bootstrap", "--key", str(keys_light), "--frozen", "-o", str(hook))
+    assert result.returncode == 0, result.stderr
+    ran = subprocess.run([sys.executable, "-I", str(hook)], env=clean_env(), capture_output=True, text=True)
+    assert ran.returncode == 1
+    assert ran.stderr.strip() == ("signedimp refused to start: this frozen-app bootstrap runs only inside a "
+                                  "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
+
+
+def test_frozen_bootstrap_shows_freezers_its_imports(keys_light) -> None:
+    """Freezers collect what they see imported: the runtime's imports are spelled out."""
+    text = signedimp("bootstrap", "--key", str(keys_light), "--frozen").stdout
+    prologue = text.split("def _signedimp_bootstrap():")[0]
+    for name in ("hashlib", "struct", "sysconfig", "zipimport", "__future__", "importlib.machinery"):
+        assert f"\n    import {name}\n" in prologue
+    assert "\ndef run(name):\n" in text  # cx_Freeze's init-script entry point
+    assert "_pkg.frozen.install(keys)" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["freeze", "pyinstaller"], "freeze pyinstaller: give the freezer's arguments after '--'"),
+    (["freeze", "pyinstaller", "--", "app.spec"], "pyinstaller: a .spec file cannot take the bootstrap"),
+    (["freeze", "pyinstaller", "--", "--onefile"], "pyinstaller: no script (.py) among the arguments"),
+    (["freeze", "cxfreeze", "--", "--script", "a.py", "--init-script", "x.py"],
+     "cxfreeze: --init-script is taken by signedimp's bootstrap"),
+])
+def test_freeze_usage_errors(argv, message) -> None:
+    result = signedimp(*argv)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"signedimp: error: {message}")
+
+
+@pytest.fixture
+def keys_light(tmp_path: Path) -> Path:
+    result = signedimp("keygen", "-o", str(tmp_path / "k.pem"))
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "k.pem.pub"

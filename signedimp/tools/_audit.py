@@ -42,7 +42,11 @@ def verify_path(path: PathLike, keys: Any) -> VerifyReport:
     ring = _public_ring(keys)
     if os.path.isdir(target):
         report = VerifyReport(target, "directory")
-        return _audit(_directory_tree(target, report), ring, report)
+        _audit(_directory_tree(target, report), ring, report)
+        from ._frozen_signing import audit_frozen_archives  # a frozen app's archives, member by member
+
+        audit_frozen_archives(report, target, ring)
+        return report
     if not os.path.exists(target):
         raise FileNotFoundError(f"{target}: no such file or directory")
     import zipfile

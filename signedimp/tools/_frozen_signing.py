@@ -14,23 +14,28 @@ import os
 
 from ..frozen import ARCHIVE_NAMES
 
-__all__ = ["frozen_archives", "sign_frozen_archives"]
-
-#: How deep below the output folder an archive on the app's import path can lie
-#: (``_internal/base_library.zip``, ``lib/library.zip``, ``App.app/Contents/...`` is not handled).
-_MAX_DEPTH = 2
+__all__ = ["audit_frozen_archives", "frozen_archives", "sign_frozen_archives"]
 
 
 def frozen_archives(folder: str) -> list[str]:
-    """The freezer archives (``base_library.zip``, ``library.zip``) in ``folder``, sorted."""
+    """The freezer archives on a frozen app's import path in ``folder``, sorted.
+
+    Recognised by their place, so that a zip of the same name elsewhere is left alone:
+    PyInstaller's ``base_library.zip`` beside the executable or one folder down (``_internal``,
+    or whatever ``--contents-directory`` names), cx_Freeze's ``lib/library.zip``.
+    """
     found = []
-    for current, dirs, files in os.walk(folder):
-        depth = os.path.relpath(current, folder).count(os.sep) + (0 if current == folder else 1)
-        if depth >= _MAX_DEPTH:
-            dirs[:] = []
-        dirs.sort()
-        found.extend(os.path.join(current, name) for name in files if name in ARCHIVE_NAMES)
-    return sorted(found)
+    pyinstaller, cx_freeze = ARCHIVE_NAMES
+    candidates = [os.path.join(folder, pyinstaller), os.path.join(folder, "lib", cx_freeze)]
+    try:
+        subfolders = sorted(e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        subfolders = []
+    candidates += [os.path.join(sub, pyinstaller) for sub in subfolders]
+    for path in candidates:
+        if os.path.isfile(path) and not os.path.islink(path):
+            found.append(path)
+    return sorted(set(found))
 
 
 def sign_frozen_archives(folder: str, key) -> list[str]:
@@ -41,3 +46,23 @@ def sign_frozen_archives(folder: str, key) -> list[str]:
     for archive in archives:
         sign_zipfile(archive, key)
     return archives
+
+
+def audit_frozen_archives(report, folder: str, keys) -> None:
+    """Add the audit of each freezer archive in ``folder`` to ``report`` (of the folder).
+
+    The folder's manifest already pins each archive whole; this checks the manifest inside it
+    too, which the runtime reads member by member. Member results are named
+    ``<archive path>/<member>``.
+    """
+    from ._audit import verify_path
+    from ._audit_report import FileResult, Problem
+
+    for archive in frozen_archives(folder):
+        rel = os.path.relpath(archive, folder).replace(os.sep, "/")
+        inner = verify_path(archive, keys)
+        report.problems.extend(Problem(p.kind, p.where, p.message) for p in inner.problems)
+        report.files.extend(
+            FileResult(f"{rel}/{r.path}", r.status, r.expected, r.actual, r.detail) for r in inner.files
+        )
+    report.files.sort(key=lambda r: r.path.encode("utf-8", "surrogateescape"))
