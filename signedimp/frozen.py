@@ -261,9 +261,16 @@ class FrozenAppManager(SignedImportManager):
             return
         top = self.app.folder
         prefix = top + os.sep
+        # Cheap string tests first (realpath costs a few system calls per module): the folder
+        # as the freezer spelled it and as resolved.
+        spelled = {prefix, os.path.dirname(os.path.abspath(sys.executable)) + os.sep}
+        meipass = getattr(sys, "_MEIPASS", None)
+        if meipass:
+            spelled.add(os.path.abspath(meipass) + os.sep)
+        starts = tuple(spelled)
         archives = set()
         for entry in list(sys.path):
-            if isinstance(entry, str) and os.path.isfile(entry) and _real(entry).startswith(prefix):
+            if isinstance(entry, str) and entry.startswith(starts) and os.path.isfile(entry):
                 self._check_file(_real(entry), None)
                 archives.add(_real(entry))
         checked = []
@@ -286,7 +293,7 @@ class FrozenAppManager(SignedImportManager):
                 if _real(archive) not in archives:
                     self._check_file(_real(archive), name)  # an archive no longer on sys.path
                 checked.append(name)
-            elif _real(origin).startswith(prefix):
+            elif origin.startswith(starts) or _real(origin).startswith(prefix):
                 self._check_file(_real(origin), name)
                 checked.append(name)
         #: Modules that were loaded before the manager and checked here (tests report on them).

@@ -97,7 +97,7 @@ def freeze(freezer: str, freezer_args: Sequence[str], key: Any = None, *,
     with tempfile.TemporaryDirectory(prefix="signedimp-freeze-") as tmp:
         hook = os.path.join(tmp, HOOK_NAME)
         with open(hook, "w", encoding="utf-8") as fh:
-            fh.write(get_bootstrap_code(key, frozen=True))
+            fh.write(get_bootstrap_code(key, frozen=True, bytecode=True))
         if freezer == "pyinstaller":
             output, onefile = _pyinstaller_output(freezer_args)
             command = [python, "-m", "PyInstaller", "--runtime-hook", hook, *freezer_args]

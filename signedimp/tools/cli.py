@@ -198,7 +198,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     keys = _verify_keys(args.key)
     from . import _bootstrap as bootstrap
 
-    text = bootstrap.get_bootstrap_code(keys, frozen=args.frozen)
+    # Frozen: with the runtime compiled by this Python (used when the app runs on the same one).
+    text = bootstrap.get_bootstrap_code(keys, frozen=args.frozen, bytecode=args.frozen)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
