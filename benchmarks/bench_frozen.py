@@ -7,7 +7,8 @@ Runs alternate between the two builds so that drift affects both alike; the repo
 median wall time of a full run of the executable (start to exit) and the ratio of the medians.
 Results go to benchmarks/README.md, section "Frozen app start-up".
 
-    python benchmarks/bench_frozen.py [--runs N] [--freezer pyinstaller|pyinstaller-onefile|cxfreeze]... [--no-write]
+    python benchmarks/bench_frozen.py [--runs N] [--no-write]
+        [--freezer pyinstaller|pyinstaller-onefile|cxfreeze]...
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
         plain = [sys.executable, "-m", "cx_Freeze", *args]
         exe = work / "dist" / "main"
     name = "pyinstaller" if freezer.startswith("pyinstaller") else "cxfreeze"
-    command = [sys.executable, "-m", "signedimp", "freeze", name, "--key", str(key), "--", *args] if signed else plain
+    signedimp = [sys.executable, "-m", "signedimp", "freeze", name, "--key", str(key), "--", *args]
+    command = signedimp if signed else plain
     subprocess.run(command, cwd=src, check=True, env=child_env(), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return exe
@@ -101,7 +103,7 @@ def versions() -> str:
             from importlib.metadata import version
 
             found.append(f"{dist} {version(dist)}")
-        except Exception:  # noqa: BLE001 - a freezer that is not installed is not measured
+        except Exception:
             pass
     return ", ".join(found)
 
@@ -117,14 +119,17 @@ def report(rows: list[tuple[str, float, float]], runs: int) -> str:
         "CPU time (user + system, from `wait4`), which the other engineers' load on this shared",
         "machine disturbs less.",
         f"Machine: `{platform.python_implementation()} {platform.python_version()}`, {versions()};",
-        f"`nproc`: {os.cpu_count()}; {platform.machine()}, {platform.system()} {platform.release().split('-')[0]}.",
+        f"`nproc`: {os.cpu_count()}; {platform.machine()}, "
+        f"{platform.system()} {platform.release().split('-')[0]}.",
         "Target: signed <= 1.10x plain.",
         "",
-        "| freezer | plain wall (ms) | signedimp wall (ms) | ratio | plain CPU (ms) | signedimp CPU (ms) | ratio |",
+        "| freezer | plain wall (ms) | signedimp wall (ms) | ratio "
+        "| plain CPU (ms) | signedimp CPU (ms) | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for freezer, pw, sw, pc, sc in rows:
-        lines.append(f"| {freezer} | {pw:.1f} | {sw:.1f} | {sw / pw:.3f}x | {pc:.1f} | {sc:.1f} | {sc / pc:.3f}x |")
+        lines.append(f"| {freezer} | {pw:.1f} | {sw:.1f} | {sw / pw:.3f}x "
+                     f"| {pc:.1f} | {sc:.1f} | {sc / pc:.3f}x |")
     return "\n".join(lines) + "\n"
 
 

@@ -108,7 +108,7 @@ def refuse(exc: IntegrityCheckError) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001 - a closed or odd stream must not keep the app alive
+        except Exception:
             pass
     message = f"{exc} (the app will not run)\n"
     try:
@@ -143,7 +143,7 @@ class _InExecutableLoader:
     through the verifier instead.
     """
 
-    def __init__(self, loader, manager: "FrozenAppManager", folder: str) -> None:
+    def __init__(self, loader, manager: FrozenAppManager, folder: str) -> None:
         self._loader = loader
         self._manager = manager
         self._folder = folder
@@ -277,14 +277,15 @@ class FrozenAppManager(SignedImportManager):
         for name, module in list(sys.modules.items()):
             spec = getattr(module, "__spec__", None)
             origin = getattr(spec, "origin", None)
-            if not origin or origin in ("built-in", "frozen") or not spec.has_location:
+            if spec is None or not origin or origin in ("built-in", "frozen") or not spec.has_location:
                 continue
             loader = spec.loader
             if isinstance(loader, type) or loader is None:
                 continue  # BuiltinImporter, FrozenImporter (classes) or a namespace package
             if type(loader) in (self.app.in_exe_loader, _InExecutableLoader) or hasattr(loader, "root"):
                 continue  # from the executable, or already loaded through the verifier
-            if self.app.freezer == PYINSTALLER and not os.path.isabs(getattr(module, "__file__", None) or "/"):
+            file = getattr(module, "__file__", None) or "/"
+            if self.app.freezer == PYINSTALLER and not os.path.isabs(file):
                 # Run by the bootloader from the executable's own archive (struct, pyimod0*):
                 # a bare file name, and a spec that importlib made up relative to the cwd.
                 continue

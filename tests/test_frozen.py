@@ -99,7 +99,8 @@ def _source(folder: Path) -> Path:
 
 def _check(result: subprocess.CompletedProcess, what: str) -> None:
     if result.returncode != 0:
-        raise AssertionError(f"{what} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        raise AssertionError(f"{what} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
 
 
 def _pyinstaller_args(src: Path, folder: Path, *extra: str) -> list[str]:
@@ -136,7 +137,8 @@ def pyinstaller_onefile(shared_dir: Path) -> Path:
 
     def build(folder: Path) -> None:
         src = _source(folder)
-        result = signedimp("freeze", "pyinstaller", "--", *_pyinstaller_args(src, folder, "--onefile"), cwd=src)
+        args = _pyinstaller_args(src, folder, "--onefile")
+        result = signedimp("freeze", "pyinstaller", "--", *args, cwd=src)
         _check(result, "signedimp freeze pyinstaller --onefile")
         (folder / "stdout").write_text(result.stdout)
 
@@ -150,7 +152,8 @@ def cxfreeze_app(shared_dir: Path, keys) -> Path:
 
     def build(folder: Path) -> None:
         src = _source(folder)
-        result = signedimp("freeze", "cxfreeze", "--key", str(keys[0]), "--", *_cxfreeze_args(folder), cwd=src)
+        args = _cxfreeze_args(folder)
+        result = signedimp("freeze", "cxfreeze", "--key", str(keys[0]), "--", *args, cwd=src)
         _check(result, "signedimp freeze cxfreeze")
         (folder / "stdout").write_text(result.stdout)
 
@@ -166,7 +169,8 @@ def two_step_apps(shared_dir: Path, keys) -> dict[str, Path]:
     def build(folder: Path) -> None:
         src = _source(folder)
         hook = folder / "hook.py"
-        _check(signedimp("bootstrap", "--key", str(keys[1]), "--frozen", "-o", str(hook)), "bootstrap --frozen")
+        made = signedimp("bootstrap", "--key", str(keys[1]), "--frozen", "-o", str(hook))
+        _check(made, "bootstrap --frozen")
         pi = folder / "pi"
         result = subprocess.run([sys.executable, "-m", "PyInstaller", "--runtime-hook", str(hook),
                                  *_pyinstaller_args(src, pi)], cwd=src, env=clean_env(),
@@ -218,8 +222,8 @@ def _assert_verified(report: dict, freezer: str) -> None:
         # Loaded through the verifier, from the signed executable's own archive (before the
         # verifier: PyiFrozenLoader, after: wrapped), or loaded before any hook could run and
         # checked against the manifest at start-up.
-        assert loader in ("VerifyingLoader", "_InExecutableLoader", "PyiFrozenLoader") or checked_at_startup, \
-            (name, loader)
+        trusted = ("VerifyingLoader", "_InExecutableLoader", "PyiFrozenLoader")
+        assert loader in trusted or checked_at_startup, (name, loader)
         assert loader != "PyiFrozenLoader" or freezer == "pyinstaller"
     if freezer == "pyinstaller":
         assert modules["yaml"] == ["_InExecutableLoader", False]  # from the PYZ inside the executable
@@ -313,7 +317,7 @@ def test_onefile_refuses_an_added_plugin(pyinstaller_onefile: Path, tmp_path: Pa
     shutil.copy2(pyinstaller_onefile, app / "main")
     canary = tmp_path / "canary"
     (app / "plugins").mkdir()
-    (app / "plugins" / "fzapp_plugin.py").write_text(f"open({str(canary)!r}, 'w').write('ran')\nNAME = 'evil'\n")
+    (app / "plugins" / "fzapp_plugin.py").write_text(_canary_source(canary) + "NAME = 'evil'\n")
     result = run_app(app / "main")
     assert result.returncode == 1
     assert f"{REFUSED} module 'fzapp_plugin', file '{app / 'plugins' / 'fzapp_plugin.py'}'" in result.stderr
@@ -447,7 +451,8 @@ def test_added_optional_module_is_refused(sealed, copy_of, tmp_path: Path) -> No
     target.write_text(_canary_source(canary) + "NAME = 'evil'\n")
     result = run_app(app / "main")
     assert result.returncode == 1
-    assert f"{REFUSED} module 'fzapp_plugin', file '{target}': not listed in the signed manifest" in result.stderr
+    expected = f"{REFUSED} module 'fzapp_plugin', file '{target}': not listed in the signed manifest"
+    assert expected in result.stderr
     assert not canary.exists()
 
 

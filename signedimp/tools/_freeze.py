@@ -74,7 +74,8 @@ def _cxfreeze_output(args: Sequence[str]) -> tuple[list[str], str]:
             return args, os.path.abspath(args[i + 1])
         if arg.startswith("--target-dir="):
             return args, os.path.abspath(arg.split("=", 1)[1])
-    target = os.path.join("build", f"exe.{sysconfig.get_platform()}-{sys.version_info[0]}.{sys.version_info[1]}")
+    version = "{}.{}".format(*sys.version_info[:2])
+    target = os.path.join("build", f"exe.{sysconfig.get_platform()}-{version}")
     return ["--target-dir", target, *args], os.path.abspath(target)
 
 
