@@ -70,9 +70,14 @@ def detect() -> FrozenApp | None:
     if meipass and importers is not None:
         exe_folder = _real(os.path.dirname(sys.executable))
         contents = _real(meipass)
-        onefile = not (contents == exe_folder or contents.startswith(exe_folder + os.sep))
         loader = getattr(importers, "PyiFrozenLoader", None)
-        return FrozenApp(PYINSTALLER, contents if onefile else exe_folder, onefile, loader)
+        if contents == exe_folder or contents.startswith(exe_folder + os.sep):
+            return FrozenApp(PYINSTALLER, exe_folder, False, loader)  # onedir
+        if os.path.basename(contents).startswith("_MEI"):
+            return FrozenApp(PYINSTALLER, contents, True, loader)  # onefile: extracted at start
+        # Contents beside the executable's folder (a macOS .app: MacOS/ and Frameworks/): the
+        # folder that holds both is the app folder, all of it verified.
+        return FrozenApp(PYINSTALLER, os.path.commonpath([exe_folder, contents]), False, loader)
     startup = sys.modules.get("__startup__")
     if startup is not None and hasattr(startup, "get_name"):
         return FrozenApp(CX_FREEZE, _real(os.path.dirname(sys.executable)))

@@ -46,6 +46,7 @@ from ._signing_keys import PrivateKey, generate_key
 
 # Used by sign_directory, not re-exported.
 from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode
+from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
 from ._manifest_signing import file_sha256 as _file_sha256, previous_manifest as _previous_manifest
 from ._tree_walk import read_file as _read_file, walk_tree as _walk_tree
 
@@ -88,9 +89,7 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     root = os.fspath(path)
     if not os.path.isdir(root):
         raise NotADirectoryError(f"{root}: not a directory")
-    from ._frozen_signing import sign_frozen_archives
-
-    sign_frozen_archives(root, key)
+    _sign_frozen_archives(root, key)
     target = os.path.join(root, MANIFEST_NAME)
     hashes = {rel: _file_sha256(fs) for rel, fs in _walk_tree(root) if rel != MANIFEST_NAME}
     previous = _read_file(target) if os.path.isfile(target) else None

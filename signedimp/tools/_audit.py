@@ -20,6 +20,7 @@ from ._tree_walk import read_file, walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_format import FLAG_ENCRYPTED
 from ._zip_rewrite import check_names
+from ._frozen_signing import audit_frozen_archives
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -43,9 +44,7 @@ def verify_path(path: PathLike, keys: Any) -> VerifyReport:
     if os.path.isdir(target):
         report = VerifyReport(target, "directory")
         _audit(_directory_tree(target, report), ring, report)
-        from ._frozen_signing import audit_frozen_archives  # a frozen app's archives, member by member
-
-        audit_frozen_archives(report, target, ring)
+        audit_frozen_archives(report, target, ring)  # a frozen app's archives, member by member
         return report
     if not os.path.exists(target):
         raise FileNotFoundError(f"{target}: no such file or directory")
