@@ -8,7 +8,7 @@ median wall time of a full run of the executable (start to exit) and the ratio o
 Results go to benchmarks/README.md, section "Frozen app start-up".
 
     python benchmarks/bench_frozen.py [--runs N] [--no-write]
-        [--freezer pyinstaller|pyinstaller-onefile|cxfreeze]...
+        [--freezer pyinstaller|pyinstaller-onefile|cxfreeze|pyinstaller-strip]...
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 APP = HERE.parent / "tests" / "fixtures" / "frozen_app"
 SECTION = "## Frozen app start-up"
-FREEZERS = ("pyinstaller", "pyinstaller-onefile", "cxfreeze")
+FREEZERS = ("pyinstaller", "pyinstaller-onefile", "cxfreeze", "pyinstaller-strip")
 
 
 def child_env() -> dict[str, str]:
@@ -47,6 +47,8 @@ def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
                 "--additional-hooks-dir", str(src / "pyinstaller_hooks")]
         if freezer.endswith("onefile"):
             args.append("--onefile")
+        if freezer.endswith("strip"):
+            args.append("--strip")  # strip the symbols of the collected shared libraries
         args.append(str(src / "main.py"))
         plain = [sys.executable, "-m", "PyInstaller", *args]
         exe = work / "dist" / ("main" if freezer.endswith("onefile") else "main/main")
@@ -156,7 +158,7 @@ def main() -> None:
         key = Path(tmp) / "key.pem"
         subprocess.run([sys.executable, "-m", "signedimp", "keygen", "-o", str(key)], check=True,
                        stdout=subprocess.DEVNULL)
-        for freezer in args.freezer or FREEZERS:
+        for freezer in args.freezer or FREEZERS[:3]:
             pw, sw, pc, sc = measure(freezer, args.runs, Path(tmp), key)
             rows.append((freezer, pw, sw, pc, sc))
             print(f"{freezer}: wall {pw:.1f} / {sw:.1f} ms ({sw / pw:.3f}x), "
