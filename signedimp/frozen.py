@@ -123,7 +123,15 @@ def refuse(exc: IntegrityCheckError) -> None:
 
 
 class _FatalRoot(ManifestRoot):
-    """A root whose refusals end the process (see :func:`refuse`)."""
+    """A root whose refusals end the process (see :func:`refuse`).
+
+    A file that is neither listed nor there is only absent: ``FileNotFoundError``, as without
+    signedimp, so that code probing for an optional data file (``pkgutil.get_data``) or a
+    module's source (tracebacks, ``inspect``) carries on.
+    """
+
+    def _absent(self, rel: str) -> bool:
+        return not self.is_listed(rel) and not self.entry.is_file(rel)
 
     def expected_digest(self, rel: str, module: str | None = None) -> str:
         try:
@@ -133,6 +141,8 @@ class _FatalRoot(ManifestRoot):
             raise
 
     def read_verified(self, rel: str, module: str | None = None) -> bytes:
+        if self._absent(rel):
+            raise FileNotFoundError(2, "No such file or directory", self.entry.display(rel))
         try:
             return super().read_verified(rel, module)
         except IntegrityCheckError as exc:
@@ -179,7 +189,7 @@ class _InExecutableLoader:
     def get_source(self, fullname=None):
         try:
             data = self._manager.read_in_folder(self.path, self.name)
-        except IntegrityCheckMissing:
+        except (IntegrityCheckMissing, FileNotFoundError):
             return None  # not shipped as a file: no source, as with the freezer's own loader
         return sys.modules["_frozen_importlib_external"].decode_source(data)
 

@@ -29,6 +29,7 @@ heavy = pytest.mark.heavy
 APP = FIXTURES / "frozen_app"
 EXPECTED = "hello from the data file | mercury,venus | plugin: None"
 REFUSED = "signedimp refused"
+PROBES = "get_data: FileNotFoundError; getsource: OSError; data exists: False"
 TIMEOUT = 900
 
 
@@ -239,6 +240,7 @@ def test_freeze_runs_verified(sealed) -> None:
     lines = result.stdout.splitlines()
     assert lines[:2] == ["app started", EXPECTED]
     _assert_verified(json.loads(lines[2]), freezer)
+    assert lines[3] == PROBES
 
 
 @heavy
