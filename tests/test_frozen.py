@@ -514,3 +514,34 @@ def keys_light(tmp_path: Path) -> Path:
     result = signedimp("keygen", "-o", str(tmp_path / "k.pem"))
     assert result.returncode == 0, result.stderr
     return tmp_path / "k.pem.pub"
+
+
+EXTENSIONS_ONE_AFTER_ANOTHER = """
+import glob, json, os, sys
+from importlib.machinery import ModuleSpec
+sys.path.insert(0, sys.argv[1])
+from signedimp.extensions import WINDOWLESS, create_extension_module
+folder = os.path.join(os.path.dirname(os.__file__), "lib-dynload")
+names = [n for n in ("_bisect", "_heapq", "_random", "cmath", "_statistics") if n not in sys.modules]
+made = []
+for name in names:
+    found = glob.glob(os.path.join(folder, name + ".cpython-*.so"))
+    if found:
+        with open(found[0], "rb") as fh:
+            made.append(create_extension_module(ModuleSpec(name, None, origin=found[0]), fh.read()).__name__)
+print(json.dumps({"windowless": WINDOWLESS, "wanted": names, "made": made}))
+"""
+
+
+def test_extension_modules_load_one_after_another_from_memfds() -> None:
+    """Frozen apps load dozens of extensions through the verifier: a memfd's number, reused after
+    close, made the dynamic loader hand back the previous library ("does not define PyInit_x")."""
+    from .helpers import PROJECT_ROOT
+
+    result = subprocess.run([sys.executable, "-I", "-c", EXTENSIONS_ONE_AFTER_ANOTHER, str(PROJECT_ROOT)],
+                            env=clean_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    if not out["windowless"] or len(out["made"]) < 2:
+        pytest.skip("needs Linux memfds and two stdlib extension modules in lib-dynload")
+    assert out["made"] == out["wanted"][: len(out["made"])]  # every one created, in order
