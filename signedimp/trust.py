@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 
 __all__ = ["TrustPolicy", "default_trusted_paths", "INSTALL_FOLDERS"]
 
@@ -26,6 +25,8 @@ INSTALL_FOLDERS = frozenset({"site-packages", "dist-packages"})
 
 def default_trusted_paths() -> tuple[str, ...]:
     """The standard library folders (and zip) of the running interpreter, venv or not."""
+    import sysconfig  # here, not at the top: a frozen app never asks, and it costs ~2 ms to import
+
     base_vars = {
         "base": sys.base_prefix,
         "platbase": sys.base_exec_prefix,

@@ -48,6 +48,7 @@ from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 # Used by sign_directory, not re-exported.
 from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode, is_temp_name as _is_temp_name
 from ._atomic_write import TargetError as _TargetError, replaceable_target as _replaceable_target
+from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
 from ._manifest_signing import file_sha256 as _file_sha256, previous_manifest as _previous_manifest
 from ._tree_walk import read_file as _read_file, walk_tree as _walk_tree
 
@@ -84,11 +85,13 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     """Write ``<path>/signedimp-manifest.txt`` listing every file below ``path``.
 
     ``__pycache__`` bytecode is listed too: sealing an environment after ``compileall`` lets
-    the runtime use that bytecode.  Only the root manifest itself is left out.
+    the runtime use that bytecode.  Only the root manifest itself is left out.  A frozen app's
+    archives (``base_library.zip``, ``library.zip``) are signed first, then listed whole.
     """
     root = os.fspath(path)
     if not os.path.isdir(root):
         raise NotADirectoryError(f"{root}: not a directory")
+    _sign_frozen_archives(root, key)
     target = os.path.join(root, MANIFEST_NAME)
     if os.path.islink(target):  # never write through a link that may lead out of the tree
         raise _TargetError(f"{target}: is a symlink; a folder's manifest must be a regular file")

@@ -20,6 +20,7 @@ from ._tree_walk import walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_rewrite import check_names
 from ..zipdir import open_archive, read_zip_directory
+from ._frozen_signing import audit_frozen_archives
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -43,7 +44,9 @@ def verify_path(path: PathLike, keys: Any) -> VerifyReport:
     ring = key_ring(keys)
     if os.path.isdir(target):
         report = VerifyReport(target, "directory")
-        return _audit(_directory_tree(target, report), ring, report)
+        _audit(_directory_tree(target, report), ring, report)
+        audit_frozen_archives(report, target, ring)  # a frozen app's archives, member by member
+        return report
     if not os.path.exists(target):
         raise FileNotFoundError(f"{target}: no such file or directory")
     kind = "wheel" if os.path.splitext(target)[1].lower() == ".whl" else "zip"

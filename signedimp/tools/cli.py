@@ -218,7 +218,35 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     keys = _verify_keys(args.key)
     from . import _bootstrap as bootstrap
 
-    sys.stdout.write(bootstrap.get_bootstrap_code(keys))
+    # Frozen: with the runtime compiled by this Python (used when the app runs on the same one).
+    text = bootstrap.get_bootstrap_code(keys, frozen=args.frozen, bytecode=args.frozen)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_freeze(args: argparse.Namespace) -> int:
+    """Run the freezer with the frozen bootstrap, then seal its output (see tools/_freeze.py)."""
+    from ._freeze import FreezeError, freeze
+
+    freezer_args = list(args.freezer_args)
+    if not freezer_args:
+        raise CommandError(f"freeze {args.freezer}: give the freezer's arguments after '--'")
+    one_time = args.key is None and not os.environ.get(_tools().KEY_ENV)
+    key = None if one_time else _signing_key(args)
+    try:
+        result = freeze(args.freezer, freezer_args, key, stdout=sys.stderr)
+    except FreezeError as exc:
+        raise CommandError(str(exc)) from None
+    if result.onefile:
+        print(f"froze {result.output} (onefile: its content is inside the executable, which the "
+              "OS signature must cover; nothing on disk to seal)")
+    else:
+        print(f"froze and sealed {result.output}: {_count(result.files, 'file')}, key {result.fingerprint}")
+    if result.one_time_key:
+        print(f"one-time key {result.fingerprint}: pinned in the app and used to seal it, then thrown away")
     return EXIT_OK
 
 
@@ -355,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bootstrap", help="print the verifier bootstrap code",
                        description="Print get_bootstrap_code() for the given public keys.")
     _add_trusted_keys(p)
+    p.add_argument("--frozen", action="store_true",
+                   help="for a freezer's runtime hook (PyInstaller) or init script (cx_Freeze)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of stdout")
     p.set_defaults(func=cmd_bootstrap)
 
     p = sub.add_parser("launcher", help="write a verified start script for a sealed environment",
@@ -371,6 +402,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a sealed folder to put on sys.path (the signed site-packages); repeatable")
     p.add_argument("-o", "--output", metavar="FILE", required=True)
     p.set_defaults(func=cmd_launcher)
+
+    p = sub.add_parser("freeze", help="freeze an app with PyInstaller or cx_Freeze, verifying, sealed",
+                       description="Run the freezer with the frozen-app bootstrap added (PyInstaller: "
+                       "runtime hook; cx_Freeze: init script), then sign the output folder. "
+                       "Without --key (and SIGNEDIMP_KEY) a one-time key is made and thrown away.",
+                       usage="signedimp freeze {pyinstaller,cxfreeze} [--key KEY.pem] -- FREEZER_ARGS...")
+    p.add_argument("freezer", choices=("pyinstaller", "cxfreeze"))
+    _add_signing_key(p)
+    p.set_defaults(func=cmd_freeze, freezer_args=[])  # FREEZER_ARGS: split off at '--' by main()
     return parser
 
 
@@ -438,6 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         own, app_args = split_run_args(args_list[1:])
         args_list = ["run", *own]
     json_errors = bool(args_list) and args_list[0] == "verify" and "--json" in args_list
+    freezer_args: list[str] = []
+    if args_list and args_list[0] == "freeze" and "--" in args_list:
+        cut = args_list.index("--")
+        args_list, freezer_args = args_list[:cut], args_list[cut + 1:]
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -447,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command == "run":
         args.app_args = [*args.app_args, *app_args]
+    if args.command == "freeze":
+        args.freezer_args = freezer_args
     return _dispatch(args, json_errors)
 
 

@@ -1,0 +1,173 @@
+"""Start-up cost of a frozen app: the same app frozen with and without signedimp.
+
+The app is tests/fixtures/frozen_app (PyYAML's C extension, a data file through
+importlib.resources). Each freezer builds it twice from the same arguments: plainly, and through
+``signedimp freeze`` (the frozen bootstrap as runtime hook / init script, the output sealed).
+Runs alternate between the two builds so that drift affects both alike; the report is the
+median wall time of a full run of the executable (start to exit) and the ratio of the medians.
+Results go to benchmarks/README.md, section "Frozen app start-up".
+
+    python benchmarks/bench_frozen.py [--runs N] [--no-write]
+        [--freezer pyinstaller|pyinstaller-onefile|cxfreeze|pyinstaller-strip]...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+APP = HERE.parent / "tests" / "fixtures" / "frozen_app"
+SECTION = "## Frozen app start-up"
+FREEZERS = ("pyinstaller", "pyinstaller-onefile", "cxfreeze", "pyinstaller-strip")
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "SIGNEDIMP_"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
+    """Freeze the app into ``work``; return the executable."""
+    src = work / "src"
+    shutil.copytree(APP, src)
+    if freezer.startswith("pyinstaller"):
+        args = ["--noconfirm", "--log-level", "WARN", "--distpath", str(work / "dist"),
+                "--workpath", str(work / "build"), "--specpath", str(work),
+                "--add-data", f"{src / 'fzapp' / 'data'}:fzapp/data",
+                "--additional-hooks-dir", str(src / "pyinstaller_hooks")]
+        if freezer.endswith("onefile"):
+            args.append("--onefile")
+        if freezer.endswith("strip"):
+            args.append("--strip")  # strip the symbols of the collected shared libraries
+        args.append(str(src / "main.py"))
+        plain = [sys.executable, "-m", "PyInstaller", *args]
+        exe = work / "dist" / ("main" if freezer.endswith("onefile") else "main/main")
+    else:
+        args = ["--script", "main.py", "--target-dir", str(work / "dist"), "build_exe", "--silent",
+                "--packages=fzapp", "--zip-exclude-packages=fzapp"]
+        plain = [sys.executable, "-m", "cx_Freeze", *args]
+        exe = work / "dist" / "main"
+    name = "pyinstaller" if freezer.startswith("pyinstaller") else "cxfreeze"
+    signedimp = [sys.executable, "-m", "signedimp", "freeze", name, "--key", str(key), "--", *args]
+    command = signedimp if signed else plain
+    subprocess.run(command, cwd=src, check=True, env=child_env(), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return exe
+
+
+def time_run(exe: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and its children)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(exe)], cwd=exe.parent, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = proc.stderr.read() if proc.stderr else b""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{exe} failed: {stderr.decode(errors='replace')[-2000:]}")
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def measure(freezer: str, runs: int, tmp: Path, key: Path) -> tuple[float, float, float, float]:
+    """Medians in ms: (plain wall, signed wall, plain CPU, signed CPU)."""
+    plain = build(freezer, False, tmp / f"{freezer}-plain", key)
+    signed = build(freezer, True, tmp / f"{freezer}-signed", key)
+    env = child_env()
+    for exe in (plain, signed):  # warm the page cache
+        for _ in range(3):
+            time_run(exe, env)
+    wall: dict[Path, list[float]] = {plain: [], signed: []}
+    cpu: dict[Path, list[float]] = {plain: [], signed: []}
+    for _ in range(runs):
+        for exe in (plain, signed):
+            w, c = time_run(exe, env)
+            wall[exe].append(w)
+            cpu[exe].append(c)
+    med = lambda xs: statistics.median(xs) * 1000
+    return med(wall[plain]), med(wall[signed]), med(cpu[plain]), med(cpu[signed])
+
+
+def versions() -> str:
+    found = []
+    for dist in ("pyinstaller", "cx_Freeze"):
+        try:
+            from importlib.metadata import version
+
+            found.append(f"{dist} {version(dist)}")
+        except Exception:
+            pass
+    return ", ".join(found)
+
+
+def report(rows: list[tuple[str, float, float]], runs: int) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"`.venv/bin/python benchmarks/bench_frozen.py --runs {runs}` freezes tests/fixtures/frozen_app",
+        "(PyYAML's C extension, a data file through `importlib.resources`) twice per freezer: plainly",
+        "and through `signedimp freeze` (frozen bootstrap with the runtime's bytecode, output sealed).",
+        f"Medians of {runs} full runs of each executable (start to exit), alternating: wall time, and",
+        "CPU time (user + system, from `wait4`), which the other engineers' load on this shared",
+        "machine disturbs less.",
+        f"Machine: `{platform.python_implementation()} {platform.python_version()}`, {versions()};",
+        f"`nproc`: {os.cpu_count()}; {platform.machine()}, "
+        f"{platform.system()} {platform.release().split('-')[0]}.",
+        "Target: signed <= 1.10x plain.",
+        "",
+        "| freezer | plain wall (ms) | signedimp wall (ms) | ratio "
+        "| plain CPU (ms) | signedimp CPU (ms) | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for freezer, pw, sw, pc, sc in rows:
+        lines.append(f"| {freezer} | {pw:.1f} | {sw:.1f} | {sw / pw:.3f}x "
+                     f"| {pc:.1f} | {sc:.1f} | {sc / pc:.3f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    readme = HERE / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    if SECTION in content:
+        start = content.index(SECTION)
+        end = content.find("\n## ", start + len(SECTION))
+        content = content[:start] + text + ("" if end == -1 else content[end:])
+    else:
+        content = content.rstrip("\n") + "\n\n" + text
+    readme.write_text(content, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--freezer", action="append", choices=FREEZERS)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave README.md alone")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-frozen-") as tmp:
+        key = Path(tmp) / "key.pem"
+        subprocess.run([sys.executable, "-m", "signedimp", "keygen", "-o", str(key)], check=True,
+                       stdout=subprocess.DEVNULL)
+        for freezer in args.freezer or FREEZERS[:3]:
+            pw, sw, pc, sc = measure(freezer, args.runs, Path(tmp), key)
+            rows.append((freezer, pw, sw, pc, sc))
+            print(f"{freezer}: wall {pw:.1f} / {sw:.1f} ms ({sw / pw:.3f}x), "
+                  f"CPU {pc:.1f} / {sc:.1f} ms ({sc / pc:.3f}x)", flush=True)
+    text = report(rows, args.runs)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

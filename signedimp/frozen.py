@@ -1,0 +1,340 @@
+"""Frozen-app mode: PyInstaller and cx_Freeze apps that verify everything they load from disk.
+
+In a frozen app the operating system signs the executable; signedimp verifies what Python
+loads from the folder beside it. Trusted: built-in and frozen modules and what the freezer
+carries inside the executable (PyInstaller's embedded PYZ archive, read by its own
+``PyiFrozenLoader``). Verified: everything in the app folder (``base_library.zip`` /
+``library.zip`` members, ``.py``/``.pyc``, extension modules, data read through loaders and
+``importlib.resources``). Nothing on disk is trusted because of where it lies.
+
+The signed manifest of a frozen app lies at the top of its folder (beside the executable) and
+covers every file below it; the ``sys.path`` entries inside it (``_internal``, ``lib``,
+``lib-dynload``) are covered by that manifest, and each zip on the import path carries its own.
+
+What the interpreter loads before any hook can run (the first standard-library modules from
+``base_library.zip`` / ``library.zip``, ``zlib`` and ``_struct`` for the freezer's own
+archive reader, the modules this verifier imports) cannot be stopped, only detected:
+``FrozenAppManager.check_startup`` checks those archives whole and every module file loaded so
+far, and the bootstrap refuses to continue when one does not match.
+
+PyInstaller onefile: the bootloader extracts the app folder from the (signed) executable into a
+fresh private temporary folder at every start. That folder is the executable's own content,
+written just before Python starts, so it is trusted as the executable is
+(``trusted_paths=(sys._MEIPASS,)``); anything outside it is verified. See docs/frozen-apps.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .entries import DirectoryEntry, ManifestSource
+from .errors import IntegrityCheckError, IntegrityCheckMissing
+from .manager import SignedImportManager
+from .manifest import MANIFEST_NAME
+from .roots import ManifestRoot
+
+__all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
+
+PYINSTALLER, CX_FREEZE = "pyinstaller", "cx_Freeze"
+#: The archives that freezers put on ``sys.path`` inside the app folder.
+ARCHIVE_NAMES = ("base_library.zip", "library.zip")
+
+
+class FrozenApp:
+    """What the running freezer is, where its app folder lies, and its in-executable loader."""
+
+    def __init__(self, freezer: str, folder: str, onefile: bool = False, in_exe_loader=None) -> None:
+        self.freezer = freezer
+        self.folder = folder
+        self.onefile = onefile
+        self.in_exe_loader = in_exe_loader
+
+    def __repr__(self) -> str:
+        return f"<FrozenApp {self.freezer} {self.folder!r}{' onefile' if self.onefile else ''}>"
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def detect() -> FrozenApp | None:
+    """The freezer this process runs under, or None when it is not a frozen app we know.
+
+    PyInstaller: ``sys._MEIPASS`` and its importer module ``pyimod02_importers`` (which the
+    bootloader runs from the executable's own archive). cx_Freeze: its ``__startup__`` module,
+    frozen into the executable, and ``BUILD_CONSTANTS``.
+    """
+    meipass = getattr(sys, "_MEIPASS", None)
+    importers = sys.modules.get("pyimod02_importers")
+    if meipass and importers is not None:
+        exe_folder = _real(os.path.dirname(sys.executable))
+        contents = _real(meipass)
+        loader = getattr(importers, "PyiFrozenLoader", None)
+        if contents == exe_folder or contents.startswith(exe_folder + os.sep):
+            return FrozenApp(PYINSTALLER, exe_folder, False, loader)  # onedir
+        if os.path.basename(contents).startswith("_MEI"):
+            return FrozenApp(PYINSTALLER, contents, True, loader)  # onefile: extracted at start
+        # Contents beside the executable's folder (a macOS .app: MacOS/ and Frameworks/): the
+        # folder that holds both is the app folder, all of it verified.
+        return FrozenApp(PYINSTALLER, os.path.commonpath([exe_folder, contents]), False, loader)
+    startup = sys.modules.get("__startup__")
+    if startup is not None and hasattr(startup, "get_name"):
+        return FrozenApp(CX_FREEZE, _real(os.path.dirname(sys.executable)))
+    return None
+
+
+class _NestedEntry(DirectoryEntry):
+    """A folder inside the app folder: its files are listed by the app folder's root manifest.
+
+    The manifest's lines carry the folder's path (``_internal/...``); ``strip`` takes it off,
+    so a lookup under this root is the same single dictionary access as anywhere else.
+    """
+
+    def __init__(self, path: str, top: str, strip: str) -> None:
+        super().__init__(path)
+        self._top = DirectoryEntry(top)
+        self._strip = strip
+
+    def manifest_candidates(self) -> list[ManifestSource]:
+        top = self._top
+        if not os.path.isfile(top.display(MANIFEST_NAME)):
+            return []
+        return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self._strip)]
+
+
+def refuse(exc: IntegrityCheckError) -> None:
+    """End the process: a frozen app whose folder fails verification has been tampered with.
+
+    Not an exception the app could catch: ``try: import x / except ImportError`` (which
+    libraries use for optional speedups, and apps for optional add-ons) would otherwise
+    carry on without the refused file and hide the tampering. Exit status 1.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    message = f"{exc} (the app will not run)\n"
+    try:
+        os.write(2, message.encode("utf-8", "backslashreplace"))
+    finally:
+        os._exit(1)
+
+
+class _FatalRoot(ManifestRoot):
+    """A root whose refusals end the process (see :func:`refuse`).
+
+    A file that is neither listed nor there is only absent: ``FileNotFoundError``, as without
+    signedimp, so that code probing for an optional data file (``pkgutil.get_data``) or a
+    module's source (tracebacks, ``inspect``) carries on.
+    """
+
+    def _absent(self, rel: str) -> bool:
+        return not self.is_listed(rel) and not self.entry.is_file(rel)
+
+    def expected_digest(self, rel: str, module: str | None = None) -> str:
+        try:
+            return super().expected_digest(rel, module)
+        except IntegrityCheckError as exc:
+            refuse(exc)
+            raise
+
+    def read_verified(self, rel: str, module: str | None = None) -> bytes:
+        if self._absent(rel):
+            raise FileNotFoundError(2, "No such file or directory", self.entry.display(rel))
+        try:
+            return super().read_verified(rel, module)
+        except IntegrityCheckError as exc:
+            refuse(exc)
+            raise
+
+
+class _InExecutableLoader:
+    """PyInstaller's loader for a module of the embedded archive, with its disk reads verified.
+
+    The code comes from the archive inside the signed executable (trusted, run as it is);
+    ``get_data``, ``get_source`` and the resource reader read files in the app folder, and go
+    through the verifier instead.
+    """
+
+    def __init__(self, loader, manager: FrozenAppManager, folder: str) -> None:
+        self._loader = loader
+        self._manager = manager
+        self._folder = folder
+        self.name = loader.name
+        self.path = loader.path
+
+    def __repr__(self) -> str:
+        return f"<signedimp in-executable {self._loader!r}>"
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+
+    def get_code(self, fullname=None):
+        return self._loader.get_code(self.name)
+
+    def is_package(self, fullname=None) -> bool:
+        return self._loader.is_package(self.name)
+
+    def get_filename(self, fullname=None) -> str:
+        return self.path
+
+    def get_data(self, path: str) -> bytes:
+        return self._manager.read_in_folder(path, self.name)
+
+    def get_source(self, fullname=None):
+        try:
+            data = self._manager.read_in_folder(self.path, self.name)
+        except (IntegrityCheckMissing, FileNotFoundError):
+            return None  # not shipped as a file: no source, as with the freezer's own loader
+        return sys.modules["_frozen_importlib_external"].decode_source(data)
+
+    def get_resource_reader(self, fullname=None):
+        from .resources import VerifiedResourceReader
+
+        rel = self._manager.relative_to_contents(os.path.dirname(self.path), self.name)
+        return VerifiedResourceReader(self._manager.root(self._folder), rel, self.name)
+
+
+class FrozenAppManager(SignedImportManager):
+    """A ``SignedImportManager`` for a frozen app: nothing on disk trusted, the executable is.
+
+    ``app``: what :func:`detect` found. Folders below the app folder are covered by its root
+    manifest; PyInstaller's in-executable loader runs its archive's code unverified (the OS
+    signature covers it) with its file reads verified.
+    """
+
+    def __init__(self, keys, app: FrozenApp) -> None:
+        trusted = (app.folder,) if app.onefile else ()
+        super().__init__(keys, trusted_paths=trusted)
+        self.app = app
+        self._contents = _real(getattr(sys, "_MEIPASS", "") or app.folder)
+        self.checked_at_startup: frozenset[str] = frozenset()
+
+    def vet(self, spec):
+        loader = spec.loader
+        if (self.app.in_exe_loader is not None and type(loader) is self.app.in_exe_loader
+                and not self.app.onefile):
+            spec.loader = _InExecutableLoader(loader, self, self._contents)
+            return spec
+        try:
+            return super().vet(spec)
+        except IntegrityCheckError as exc:
+            refuse(exc)
+            raise
+
+    def root(self, path: str) -> ManifestRoot:
+        """As ``SignedImportManager.root``, with roots whose refusals end the process."""
+        root = self._roots.get(path)
+        if root is None:
+            with self._lock:
+                root = self._roots.get(path)
+                if root is None:
+                    root = self._roots[path] = _FatalRoot(self._entry(path), self._ring)
+        return root
+
+    def _entry(self, path: str):
+        if not self.app.onefile and os.path.isdir(path):
+            real = _real(path)
+            top = self.app.folder
+            if real != top and real.startswith(top + os.sep):
+                strip = real[len(top) + 1:].replace(os.sep, "/") + "/"
+                return _NestedEntry(path, top, strip)
+        return super()._entry(path)
+
+    # -- reads of the in-executable loader ----------------------------------------------------
+
+    def relative_to_contents(self, path: str, module: str) -> str:
+        """``path`` relative to the contents folder, or IntegrityCheckMissing if outside it."""
+        full = _real(path)
+        if full == self._contents:
+            return ""
+        prefix = self._contents + os.sep
+        if not full.startswith(prefix):
+            raise IntegrityCheckMissing(f"outside the app folder {self._contents}", module=module, file=path)
+        return full[len(prefix):].replace(os.sep, "/")
+
+    def read_in_folder(self, path: str, module: str) -> bytes:
+        """The verified bytes of ``path`` below the contents folder."""
+        return self.root(self._contents).read_verified(self.relative_to_contents(path, module), module)
+
+    # -- the start-up check -------------------------------------------------------------------
+
+    def check_startup(self) -> None:
+        """Check what was loaded from the app folder before this manager existed.
+
+        Each archive on ``sys.path`` inside the app folder is read whole and checked against
+        the app folder's manifest (the interpreter imported its first modules from it before
+        any hook could run), and so is every module file already loaded from the folder.
+        Raises ``IntegrityCheckError`` naming the first file that does not match.
+        """
+        if self.app.onefile:
+            return
+        top = self.app.folder
+        prefix = top + os.sep
+        # Cheap string tests first (realpath costs a few system calls per module): the folder
+        # as the freezer spelled it and as resolved.
+        spelled = {prefix, os.path.dirname(os.path.abspath(sys.executable)) + os.sep}
+        meipass = getattr(sys, "_MEIPASS", None)
+        if meipass:
+            spelled.add(os.path.abspath(meipass) + os.sep)
+        starts = tuple(spelled)
+        archives = set()
+        for entry in list(sys.path):
+            if isinstance(entry, str) and entry.startswith(starts) and os.path.isfile(entry):
+                self._check_file(_real(entry), None)
+                archives.add(_real(entry))
+        checked = []
+        for name, module in list(sys.modules.items()):
+            spec = getattr(module, "__spec__", None)
+            origin = getattr(spec, "origin", None)
+            if spec is None or not origin or origin in ("built-in", "frozen") or not spec.has_location:
+                continue
+            loader = spec.loader
+            if isinstance(loader, type) or loader is None:
+                continue  # BuiltinImporter, FrozenImporter (classes) or a namespace package
+            if type(loader) in (self.app.in_exe_loader, _InExecutableLoader) or hasattr(loader, "root"):
+                continue  # from the executable, or already loaded through the verifier
+            file = getattr(module, "__file__", None) or "/"
+            if self.app.freezer == PYINSTALLER and not os.path.isabs(file):
+                # Run by the bootloader from the executable's own archive (struct, pyimod0*):
+                # a bare file name, and a spec that importlib made up relative to the cwd.
+                continue
+            archive = getattr(loader, "archive", None)
+            if archive is not None:
+                if _real(archive) not in archives:
+                    self._check_file(_real(archive), name)  # an archive no longer on sys.path
+                checked.append(name)
+            elif origin.startswith(starts) or _real(origin).startswith(prefix):
+                self._check_file(_real(origin), name)
+                checked.append(name)
+        #: Modules that were loaded before the manager and checked here (tests report on them).
+        self.checked_at_startup = frozenset(checked)
+
+    def _check_file(self, path: str, module: str | None) -> None:
+        if not path.startswith(self.app.folder + os.sep):
+            refuse(IntegrityCheckMissing(f"loaded before the verifier from outside the app folder "
+                                         f"{self.app.folder}", module=module, file=path))
+        rel = path[len(self.app.folder) + 1:].replace(os.sep, "/")
+        self.root(self.app.folder).read_verified(rel, module)
+
+
+def install(keys) -> FrozenAppManager:
+    """Install a ``FrozenAppManager`` for the running frozen app and run the start-up check.
+
+    Exits (``SystemExit``) when this is not a frozen app signedimp knows; ends the process
+    (``signedimp refused ...`` on stderr, exit status 1) when anything loaded before it, or
+    anything it refuses later, does not verify.
+    """
+    app = detect()
+    if app is None:
+        raise SystemExit("signedimp refused to start: this frozen-app bootstrap runs only inside a "
+                         "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
+    manager = FrozenAppManager(keys, app)
+    manager.install()
+    manager.check_startup()  # a refusal ends the process
+    return manager

@@ -1,0 +1,547 @@
+"""Frozen apps: PyInstaller (onedir, onefile) and cx_Freeze apps that verify every import.
+
+The app (tests/fixtures/frozen_app) uses PyYAML's C extension and reads a data file through
+importlib.resources. It is frozen once per session for each way (``signedimp freeze`` for both
+freezers and both PyInstaller modes, and the two-step path ``bootstrap --frozen`` + ``sign``),
+and each tampering case works on its own copy of the output. The freezers come from the
+``freeze`` extra (scripts/make-venv.sh installs it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import marshal
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .helpers import FIXTURES, clean_env
+
+heavy = pytest.mark.heavy
+
+APP = FIXTURES / "frozen_app"
+EXPECTED = "hello from the data file | mercury,venus | plugin: None"
+REFUSED = "signedimp refused"
+PROBES = "get_data: FileNotFoundError; getsource: OSError; data exists: False"
+TIMEOUT = 900
+
+
+def _need(module: str, dist: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{dist} is not installed in this environment: pip install -e '.[freeze]' "
+                    "(scripts/make-venv.sh installs it)")
+
+
+def signedimp(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "signedimp", *args], cwd=cwd, env=clean_env(),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def run_app(exe: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(exe), *args], cwd=exe.parent, env=clean_env(), capture_output=True,
+                          text=True, timeout=120)
+
+
+# ------------------------------------------------------------------------ building, once
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder that every xdist worker of this session shares: each app is frozen once."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    shared = root / "frozen-builds"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+def _once(shared: Path, name: str, build) -> Path:
+    """Run ``build(folder)`` once per session across workers (a file lock), return its folder."""
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "FAILED").exists():
+            pytest.fail(f"freezing {name} failed:\n{(folder / 'FAILED').read_text()}")
+        if not (folder / "DONE").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            try:
+                build(folder)
+            except BaseException as exc:
+                (folder / "FAILED").write_text(str(exc))
+                raise
+            (folder / "DONE").write_text("")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def keys(shared_dir: Path) -> tuple[Path, Path]:
+    def build(folder: Path) -> None:
+        result = signedimp("keygen", "-o", str(folder / "key.pem"))
+        assert result.returncode == 0, result.stderr
+
+    folder = _once(shared_dir, "keys", build)
+    return folder / "key.pem", folder / "key.pem.pub"
+
+
+def _source(folder: Path) -> Path:
+    src = folder / "src"
+    shutil.copytree(APP, src)
+    return src
+
+
+def _check(result: subprocess.CompletedProcess, what: str) -> None:
+    if result.returncode != 0:
+        raise AssertionError(f"{what} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+
+
+def _pyinstaller_args(src: Path, folder: Path, *extra: str) -> list[str]:
+    return ["--noconfirm", "--log-level", "WARN", "--distpath", str(folder / "dist"),
+            "--workpath", str(folder / "work"), "--specpath", str(folder),
+            "--add-data", f"{src / 'fzapp' / 'data'}:fzapp/data",
+            "--additional-hooks-dir", str(src / "pyinstaller_hooks"), *extra, str(src / "main.py")]
+
+
+def _cxfreeze_args(folder: Path) -> list[str]:
+    return ["--script", "main.py", "--target-dir", str(folder / "dist"), "build_exe", "--silent",
+            "--packages=fzapp", "--zip-exclude-packages=fzapp"]
+
+
+@pytest.fixture(scope="session")
+def pyinstaller_onedir(shared_dir: Path, keys) -> Path:
+    """``signedimp freeze pyinstaller --key`` (onedir): the sealed app folder."""
+    _need("PyInstaller", "pyinstaller")
+
+    def build(folder: Path) -> None:
+        src = _source(folder)
+        result = signedimp("freeze", "pyinstaller", "--key", str(keys[0]), "--",
+                           *_pyinstaller_args(src, folder), cwd=src)
+        _check(result, "signedimp freeze pyinstaller")
+        (folder / "stdout").write_text(result.stdout)
+
+    return _once(shared_dir, "pyinstaller-onedir", build) / "dist" / "main"
+
+
+@pytest.fixture(scope="session")
+def pyinstaller_onefile(shared_dir: Path) -> Path:
+    """``signedimp freeze pyinstaller`` (onefile) with a one-time key: the executable."""
+    _need("PyInstaller", "pyinstaller")
+
+    def build(folder: Path) -> None:
+        src = _source(folder)
+        args = _pyinstaller_args(src, folder, "--onefile")
+        result = signedimp("freeze", "pyinstaller", "--", *args, cwd=src)
+        _check(result, "signedimp freeze pyinstaller --onefile")
+        (folder / "stdout").write_text(result.stdout)
+
+    return _once(shared_dir, "pyinstaller-onefile", build) / "dist" / "main"
+
+
+@pytest.fixture(scope="session")
+def cxfreeze_app(shared_dir: Path, keys) -> Path:
+    """``signedimp freeze cxfreeze --key``: the sealed app folder."""
+    _need("cx_Freeze", "cx_Freeze")
+
+    def build(folder: Path) -> None:
+        src = _source(folder)
+        args = _cxfreeze_args(folder)
+        result = signedimp("freeze", "cxfreeze", "--key", str(keys[0]), "--", *args, cwd=src)
+        _check(result, "signedimp freeze cxfreeze")
+        (folder / "stdout").write_text(result.stdout)
+
+    return _once(shared_dir, "cxfreeze", build) / "dist"
+
+
+@pytest.fixture(scope="session")
+def two_step_apps(shared_dir: Path, keys) -> dict[str, Path]:
+    """Both freezers through the two-step path: ``bootstrap --frozen -o``, the freezer, ``sign``."""
+    _need("PyInstaller", "pyinstaller")
+    _need("cx_Freeze", "cx_Freeze")
+
+    def build(folder: Path) -> None:
+        src = _source(folder)
+        hook = folder / "hook.py"
+        made = signedimp("bootstrap", "--key", str(keys[1]), "--frozen", "-o", str(hook))
+        _check(made, "bootstrap --frozen")
+        pi = folder / "pi"
+        result = subprocess.run([sys.executable, "-m", "PyInstaller", "--runtime-hook", str(hook),
+                                 *_pyinstaller_args(src, pi)], cwd=src, env=clean_env(),
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        _check(result, "pyinstaller --runtime-hook")
+        cx = folder / "cx"
+        result = subprocess.run([sys.executable, "-m", "cx_Freeze", "--init-script", str(hook),
+                                 *_cxfreeze_args(cx)], cwd=src, env=clean_env(),
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        _check(result, "cxfreeze --init-script")
+        for dist in (pi / "dist" / "main", cx / "dist"):
+            _check(signedimp("sign", str(dist), "--key", str(keys[0])), f"signedimp sign {dist}")
+
+    folder = _once(shared_dir, "two-step", build)
+    return {"pyinstaller": folder / "pi" / "dist" / "main", "cxfreeze": folder / "cx" / "dist"}
+
+
+@pytest.fixture(params=["pyinstaller", "cxfreeze"])
+def sealed(request) -> tuple[str, Path]:
+    """(freezer, sealed onedir app folder)."""
+    name = {"pyinstaller": "pyinstaller_onedir", "cxfreeze": "cxfreeze_app"}[request.param]
+    return request.param, request.getfixturevalue(name)
+
+
+@pytest.fixture
+def copy_of(tmp_path: Path):
+    """A private copy of a sealed app folder, to tamper with."""
+    def copy(folder: Path) -> Path:
+        target = tmp_path / "app"
+        shutil.copytree(folder, target, symlinks=True)
+        return target
+    return copy
+
+
+def _lib(freezer: str, app: Path) -> Path:
+    """The folder on sys.path that holds the app's files: ``_internal`` or ``lib``."""
+    return app / ("_internal" if freezer == "pyinstaller" else "lib")
+
+
+# ------------------------------------------------------------------------ honest runs
+
+
+def _assert_verified(report: dict, freezer: str) -> None:
+    assert report["manager"] == "FrozenAppManager"
+    modules = report["modules"]
+    for name in ("fzapp.cli", "yaml._yaml"):
+        assert modules[name] == ["VerifyingLoader", False], (name, modules.get(name))
+    for name, (loader, checked_at_startup) in modules.items():
+        # Loaded through the verifier, from the signed executable's own archive (before the
+        # verifier: PyiFrozenLoader, after: wrapped), or loaded before any hook could run and
+        # checked against the manifest at start-up.
+        trusted = ("VerifyingLoader", "_InExecutableLoader", "PyiFrozenLoader")
+        assert loader in trusted or checked_at_startup, (name, loader)
+        assert loader != "PyiFrozenLoader" or freezer == "pyinstaller"
+    if freezer == "pyinstaller":
+        assert modules["yaml"] == ["_InExecutableLoader", False]  # from the PYZ inside the executable
+    else:
+        assert modules["yaml"] == ["VerifyingLoader", False]  # a member of lib/library.zip
+
+
+@heavy
+def test_freeze_runs_verified(sealed) -> None:
+    freezer, app = sealed
+    result = run_app(app / "main", "--report")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["app started", EXPECTED]
+    _assert_verified(json.loads(lines[2]), freezer)
+    assert lines[3] == PROBES
+
+
+@heavy
+def test_freeze_prints_what_it_sealed(sealed, keys) -> None:
+    freezer, app = sealed
+    fingerprint = signedimp("pubkey", str(keys[1])).stdout
+    out = (app.parent.parent if freezer == "pyinstaller" else app.parent) / "stdout"
+    text = out.read_text()
+    assert text.startswith(f"froze and sealed {app}: ")
+    assert text.split("key ")[1].split()[0] in fingerprint
+    archive = "_internal/base_library.zip" if freezer == "pyinstaller" else "lib/library.zip"
+    manifest = (app / "signedimp-manifest.txt").read_text()
+    assert f" {archive}\n" in manifest
+    with zipfile.ZipFile(app / archive) as zf:
+        assert "signedimp-manifest.txt" in zf.namelist()
+
+
+@heavy
+def test_verify_sealed_folder(sealed, keys, copy_of) -> None:
+    freezer, app = sealed
+    result = signedimp("verify", str(app), "--key", str(keys[1]), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = {f["path"]: f["status"] for f in json.loads(result.stdout)["results"][0]["files"]}
+    archive = "_internal/base_library.zip" if freezer == "pyinstaller" else "lib/library.zip"
+    assert files[archive] == "ok"
+    members = [p for p in files if p.startswith(archive + "/")]  # the archive's own manifest, checked too
+    assert len(members) > 10 and all(files[p] == "ok" for p in members)
+    copy = copy_of(app)
+    with open(_lib(freezer, copy) / "fzapp" / "data" / "greeting.txt", "a") as fh:
+        fh.write("changed\n")
+    result = signedimp("verify", str(copy), "--key", str(keys[1]))
+    assert result.returncode == 1
+    assert "fzapp/data/greeting.txt" in result.stdout + result.stderr
+
+
+@heavy
+def test_two_step_path(two_step_apps) -> None:
+    for freezer, app in two_step_apps.items():
+        result = run_app(app / "main", "--report")
+        assert result.returncode == 0, (freezer, result.stderr)
+        lines = result.stdout.splitlines()
+        assert lines[:2] == ["app started", EXPECTED], freezer
+        _assert_verified(json.loads(lines[2]), freezer)
+
+
+@heavy
+def test_unsealed_app_does_not_start(two_step_apps, copy_of) -> None:
+    """Frozen with the bootstrap but never signed (or the manifest removed): refused at start-up."""
+    app = copy_of(two_step_apps["pyinstaller"])
+    (app / "signedimp-manifest.txt").unlink()
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{REFUSED} file '{app / '_internal' / 'base_library.zip'}': "
+                                    f"no signedimp-manifest.txt in {app}")
+
+
+@heavy
+def test_onefile_runs_verified(pyinstaller_onefile: Path) -> None:
+    stdout = (pyinstaller_onefile.parent.parent / "stdout").read_text().splitlines()
+    assert stdout[0] == (f"froze {pyinstaller_onefile} (onefile: its content is inside the executable, "
+                         "which the OS signature must cover; nothing on disk to seal)")
+    assert stdout[1].startswith("one-time key ") and stdout[1].endswith(
+        ": pinned in the app and used to seal it, then thrown away")
+    result = run_app(pyinstaller_onefile, "--report")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["app started", EXPECTED]
+    assert json.loads(lines[2])["manager"] == "FrozenAppManager"
+
+
+@heavy
+def test_onefile_refuses_an_added_plugin(pyinstaller_onefile: Path, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy2(pyinstaller_onefile, app / "main")
+    canary = tmp_path / "canary"
+    (app / "plugins").mkdir()
+    (app / "plugins" / "fzapp_plugin.py").write_text(_canary_source(canary) + "NAME = 'evil'\n")
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    assert f"{REFUSED} module 'fzapp_plugin', file '{app / 'plugins' / 'fzapp_plugin.py'}'" in result.stderr
+    assert not canary.exists()
+
+
+# ------------------------------------------------------------------------ tampering
+
+
+def _canary_source(canary: Path) -> str:
+    return f"open({str(canary)!r}, 'w').write('ran')\n"
+
+
+def _pyc(source: str, filename: str) -> bytes:
+    code = compile(source, filename, "exec", dont_inherit=True)
+    return importlib.util.MAGIC_NUMBER + b"\0" * 12 + marshal.dumps(code)
+
+
+def _rewrite_member(archive: Path, member: str, data: bytes) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        items = [(info, data if info.filename == member else zf.read(info)) for info in zf.infolist()]
+    assert member in [info.filename for info, _ in items], member
+    with zipfile.ZipFile(archive, "w") as zf:
+        for info, content in items:
+            zf.writestr(info, content)
+
+
+def _refused_before_app(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "app started" not in result.stdout
+    assert REFUSED in result.stderr
+
+
+@heavy
+def test_changed_app_module_is_refused(sealed, copy_of, tmp_path: Path) -> None:
+    freezer, app = sealed
+    app = copy_of(app)
+    canary = tmp_path / "canary"
+    if freezer == "pyinstaller":
+        target = app / "_internal" / "fzapp" / "cli.py"
+        target.write_text(_canary_source(canary) + target.read_text())
+    else:
+        target = app / "lib" / "fzapp" / "cli.pyc"
+        target.write_bytes(_pyc(_canary_source(canary) + (APP / "fzapp" / "cli.py").read_text(), "cli.py"))
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    assert f"{REFUSED} module 'fzapp.cli', file '{target}': its SHA-256 does not match" in result.stderr
+    assert EXPECTED not in result.stdout
+    assert not canary.exists()
+
+
+@heavy
+def test_changed_archive_member_is_refused_at_start_up(sealed, copy_of, tmp_path: Path) -> None:
+    """A module in base_library.zip / library.zip that the app imports later."""
+    freezer, app = sealed
+    app = copy_of(app)
+    canary = tmp_path / "canary"
+    if freezer == "pyinstaller":
+        archive, member = app / "_internal" / "base_library.zip", "traceback.pyc"
+    else:
+        archive = app / "lib" / "library.zip"
+        with zipfile.ZipFile(archive) as zf:  # pathlib is a package on 3.13+, outside the zip
+            member = next(m for m in ("pathlib.pyc", "typing.pyc") if m in zf.namelist())
+    _rewrite_member(archive, member, _pyc(_canary_source(canary), member))
+    result = run_app(app / "main")
+    _refused_before_app(result)
+    assert f"file '{archive}': its SHA-256 does not match the signed manifest (modified)" in result.stderr
+    assert not canary.exists()
+
+
+@heavy
+def test_changed_early_archive_member_is_detected(pyinstaller_onedir: Path, copy_of) -> None:
+    """``encodings`` is imported by the interpreter before any hook: detected, not prevented.
+
+    (cx_Freeze 8 freezes the interpreter's start-up modules into its executable: the only member
+    of library.zip read before the verifier is the init script, that is, the verifier itself.)
+    """
+    app = copy_of(pyinstaller_onedir)
+    archive = app / "_internal" / "base_library.zip"
+    with zipfile.ZipFile(archive) as zf:
+        original = zf.read("encodings/__init__.pyc")
+    # Same code, another timestamp in the header: it still loads, and runs before any check.
+    _rewrite_member(archive, "encodings/__init__.pyc", original[:8] + b"\x01\x02\x03\x04" + original[12:])
+    result = run_app(app / "main")
+    _refused_before_app(result)
+    assert f"file '{archive}': its SHA-256 does not match" in result.stderr
+
+
+@heavy
+def test_changed_extension_module_is_refused(sealed, copy_of) -> None:
+    freezer, app = sealed
+    app = copy_of(app)
+    [target] = (_lib(freezer, app) / "yaml").glob("_yaml*.so")
+    with open(target, "ab") as fh:
+        fh.write(b"\0")
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    assert f"{REFUSED} module 'yaml._yaml', file '{target}': its SHA-256 does not match" in result.stderr
+    assert EXPECTED not in result.stdout
+
+
+@heavy
+def test_changed_startup_extension_is_detected(sealed, copy_of) -> None:
+    """zlib is loaded (for the freezer's own archives) before any hook: detected at start-up."""
+    freezer, app = sealed
+    app = copy_of(app)
+    [target] = _lib(freezer, app).glob("**/zlib.cpython-*.so")
+    with open(target, "ab") as fh:
+        fh.write(b"\0")
+    result = run_app(app / "main")
+    _refused_before_app(result)
+    assert f"{REFUSED} module 'zlib', file '{target}': its SHA-256 does not match" in result.stderr
+
+
+@heavy
+def test_changed_data_file_is_refused(sealed, copy_of) -> None:
+    freezer, app = sealed
+    app = copy_of(app)
+    target = _lib(freezer, app) / "fzapp" / "data" / "greeting.txt"
+    target.write_text("hello from an attacker\n")
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    assert f"{REFUSED} module 'fzapp', file '{target}': its SHA-256 does not match" in result.stderr
+    assert "attacker" not in result.stdout
+
+
+@heavy
+def test_added_optional_module_is_refused(sealed, copy_of, tmp_path: Path) -> None:
+    freezer, app = sealed
+    app = copy_of(app)
+    canary = tmp_path / "canary"
+    target = _lib(freezer, app) / "fzapp_plugin.py"
+    target.write_text(_canary_source(canary) + "NAME = 'evil'\n")
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    expected = f"{REFUSED} module 'fzapp_plugin', file '{target}': not listed in the signed manifest"
+    assert expected in result.stderr
+    assert not canary.exists()
+
+
+@heavy
+def test_module_swapped_for_another_signed_one_is_refused(sealed, copy_of, tmp_path: Path) -> None:
+    """Signed bytes under another name are still refused: the manifest binds path and hash."""
+    freezer, app = sealed
+    app = copy_of(app)
+    lib = _lib(freezer, app) / "fzapp"
+    name = "cli.py" if freezer == "pyinstaller" else "cli.pyc"
+    (lib / name).write_bytes((lib / ("__init__" + name[3:])).read_bytes())
+    result = run_app(app / "main")
+    assert result.returncode == 1
+    assert f"{REFUSED} module 'fzapp.cli', file '{lib / name}'" in result.stderr
+
+
+# ------------------------------------------------------------------------ without a freezer
+
+
+def test_frozen_bootstrap_refuses_to_run_outside_a_frozen_app(tmp_path: Path, keys_light) -> None:
+    hook = tmp_path / "hook.py"
+    result = signedimp("bootstrap", "--key", str(keys_light), "--frozen", "-o", str(hook))
+    assert result.returncode == 0, result.stderr
+    ran = subprocess.run([sys.executable, "-I", str(hook)], env=clean_env(), capture_output=True, text=True)
+    assert ran.returncode == 1
+    assert ran.stderr.strip() == ("signedimp refused to start: this frozen-app bootstrap runs only inside a "
+                                  "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
+
+
+def test_frozen_bootstrap_shows_freezers_its_imports(keys_light) -> None:
+    """Freezers collect what they see imported: the runtime's imports are spelled out."""
+    text = signedimp("bootstrap", "--key", str(keys_light), "--frozen").stdout
+    prologue = text.split("def _signedimp_bootstrap():")[0]
+    for name in ("hashlib", "struct", "sysconfig", "zipimport", "__future__", "importlib.machinery"):
+        assert f"\n    import {name}\n" in prologue
+    assert "\ndef run(name):\n" in text  # cx_Freeze's init-script entry point
+    assert "_pkg.frozen.install(keys)" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["freeze", "pyinstaller"], "freeze pyinstaller: give the freezer's arguments after '--'"),
+    (["freeze", "pyinstaller", "--", "app.spec"], "pyinstaller: a .spec file cannot take the bootstrap"),
+    (["freeze", "pyinstaller", "--", "--onefile"], "pyinstaller: no script (.py) among the arguments"),
+    (["freeze", "cxfreeze", "--", "--script", "a.py", "--init-script", "x.py"],
+     "cxfreeze: --init-script is taken by signedimp's bootstrap"),
+])
+def test_freeze_usage_errors(argv, message) -> None:
+    result = signedimp(*argv)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"signedimp: error: {message}")
+
+
+@pytest.fixture
+def keys_light(tmp_path: Path) -> Path:
+    result = signedimp("keygen", "-o", str(tmp_path / "k.pem"))
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "k.pem.pub"
+
+
+EXTENSIONS_ONE_AFTER_ANOTHER = """
+import glob, json, os, sys
+from importlib.machinery import ModuleSpec
+sys.path.insert(0, sys.argv[1])
+from signedimp.extensions import WINDOWLESS, create_extension_module
+folder = os.path.join(os.path.dirname(os.__file__), "lib-dynload")
+names = [n for n in ("_bisect", "_heapq", "_random", "cmath", "_statistics") if n not in sys.modules]
+made = []
+for name in names:
+    found = glob.glob(os.path.join(folder, name + ".cpython-*.so"))
+    if found:
+        with open(found[0], "rb") as fh:
+            made.append(create_extension_module(ModuleSpec(name, None, origin=found[0]), fh.read()).__name__)
+print(json.dumps({"windowless": WINDOWLESS, "wanted": names, "made": made}))
+"""
+
+
+def test_extension_modules_load_one_after_another_from_memfds() -> None:
+    """Frozen apps load dozens of extensions through the verifier: a memfd's number, reused after
+    close, made the dynamic loader hand back the previous library ("does not define PyInit_x")."""
+    from .helpers import PROJECT_ROOT
+
+    result = subprocess.run([sys.executable, "-I", "-c", EXTENSIONS_ONE_AFTER_ANOTHER, str(PROJECT_ROOT)],
+                            env=clean_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    if not out["windowless"] or len(out["made"]) < 2:
+        pytest.skip("needs Linux memfds and two stdlib extension modules in lib-dynload")
+    assert out["made"] == out["wanted"][: len(out["made"])]  # every one created, in order
