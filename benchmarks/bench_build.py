@@ -106,8 +106,13 @@ def build_once(project: Path, env: dict[str, str]) -> tuple[float, float]:
     out = project / "dist"
     shutil.rmtree(out, ignore_errors=True)
     cpu, start = _children_cpu(), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-                   cwd=project, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start, _children_cpu() - cpu
 
 
@@ -136,8 +141,13 @@ print(plugin, tools, crypto, load, statistics.median(signs))
 
 def breakdown(plain_wheel: Path, env: dict[str, str]) -> dict[str, float]:
     """Where the hook's time goes, measured piece by piece in a fresh interpreter."""
-    proc = subprocess.run([sys.executable, "-c", BREAKDOWN, str(plain_wheel)], env=env, check=True,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", BREAKDOWN, str(plain_wheel)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     plugin, tools, crypto, load, sign = map(float, proc.stdout.split())
     return {"plugin": plugin, "tools": tools, "crypto": crypto, "load": load, "sign": sign}
 
@@ -159,8 +169,14 @@ def requires_cost(plain: Path, signed: Path, env: dict[str, str], repeats: int) 
     times: dict[Path, list[float]] = {plain: [], signed: []}
     for _ in range(repeats):
         for project in (plain, signed):
-            proc = subprocess.run([sys.executable, "-c", REQUIRES], cwd=project, env=env, check=True,
-                                  capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", REQUIRES],
+                cwd=project,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             times[project].append(float(proc.stdout))
     return statistics.median(times[signed]) - statistics.median(times[plain])
 
@@ -245,24 +261,24 @@ def markdown(result: dict[str, object]) -> str:
     return textwrap.dedent(f"""\
         {SECTION}
 
-        `.venv/bin/python benchmarks/bench_build.py` generates a project of {result['modules']:,} modules
+        `.venv/bin/python benchmarks/bench_build.py` generates a project of {result["modules"]:,} modules
         (20 packages of 50 modules of about 0.7 KiB, a data file and `py.typed`; the wheel is
-        {result['wheel_kib']:.0f} KiB) and times `python -m build --wheel --no-isolation` of it with the
+        {result["wheel_kib"]:.0f} KiB) and times `python -m build --wheel --no-isolation` of it with the
         `[tool.hatch.build.hooks.signedimp]` table (Ed25519 key in `SIGNEDIMP_KEY`) and without it,
-        alternating, {result['repeats']} runs each after one warm-up run each; medians of wall time,
+        alternating, {result["repeats"]} runs each after one warm-up run each; medians of wall time,
         each run a fresh `python -m build` process (interpreter start, backend subprocesses, build).
         The builds run without `PYTHONDONTWRITEBYTECODE` (and without any other `PYTHON*`
         variable), as users' builds do: the warm-up run writes the bytecode of hatchling, the
         hook and `signedimp`, and the timed runs read it instead of compiling every module anew.
 
-        Machine: `python -VV`: `{sys.version.splitlines()[0]}`; `nproc`: {os.cpu_count()}; {platform.machine()}, {platform.system()} {platform.release().split('-')[0]}.
+        Machine: `python -VV`: `{sys.version.splitlines()[0]}`; `nproc`: {os.cpu_count()}; {platform.machine()}, {platform.system()} {platform.release().split("-")[0]}.
 
         | build | median wall (s) | median CPU (s) | wall time of each run (s) |
         | --- | ---: | ---: | --- |
-        | without the hook | {result['plain']:.3f} | {result['plain_cpu']:.3f} | {', '.join(f'{t:.2f}' for t in times['plain'])} |
-        | with the hook (signed) | {result['signed']:.3f} | {result['signed_cpu']:.3f} | {', '.join(f'{t:.2f}' for t in times['signed'])} |
+        | without the hook | {result["plain"]:.3f} | {result["plain_cpu"]:.3f} | {", ".join(f"{t:.2f}" for t in times["plain"])} |
+        | with the hook (signed) | {result["signed"]:.3f} | {result["signed_cpu"]:.3f} | {", ".join(f"{t:.2f}" for t in times["signed"])} |
 
-        Ratio: **{result['ratio']:.2f}x** wall time, {result['cpu_ratio']:.2f}x CPU time (target: <= 1.10x).
+        Ratio: **{result["ratio"]:.2f}x** wall time, {result["cpu_ratio"]:.2f}x CPU time (target: <= 1.10x).
         CPU time (user + system of `build` and its backend) is the steadier figure on a busy machine.
 
         Where the hook's {overhead:.0f} ms go, measured piece by piece in fresh interpreters that have
@@ -270,12 +286,12 @@ def markdown(result: dict[str, object]) -> str:
 
         | step | ms |
         | --- | ---: |
-        | hatchling, `build_wheel`: finds third-party hooks (entry-point scan, pluggy) and imports `hatch_signedimp` | {ms['plugin']} |
-        | hatchling, `get_requires_for_build_wheel` (its own backend process under `python -m build`): the same scan again, to ask hooks for dynamic dependencies | {ms['requires']} |
-        | import `signedimp.tools` (nearly all of it the `signedimp` runtime package; no pycryptodome) | {ms['tools']} |
-        | import pycryptodome's `ECC` and `eddsa`, which sign (done when the key is read) | {ms['crypto']} |
-        | load the Ed25519 key from `SIGNEDIMP_KEY` (PEM read by the standard library; public key derived by pycryptodome) | {ms['load']} |
-        | `sign_wheel()` of the {result['modules']:,}-module wheel (median of 5) | {ms['sign']} |
+        | hatchling, `build_wheel`: finds third-party hooks (entry-point scan, pluggy) and imports `hatch_signedimp` | {ms["plugin"]} |
+        | hatchling, `get_requires_for_build_wheel` (its own backend process under `python -m build`): the same scan again, to ask hooks for dynamic dependencies | {ms["requires"]} |
+        | import `signedimp.tools` (nearly all of it the `signedimp` runtime package; no pycryptodome) | {ms["tools"]} |
+        | import pycryptodome's `ECC` and `eddsa`, which sign (done when the key is read) | {ms["crypto"]} |
+        | load the Ed25519 key from `SIGNEDIMP_KEY` (PEM read by the standard library; public key derived by pycryptodome) | {ms["load"]} |
+        | `sign_wheel()` of the {result["modules"]:,}-module wheel (median of 5) | {ms["sign"]} |
 
         Hatchling's share, which any third-party build hook pays, is {hatchling_ms:.0f} ms
         ({hatchling_ms / (plain * 10):.1f} % of this {plain:.2f} s build): under the 1.10x target that
@@ -291,7 +307,7 @@ def markdown(result: dict[str, object]) -> str:
           and its directory (about 3 ms on this machine).
         - Signatures are made by pycryptodome (`Crypto.Signature.eddsa`, constant-time C), not in
           Python, whose big integers would leak the private key through timing. Importing it
-          costs {ms['crypto']} ms per build ({parts['crypto'] / plain * 100:.1f} % of this build), paid when the key is read:
+          costs {ms["crypto"]} ms per build ({parts["crypto"] / plain * 100:.1f} % of this build), paid when the key is read:
           that is what raised the ratio against the earlier pure-Python signer, which needed no
           import (a signature and the public key now take about 0.1 and 0.2 ms, instead of about
           1 ms each). What remains of the `signedimp.tools` import is mostly
@@ -304,8 +320,8 @@ def markdown(result: dict[str, object]) -> str:
         trusting the digests hatchling just wrote into RECORD instead of inflating every member
         would save about 5 ms, but would sign what RECORD claims rather than what the wheel holds.
         In larger projects the fixed part (hatchling's two scans, the imports, the key: {fixed_ms:.0f} ms)
-        weighs less, while `sign_wheel()` grows with the wheel much as the build does ({ms['sign']} ms
-        for these {result['modules']:,} modules, {parts['sign'] / plain * 100:.0f} % of the build). Run with
+        weighs less, while `sign_wheel()` grows with the wheel much as the build does ({ms["sign"]} ms
+        for these {result["modules"]:,} modules, {parts["sign"] / plain * 100:.0f} % of the build). Run with
         `--profile` for a cProfile of one signed build.
         """)
 
@@ -323,7 +339,7 @@ def write_section(text: str) -> None:
         updated = current.rstrip("\n") + "\n\n" + text
     else:
         end = current.find("\n## ", start + len(SECTION))
-        rest = current[end + 1:] if end != -1 else ""
+        rest = current[end + 1 :] if end != -1 else ""
         updated = current[:start] + text + ("\n" + rest if rest else "")
     readme.write_text(updated, encoding="utf-8")
 

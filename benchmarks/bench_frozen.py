@@ -41,10 +41,21 @@ def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
     src = work / "src"
     shutil.copytree(APP, src)
     if freezer.startswith("pyinstaller"):
-        args = ["--noconfirm", "--log-level", "WARN", "--distpath", str(work / "dist"),
-                "--workpath", str(work / "build"), "--specpath", str(work),
-                "--add-data", f"{src / 'fzapp' / 'data'}:fzapp/data",
-                "--additional-hooks-dir", str(src / "pyinstaller_hooks")]
+        args = [
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(work / "dist"),
+            "--workpath",
+            str(work / "build"),
+            "--specpath",
+            str(work),
+            "--add-data",
+            f"{src / 'fzapp' / 'data'}:fzapp/data",
+            "--additional-hooks-dir",
+            str(src / "pyinstaller_hooks"),
+        ]
         if freezer.endswith("onefile"):
             args.append("--onefile")
         if freezer.endswith("strip"):
@@ -53,23 +64,33 @@ def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
         plain = [sys.executable, "-m", "PyInstaller", *args]
         exe = work / "dist" / ("main" if freezer.endswith("onefile") else "main/main")
     else:
-        args = ["--script", "main.py", "--target-dir", str(work / "dist"), "build_exe", "--silent",
-                "--packages=fzapp", "--zip-exclude-packages=fzapp"]
+        args = [
+            "--script",
+            "main.py",
+            "--target-dir",
+            str(work / "dist"),
+            "build_exe",
+            "--silent",
+            "--packages=fzapp",
+            "--zip-exclude-packages=fzapp",
+        ]
         plain = [sys.executable, "-m", "cx_Freeze", *args]
         exe = work / "dist" / "main"
     name = "pyinstaller" if freezer.startswith("pyinstaller") else "cxfreeze"
     signedimp = [sys.executable, "-m", "signedimp", "freeze", name, "--key", str(key), "--", *args]
     command = signedimp if signed else plain
-    subprocess.run(command, cwd=src, check=True, env=child_env(), stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, cwd=src, check=True, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return exe
 
 
 def time_run(exe: Path, env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system of the process and its children)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([str(exe)], cwd=exe.parent, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(exe)], cwd=exe.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _pid, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     stderr = proc.stderr.read() if proc.stderr else b""
@@ -130,8 +151,9 @@ def report(rows: list[tuple[str, float, float]], runs: int) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for freezer, pw, sw, pc, sc in rows:
-        lines.append(f"| {freezer} | {pw:.1f} | {sw:.1f} | {sw / pw:.3f}x "
-                     f"| {pc:.1f} | {sc:.1f} | {sc / pc:.3f}x |")
+        lines.append(
+            f"| {freezer} | {pw:.1f} | {sw:.1f} | {sw / pw:.3f}x | {pc:.1f} | {sc:.1f} | {sc / pc:.3f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -156,13 +178,19 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-frozen-") as tmp:
         key = Path(tmp) / "key.pem"
-        subprocess.run([sys.executable, "-m", "signedimp", "keygen", "-o", str(key)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "signedimp", "keygen", "-o", str(key)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         for freezer in args.freezer or FREEZERS[:3]:
             pw, sw, pc, sc = measure(freezer, args.runs, Path(tmp), key)
             rows.append((freezer, pw, sw, pc, sc))
-            print(f"{freezer}: wall {pw:.1f} / {sw:.1f} ms ({sw / pw:.3f}x), "
-                  f"CPU {pc:.1f} / {sc:.1f} ms ({sc / pc:.3f}x)", flush=True)
+            print(
+                f"{freezer}: wall {pw:.1f} / {sw:.1f} ms ({sw / pw:.3f}x), "
+                f"CPU {pc:.1f} / {sc:.1f} ms ({sc / pc:.3f}x)",
+                flush=True,
+            )
     text = report(rows, args.runs)
     print(text)
     if not args.no_write:

@@ -36,21 +36,22 @@ PROJECT_ROOT = HERE.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(HERE))
 
-from bench_import import generate_tree, write_readme, zip_tree  # noqa: E402
-from signedimp.tools import generate_key, sign_directory, sign_zipfile  # noqa: E402
+from bench_import import generate_tree, write_readme, zip_tree
+
+from signedimp.tools import generate_key, sign_directory, sign_zipfile
 
 SECTION = "## Guard overhead (audit hook)"
 
-SWITCH = '''
+SWITCH = """
 import sys
 sys.path.insert(0, {project!r})
 import signedimp, signedimp.manager
 if {off!r}:
     signedimp.manager.activate_guard = lambda owner, is_trusted: None
 del sys.path[0]
-'''
+"""
 
-IMPORT_CHILD = '''
+IMPORT_CHILD = """
 import importlib, time
 pub, entry, names_file = sys.argv[1:4]
 with open(pub, "rb") as f:
@@ -63,13 +64,13 @@ for name in names:
 elapsed = time.perf_counter() - start
 assert type(sys.modules[names[0]].__spec__.loader).__name__ == "VerifyingLoader"
 print(elapsed)
-'''
+"""
 
 # The modelled cost, robust against a loaded machine: count the audit events of the workload
 # (by kind), time the hook for each kind in the same process, and divide by the workload's
 # own time there. "dispatch" is what one audit event costs with the hook added, minus
 # without it (CPython building the arguments and calling a Python function included).
-MODEL_CHILD = '''
+MODEL_CHILD = """
 import collections, sys, time, timeit
 import signedimp.guard as guard
 N = 20000
@@ -137,14 +138,14 @@ total = sum(n * (dispatch + per_kind[k]) for k, n in KIND.items())
 elapsed -= events * dispatch  # the counting hook's own share
 print(repr({"elapsed": elapsed, "events": dict(KIND), "dispatch_ns": dispatch * 1e9,
             "per_kind_ns": {k: v * 1e9 for k, v in per_kind.items()}, "guard_s": total}))
-'''
+"""
 
-PIP_CHILD = '''
+PIP_CHILD = """
 import runpy
 app = sys.argv[1]
 sys.argv = [app, *sys.argv[2:]]
 runpy.run_path(app, run_name="__main__")
-'''
+"""
 
 
 def child_env() -> dict[str, str]:
@@ -155,8 +156,13 @@ def child_env() -> dict[str, str]:
 
 def import_run(off: bool, pub: Path, entry: Path, names_file: Path) -> float:
     code = SWITCH.format(project=str(PROJECT_ROOT), off=off) + IMPORT_CHILD
-    proc = subprocess.run([sys.executable, "-I", "-B", "-c", code, str(pub), str(entry), str(names_file)],
-                          capture_output=True, text=True, env=child_env(), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", code, str(pub), str(entry), str(names_file)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"import child failed:\n{proc.stderr}")
     return float(proc.stdout.split()[-1])
@@ -165,8 +171,13 @@ def import_run(off: bool, pub: Path, entry: Path, names_file: Path) -> float:
 def pip_run(off: bool, app: Path, args: tuple[str, ...]) -> float:
     code = SWITCH.format(project=str(PROJECT_ROOT), off=off) + PIP_CHILD
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-I", "-c", code, str(app), *args], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, env=child_env(), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(app), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+        timeout=300,
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"pip child failed:\n{proc.stderr.decode()[-2000:]}")
@@ -175,8 +186,13 @@ def pip_run(off: bool, app: Path, args: tuple[str, ...]) -> float:
 
 def model_run(workload: str, args: list[str]) -> dict:
     code = SWITCH.format(project=str(PROJECT_ROOT), off=False) + MODEL_CHILD
-    proc = subprocess.run([sys.executable, "-I", "-B", "-c", code, workload, *args],
-                          capture_output=True, text=True, env=child_env(), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", code, workload, *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"model child failed:\n{proc.stderr[-3000:]}")
     import ast
@@ -195,7 +211,7 @@ def alternate(run, rounds: int) -> dict:
     run(False), run(True)  # warm the page cache
     times: dict[bool, list[float]] = {False: [], True: []}
     for i in range(rounds):
-        for off in ((False, True) if i % 2 == 0 else (True, False)):
+        for off in (False, True) if i % 2 == 0 else (True, False):
             times[off].append(run(off))
     guarded, unguarded = statistics.median(times[False]), statistics.median(times[True])
     return {"guarded_ms": guarded * 1000, "unguarded_ms": unguarded * 1000, "ratio": guarded / unguarded}
@@ -222,32 +238,43 @@ def main() -> int:
         sign_zipfile(archive, key)
         sign_directory(tree, key)
         for layout, entry in (("directory", tree), ("zip", archive)):
-            r = alternate(lambda off: import_run(off, pub, entry, names_file), args.rounds)
+            r = alternate(lambda off, entry=entry: import_run(off, pub, entry, names_file), args.rounds)
             r["model"] = modelled("imports", [str(pub), str(entry), str(names_file)])
             rows.append((f"import 500 modules ({layout})", r))
-            print(f"{rows[-1][0]:36s} {r['unguarded_ms']:8.1f} ms -> {r['guarded_ms']:8.1f} ms"
-                  f"  ratio {r['ratio']:.3f}  modelled +{r['model']['share'] * 100:.2f}%"
-                      f"  {r['model']['detail']}", flush=True)
+            print(
+                f"{rows[-1][0]:36s} {r['unguarded_ms']:8.1f} ms -> {r['guarded_ms']:8.1f} ms"
+                f"  ratio {r['ratio']:.3f}  modelled +{r['model']['share'] * 100:.2f}%"
+                f"  {r['model']['detail']}",
+                flush=True,
+            )
         if not args.skip_pip:
-            from signedimp.zipapp import build_zipapp
+            from signedimp.tools import build_zipapp
 
             app = tmp_path / "pip.pyz"
             build_zipapp("pip", app, key, main="pip._internal.cli.main:main", compile=True)
             for command in (("--version",), ("list", "--disable-pip-version-check")):
-                r = alternate(lambda off: pip_run(off, app, command), args.rounds)
+                r = alternate(lambda off, command=command: pip_run(off, app, command), args.rounds)
                 r["model"] = modelled("pip", [str(app), *command])
                 rows.append((f"pip {' '.join(command[:1])} (signed zipapp, --compile)", r))
-                print(f"{rows[-1][0]:36s} {r['unguarded_ms']:8.1f} ms -> {r['guarded_ms']:8.1f} ms"
-                      f"  ratio {r['ratio']:.3f}  modelled +{r['model']['share'] * 100:.2f}%"
-                      f"  {r['model']['detail']}", flush=True)
+                print(
+                    f"{rows[-1][0]:36s} {r['unguarded_ms']:8.1f} ms -> {r['guarded_ms']:8.1f} ms"
+                    f"  ratio {r['ratio']:.3f}  modelled +{r['model']['share'] * 100:.2f}%"
+                    f"  {r['model']['detail']}",
+                    flush=True,
+                )
     if not args.no_readme:
-        table = "\n".join(f"| {name} | {r['unguarded_ms']:.1f} | {r['guarded_ms']:.1f} | {r['ratio']:.3f}x"
-                          f" | +{r['model']['share'] * 100:.2f} % | {sum(r['model']['detail']['events'].values())} |"
-                          for name, r in rows)
+        table = "\n".join(
+            f"| {name} | {r['unguarded_ms']:.1f} | {r['guarded_ms']:.1f} | {r['ratio']:.3f}x"
+            f" | +{r['model']['share'] * 100:.2f} % | {sum(r['model']['detail']['events'].values())} |"
+            for name, r in rows
+        )
         detail = rows[0][1]["model"]["detail"]
         kinds = ", ".join(f"{k}: {n}" for k, n in sorted(detail["events"].items()))
-        costs = ", ".join(f"{k}: +{v:.0f} ns" for k, v in detail["per_kind_ns"].items() if k != "other events")
-        text = textwrap.dedent(f"""\
+        costs = ", ".join(
+            f"{k}: +{v:.0f} ns" for k, v in detail["per_kind_ns"].items() if k != "other events"
+        )
+        text = (
+            textwrap.dedent(f"""\
             `python benchmarks/bench_guard.py --rounds {args.rounds}` (Python {platform.python_version()},
             {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load average {load_before:.1f} at the
             start and {os.getloadavg()[0]:.1f} at the end; fresh interpreters alternating
@@ -256,16 +283,20 @@ def main() -> int:
 
             | workload | manager without guard (ms) | manager with guard (ms) | ratio | modelled guard share | audit events |
             | --- | ---: | ---: | ---: | ---: | ---: |
-            """) + table + "\n\n" + textwrap.dedent(f"""\
+            """)
+            + table
+            + "\n\n"
+            + textwrap.dedent(f"""\
             The wall-time ratio is the direct measure, but on a shared, loaded machine its noise
             (several %) hides a cost this small. The modelled share is robust against load: a child
             counts the audit events of the workload by kind, times the hook for each kind in the
             same process (`timeit`), and divides the sum by the workload's own time there (median
-            of 5 children). Last child of the directory import: {detail['events'] and kinds};
-            one event costs {detail['dispatch_ns']:.0f} ns to dispatch to the hook (fast path
+            of 5 children). Last child of the directory import: {detail["events"] and kinds};
+            one event costs {detail["dispatch_ns"]:.0f} ns to dispatch to the hook (fast path
             included), on top of it {costs}.
 
-            """) + textwrap.dedent("""\
+            """)
+            + textwrap.dedent("""\
             Why it is cheap: the hook is one Python call per audit event of the process; it returns
             after a truth test (no manager installed) and a frozenset lookup of the event name,
             so only `exec`, `marshal.load(s)` and `import` go further. An `exec` of a code object
@@ -273,6 +304,7 @@ def main() -> int:
             standard-library module is one prefix check of its file name. Frames are inspected
             only for `marshal` calls and for code about to be refused.
             """)
+        )
         write_readme_section(text)
     return 0
 

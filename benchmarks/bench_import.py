@@ -39,7 +39,7 @@ README = Path(__file__).resolve().parent / "README.md"
 SECTION = "## Import overhead (500 modules)"
 
 sys.path.insert(0, str(PROJECT_ROOT))
-from signedimp.tools import generate_key, sign_directory, sign_zipfile  # noqa: E402
+from signedimp.tools import generate_key, sign_directory, sign_zipfile
 
 PACKAGES, MODULES = 50, 10
 
@@ -124,7 +124,7 @@ def zip_tree(root: Path, archive: Path) -> None:
                 zf.write(path, path.relative_to(root).as_posix())
 
 
-CHILD = '''
+CHILD = """
 import sys, time
 project, entry, pub, mode, names_file, profile = sys.argv[1:7]
 sys.path.insert(0, project)
@@ -159,16 +159,36 @@ else:
     assert sys.modules[names[0]].__spec__.loader is not None
 assert len([n for n in names if n in sys.modules]) == len(names)
 print(elapsed)
-'''
+"""
 
 
-def run_child(entry: Path, pub: Path, mode: str, names_file: Path, profile: bool = False,
-              interpreter: str = sys.executable) -> tuple[float, str]:
+def run_child(
+    entry: Path,
+    pub: Path,
+    mode: str,
+    names_file: Path,
+    profile: bool = False,
+    interpreter: str = sys.executable,
+) -> tuple[float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run(
-        [interpreter, "-I", "-B", "-c", CHILD, str(PROJECT_ROOT), str(entry), str(pub), mode,
-         str(names_file), "1" if profile else "0"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            interpreter,
+            "-I",
+            "-B",
+            "-c",
+            CHILD,
+            str(PROJECT_ROOT),
+            str(entry),
+            str(pub),
+            mode,
+            str(names_file),
+            "1" if profile else "0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({mode}, {entry}):\n{proc.stderr}")
@@ -185,8 +205,13 @@ def measure(entry: Path, pub: Path, names_file: Path, rounds: int, interpreter: 
             t, _ = run_child(entry, pub, mode, names_file, interpreter=interpreter)
             (plain if mode == "plain" else signed).append(t)
     p, s = statistics.median(plain), statistics.median(signed)
-    return {"plain_ms": p * 1000, "signed_ms": s * 1000, "ratio": s / p,
-            "plain_min_ms": min(plain) * 1000, "signed_min_ms": min(signed) * 1000}
+    return {
+        "plain_ms": p * 1000,
+        "signed_ms": s * 1000,
+        "ratio": s / p,
+        "plain_min_ms": min(plain) * 1000,
+        "signed_min_ms": min(signed) * 1000,
+    }
 
 
 def write_readme(text: str) -> None:
@@ -203,11 +228,17 @@ def write_readme(text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21, help="children per mode, layout and Python")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of one signed child per layout")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile of one signed child per layout"
+    )
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
-    parser.add_argument("--python", action="append", default=None,
-                        help="child interpreter (repeatable; default: this one). The runtime is stdlib"
-                             " only, so any Python 3.10+ can run the children.")
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=None,
+        help="child interpreter (repeatable; default: this one). The runtime is stdlib"
+        " only, so any Python 3.10+ can run the children.",
+    )
     args = parser.parse_args()
     pythons = args.python or [sys.executable]
 
@@ -228,15 +259,21 @@ def main() -> int:
 
         results = []
         for python in pythons:
-            version = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
-                                     capture_output=True, text=True, check=True).stdout.strip()
+            version = subprocess.run(
+                [python, "-c", "import platform; print(platform.python_version())"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             for layout, entry in (("zip", archive), ("directory", tree)):
                 r = measure(entry, pub, names_file, args.rounds, python)
                 r.update(python=version, layout=layout)
                 results.append(r)
-                print(f"{version:7s} {layout:9s} plain {r['plain_ms']:8.1f} ms  signed {r['signed_ms']:8.1f} ms"
-                      f"  ratio {r['ratio']:.3f}  (min {r['plain_min_ms']:.1f} / {r['signed_min_ms']:.1f} ms)",
-                      flush=True)
+                print(
+                    f"{version:7s} {layout:9s} plain {r['plain_ms']:8.1f} ms  signed {r['signed_ms']:8.1f} ms"
+                    f"  ratio {r['ratio']:.3f}  (min {r['plain_min_ms']:.1f} / {r['signed_min_ms']:.1f} ms)",
+                    flush=True,
+                )
                 if args.profile:
                     _, prof = run_child(entry, pub, "signed", names_file, profile=True, interpreter=python)
                     print(prof)
@@ -248,8 +285,9 @@ def main() -> int:
             f"| {r['python']} | {r['layout']} | {r['plain_ms']:.1f} | {r['signed_ms']:.1f} | {r['ratio']:.3f}x |"
             for r in results
         )
-        write_readme(textwrap.dedent(f"""\
-            `python benchmarks/bench_import.py{''.join(' --python ' + p for p in args.python or [])}`
+        write_readme(
+            textwrap.dedent(f"""\
+            `python benchmarks/bench_import.py{"".join(" --python " + p for p in args.python or [])}`
             ({platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; {args.rounds} fresh interpreters
             per mode, layout and Python, alternating plain / signed; medians of the import time
             measured inside the child with `time.perf_counter`). Tree: {PACKAGES} packages x {MODULES}
@@ -258,7 +296,10 @@ def main() -> int:
 
             | Python | layout | plain (ms) | SignedImportManager (ms) | ratio |
             | --- | --- | ---: | ---: | ---: |
-            """) + rows + "\n\n" + textwrap.dedent("""\
+            """)
+            + rows
+            + "\n\n"
+            + textwrap.dedent("""\
             Why the zip ratio is below 1: stock `zipimporter.find_spec` compiles each source module
             once just to compute its file name (`get_filename` -> `_get_module_code`) and
             `exec_module` compiles it again, so plain zipimport compiles 1100 times for 550 modules;
@@ -268,7 +309,8 @@ def main() -> int:
             signature check per root, the vetting of each spec); `--profile` prints where a signed
             child spends its time (most of it in `compile`: about 60% of the profiled time, cProfile
             inflating the Python-level rest).
-            """))
+            """)
+        )
     return 0
 
 

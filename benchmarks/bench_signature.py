@@ -24,10 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from signedimp import ed25519, rsa_pss  # noqa: E402
+from signedimp import ed25519, rsa_pss
 
 MESSAGE = b"sha256\n" + b"".join(
-    b"%064x pkg/module_%d.py\n" % (i * 0x9E3779B97F4A7C15, i) for i in range(50))  # ~4 KiB
+    b"%064x pkg/module_%d.py\n" % (i * 0x9E3779B97F4A7C15, i) for i in range(50)
+)  # ~4 KiB
 
 
 def median_ms(fn, runs: int, warmup: int = 50, before=None) -> float:
@@ -62,8 +63,9 @@ def rsa_case(bits: int):
     from Crypto.PublicKey import RSA
     from Crypto.Signature import pss
 
-    data = json.loads((ROOT / "tests" / "fixtures" / "wycheproof" /
-                       f"rsa_pss_{bits}_sha256_mgf1_32_test.json").read_text())
+    data = json.loads(
+        (ROOT / "tests" / "fixtures" / "wycheproof" / f"rsa_pss_{bits}_sha256_mgf1_32_test.json").read_text()
+    )
     group = data["testGroups"][0]
     n = int(group["publicKey"]["modulus"], 16)
     e = int(group["publicKey"]["publicExponent"], 16)
@@ -85,15 +87,18 @@ def import_ms(runs: int = 15) -> float:
     package (so its relative import works and the rest of the package does not count);
     hashlib is imported first because every verifier needs it anyway.
     """
-    code = ("import hashlib, sys, time, types\n"
-            "pkg = types.ModuleType('signedimp'); pkg.__path__ = ['signedimp']\n"
-            "sys.modules['signedimp'] = pkg\n"
-            "t = time.perf_counter(); import signedimp.ed25519\n"
-            "print(time.perf_counter() - t)")
+    code = (
+        "import hashlib, sys, time, types\n"
+        "pkg = types.ModuleType('signedimp'); pkg.__path__ = ['signedimp']\n"
+        "sys.modules['signedimp'] = pkg\n"
+        "t = time.perf_counter(); import signedimp.ed25519\n"
+        "print(time.perf_counter() - t)"
+    )
     times = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
         times.append(float(out))
     return statistics.median(times) * 1e3
 
@@ -115,8 +120,13 @@ def main() -> None:
 
     ref = median_ms(theirs_ed, runs)
     rows.append(("Ed25519", median_ms(ours_ed, runs), ref))
-    rows.append(("Ed25519, first check with a new key", median_ms(
-        ours_ed, max(runs // 4, 50), before=ed25519._KEY_CACHE.clear), ref))
+    rows.append(
+        (
+            "Ed25519, first check with a new key",
+            median_ms(ours_ed, max(runs // 4, 50), before=ed25519._KEY_CACHE.clear),
+            ref,
+        )
+    )
     for bits in (2048, 3072):
         ours, theirs = rsa_case(bits)
         rows.append((f"RSA-{bits} PSS (e = 65537)", median_ms(ours, runs), median_ms(theirs, runs)))
@@ -128,8 +138,9 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: |")
     for name, ours, theirs in rows:
         print(f"| {name} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.1f}x |")
-    print(f"\nImport of signedimp/ed25519.py alone (builds the fixed-base table): "
-          f"{import_ms():.1f} ms median")
+    print(
+        f"\nImport of signedimp/ed25519.py alone (builds the fixed-base table): {import_ms():.1f} ms median"
+    )
 
 
 if __name__ == "__main__":

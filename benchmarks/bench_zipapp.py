@@ -26,9 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from signedimp.manifest import MANIFEST_NAME  # noqa: E402
-from signedimp.tools import generate_key  # noqa: E402
-from signedimp.tools._zipapp import build_zipapp  # noqa: E402
+from signedimp.manifest import MANIFEST_NAME
+from signedimp.tools import generate_key
+from signedimp.tools._zipapp import build_zipapp
 
 SECTION = "## Zipapp start-up (pip)"
 ENTRY = "pip._internal.cli.main:main"
@@ -43,8 +43,10 @@ def plain_twin(signed: Path, out: Path) -> Path:
             for name in zf.namelist():
                 if name not in ("__main__.py", "__main__.pyc", MANIFEST_NAME):
                     zf.extract(name, folder)
-        subprocess.run([sys.executable, "-m", "zipapp", str(folder), "-m", ENTRY, "--compress", "-o", str(out)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "zipapp", str(folder), "-m", ENTRY, "--compress", "-o", str(out)],
+            check=True,
+        )
     finally:
         shutil.rmtree(folder)
     return out
@@ -58,8 +60,9 @@ def child_env() -> dict[str, str]:
 
 def time_run(app: Path, args: tuple[str, ...], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-I", str(app), *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    result = subprocess.run(
+        [sys.executable, "-I", str(app), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{app} {' '.join(args)} failed:\n{result.stderr.decode()[-2000:]}")
@@ -73,7 +76,9 @@ def compare(signed: Path, plain: Path, args: tuple[str, ...], runs: int) -> dict
         time_run(app, args, env)
     times: dict[str, list[float]] = {"signed": [], "plain": []}
     for i in range(runs):
-        order = (("signed", signed), ("plain", plain)) if i % 2 == 0 else (("plain", plain), ("signed", signed))
+        order = (
+            (("signed", signed), ("plain", plain)) if i % 2 == 0 else (("plain", plain), ("signed", signed))
+        )
         for label, app in order:
             times[label].append(time_run(app, args, env))
     signed_ms = statistics.median(times["signed"]) * 1000
@@ -92,8 +97,13 @@ def profile(app: Path, args: tuple[str, ...], top: int = 25) -> str:
     )
     subprocess.run([sys.executable, "-I", "-c", code], env=child_env(), stdout=subprocess.DEVNULL)
     report = subprocess.run(
-        [sys.executable, "-c", f"import pstats; pstats.Stats({str(out)!r}).sort_stats('cumulative').print_stats({top})"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import pstats; pstats.Stats({str(out)!r}).sort_stats('cumulative').print_stats({top})",
+        ],
+        capture_output=True,
+        text=True,
     )
     return report.stdout
 
@@ -104,7 +114,10 @@ def build(source: str, workdir: Path) -> dict[bool, tuple[Path, Path]]:
     for compiled in (False, True):
         signed = workdir / f"pip-signed{'-compiled' if compiled else ''}.pyz"
         build_zipapp(source, signed, key, main=ENTRY, compile=compiled)
-        archives[compiled] = (signed, plain_twin(signed, workdir / f"pip-plain{'-compiled' if compiled else ''}.pyz"))
+        archives[compiled] = (
+            signed,
+            plain_twin(signed, workdir / f"pip-plain{'-compiled' if compiled else ''}.pyz"),
+        )
     return archives
 
 
@@ -122,8 +135,10 @@ def markdown(results: list[dict], runs: int, modules: int) -> str:
         "| --- | --- | ---: | ---: | ---: |",
     ]
     for r in results:
-        lines.append(f"| {'yes (--compile)' if r['compiled'] else 'none'} | `{r['command']}` | "
-                     f"{r['plain_ms']:.1f} | {r['signed_ms']:.1f} | {r['ratio']:.3f}x |")
+        lines.append(
+            f"| {'yes (--compile)' if r['compiled'] else 'none'} | `{r['command']}` | "
+            f"{r['plain_ms']:.1f} | {r['signed_ms']:.1f} | {r['ratio']:.3f}x |"
+        )
     lines += ["", ANALYSIS]
     return "\n".join(lines)
 
@@ -178,7 +193,9 @@ def write_section(text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--source", default="pip", help="what to install: a requirement or a wheel (default: pip)")
+    parser.add_argument(
+        "--source", default="pip", help="what to install: a requirement or a wheel (default: pip)"
+    )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of the signed app")
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/README.md")
     options = parser.parse_args()
@@ -193,8 +210,11 @@ def main() -> int:
                 result = compare(signed, plain, args, options.runs)
                 result.update(compiled=compiled, command="pip " + " ".join(args))
                 results.append(result)
-                print(f"bytecode={'yes' if compiled else 'no ':3} {result['command']:45} plain {result['plain_ms']:7.1f} ms"
-                      f"  signed {result['signed_ms']:7.1f} ms  ratio {result['ratio']:.3f}x", flush=True)
+                print(
+                    f"bytecode={'yes' if compiled else 'no ':3} {result['command']:45} plain {result['plain_ms']:7.1f} ms"
+                    f"  signed {result['signed_ms']:7.1f} ms  ratio {result['ratio']:.3f}x",
+                    flush=True,
+                )
         if options.profile:
             print(profile(archives[True][0], COMMANDS[0]))
         if not options.no_write:

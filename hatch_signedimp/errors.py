@@ -22,9 +22,7 @@ class ConfigurationError(BuildHookError, ValueError):
             message = self.errors[0]
         else:
             lines = "\n".join(f"  - {error}" for error in self.errors)
-            message = (
-                f"Build hook `{plugin_name}` has {len(self.errors)} configuration errors:\n{lines}"
-            )
+            message = f"Build hook `{plugin_name}` has {len(self.errors)} configuration errors:\n{lines}"
         super().__init__(message)
 
 

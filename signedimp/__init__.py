@@ -4,11 +4,11 @@ This package is the runtime verifier and imports the standard library alone, so 
 be embedded (see :func:`get_bootstrap_code`). Signing lives in :mod:`signedimp.tools`.
 """
 
+from . import frozen
 from .__about__ import __version__
 from .errors import IntegrityCheckError, IntegrityCheckFailed, IntegrityCheckMissing, ManifestError
 from .keys import Ed25519Key, RSAKey, load_public_key
 from .manager import SignedImportManager
-from . import frozen  # noqa: F401  (frozen-app mode; embedded by the bootstrap with the rest)
 from .manifest import MANIFEST_NAME, Manifest
 
 __all__ = [

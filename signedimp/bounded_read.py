@@ -25,7 +25,7 @@ import struct
 try:  # imported now, with the verifier, never in the middle of an import
     import zlib
 except ImportError:  # pragma: no cover - an interpreter built without zlib
-    zlib = None
+    zlib = None  # type: ignore[assignment]
 
 from .errors import UnsafeInputError, ZipFormatError
 from .limits import MAX_MEMBER_SIZE, READ_CHUNK
@@ -42,8 +42,17 @@ __all__ = ["read_file", "file_chunks", "read_member", "member_chunks", "STORED",
 
 STORED, DEFLATED = 0, 8
 #: Names of the other methods, for messages (APPNOTE 4.4.5).
-METHOD_NAMES = {1: "shrunk", 6: "imploded", 9: "deflate64", 12: "bzip2", 14: "LZMA",
-                93: "zstandard", 95: "xz", 98: "PPMd", 99: "AES-encrypted"}
+METHOD_NAMES = {
+    1: "shrunk",
+    6: "imploded",
+    9: "deflate64",
+    12: "bzip2",
+    14: "LZMA",
+    93: "zstandard",
+    95: "xz",
+    98: "PPMd",
+    99: "AES-encrypted",
+}
 
 # Local file header: signature, version needed, flags, method, time, date, CRC-32,
 # compressed and uncompressed size, name and extra lengths.
@@ -86,7 +95,8 @@ def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> 
             raise UnsafeInputError(f"{path}: {_kind(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise UnsafeInputError(
-                f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}")
+                f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}"
+            )
         total = 0
         while True:  # read(n) allocates n bytes up front: never ask for more than a chunk
             piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))
@@ -95,7 +105,8 @@ def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> 
             total += len(piece)
             if total > limit:
                 raise UnsafeInputError(
-                    f"{path}: grew over the limit of {limit} bytes for a {what} while being read")
+                    f"{path}: grew over the limit of {limit} bytes for a {what} while being read"
+                )
             yield piece
     finally:
         os.close(fd)
@@ -112,16 +123,20 @@ def check_member(where: str, member: ZipMember, limit: int = MAX_MEMBER_SIZE) ->
     method = member.compress_type
     if method not in (STORED, DEFLATED) or (method == DEFLATED and zlib is None):
         name = METHOD_NAMES.get(method, "unknown")
-        raise _fail(where, member, f"uses compression method {method} ({name}); only stored and "
-                    "deflated members can be verified")
+        raise _fail(
+            where,
+            member,
+            f"uses compression method {method} ({name}); only stored and deflated members can be verified",
+        )
     if member.file_size > limit:
         raise _fail(where, member, f"is {member.file_size} bytes, over the limit of {limit} bytes")
     if method == STORED and member.compress_size != member.file_size:
         raise _fail(where, member, "is stored with two different sizes")
 
 
-def member_chunks(stream: BinaryIO, member: ZipMember, where: str,
-                  limit: int = MAX_MEMBER_SIZE) -> Iterator[bytes]:
+def member_chunks(
+    stream: BinaryIO, member: ZipMember, where: str, limit: int = MAX_MEMBER_SIZE
+) -> Iterator[bytes]:
     """The member's content in pieces of at most ``READ_CHUNK`` bytes, read from ``stream``.
 
     The content is only proven once the iterator is exhausted (size and CRC-32 are checked
@@ -187,8 +202,7 @@ def _inflated(stream: BinaryIO, member: ZipMember, where: str) -> Iterator[bytes
             if out:
                 produced += len(out)
                 if produced > declared:
-                    raise _fail(where, member, "inflates to more than its declared size of "
-                                f"{declared} bytes")
+                    raise _fail(where, member, f"inflates to more than its declared size of {declared} bytes")
                 yield out
             elif pending and len(pending) == before:  # no output and no input taken
                 raise _fail(where, member, "is corrupt: its deflate stream makes no progress")
@@ -200,8 +214,9 @@ def _inflated(stream: BinaryIO, member: ZipMember, where: str) -> Iterator[bytes
         raise _fail(where, member, "is corrupt: data after the end of its deflate stream")
 
 
-def read_member(archive: str, member: ZipMember, limit: int = MAX_MEMBER_SIZE,
-                where: str | None = None) -> bytes:
+def read_member(
+    archive: str, member: ZipMember, limit: int = MAX_MEMBER_SIZE, where: str | None = None
+) -> bytes:
     """The whole content of ``member`` of the zip file ``archive``, checked (see above)."""
     check_member(where or archive, member, limit)
     with open_archive(archive) as stream:

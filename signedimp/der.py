@@ -10,12 +10,31 @@ from __future__ import annotations
 from .errors import KeyFormatError
 
 __all__ = [
-    "INTEGER", "BIT_STRING", "OCTET_STRING", "NULL", "OID", "SEQUENCE",
-    "read_tlv", "read_single", "read_sequence", "read_integer", "read_oid", "read_null",
-    "read_bit_string", "read_octet_string",
-    "encode_tlv", "encode_integer", "encode_oid", "encode_null", "encode_bit_string",
-    "encode_octet_string", "encode_sequence",
-    "parse_spki", "encode_spki", "parse_rsa_public_key", "encode_rsa_public_key",
+    "INTEGER",
+    "BIT_STRING",
+    "OCTET_STRING",
+    "NULL",
+    "OID",
+    "SEQUENCE",
+    "read_tlv",
+    "read_single",
+    "read_sequence",
+    "read_integer",
+    "read_oid",
+    "read_null",
+    "read_bit_string",
+    "read_octet_string",
+    "encode_tlv",
+    "encode_integer",
+    "encode_oid",
+    "encode_null",
+    "encode_bit_string",
+    "encode_octet_string",
+    "encode_sequence",
+    "parse_spki",
+    "encode_spki",
+    "parse_rsa_public_key",
+    "encode_rsa_public_key",
 ]
 
 INTEGER = 0x02
@@ -25,8 +44,14 @@ NULL = 0x05
 OID = 0x06
 SEQUENCE = 0x30
 
-_NAMES = {INTEGER: "INTEGER", BIT_STRING: "BIT STRING", OCTET_STRING: "OCTET STRING",
-          NULL: "NULL", OID: "OBJECT IDENTIFIER", SEQUENCE: "SEQUENCE"}
+_NAMES = {
+    INTEGER: "INTEGER",
+    BIT_STRING: "BIT STRING",
+    OCTET_STRING: "OCTET STRING",
+    NULL: "NULL",
+    OID: "OBJECT IDENTIFIER",
+    SEQUENCE: "SEQUENCE",
+}
 _MAX_LENGTH_BYTES = 4  # keys are small; anything longer is garbage
 
 
@@ -35,6 +60,7 @@ def _name(tag: int) -> str:
 
 
 # -- reading -----------------------------------------------------------------------------
+
 
 def read_tlv(data: bytes, offset: int = 0) -> tuple[int, int, int]:
     """Read one element at ``offset``: (tag, start of contents, end of contents)."""
@@ -58,7 +84,7 @@ def read_tlv(data: bytes, offset: int = 0) -> tuple[int, int, int]:
             raise KeyFormatError(f"DER: length of {_name(tag)} uses {count} bytes (too long)")
         if pos + count > len(data):
             raise KeyFormatError(f"DER: truncated length of {_name(tag)}")
-        raw = data[pos:pos + count]
+        raw = data[pos : pos + count]
         pos += count
         if raw[0] == 0:
             raise KeyFormatError(f"DER: non-minimal length of {_name(tag)} (leading zero)")
@@ -67,8 +93,7 @@ def read_tlv(data: bytes, offset: int = 0) -> tuple[int, int, int]:
             raise KeyFormatError(f"DER: non-minimal length of {_name(tag)} (long form for {length})")
     end = pos + length
     if end > len(data):
-        raise KeyFormatError(
-            f"DER: truncated {_name(tag)} (needs {length} bytes, {len(data) - pos} left)")
+        raise KeyFormatError(f"DER: truncated {_name(tag)} (needs {length} bytes, {len(data) - pos} left)")
     return tag, pos, end
 
 
@@ -155,6 +180,7 @@ def read_octet_string(data: bytes) -> bytes:
 
 # -- writing -----------------------------------------------------------------------------
 
+
 def _encode_length(length: int) -> bytes:
     if length < 0x80:
         return bytes([length])
@@ -211,12 +237,14 @@ def encode_sequence(*items: bytes) -> bytes:
 
 # -- SubjectPublicKeyInfo (RFC 5280 4.1.2.7) and RSAPublicKey (RFC 8017 A.1.1) ------------
 
+
 def parse_spki(der: bytes) -> tuple[str, bytes | None, bytes]:
     """Split a SubjectPublicKeyInfo into (algorithm OID, parameters DER or None, key bytes)."""
     items = read_sequence(der)
     if len(items) != 2:
         raise KeyFormatError(
-            f"SubjectPublicKeyInfo: expected 2 elements (algorithm, key), found {len(items)}")
+            f"SubjectPublicKeyInfo: expected 2 elements (algorithm, key), found {len(items)}"
+        )
     algorithm = read_sequence(items[0])
     if not 1 <= len(algorithm) <= 2:
         raise KeyFormatError("SubjectPublicKeyInfo: AlgorithmIdentifier must have 1 or 2 elements")

@@ -37,8 +37,8 @@ __all__ = ["verify", "public_key_problem"]
 P = 2**255 - 19
 L = 2**252 + 27742317777372353535851937790883648493
 D2 = (2 * D) % P
-_B_WIDTH = 7   # wNAF width for the fixed base: 32 odd multiples (ed25519_base.py)
-_A_WIDTH = 5   # wNAF width for the public key: 8 odd multiples, built per call
+_B_WIDTH = 7  # wNAF width for the fixed base: 32 odd multiples (ed25519_base.py)
+_A_WIDTH = 5  # wNAF width for the public key: 8 odd multiples, built per call
 
 
 def _recover_x(y: int, sign: int) -> int | None:

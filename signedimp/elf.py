@@ -32,16 +32,23 @@ class DynamicInfo:
 
     __slots__ = ("soname", "needed", "rpath", "runpath")
 
-    def __init__(self, soname: str | None = None, needed: tuple[str, ...] = (),
-                 rpath: tuple[str, ...] = (), runpath: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        soname: str | None = None,
+        needed: tuple[str, ...] = (),
+        rpath: tuple[str, ...] = (),
+        runpath: tuple[str, ...] = (),
+    ) -> None:
         self.soname = soname
         self.needed = needed
         self.rpath = rpath
         self.runpath = runpath
 
     def __repr__(self) -> str:
-        return (f"DynamicInfo(soname={self.soname!r}, needed={self.needed!r}, "
-                f"rpath={self.rpath!r}, runpath={self.runpath!r})")
+        return (
+            f"DynamicInfo(soname={self.soname!r}, needed={self.needed!r}, "
+            f"rpath={self.rpath!r}, runpath={self.runpath!r})"
+        )
 
 
 def read_dynamic(data: bytes) -> DynamicInfo | None:
@@ -56,9 +63,17 @@ def read_dynamic(data: bytes) -> DynamicInfo | None:
         raise ElfError(f"unknown ELF class {klass} or data encoding {encoding}")
     end = "<" if encoding == 1 else ">"
     if klass == 2:
-        header, phdr, dyn = struct.Struct(end + "HHIQQQIHHHHHH"), struct.Struct(end + "IIQQQQQQ"), struct.Struct(end + "qQ")
+        header, phdr, dyn = (
+            struct.Struct(end + "HHIQQQIHHHHHH"),
+            struct.Struct(end + "IIQQQQQQ"),
+            struct.Struct(end + "qQ"),
+        )
     else:
-        header, phdr, dyn = struct.Struct(end + "HHIIIIIHHHHHH"), struct.Struct(end + "IIIIIIII"), struct.Struct(end + "iI")
+        header, phdr, dyn = (
+            struct.Struct(end + "HHIIIIIHHHHHH"),
+            struct.Struct(end + "IIIIIIII"),
+            struct.Struct(end + "iI"),
+        )
     fields = _unpack(header, data, 16, "ELF header")
     phoff, phentsize, phnum = fields[4], fields[8], fields[9]
     if phnum and phentsize < phdr.size:

@@ -19,7 +19,12 @@ from .manifest import MANIFEST_NAME
 from .zipdir import read_zip_directory
 
 __all__ = [
-    "DirectoryEntry", "ZipArchive", "ZipEntry", "MissingEntry", "ManifestSource", "folder_manifests",
+    "DirectoryEntry",
+    "ZipArchive",
+    "ZipEntry",
+    "MissingEntry",
+    "ManifestSource",
+    "folder_manifests",
     "split_archive_path",
 ]
 
@@ -96,8 +101,11 @@ def _dist_info_manifests(folder: str) -> list[str]:
             names = sorted(e.name for e in scan if e.name.endswith(_DIST_INFO))
     except OSError:
         return []
-    return [f"{name}/{MANIFEST_NAME}" for name in names
-            if os.path.isfile(os.path.join(folder, name, MANIFEST_NAME))]
+    return [
+        f"{name}/{MANIFEST_NAME}"
+        for name in names
+        if os.path.isfile(os.path.join(folder, name, MANIFEST_NAME))
+    ]
 
 
 def folder_manifests(entry: DirectoryEntry) -> list[ManifestSource]:
@@ -209,7 +217,7 @@ class ZipEntry:
             found = []
             for name in ordered:
                 if name.startswith(base):
-                    head, _, tail = name[len(base):].partition("/")
+                    head, _, tail = name[len(base) :].partition("/")
                     if tail == MANIFEST_NAME and head.endswith(_DIST_INFO):
                         found.append(name)
             if found:
@@ -219,7 +227,7 @@ class ZipEntry:
     def _source(self, base: str, member: str) -> ManifestSource:
         """A manifest at archive member ``member``, describing the folder ``base`` (``""``: the root)."""
         where = os.path.join(self.archive.archive, *member.split("/"))
-        return ManifestSource(where, self.archive.read, member, self.prefix[len(base):])
+        return ManifestSource(where, self.archive.read, member, self.prefix[len(base) :])
 
     def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
         """Zips keep bytecode beside the source (as zipimport expects), or in ``__pycache__``."""
@@ -228,7 +236,7 @@ class ZipEntry:
     def listdir(self, rel: str) -> list[str]:
         base = self.prefix + rel + "/" if rel else self.prefix
         children = {
-            name[len(base):].split("/", 1)[0]
+            name[len(base) :].split("/", 1)[0]
             for name in (*self.archive.names, *self.archive.dirs)
             if name.startswith(base) and len(name) > len(base)
         }

@@ -35,7 +35,6 @@ import atexit
 import errno
 import hashlib
 import os
-import sys
 from importlib.machinery import ExtensionFileLoader, ModuleSpec
 
 from .elf import DynamicInfo, ElfError, read_dynamic
@@ -60,12 +59,12 @@ MAX_LIBRARIES = 256
 MAX_DEPTH = 32
 
 _lock = _thread.RLock()
-_paths: dict[str, str] = {}      # SHA-256 of loaded bytes -> the path the linker knows them by
-_kept_fds: list[int] = []        # every sealed memfd made, open until the process ends
-_used_paths: set[str] = set()    # every /proc/self/fd path handed to the linker
-_handles: list[int] = []         # bundled libraries loaded ahead (never unloaded)
-_private: list = []              # [folder, pid] of the private-copy fallback, once made
-_private_roots: list = []        # roots mirrored in the private folder (their index is the subfolder)
+_paths: dict[str, str] = {}  # SHA-256 of loaded bytes -> the path the linker knows them by
+_kept_fds: list[int] = []  # every sealed memfd made, open until the process ends
+_used_paths: set[str] = set()  # every /proc/self/fd path handed to the linker
+_handles: list[int] = []  # bundled libraries loaded ahead (never unloaded)
+_private: list = []  # [folder, pid] of the private-copy fallback, once made
+_private_roots: list = []  # roots mirrored in the private folder (their index is the subfolder)
 _memfd_unusable: list[str] = []  # why memfd_create failed at run time, if it did
 
 
@@ -78,16 +77,25 @@ def create_extension_module(spec: ModuleSpec, data: bytes, root=None, rel: str |
     """
     name = spec.name
     where = root.entry.display(rel) if root is not None and rel is not None else (spec.origin or name)
-    digest = root.expected_digest(rel, name) if root is not None and rel is not None else hashlib.sha256(data).hexdigest()
+    digest = (
+        root.expected_digest(rel, name)
+        if root is not None and rel is not None
+        else hashlib.sha256(data).hexdigest()
+    )
     with _lock:
         path = _paths.get(digest)
         if path is None or not _still_ours(path):
-            libraries = _bundled_libraries(name, data, root, rel, where) if root is not None and rel is not None else []
+            libraries = (
+                _bundled_libraries(name, data, root, rel, where)
+                if root is not None and rel is not None
+                else []
+            )
             try:
                 path = _materialise(name, where, digest, data, root, rel, libraries)
             except OSError as exc:
-                raise ImportError(f"cannot load extension module {name!r} from {where!r}: {exc}",
-                                  name=name, path=where) from None
+                raise ImportError(
+                    f"cannot load extension module {name!r} from {where!r}: {exc}", name=name, path=where
+                ) from None
     return _create_from_path(spec, path)
 
 
@@ -125,6 +133,7 @@ def _materialise(name, where, digest, data, root, rel, libraries) -> str:
 
 
 # -- sealed memfds ----------------------------------------------------------------------------
+
 
 class _NoMemfd(Exception):
     """memfd_create is refused here (old kernel, seccomp sandbox): use the private copy."""
@@ -194,8 +203,9 @@ def _preload(module: str, where: str, rel: str, digest: str, data: bytes) -> Non
     try:
         _handles.append(_dlopen(path))
     except OSError as exc:
-        raise ImportError(f"cannot load {where!r}, a library bundled for {module!r}: {exc}",
-                          name=module, path=where) from None
+        raise ImportError(
+            f"cannot load {where!r}, a library bundled for {module!r}: {exc}", name=module, path=where
+        ) from None
 
 
 def _dlopen(path: str) -> int:
@@ -210,6 +220,7 @@ def _dlopen(path: str) -> int:
 
 
 # -- libraries bundled beside the package ----------------------------------------------------
+
 
 def _dynamic(data: bytes) -> DynamicInfo:
     try:
@@ -230,29 +241,41 @@ def _bundled_libraries(module: str, data: bytes, root, rel: str, where: str) -> 
 
     def visit(obj_rel: str, info: DynamicInfo, inherited: list[str], depth: int) -> None:
         if depth > MAX_DEPTH:
-            raise ImportError(f"bundled libraries of {where!r} nest deeper than {MAX_DEPTH}", name=module, path=where)
+            raise ImportError(
+                f"bundled libraries of {where!r} nest deeper than {MAX_DEPTH}", name=module, path=where
+            )
         own = _origin_folders(obj_rel, info.runpath or info.rpath)
         search = own if info.runpath else own + inherited
         passed_on = inherited if info.runpath else own + inherited
         for needed in info.needed:
             if "/" in needed:
                 continue
-            lib_rel = next((c for c in (f"{d}/{needed}" if d else needed for d in search)
-                            if root.is_listed(c) or root.entry.is_file(c)), None)
+            lib_rel = next(
+                (
+                    c
+                    for c in (f"{d}/{needed}" if d else needed for d in search)
+                    if root.is_listed(c) or root.entry.is_file(c)
+                ),
+                None,
+            )
             if lib_rel is None or lib_rel in seen:
                 continue
             seen.add(lib_rel)
             if len(seen) > MAX_LIBRARIES:
-                raise ImportError(f"{where!r} pulls in more than {MAX_LIBRARIES} bundled libraries",
-                                  name=module, path=where)
+                raise ImportError(
+                    f"{where!r} pulls in more than {MAX_LIBRARIES} bundled libraries", name=module, path=where
+                )
             digest = root.expected_digest(lib_rel, module)
             if digest in _paths and _still_ours(_paths[digest]):
                 continue
             try:
                 lib_data = root.read_verified(lib_rel, module)
             except OSError as exc:
-                raise IntegrityCheckFailed(f"listed in the signed manifest but cannot be read ({exc})",
-                                           module=module, file=root.entry.display(lib_rel)) from None
+                raise IntegrityCheckFailed(
+                    f"listed in the signed manifest but cannot be read ({exc})",
+                    module=module,
+                    file=root.entry.display(lib_rel),
+                ) from None
             visit(lib_rel, _dynamic(lib_data), passed_on, depth + 1)
             order.append((lib_rel, digest, lib_data))
 
@@ -270,7 +293,7 @@ def _origin_folders(obj_rel: str, paths: tuple[str, ...]) -> list[str]:
     for entry in paths:
         for token in ("$ORIGIN", "${ORIGIN}"):
             if entry.startswith(token):
-                rest = entry[len(token):]
+                rest = entry[len(token) :]
                 break
         else:
             continue
@@ -296,6 +319,7 @@ def _origin_folders(obj_rel: str, paths: tuple[str, ...]) -> list[str]:
 
 
 # -- the private-copy fallback ----------------------------------------------------------------
+
 
 def _private_folder() -> str:
     if not _private:
@@ -331,7 +355,7 @@ def _private_copy(root, rel: str | None, digest: str, data: bytes, fallback_name
 def _remove_private_folder(folder: str, pid: int) -> None:
     if os.getpid() != pid:  # a forked child exiting: the folder is its parent's
         return
-    for dirpath, dirnames, filenames in os.walk(folder, topdown=False):
+    for dirpath, _dirnames, filenames in os.walk(folder, topdown=False):
         for name in filenames:
             try:
                 os.remove(os.path.join(dirpath, name))

@@ -217,8 +217,11 @@ class FrozenAppManager(SignedImportManager):
 
     def vet(self, spec):
         loader = spec.loader
-        if (self.app.in_exe_loader is not None and type(loader) is self.app.in_exe_loader
-                and not self.app.onefile):
+        if (
+            self.app.in_exe_loader is not None
+            and type(loader) is self.app.in_exe_loader
+            and not self.app.onefile
+        ):
             spec.loader = _InExecutableLoader(loader, self, self._contents)
             return spec
         try:
@@ -242,7 +245,7 @@ class FrozenAppManager(SignedImportManager):
             real = _real(path)
             top = self.app.folder
             if real != top and real.startswith(top + os.sep):
-                strip = real[len(top) + 1:].replace(os.sep, "/") + "/"
+                strip = real[len(top) + 1 :].replace(os.sep, "/") + "/"
                 return _NestedEntry(path, top, strip)
         return super()._entry(path)
 
@@ -256,7 +259,7 @@ class FrozenAppManager(SignedImportManager):
         prefix = self._contents + os.sep
         if not full.startswith(prefix):
             raise IntegrityCheckMissing(f"outside the app folder {self._contents}", module=module, file=path)
-        return full[len(prefix):].replace(os.sep, "/")
+        return full[len(prefix) :].replace(os.sep, "/")
 
     def read_in_folder(self, path: str, module: str) -> bytes:
         """The verified bytes of ``path`` below the contents folder."""
@@ -317,9 +320,14 @@ class FrozenAppManager(SignedImportManager):
 
     def _check_file(self, path: str, module: str | None) -> None:
         if not path.startswith(self.app.folder + os.sep):
-            refuse(IntegrityCheckMissing(f"loaded before the verifier from outside the app folder "
-                                         f"{self.app.folder}", module=module, file=path))
-        rel = path[len(self.app.folder) + 1:].replace(os.sep, "/")
+            refuse(
+                IntegrityCheckMissing(
+                    f"loaded before the verifier from outside the app folder {self.app.folder}",
+                    module=module,
+                    file=path,
+                )
+            )
+        rel = path[len(self.app.folder) + 1 :].replace(os.sep, "/")
         self.root(self.app.folder).read_verified(rel, module)
 
 
@@ -332,8 +340,10 @@ def install(keys) -> FrozenAppManager:
     """
     app = detect()
     if app is None:
-        raise SystemExit("signedimp refused to start: this frozen-app bootstrap runs only inside a "
-                         "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
+        raise SystemExit(
+            "signedimp refused to start: this frozen-app bootstrap runs only inside a "
+            "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)"
+        )
     manager = FrozenAppManager(keys, app)
     manager.install()
     manager.check_startup()  # a refusal ends the process

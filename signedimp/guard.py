@@ -31,6 +31,10 @@ import zipimport
 
 from .errors import IntegrityCheckMissing
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: nothing more is imported by the verifier
+    import types
+
 __all__ = ["activate", "deactivate", "mark_verified", "run_verified", "is_module_file"]
 
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
@@ -54,10 +58,11 @@ _lock = _thread.allocate_lock()
 # The callers whose marshal calls read a module's bytecode from a file (the frozen importlib is
 # always loaded; zipimport is imported at start-up for the path hooks).
 _bytecode_loader_code = sys.modules["_frozen_importlib_external"]._compile_bytecode.__code__
-_zip_unmarshal_code = zipimport._unmarshal_code.__code__
+_zip_unmarshal_code = zipimport._unmarshal_code.__code__  # type: ignore[attr-defined]
 
 
 # -- used by the manager and the verifying loader -------------------------------------------------
+
 
 def activate(owner, is_trusted) -> None:
     """Start guarding for ``owner`` (a manager); ``is_trusted(path)`` says which files are exempt."""
@@ -121,6 +126,7 @@ def is_module_file(filename) -> bool:
 
 # -- the audit hook ---------------------------------------------------------------------------------
 
+
 def _audit(event, args, _watched=_WATCHED):
     if not _active or event not in _watched:
         return
@@ -153,7 +159,7 @@ def _check_exec(code, is_trusted) -> None:
         for ref in tuple(refs):  # a snapshot: another thread may drop a dead reference meanwhile
             if ref() is code:
                 return
-    if not is_module_file(filename):
+    if not isinstance(filename, str) or not is_module_file(filename):
         return
     if _trusted_name(filename, is_trusted) or _run_by_trusted_zipimporter(is_trusted):
         return
@@ -166,6 +172,7 @@ def _check_exec(code, is_trusted) -> None:
 
 def _run_by_trusted_zipimporter(is_trusted) -> bool:
     """A trusted archive's bytecode (a standard-library zip) keeps the file name it was built with."""
+    frame: types.FrameType | None
     try:
         frame = sys._getframe(3)  # _run_by... <- _check_exec <- _audit <- caller of exec
     except ValueError:  # called from C with no Python frame above
@@ -186,7 +193,8 @@ def _check_extension(name, path, is_trusted) -> None:
     raise IntegrityCheckMissing(
         "an extension module was about to be loaded from it without signedimp verifying it"
         " (loaded by path, around the import hook)",
-        module=name if isinstance(name, str) else None, file=os.fspath(path),
+        module=name if isinstance(name, str) else None,
+        file=os.fspath(path),
     )
 
 
@@ -211,7 +219,7 @@ def _check_unmarshal(is_trusted) -> None:
     raise IntegrityCheckMissing(
         "bytecode was about to be read from it without signedimp verifying it"
         " (loaded by path, around the import hook)",
-        file=os.fspath(path) if isinstance(path, (str, bytes, os.PathLike)) else repr(path),
+        file=os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else repr(path),
     )
 
 

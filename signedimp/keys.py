@@ -18,8 +18,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs start-up time in every verified process
     from collections.abc import Iterable
 
-__all__ = ["Ed25519Key", "RSAKey", "PublicKey", "load_public_key", "key_ring",
-           "OID_ED25519", "OID_RSA_ENCRYPTION", "OID_RSASSA_PSS"]
+__all__ = [
+    "Ed25519Key",
+    "RSAKey",
+    "PublicKey",
+    "load_public_key",
+    "key_ring",
+    "OID_ED25519",
+    "OID_RSA_ENCRYPTION",
+    "OID_RSASSA_PSS",
+]
 
 OID_ED25519 = "1.3.101.112"
 OID_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
@@ -28,18 +36,21 @@ _OID_MGF1 = "1.2.840.113549.1.1.8"
 _OID_SHA256 = "2.16.840.1.101.3.4.2.1"
 
 RSA_MIN_BITS = 2048
-RSA_MAX_BITS = 16384      # larger moduli only make verification slow
+RSA_MAX_BITS = 16384  # larger moduli only make verification slow
 RSA_MAX_EXPONENT_BITS = 256
 
 _PEM_LABEL = "PUBLIC KEY"
-_EXPECTED = ("expected a PEM 'PUBLIC KEY' block (SubjectPublicKeyInfo), its DER bytes, "
-             "or an OpenSSH 'ssh-ed25519 AAAA...' or 'ssh-rsa AAAA...' line")
+_EXPECTED = (
+    "expected a PEM 'PUBLIC KEY' block (SubjectPublicKeyInfo), its DER bytes, "
+    "or an OpenSSH 'ssh-ed25519 AAAA...' or 'ssh-rsa AAAA...' line"
+)
 
 
 class PublicKey:
     """What both key types share: identity by fingerprint, PEM output, a short repr."""
 
     __slots__ = ("_fingerprint",)
+    _fingerprint: str
     algorithm = ""
 
     @property
@@ -56,7 +67,7 @@ class PublicKey:
     def to_pem(self) -> str:
         """The key as a standard PEM SubjectPublicKeyInfo (64-character base64 lines)."""
         b64 = binascii.b2a_base64(self.spki_der(), newline=False).decode("ascii")
-        lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+        lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
         return "\n".join([f"-----BEGIN {_PEM_LABEL}-----", *lines, f"-----END {_PEM_LABEL}-----", ""])
 
     def __eq__(self, other: object) -> bool:
@@ -141,11 +152,16 @@ class RSAKey(PublicKey):
             raise ValueError(f"RSA modulus of {bits} bits is too large (at most {RSA_MAX_BITS})")
         if not modulus & 1:
             raise ValueError("RSA modulus must be odd")
-        if pub_exponent < 3 or not pub_exponent & 1 or pub_exponent >= modulus \
-                or pub_exponent.bit_length() > RSA_MAX_EXPONENT_BITS:
+        if (
+            pub_exponent < 3
+            or not pub_exponent & 1
+            or pub_exponent >= modulus
+            or pub_exponent.bit_length() > RSA_MAX_EXPONENT_BITS
+        ):
             raise ValueError(
                 f"invalid RSA public exponent {pub_exponent}: must be odd, at least 3, "
-                f"below the modulus and at most {RSA_MAX_EXPONENT_BITS} bits")
+                f"below the modulus and at most {RSA_MAX_EXPONENT_BITS} bits"
+            )
         self._n = modulus
         self._e = pub_exponent
         if spki is not None:
@@ -173,8 +189,9 @@ class RSAKey(PublicKey):
         (or the id-RSASSA-PSS DER the key was loaded from)."""
         if self._spki is not None:
             return self._spki
-        return der.encode_spki(OID_RSA_ENCRYPTION, der.encode_null(),
-                               der.encode_rsa_public_key(self._n, self._e))
+        return der.encode_spki(
+            OID_RSA_ENCRYPTION, der.encode_null(), der.encode_rsa_public_key(self._n, self._e)
+        )
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is a valid RSASSA-PSS signature of ``message``; never raises."""
@@ -192,6 +209,7 @@ def _rebuild_rsa(modulus: int, pub_exponent: int, spki: bytes | None) -> RSAKey:
 
 
 # -- reading keys ------------------------------------------------------------------------
+
 
 def _check_pss_params(params: bytes) -> None:
     """Accept id-RSASSA-PSS parameters only if they allow SHA-256 / MGF1-SHA-256 / salt 32."""
@@ -238,7 +256,8 @@ def _parse_spki(data: bytes) -> Ed25519Key | tuple[int, int]:
     else:
         raise KeyFormatError(
             f"unsupported key algorithm OID {oid} (expected Ed25519 1.3.101.112 or RSA "
-            f"{OID_RSA_ENCRYPTION} / {OID_RSASSA_PSS})")
+            f"{OID_RSA_ENCRYPTION} / {OID_RSASSA_PSS})"
+        )
     return der.parse_rsa_public_key(key)
 
 
@@ -264,11 +283,14 @@ def _from_pem(text: str) -> Ed25519Key | RSAKey:
     end = f"-----END {_PEM_LABEL}-----"
     if text.count(begin) != 1 or text.count(end) != 1:
         if "PRIVATE KEY-----" in text:
-            raise KeyFormatError("this is a private key; a public key was expected "
-                                 "('signedimp pubkey KEY.pem' prints it)")
+            raise KeyFormatError(
+                "this is a private key; a public key was expected ('signedimp pubkey KEY.pem' prints it)"
+            )
         if "-----BEGIN RSA PUBLIC KEY-----" in text:
-            raise KeyFormatError("PKCS#1 'RSA PUBLIC KEY' is not supported; convert it with "
-                                 "'openssl rsa -RSAPublicKey_in -pubout'")
+            raise KeyFormatError(
+                "PKCS#1 'RSA PUBLIC KEY' is not supported; convert it with "
+                "'openssl rsa -RSAPublicKey_in -pubout'"
+            )
         if text.count(begin) > 1:
             raise KeyFormatError("more than one PUBLIC KEY block; load each key separately")
         raise KeyFormatError(_EXPECTED)
@@ -307,11 +329,11 @@ def _ssh_fields(kind: str, blob: bytes) -> list[bytes]:
     while pos < len(blob):
         if pos + 4 > len(blob):
             raise KeyFormatError(f"{kind} key data is truncated")
-        size = int.from_bytes(blob[pos:pos + 4], "big")
+        size = int.from_bytes(blob[pos : pos + 4], "big")
         pos += 4
         if pos + size > len(blob):
             raise KeyFormatError(f"{kind} key data is truncated")
-        fields.append(blob[pos:pos + size])
+        fields.append(blob[pos : pos + size])
         pos += size
     return fields
 
@@ -330,8 +352,9 @@ def _from_ssh(text: str) -> Ed25519Key | RSAKey:
     parts = text.split(None, 2)
     kind = parts[0]
     if kind not in ("ssh-ed25519", "ssh-rsa"):
-        raise KeyFormatError(f"OpenSSH key type {kind!r} is not supported; "
-                             "only 'ssh-ed25519' and 'ssh-rsa' lines are accepted")
+        raise KeyFormatError(
+            f"OpenSSH key type {kind!r} is not supported; only 'ssh-ed25519' and 'ssh-rsa' lines are accepted"
+        )
     if len(parts) < 2:
         raise KeyFormatError(f"{kind} line without key data")
     try:
@@ -415,8 +438,10 @@ def key_ring(keys: object) -> dict[str, Ed25519Key | RSAKey]:
         try:
             items = iter(keys)  # type: ignore[call-overload]
         except TypeError:
-            raise TypeError(f"keys must be a key, PEM or ssh text, or an iterable of them, "
-                            f"not {type(keys).__name__}: {keys!r}") from None
+            raise TypeError(
+                f"keys must be a key, PEM or ssh text, or an iterable of them, "
+                f"not {type(keys).__name__}: {keys!r}"
+            ) from None
     ring: dict[str, Ed25519Key | RSAKey] = {}
     for item in items:
         key = _as_key(item)
@@ -443,4 +468,5 @@ def _as_key(obj: object) -> Ed25519Key | RSAKey | None:
 
 def _is_key(obj: object) -> bool:
     return isinstance(obj, PublicKey) or (
-        isinstance(getattr(obj, "fingerprint", None), str) and callable(getattr(obj, "verify", None)))
+        isinstance(getattr(obj, "fingerprint", None), str) and callable(getattr(obj, "verify", None))
+    )

@@ -32,6 +32,7 @@ _bootstrap_external = sys.modules[SourceFileLoader.__module__]
 MAGIC_NUMBER: bytes = _bootstrap_external.MAGIC_NUMBER
 decode_source = _bootstrap_external.decode_source
 
+
 def code_from_bytecode(data: bytes, filename: str):
     """The code object in a ``.pyc`` image, or None when it was written for another Python.
 
@@ -72,8 +73,13 @@ class VerifyingLoader:
 
     def create_module(self, spec):
         if self.kind == EXTENSION:
-            return run_verified(create_extension_module, spec, self.root.read_verified(self.rel, self.name),
-                                self.root, self.rel)
+            return run_verified(
+                create_extension_module,
+                spec,
+                self.root.read_verified(self.rel, self.name),
+                self.root,
+                self.rel,
+            )
         return None
 
     def exec_module(self, module) -> None:
@@ -95,7 +101,8 @@ class VerifyingLoader:
                 raise ImportError(
                     f"bad magic number in {self.origin!r}: signed bytecode for another Python version"
                     " and no signed source beside it",
-                    name=self.name, path=self.origin,
+                    name=self.name,
+                    path=self.origin,
                 )
             return mark_verified(code)
         entry = self.root.entry
@@ -106,7 +113,7 @@ class VerifyingLoader:
                     if not hasattr(self.root.entry, "archive"):
                         # A folder: name the source as SourceFileLoader does (pip compiles in a
                         # staging folder); zips keep the compiled-in name, as zipimport does.
-                        _imp._fix_co_filename(code, self.origin)
+                        _imp._fix_co_filename(code, self.origin)  # type: ignore[attr-defined]
                     return mark_verified(code)
         source = self.root.read_verified(self.rel, self.name)
         return mark_verified(compile(source, self.origin, "exec", dont_inherit=True))
@@ -139,7 +146,7 @@ class VerifyingLoader:
         prefix = self.root.entry.real.rstrip(os.sep) + os.sep
         if not full.startswith(prefix):
             raise IntegrityCheckMissing(f"outside the signed root {root}", module=self.name, file=path)
-        return full[len(prefix):].replace(os.sep, "/")
+        return full[len(prefix) :].replace(os.sep, "/")
 
     def get_resource_reader(self, fullname: str | None = None):
         """Resources of the package, or of a plain module's folder (``files(module)`` on 3.12+)."""
@@ -151,7 +158,8 @@ class VerifyingLoader:
 # and "_bootstrap"); exec_module's frame is skipped the same way, so a warning raised while a
 # module is imported names the importing line, as with the stock loader, not this file.
 VerifyingLoader.exec_module.__code__ = VerifyingLoader.exec_module.__code__.replace(
-    co_filename=f"<signedimp importlib._bootstrap {__file__}>")
+    co_filename=f"<signedimp importlib._bootstrap {__file__}>"
+)
 
 
 class NamespaceLoader:
@@ -200,5 +208,5 @@ class TrustedSourceLoader(SourceFileLoader):
             raise OSError(f"{path}: bytecode outside the trusted folders is not read")
         return super().get_data(path)
 
-    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:  # type: ignore[override]
         pass

@@ -23,9 +23,9 @@ spec they give vetted; not at all where it no longer does. A missing module stay
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import _thread
 import zipimport
 from importlib.machinery import (
     BuiltinImporter,
@@ -38,7 +38,8 @@ from importlib.machinery import (
 
 from .entries import DirectoryEntry, MissingEntry, ZipArchive, ZipEntry, split_archive_path
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing
-from .guard import activate as activate_guard, deactivate as deactivate_guard
+from .guard import activate as activate_guard
+from .guard import deactivate as deactivate_guard
 from .keys import key_ring
 from .loader import BYTECODE, EXTENSION, SOURCE, NamespaceLoader, TrustedSourceLoader, VerifyingLoader
 from .metadata import find_verified_distributions, vetted_distributions
@@ -97,7 +98,7 @@ class SignedImportManager:
 
     # -- installing --------------------------------------------------------------------------
 
-    def install(self) -> "SignedImportManager":
+    def install(self) -> SignedImportManager:
         """Put this finder first on ``sys.meta_path`` (idempotent).
 
         While installed, ``sys.meta_path`` is a list that vets every finder added to it later,
@@ -114,8 +115,9 @@ class SignedImportManager:
                 sys.path_hooks.insert(0, self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
                 # None: no hook took the entry (an unreadable zip): ours must see it too.
-                if ((finder is None or isinstance(finder, zipimport.zipimporter))
-                        and not self._trust.is_trusted(path)):
+                if (
+                    finder is None or isinstance(finder, zipimport.zipimporter)
+                ) and not self._trust.is_trusted(path):
                     del sys.path_importer_cache[path]
             activate_guard(self, self._trust.is_trusted)
         return self
@@ -125,7 +127,7 @@ class SignedImportManager:
         with self._lock:
             current = sys.meta_path
             finders = [
-                f._finder if getattr(f, "_manager", None) is self and _is_vetted(f) else f
+                f._finder if getattr(f, "_manager", None) is self and _is_vetted(f) else f  # type: ignore[attr-defined]
                 for f in current
                 if f is not self
             ]
@@ -137,11 +139,14 @@ class SignedImportManager:
             while self._path_hook in sys.path_hooks:
                 sys.path_hooks.remove(self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
-                if isinstance(finder, (VerifyingZipFinder, RejectedArchiveFinder)) and finder._manager is self:
+                if (
+                    isinstance(finder, (VerifyingZipFinder, RejectedArchiveFinder))
+                    and finder._manager is self
+                ):
                     del sys.path_importer_cache[path]
             deactivate_guard(self)
 
-    def __enter__(self) -> "SignedImportManager":
+    def __enter__(self) -> SignedImportManager:
         return self.install()
 
     def __exit__(self, *exc_info) -> None:
@@ -163,13 +168,13 @@ class SignedImportManager:
         finders = list(sys.meta_path)
         for index, finder in enumerate(finders):
             if finder is self:
-                finders = finders[index + 1:]
+                finders = finders[index + 1 :]
                 break
         for finder in finders:
             if _is_manager(finder):
                 continue
             if _is_vetted(finder):
-                finder = finder._finder
+                finder = finder._finder  # type: ignore[attr-defined]
             find = getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find is not None else _ask_legacy(finder, fullname, path)
             if spec is not None:
@@ -180,8 +185,11 @@ class SignedImportManager:
             for entry in sys.path if path is None else path:
                 error = self._broken.get(entry)
                 if error is not None:
-                    raise IntegrityCheckFailed(f"not found, and the archive on the path could not "
-                                               f"be read: {error}", module=fullname, file=entry)
+                    raise IntegrityCheckFailed(
+                        f"not found, and the archive on the path could not be read: {error}",
+                        module=fullname,
+                        file=entry,
+                    )
         if _getframe is not None:
             self._missed = (_getframe(1), fullname, path)
         return None
@@ -192,7 +200,7 @@ class SignedImportManager:
         missed = self._missed
         if missed is None or missed[1] != fullname or missed[2] is not path:
             return False
-        return missed[0] is _getframe(2)
+        return missed[0] is _getframe(2)  # type: ignore[misc]  # only called when not None
 
     def find_distributions(self, context=None):
         """``importlib.metadata``: distributions below untrusted roots, from verified files only."""
@@ -223,13 +231,16 @@ class SignedImportManager:
             if not any(self._portion_counts(spec.name, folder) for folder in folders):
                 self._refuse_tampered_portion(spec.name, folders)
                 return None
-            spec.loader = NamespaceLoader(spec.name, spec.submodule_search_locations, self._namespace_portions)
+            spec.loader = NamespaceLoader(  # type: ignore[assignment]
+                spec.name, spec.submodule_search_locations, self._namespace_portions
+            )
             return spec
         if loader is None or spec.origin in ("built-in", "frozen"):
             return spec
         if self._trusted(spec):
-            real = self._trust.resolve(spec.origin)
-            if real != os.path.normcase(spec.origin):
+            origin: str = spec.origin  # type: ignore[assignment]  # a trusted spec has a file
+            real = self._trust.resolve(origin)
+            if real != os.path.normcase(origin):
                 # Trusted as what it resolves to (a symlink into the standard library): load
                 # it from there, so that swapping the link afterwards changes nothing.
                 spec = _at_resolved_path(spec, real)
@@ -237,8 +248,12 @@ class SignedImportManager:
             # only with a prefix can it lie elsewhere (checked only then: this runs for every
             # standard-library import).
             loader = spec.loader
-            if (sys.pycache_prefix and isinstance(loader, SourceFileLoader) and spec.cached
-                    and not self._trust.is_trusted(spec.cached)):
+            if (
+                sys.pycache_prefix
+                and isinstance(loader, SourceFileLoader)
+                and spec.cached
+                and not self._trust.is_trusted(spec.cached)
+            ):
                 spec.loader = TrustedSourceLoader(loader.name, loader.path)
             return spec
         kind = next((kind for cls, kind in _KINDS if isinstance(loader, cls)), None)
@@ -248,7 +263,9 @@ class SignedImportManager:
                 # six.moves aliases: there is no file whose bytes could be checked.
                 return spec
             raise self._unverifiable(spec)
-        spec.loader = self.make_loader(spec.name, spec.origin, kind, spec.submodule_search_locations is not None)
+        spec.loader = self.make_loader(  # type: ignore[assignment]
+            spec.name, spec.origin or "", kind, spec.submodule_search_locations is not None
+        )
         return spec
 
     def _trusted(self, spec: ModuleSpec) -> bool:
@@ -258,8 +275,9 @@ class SignedImportManager:
         origin = spec.origin
         if not origin or not self._trust.is_trusted(origin):
             return False
-        return (type(spec.loader) in _STOCK_FILE_LOADERS
-                or self._trust.resolve(origin) == os.path.normcase(origin))
+        return type(spec.loader) in _STOCK_FILE_LOADERS or self._trust.resolve(origin) == os.path.normcase(
+            origin
+        )
 
     def _unverifiable(self, spec: ModuleSpec) -> ImportError:
         if isinstance(spec.loader, zipimport.zipimporter):
@@ -268,7 +286,8 @@ class SignedImportManager:
                 return IntegrityCheckFailed(archive.error, module=spec.name, file=spec.origin)
         return IntegrityCheckMissing(
             f"it was found by {type(spec.loader).__name__}, whose reads signedimp cannot verify",
-            module=spec.name, file=spec.origin,
+            module=spec.name,
+            file=spec.origin,
         )
 
     def _portion_root(self, fullname: str, folder: str) -> tuple[ManifestRoot, str] | None:
@@ -369,10 +388,11 @@ _STOCK_FILE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoad
 
 def _at_resolved_path(spec: ModuleSpec, real: str) -> ModuleSpec:
     """The same module, found at its resolved path ``real`` (a package: searched there too)."""
-    loader = type(spec.loader)(spec.name, real)
+    loader = type(spec.loader)(spec.name, real)  # type: ignore[call-arg,misc]  # a stock file loader
     is_package = spec.submodule_search_locations is not None
-    return _spec_from_file_location(spec.name, real, loader=loader,
-                                    submodule_search_locations=[] if is_package else None)
+    return _spec_from_file_location(
+        spec.name, real, loader=loader, submodule_search_locations=[] if is_package else None
+    )
 
 
 def _ask(finder, fullname: str, path, target) -> ModuleSpec | None:
@@ -453,7 +473,7 @@ class _GuardedMetaPath(list):
     def extend(self, finders) -> None:
         super().extend(self._manager._guard(f) for f in finders)
 
-    def __iadd__(self, finders):
+    def __iadd__(self, finders):  # type: ignore[misc]  # list's own signature, vetted
         self.extend(finders)
         return self
 

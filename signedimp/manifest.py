@@ -47,6 +47,7 @@ _BAD_BYTE_NAMES = {0x00: "NUL", 0x09: "tab", 0x0D: "carriage return (CR)", 0x5C:
 
 # -- small validators, shared by the parser and the constructor -------------------------------
 
+
 def _is_hex_digest(text: str) -> bool:
     """64 lowercase hex digits: the only spelling of a SHA-256 digest or key fingerprint."""
     return len(text) == 64 and not text.strip(_HEX_DIGITS)
@@ -107,6 +108,7 @@ def _encode_base64(raw: bytes) -> str:
 
 # -- signature lines ---------------------------------------------------------------------------
 
+
 class Signature:
     """One signature line: the trusted key it claims (by fingerprint) and the signature bytes.
 
@@ -157,8 +159,7 @@ class Signature:
 def _parse_signature_line(line: str) -> Signature | str:
     """A Signature, or the reason why ``line`` is not a valid signature line."""
     if line == HASH_TYPE:
-        return ("expected a signature line or the empty line, found the hash type"
-                " (missing empty line?)")
+        return "expected a signature line or the empty line, found the hash type (missing empty line?)"
     fingerprint, space, encoded = line.partition(" ")
     if not space:
         return "expected '<fingerprint> <base64 signature>'"
@@ -174,6 +175,7 @@ def _parse_signature_line(line: str) -> Signature | str:
 
 # -- the manifest --------------------------------------------------------------------------------
 
+
 class Manifest:
     """A parsed (or freshly built) manifest: path -> SHA-256 hex digest, plus signature lines.
 
@@ -183,19 +185,24 @@ class Manifest:
 
     __slots__ = ("_hashes", "_signatures", "_source", "_signed")
 
-    def __init__(self, hashes: Mapping[str, str] | Iterable[tuple[str, str]] = (),
-                 signatures: Iterable[Signature] = (), *, source: str | None = None) -> None:
+    def __init__(
+        self,
+        hashes: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        signatures: Iterable[Signature] = (),
+        *,
+        source: str | None = None,
+    ) -> None:
         items = []
         for path, digest in dict(hashes).items():
             if not isinstance(path, str):
-                raise ManifestError(f"manifest path must be a str, not {type(path).__name__}",
-                                    source=source)
+                raise ManifestError(f"manifest path must be a str, not {type(path).__name__}", source=source)
             problem = _path_problem(path)
             if problem is not None:
                 raise ManifestError(f"{problem}: {path!r}", source=source)
             if not isinstance(digest, str) or not _is_hex_digest(digest):
-                raise ManifestError(f"hash of {path!r} is not 64 lowercase hex digits: {digest!r}",
-                                    source=source)
+                raise ManifestError(
+                    f"hash of {path!r} is not 64 lowercase hex digits: {digest!r}", source=source
+                )
             items.append((path, digest))
         items.sort()  # code point order, which is the order of the UTF-8 bytes
         sigs = tuple(signatures)
@@ -208,16 +215,16 @@ class Manifest:
             seen.add(sig.fingerprint)
         self._init(dict(items), sigs, source)
 
-    def _init(self, hashes: dict[str, str], signatures: tuple[Signature, ...],
-              source: str | None) -> None:
+    def _init(self, hashes: dict[str, str], signatures: tuple[Signature, ...], source: str | None) -> None:
         self._hashes = hashes
         self._signatures = signatures
         self._source = source
         self._signed: bytes | None = None
 
     @classmethod
-    def _from_valid(cls, hashes: dict[str, str], signatures: tuple[Signature, ...],
-                    source: str | None) -> Manifest:
+    def _from_valid(
+        cls, hashes: dict[str, str], signatures: tuple[Signature, ...], source: str | None
+    ) -> Manifest:
         """Build without re-validating: for data that ``parse`` has already checked."""
         self = cls.__new__(cls)
         self._init(hashes, signatures, source)
@@ -263,14 +270,12 @@ class Manifest:
         if not signatures:
             raise fail("missing signature line: the manifest must start with one", 1)
         if index == count:
-            raise fail("unexpected end of file: expected the empty line after the signatures",
-                       index + 1)
+            raise fail("unexpected end of file: expected the empty line after the signatures", index + 1)
 
         # The empty line, then the hash type.
         index += 1
         if index == count:
-            raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}",
-                       index + 1)
+            raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}", index + 1)
         if lines[index] != HASH_TYPE:
             if not lines[index]:
                 reason = "more than one empty line"
@@ -281,7 +286,7 @@ class Manifest:
             raise fail(reason, index + 1)
 
         # File lines: "<hex> <path>", strictly increasing by the UTF-8 bytes of the path.
-        body = lines[index + 1:]
+        body = lines[index + 1 :]
         hashes = _read_file_lines(body)
         if hashes is None:
             hashes = _read_file_lines_carefully(body, index + 2, fail)
@@ -289,8 +294,9 @@ class Manifest:
         return cls._from_valid(hashes, tuple(signatures), source)
 
     @classmethod
-    def parse_trusted(cls, data: bytes, keys: object, source: str | None = None
-                      ) -> tuple[Manifest | None, Ed25519Key | RSAKey | None, tuple[str, ...]]:
+    def parse_trusted(
+        cls, data: bytes, keys: object, source: str | None = None
+    ) -> tuple[Manifest | None, Ed25519Key | RSAKey | None, tuple[str, ...]]:
         """Check the signatures first, then parse: (manifest, key, fingerprints of all lines).
 
         For manifests of unknown provenance (everything the runtime and ``verify`` read): the
@@ -362,8 +368,7 @@ class Manifest:
 
     def __repr__(self) -> str:
         where = f" from {self._source!r}" if self._source else ""
-        return (f"<Manifest{where}: {len(self._hashes)} files, "
-                f"{len(self._signatures)} signatures>")
+        return f"<Manifest{where}: {len(self._hashes)} files, {len(self._signatures)} signatures>"
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -371,7 +376,7 @@ class Manifest:
         """The bytes every signature covers: the hash type line and the file lines."""
         if self._signed is None:
             body = "".join(f"{digest} {path}\n" for path, digest in self._hashes.items())
-            self._signed = f"{HASH_TYPE}\n{body}".encode("utf-8")
+            self._signed = f"{HASH_TYPE}\n{body}".encode()
         return self._signed
 
     def serialise(self) -> bytes:
@@ -381,8 +386,10 @@ class Manifest:
         cannot be serialised: sign ``signed_bytes()`` and add the line with ``with_signature``.
         """
         if not self._signatures:
-            raise ManifestError("an unsigned manifest cannot be serialised: it needs at least one "
-                                "signature line", source=self.source)
+            raise ManifestError(
+                "an unsigned manifest cannot be serialised: it needs at least one signature line",
+                source=self.source,
+            )
         head = "".join(f"{sig.line()}\n" for sig in self._signatures)
         return f"{head}\n".encode("ascii") + self.signed_bytes()
 
@@ -441,14 +448,15 @@ def _decode_text(data: bytes, fail) -> str:
     bad = data.translate(None, _ALLOWED_BYTES)
     if bad:
         offset = data.find(bad[:1])
-        raise fail(_BAD_BYTE_NAMES.get(bad[0], f"control character {bad[:1]!r}") + " not allowed",
-                   data.count(b"\n", 0, offset) + 1)
+        raise fail(
+            _BAD_BYTE_NAMES.get(bad[0], f"control character {bad[:1]!r}") + " not allowed",
+            data.count(b"\n", 0, offset) + 1,
+        )
     if b"\xc2" in data:  # U+0080..U+009F (C1 controls) are encoded as C2 80..C2 9F
         offsets = [offset for offset in map(text.find, _C1_CONTROLS) if offset >= 0]
         if offsets:
             offset = min(offsets)
-            raise fail(f"control character {text[offset]!r} not allowed",
-                       text.count("\n", 0, offset) + 1)
+            raise fail(f"control character {text[offset]!r} not allowed", text.count("\n", 0, offset) + 1)
     if not data.endswith(b"\n"):
         raise fail("missing newline at the end of the file", data.count(b"\n") + 1)
     return text
@@ -485,8 +493,7 @@ def _read_signature_block(data: bytes, fail) -> tuple[list[Signature], int]:
         if end < 0:
             if raw:
                 raise fail("missing newline at the end of the file", lineno)
-            raise fail("unexpected end of file: expected the empty line after the signatures",
-                       lineno)
+            raise fail("unexpected end of file: expected the empty line after the signatures", lineno)
         if not raw:
             if not signatures:
                 raise fail("missing signature line: the manifest must start with one", 1)
@@ -520,8 +527,7 @@ def _decode_line(raw: bytes, lineno: int, fail) -> str:
         raise fail("not valid UTF-8", lineno) from None
     bad = raw.translate(None, _ALLOWED_BYTES)
     if bad:
-        raise fail(_BAD_BYTE_NAMES.get(bad[0], f"control character {bad[:1]!r}") + " not allowed",
-                   lineno)
+        raise fail(_BAD_BYTE_NAMES.get(bad[0], f"control character {bad[:1]!r}") + " not allowed", lineno)
     for char in _C1_CONTROLS:
         if char in text:
             raise fail(f"control character {char!r} not allowed", lineno)
@@ -574,15 +580,15 @@ def _read_file_lines_carefully(lines: list[str], first_lineno: int, fail) -> dic
         if previous is not None and path <= previous:
             if path == previous:
                 raise fail(f"duplicate path {path!r}", lineno)
-            raise fail(f"paths not sorted by their UTF-8 bytes: {path!r} after {previous!r}",
-                       lineno)
+            raise fail(f"paths not sorted by their UTF-8 bytes: {path!r} after {previous!r}", lineno)
         previous = path
         hashes[path] = digest
     return hashes
 
 
-def unlisted_and_missing(listed: Iterable[str], present: Iterable[str],
-                         exempt: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+def unlisted_and_missing(
+    listed: Iterable[str], present: Iterable[str], exempt: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
     """(present files no manifest lists, listed files that are not present), each sorted.
 
     The "every entry listed, none missing" check of a sealed root, one rule for all its users

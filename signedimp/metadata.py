@@ -34,7 +34,7 @@ def find_verified_distributions(manager, context=None):
     paths = getattr(context, "path", None)
     wanted = None if name is None else _normalise(name)
     is_trusted = manager._trust.is_trusted
-    for entry in (sys.path if paths is None else paths):
+    for entry in sys.path if paths is None else paths:
         if not isinstance(entry, str):
             continue
         entry = os.path.abspath(entry or os.curdir)

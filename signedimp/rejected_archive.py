@@ -27,7 +27,8 @@ class RejectedArchiveFinder:
     def find_spec(self, fullname: str, target=None):
         raise IntegrityCheckFailed(
             f"the zip archive on sys.path was rejected, so nothing is imported from it: {self.reason}",
-            module=fullname, file=self.path,
+            module=fullname,
+            file=self.path,
         )
 
     def invalidate_caches(self) -> None:

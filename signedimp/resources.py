@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import io
 
-__all__ = ["NamespaceResourceReader", "MultiplexedTraversable", "VerifiedResourceReader", "VerifiedTraversable"]
+__all__ = [
+    "NamespaceResourceReader",
+    "MultiplexedTraversable",
+    "VerifiedResourceReader",
+    "VerifiedTraversable",
+]
 
 
 def _join(base: str, name: str) -> str:
@@ -54,7 +59,7 @@ class VerifiedTraversable:
     def is_file(self) -> bool:
         return self._root.entry.is_file(self._rel)
 
-    def joinpath(self, *descendants: str) -> "VerifiedTraversable":
+    def joinpath(self, *descendants: str) -> VerifiedTraversable:
         parts = [p for p in self._rel.split("/") if p]
         for descendant in descendants:
             for part in str(descendant).replace("\\", "/").split("/"):
@@ -168,4 +173,4 @@ class NamespaceResourceReader(VerifiedResourceReader):
     """Resource reader of a namespace package: its portions, each verified against its root."""
 
     def __init__(self, portions: list) -> None:
-        self._top = MultiplexedTraversable(portions)
+        self._top = MultiplexedTraversable(portions)  # type: ignore[assignment]  # same protocol

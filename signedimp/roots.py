@@ -11,11 +11,16 @@ lookup at import time is a single dictionary access.
 
 from __future__ import annotations
 
-import hashlib
 import _thread
+import hashlib
 
-from .errors import (IntegrityCheckFailed, IntegrityCheckMissing, ManifestError, SignatureMismatch,
-                     UnsafeInputError)
+from .errors import (
+    IntegrityCheckFailed,
+    IntegrityCheckMissing,
+    ManifestError,
+    SignatureMismatch,
+    UnsafeInputError,
+)
 from .limits import MAX_MANIFEST_SIZE
 from .manifest import MANIFEST_NAME, Manifest
 
@@ -61,7 +66,7 @@ class ManifestRoot:
                 if strip:
                     if not path.startswith(strip):
                         continue
-                    path = path[len(strip):]
+                    path = path[len(strip) :]
                 if hashes.setdefault(path, digest) != digest:
                     hashes[path] = _CONFLICT
         return hashes
@@ -80,7 +85,8 @@ class ManifestRoot:
             return None
         if key is None:
             self._untrusted.append(
-                f"manifest {where} is not signed by a trusted key (signed by {', '.join(signers)})")
+                f"manifest {where} is not signed by a trusted key (signed by {', '.join(signers)})"
+            )
             return None
         return manifest
 
@@ -126,7 +132,9 @@ class ManifestRoot:
             return digest
         file = self.entry.display(rel)
         if digest == _CONFLICT:
-            raise IntegrityCheckFailed("trusted manifests list different SHA-256 digests for it", module=module, file=file)
+            raise IntegrityCheckFailed(
+                "trusted manifests list different SHA-256 digests for it", module=module, file=file
+            )
         if self._tampered:
             raise IntegrityCheckFailed("; ".join(self._tampered), module=module, file=file)
         if self._untrusted:
@@ -134,9 +142,12 @@ class ManifestRoot:
         if not self.manifests:
             raise IntegrityCheckMissing(
                 f"no {MANIFEST_NAME} in {self.path} (nor in a *.dist-info folder there)",
-                module=module, file=file,
+                module=module,
+                file=file,
             )
-        raise IntegrityCheckMissing(f"not listed in the signed manifest of {self.path}", module=module, file=file)
+        raise IntegrityCheckMissing(
+            f"not listed in the signed manifest of {self.path}", module=module, file=file
+        )
 
     def read_verified(self, rel: str, module: str | None = None) -> bytes:
         """Read ``rel`` once and return its bytes if, and only if, they match the manifest."""
@@ -144,12 +155,14 @@ class ManifestRoot:
         try:
             data = self.entry.read(rel)
         except (OSError, UnsafeInputError) as exc:
-            raise IntegrityCheckFailed(f"cannot be read: {_reason(exc)}", module=module,
-                                       file=self.entry.display(rel)) from None
+            raise IntegrityCheckFailed(
+                f"cannot be read: {_reason(exc)}", module=module, file=self.entry.display(rel)
+            ) from None
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckFailed(
                 "its SHA-256 does not match the signed manifest (modified)",
-                module=module, file=self.entry.display(rel),
+                module=module,
+                file=self.entry.display(rel),
             )
         return data
 

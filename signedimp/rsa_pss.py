@@ -71,6 +71,6 @@ def _verify(n: int, e: int, message: bytes, signature: bytes) -> bool:
     ps_len = db_len - SALT_LEN - 1
     if db_bytes[:ps_len] != bytes(ps_len) or db_bytes[ps_len] != 0x01:
         return False
-    salt = db_bytes[ps_len + 1:]
+    salt = db_bytes[ps_len + 1 :]
     m_hash = hashlib.sha256(message).digest()
     return hashlib.sha256(bytes(8) + m_hash + salt).digest() == h

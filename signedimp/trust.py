@@ -111,7 +111,7 @@ class TrustPolicy:
                 return True
             prefix = root.rstrip(os.sep) + os.sep
             if path.startswith(prefix):
-                below = path[len(prefix):].split(os.sep)
+                below = path[len(prefix) :].split(os.sep)
                 if not INSTALL_FOLDERS.intersection(below):
                     return True
         return False

@@ -10,7 +10,6 @@ ZipFormatError naming the archive and the reason.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 
@@ -86,11 +85,28 @@ class ZipMember:
     ``zipfile.ZipInfo.header_offset``); sizes are the ZIP64 values when the entry has them.
     """
 
-    __slots__ = ("name", "compress_size", "file_size", "header_offset", "compress_type", "crc",
-                 "flags", "raw_name")
+    __slots__ = (
+        "name",
+        "compress_size",
+        "file_size",
+        "header_offset",
+        "compress_type",
+        "crc",
+        "flags",
+        "raw_name",
+    )
 
-    def __init__(self, name: str, compress_size: int, file_size: int, header_offset: int,
-                 compress_type: int, crc: int, flags: int, raw_name: bytes = b"") -> None:
+    def __init__(
+        self,
+        name: str,
+        compress_size: int,
+        file_size: int,
+        header_offset: int,
+        compress_type: int,
+        crc: int,
+        flags: int,
+        raw_name: bytes = b"",
+    ) -> None:
         self.name = name
         self.raw_name = raw_name  # as stored: the local header must repeat these bytes
         self.compress_size = compress_size
@@ -108,7 +124,7 @@ class ZipMember:
             return NotImplemented
         return self._fields() == other._fields()
 
-    __hash__ = None  # mutable, like ZipInfo
+    __hash__ = None  # type: ignore[assignment]  # mutable, like ZipInfo
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{field}={getattr(self, field)!r}" for field in self.__slots__)
@@ -139,10 +155,13 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
         # With a ZIP64 locator, the ZIP64 record holds the real values (zipfile does the same),
         # and the central directory ends where that record starts.
         directory_end = end_position
-        if end_position >= _ZIP64_LOCATOR.size and _read_at(
-                fp, end_position - _ZIP64_LOCATOR.size, 4) == _ZIP64_LOCATOR_SIGNATURE:
-            directory_end, (disk, cd_disk, disk_entries, entries, cd_size, cd_offset) = (
-                _read_zip64_end(fp, end_position, end, fail))
+        if (
+            end_position >= _ZIP64_LOCATOR.size
+            and _read_at(fp, end_position - _ZIP64_LOCATOR.size, 4) == _ZIP64_LOCATOR_SIGNATURE
+        ):
+            directory_end, (disk, cd_disk, disk_entries, entries, cd_size, cd_offset) = _read_zip64_end(
+                fp, end_position, end, fail
+            )
         if disk != 0 or cd_disk != 0 or disk_entries != entries:
             raise fail("multi-disk (spanned) archives are not supported")
 
@@ -159,8 +178,9 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
         if entries > MAX_ZIP_ENTRIES:
             raise fail(f"{entries} entries, over the limit of {MAX_ZIP_ENTRIES}")
         if cd_size > MAX_CENTRAL_DIRECTORY_SIZE:
-            raise fail(f"central directory of {cd_size} bytes, over the limit of "
-                       f"{MAX_CENTRAL_DIRECTORY_SIZE} bytes")
+            raise fail(
+                f"central directory of {cd_size} bytes, over the limit of {MAX_CENTRAL_DIRECTORY_SIZE} bytes"
+            )
         directory = _read_at(fp, cd_start, cd_size)
         if len(directory) != cd_size:
             raise fail("truncated central directory")
@@ -180,7 +200,7 @@ def open_archive(path: str):
             raise ZipFormatError(f"{path}: not a regular file")
         if _NONBLOCK:
             os.set_blocking(fd, True)
-        return io.open(fd, "rb")
+        return open(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
@@ -212,7 +232,7 @@ def _read_end_record(fp, size: int, fail) -> tuple[int, tuple]:
     if len(tail) != tail_size:
         raise fail("file changed while being read")
     position = tail_size - _EOCD.size
-    if tail[position:position + 4] != _EOCD_SIGNATURE:
+    if tail[position : position + 4] != _EOCD_SIGNATURE:
         position = tail.rfind(_EOCD_SIGNATURE)
         if position < 0:
             raise fail("no end of central directory record (not a zip archive, or truncated)")
@@ -239,8 +259,9 @@ def _read_zip64_end(fp, end_position: int, end: tuple, fail) -> tuple[int, tuple
     record_position = locator_position - _ZIP64_END.size
     if record_position < 0:
         raise fail("truncated ZIP64 end of central directory record")
-    (signature, rest_size, _, _, disk, cd_disk, disk_entries, entries, cd_size,
-     cd_offset) = _unpack_at(fp, _ZIP64_END, record_position, fail)
+    (signature, rest_size, _, _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset) = _unpack_at(
+        fp, _ZIP64_END, record_position, fail
+    )
     if signature != _ZIP64_END_SIGNATURE:
         raise fail("ZIP64 locator without a ZIP64 end of central directory record before it")
     if rest_size != _ZIP64_END_REST:
@@ -254,8 +275,9 @@ def _read_zip64_end(fp, end_position: int, end: tuple, fail) -> tuple[int, tuple
     return record_position, values
 
 
-def _parse_central_directory(directory: bytes, entries: int, cd_start: int, prefix: int,
-                             fail) -> list[ZipMember]:
+def _parse_central_directory(
+    directory: bytes, entries: int, cd_start: int, prefix: int, fail
+) -> list[ZipMember]:
     """The entries of the central directory ``directory``, which must hold exactly ``entries``."""
     result = []
     seen = set()
@@ -263,9 +285,25 @@ def _parse_central_directory(directory: bytes, entries: int, cd_start: int, pref
     for number in range(1, entries + 1):
         if position + _CENTRAL.size > len(directory):
             raise fail(f"central directory entry {number} is truncated")
-        (signature, _, _, flags, method, _, _, crc, compress_size, file_size, name_size,
-         extra_size, comment_size, _, _, _, header_offset) = _CENTRAL.unpack_from(directory,
-                                                                                  position)
+        (
+            signature,
+            _,
+            _,
+            flags,
+            method,
+            _,
+            _,
+            crc,
+            compress_size,
+            file_size,
+            name_size,
+            extra_size,
+            comment_size,
+            _,
+            _,
+            _,
+            header_offset,
+        ) = _CENTRAL.unpack_from(directory, position)
         if signature != _CENTRAL_SIGNATURE:
             raise fail(f"central directory entry {number} has a bad signature")
         name_start = position + _CENTRAL.size
@@ -276,8 +314,13 @@ def _parse_central_directory(directory: bytes, entries: int, cd_start: int, pref
         raw_name = directory[name_start:extra_start]
         name = _decode_name(raw_name, flags, number, fail)
         file_size, compress_size, header_offset = _apply_zip64_extra(
-            directory[extra_start:extra_start + extra_size], file_size, compress_size,
-            header_offset, name, fail)
+            directory[extra_start : extra_start + extra_size],
+            file_size,
+            compress_size,
+            header_offset,
+            name,
+            fail,
+        )
 
         # The member's local header and data come before the central directory.
         header_offset += prefix
@@ -288,8 +331,7 @@ def _parse_central_directory(directory: bytes, entries: int, cd_start: int, pref
         if key in seen:
             raise fail(f"duplicate member name {name!r}")
         seen.add(key)
-        result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags,
-                                raw_name))
+        result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags, raw_name))
     if position != len(directory):
         raise fail("central directory size does not match its entries")
     return result
@@ -311,8 +353,9 @@ def _decode_name(raw: bytes, flags: int, number: int, fail) -> str:
     return name
 
 
-def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_offset: int,
-                       name: str, fail) -> tuple[int, int, int]:
+def _apply_zip64_extra(
+    extra: bytes, file_size: int, compress_size: int, header_offset: int, name: str, fail
+) -> tuple[int, int, int]:
     """Replace the 32-bit fields set to 0xFFFFFFFF by their values from the ZIP64 extra field.
 
     Extra fields must be well formed (zipfile refuses one that overruns, too); up to three
@@ -328,8 +371,7 @@ def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_
         if field_id != _ZIP64_EXTRA_ID:
             continue
         values = extra[start:position]
-        wanted = [file_size == 0xFFFFFFFF, compress_size == 0xFFFFFFFF,
-                  header_offset == 0xFFFFFFFF]
+        wanted = [file_size == 0xFFFFFFFF, compress_size == 0xFFFFFFFF, header_offset == 0xFFFFFFFF]
         if len(values) < 8 * sum(wanted):
             raise fail(f"truncated ZIP64 extra field in member {name!r}")
         offset = 0

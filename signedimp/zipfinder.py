@@ -55,7 +55,7 @@ class VerifyingZipFinder:
         for name in sorted(self.archive.names):
             if not name.startswith(base):
                 continue
-            head, sep, tail = name[len(base):].partition("/")
+            head, sep, tail = name[len(base) :].partition("/")
             if sep:
                 if _module_stem(tail) == "__init__" and head.isidentifier():
                     found[head] = True
@@ -79,7 +79,7 @@ class VerifyingZipFinder:
                 return self._spec(fullname, base + suffix, kind, is_package=False)
         if base in self.archive.dirs:  # a portion of a namespace package
             spec = ModuleSpec(fullname, None, is_package=True)
-            spec.submodule_search_locations.append(self._full(base))
+            spec.submodule_search_locations.append(self._full(base))  # type: ignore[union-attr]
             return spec
         return None
 
@@ -92,5 +92,5 @@ class VerifyingZipFinder:
         spec = ModuleSpec(fullname, loader, origin=origin, is_package=is_package)
         spec.has_location = True
         if is_package:
-            spec.submodule_search_locations.append(os.path.dirname(origin))
+            spec.submodule_search_locations.append(os.path.dirname(origin))  # type: ignore[union-attr]
         return spec

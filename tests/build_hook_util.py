@@ -37,14 +37,26 @@ def build_env(**extra: str) -> dict[str, str]:
     return clean_env(SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH, **extra)
 
 
-def run_build(project: Path, *args: str, env: dict[str, str] | None = None, outdir: Path | None = None,
-              isolated: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_build(
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    outdir: Path | None = None,
+    isolated: bool = False,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
     """``python -m build`` of ``project`` (``--no-isolation`` unless told otherwise)."""
     cmd = [sys.executable, "-m", "build", *args, "--outdir", str(outdir or project / "dist")]
     if not isolated:
         cmd.insert(3, "--no-isolation")
-    return subprocess.run(cmd, cwd=project, env=env if env is not None else build_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        cmd,
+        cwd=project,
+        env=env if env is not None else build_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def output(proc: subprocess.CompletedProcess) -> str:
@@ -71,6 +83,7 @@ def the_wheel(directory: Path) -> Path:
 
 # -- keys ------------------------------------------------------------------------------------
 
+
 def ed25519_pem(passphrase: str | None = None) -> tuple[bytes, bytes]:
     """A fresh Ed25519 key: (PKCS#8 private PEM, SubjectPublicKeyInfo PEM)."""
     from Crypto.PublicKey import ECC
@@ -79,8 +92,9 @@ def ed25519_pem(passphrase: str | None = None) -> tuple[bytes, bytes]:
     if passphrase is None:
         private = key.export_key(format="PEM")
     else:
-        private = key.export_key(format="PEM", passphrase=passphrase,
-                                 protection="PBKDF2WithHMAC-SHA256AndAES128-CBC")
+        private = key.export_key(
+            format="PEM", passphrase=passphrase, protection="PBKDF2WithHMAC-SHA256AndAES128-CBC"
+        )
     return private.encode(), key.public_key().export_key(format="PEM").encode()
 
 
@@ -92,12 +106,14 @@ def rsa_pem(passphrase: str | None = None, bits: int = 3072) -> tuple[bytes, byt
     if passphrase is None:
         private = key.export_key(format="PEM", pkcs=8)
     else:
-        private = key.export_key(format="PEM", pkcs=8, passphrase=passphrase,
-                                 protection="PBKDF2WithHMAC-SHA256AndAES128-CBC")
+        private = key.export_key(
+            format="PEM", pkcs=8, passphrase=passphrase, protection="PBKDF2WithHMAC-SHA256AndAES128-CBC"
+        )
     return private, key.publickey().export_key(format="PEM")
 
 
 # -- reading wheels --------------------------------------------------------------------------
+
 
 def dist_info(names: list[str]) -> str:
     found = {name.split("/", 1)[0] for name in names if name.split("/", 1)[0].endswith(".dist-info")}

@@ -15,7 +15,9 @@ import pytest
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("SIGNEDIMP_SKIP_HEAVY") != "1":
         return
-    skip = pytest.mark.skip(reason="heavy test: run on one interpreter of the matrix (SIGNEDIMP_SKIP_HEAVY=1)")
+    skip = pytest.mark.skip(
+        reason="heavy test: run on one interpreter of the matrix (SIGNEDIMP_SKIP_HEAVY=1)"
+    )
     for item in items:
         if "heavy" in item.keywords:
             item.add_marker(skip)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from signedimp.tools import _bootstrap as bootstrap
-from signedimp.tools._bootstrap import NOT_RUNTIME, get_bootstrap_code, relative_imports, runtime_modules
 from signedimp.tools import generate_key, sign_directory
+from signedimp.tools._bootstrap import NOT_RUNTIME, get_bootstrap_code, relative_imports, runtime_modules
 
 from .helpers import PROJECT_ROOT, clean_env, write_tree
 
@@ -60,8 +60,11 @@ def last_json(result: subprocess.CompletedProcess) -> dict:
 def assert_stdlib_only(report: dict) -> None:
     stdlib = set(report["stdlib"])
     foreign = [
-        m for m in report["new_modules"]
-        if m.split(".")[0] not in stdlib and m != "signedimp" and not m.startswith("signedimp.")
+        m
+        for m in report["new_modules"]
+        if m.split(".")[0] not in stdlib
+        and m != "signedimp"
+        and not m.startswith("signedimp.")
         and not m.startswith("_sysconfigdata")
     ]
     assert foreign == []
@@ -91,8 +94,11 @@ def test_no_runtime_module_imports_the_tools():
             if isinstance(node, ast.ImportFrom):
                 target = "." * node.level + (node.module or "")
                 names = [alias.name for alias in node.names]
-                if target.startswith(".tools") or target == "signedimp.tools" or (
-                        target == "." and "tools" in names):
+                if (
+                    target.startswith(".tools")
+                    or target == "signedimp.tools"
+                    or (target == "." and "tools" in names)
+                ):
                     assert (name, target) == ("__init__", ".tools._bootstrap"), (name, target)
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("signedimp.tools") for a in node.names), name
@@ -121,8 +127,10 @@ def test_runtime_imports_only_stdlib_and_itself():
 
 
 def test_relative_imports_reads_module_level_only():
-    source = "from .a import x\nfrom . import b, c\ntry:\n    from .d import y\nexcept ImportError:\n    pass\n" \
-             "def f():\n    from .lazy import z\n"
+    source = (
+        "from .a import x\nfrom . import b, c\ntry:\n    from .d import y\nexcept ImportError:\n    pass\n"
+        "def f():\n    from .lazy import z\n"
+    )
     assert relative_imports(source) == ["a", "b", "c", "d"]
 
 
@@ -158,7 +166,9 @@ def test_refuses_unsigned_and_modified_after_bootstrap(tmp_path, key, code):
     signed = write_tree(tmp_path / "signed", {"good_mod.py": "VALUE = 2\n", "bad_mod.py": "VALUE = 3\n"})
     sign_directory(signed, key)
     (signed / "bad_mod.py").write_text("VALUE = 666\n")
-    probe = code + f"""
+    probe = (
+        code
+        + f"""
 import sys
 sys.path[:0] = [{str(unsigned)!r}, {str(signed)!r}]
 import good_mod
@@ -171,6 +181,7 @@ for name in ("plain_mod", "bad_mod"):
     else:
         print(name, "IMPORTED")
 """
+    )
     result = run_child(probe)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -184,13 +195,16 @@ for name in ("plain_mod", "bad_mod"):
 def test_modules_beside_the_script_cannot_shadow_the_verifiers_stdlib(tmp_path, code):
     # The script's folder comes first on sys.path: its hashlib.py must not be what the verifier
     # imports, and its other modules are refused once the verifier is in place.
-    write_tree(tmp_path, {
-        "hashlib.py": "raise SystemExit('shadowed hashlib ran')\n",
-        "base64.py": "raise SystemExit('shadowed base64 ran')\n",
-        "helper.py": "VALUE = 1\n",
-        "startup.py": code + "\nimport hashlib\nprint('hashlib from', hashlib.__file__)\n"
-        "try:\n    import helper\nexcept ImportError as exc:\n    print('refused', type(exc).__name__)\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "hashlib.py": "raise SystemExit('shadowed hashlib ran')\n",
+            "base64.py": "raise SystemExit('shadowed base64 ran')\n",
+            "helper.py": "VALUE = 1\n",
+            "startup.py": code + "\nimport hashlib\nprint('hashlib from', hashlib.__file__)\n"
+            "try:\n    import helper\nexcept ImportError as exc:\n    print('refused', type(exc).__name__)\n",
+        },
+    )
     result = run_child(None, str(tmp_path / "startup.py"), isolated=False)
     assert result.returncode == 0, result.stderr + result.stdout
     lines = result.stdout.splitlines()
@@ -215,14 +229,19 @@ def test_key_forms(key):
 
 def test_trusted_paths_empty_refuses_the_stdlib_too(key):
     code = get_bootstrap_code(key, trusted_paths=())
-    result = run_child(code + "\ntry:\n    import colorsys\nexcept ImportError as exc:\n    print(type(exc).__name__)\n")
+    result = run_child(
+        code + "\ntry:\n    import colorsys\nexcept ImportError as exc:\n    print(type(exc).__name__)\n"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "IntegrityCheckMissing"
 
 
 def test_embedded_bytecode_is_used_and_falls_back_on_another_python(tmp_path, key):
     code = get_bootstrap_code(key, bytecode=True)
-    probe = code + "\nimport sys\nprint(sys.modules['signedimp.manager'].SignedImportManager.__init__.__code__.co_filename)\n"
+    probe = (
+        code
+        + "\nimport sys\nprint(sys.modules['signedimp.manager'].SignedImportManager.__init__.__code__.co_filename)\n"
+    )
     script = tmp_path / "startup.py"
     script.write_text(probe, encoding="utf-8")
     result = run_child(None, str(script))
@@ -239,8 +258,13 @@ def test_embedded_bytecode_is_used_and_falls_back_on_another_python(tmp_path, ke
 def test_cli_bootstrap_prints_the_same_code(tmp_path, key):
     pub = tmp_path / "key.pub"
     pub.write_bytes(key.public_pem())
-    result = subprocess.run([sys.executable, "-m", "signedimp", "bootstrap", "--key", str(pub)],
-                            capture_output=True, text=True, env=clean_env(), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "signedimp", "bootstrap", "--key", str(pub)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == get_bootstrap_code(key.public_key)
 
@@ -261,7 +285,9 @@ def other_python() -> str | None:
         candidates += [shutil.which(f"python3.{minor}") or ""]
         for candidate in filter(None, candidates):
             try:
-                ok = subprocess.run([candidate, "-c", "pass"], capture_output=True, timeout=30).returncode == 0
+                ok = (
+                    subprocess.run([candidate, "-c", "pass"], capture_output=True, timeout=30).returncode == 0
+                )
             except OSError:
                 ok = False
             if ok:
@@ -363,9 +389,13 @@ def test_no_code_in_strings_and_the_text_is_reproducible(key):
     """The generator's only strings are short generated lines: the code it embeds or runs is
     read from real modules (_bootstrap_prelude.py, _bootstrap_compile.py)."""
     tree = ast.parse(Path(bootstrap.__file__).read_text(encoding="utf-8"))
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
-                  and node.body and isinstance(node.body[0], ast.Expr)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))

@@ -38,8 +38,13 @@ from .helpers import PROJECT_ROOT, run_python
 pytestmark = pytest.mark.slow
 
 WHEEL_NAME = "sample_app-0.1.0-py3-none-any.whl"
-NETWORK_TROUBLE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
-                   "No matching distribution found", "Could not find a version")
+NETWORK_TROUBLE = (
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "No matching distribution found",
+    "Could not find a version",
+)
 
 
 @dataclass
@@ -76,7 +81,10 @@ def plugin_wheelhouse(tmp_path_factory) -> Path:
     proc = subprocess.run(
         # hatchling is not a dependency of ours (it is the build backend), so fetch it too.
         [sys.executable, "-m", "pip", "wheel", str(PROJECT_ROOT), "hatchling", "-w", str(wheelhouse)],
-        env=build_env(), capture_output=True, text=True, timeout=600,
+        env=build_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0 and any(sign in output(proc) for sign in NETWORK_TROUBLE):
         pytest.skip(f"isolated builds need PyPI to build the plugin wheel:\n{output(proc)[-2000:]}")
@@ -132,8 +140,21 @@ def installed(built, tmp_path_factory) -> Path:
     """The built wheel installed with `pip install --target`."""
     target = tmp_path_factory.mktemp(f"site-{built.mode}")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(target), str(built.wheel)],
-        env=build_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(built.wheel),
+        ],
+        env=build_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, output(proc)
     return target
@@ -164,11 +185,17 @@ def import_verified(entry: Path, public_key: Path) -> str:
 
 
 def verify_cli(path: Path, public_key: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "signedimp", "verify", str(path), "--key", str(public_key)],
-                          env=build_env(), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "signedimp", "verify", str(path), "--key", str(public_key)],
+        env=build_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # -- the signed wheel ------------------------------------------------------------------------
+
 
 def test_the_build_says_it_signed(built):
     assert f"Build hook `signedimp`: signed {WHEEL_NAME}" in built.log
@@ -194,8 +221,14 @@ def test_manifest_covers_every_file_but_record_and_itself(built):
         assert set(manifest) == expected
         for name in expected:
             assert manifest.lookup(name) == hashlib.sha256(archive.read(name)).hexdigest(), name
-    assert {"sample_app/py.typed", "sample_app/data/greeting.txt", "sample_app/sub/helpers.py",
-            "sample_app/sub/planets.json", f"{info}/METADATA", f"{info}/entry_points.txt"} <= expected
+    assert {
+        "sample_app/py.typed",
+        "sample_app/data/greeting.txt",
+        "sample_app/sub/helpers.py",
+        "sample_app/sub/planets.json",
+        f"{info}/METADATA",
+        f"{info}/entry_points.txt",
+    } <= expected
     assert manifest.verify(load_public_key(built.key.public)) is not None
 
 
@@ -211,6 +244,7 @@ def test_record_is_valid(built):
 
 
 # -- installed and imported ------------------------------------------------------------------
+
 
 def test_installed_wheel_imports_verified(built, installed):
     out = import_verified(installed, built.key.public_file)
@@ -251,6 +285,7 @@ def test_wheel_on_sys_path_imports_verified(built):
 
 # -- what signing keeps ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def plain(keys, tmp_path_factory) -> Built:
     """The same sample built with build hooks disabled: what hatchling alone writes."""
@@ -267,8 +302,12 @@ def test_entries_keep_order_timestamps_modes_and_compression(built_here, plain):
         new = [i for i in after.infolist() if not i.filename.endswith(("/RECORD", MANIFEST_NAME))]
         assert [i.filename for i in new] == [i.filename for i in old]
         for a, b in zip(old, new):
-            assert (b.date_time, b.external_attr, b.compress_type, b.CRC) == \
-                   (a.date_time, a.external_attr, a.compress_type, a.CRC), a.filename
+            assert (b.date_time, b.external_attr, b.compress_type, b.CRC) == (
+                a.date_time,
+                a.external_attr,
+                a.compress_type,
+                a.CRC,
+            ), a.filename
         manifest_info = after.getinfo(f"{dist_info(after.namelist())}/{MANIFEST_NAME}")
         record_info = after.getinfo(f"{dist_info(after.namelist())}/RECORD")
         assert manifest_info.date_time == record_info.date_time
@@ -281,6 +320,7 @@ def test_two_builds_are_byte_identical(built_here, keys, tmp_path):
 
 
 # -- keys ------------------------------------------------------------------------------------
+
 
 def _build(tmp_path: Path, options: str = "", **env: str) -> tuple[subprocess.CompletedProcess, Path]:
     project = copy_sample(tmp_path / "project", options)
@@ -307,8 +347,12 @@ def test_rsa_and_encrypted_keys_sign(kind, keys, tmp_path):
 
 def test_key_file_and_passphrase_env_options(keys, tmp_path):
     key = keys["ed25519-encrypted"]
-    proc, project = _build(tmp_path, f'key-file = "{key.private_file.as_posix()}"\npassphrase-env = "MY_PASS"',
-                           MY_PASS="s3cret pass", SIGNEDIMP_KEY_PASSPHRASE="wrong")
+    proc, project = _build(
+        tmp_path,
+        f'key-file = "{key.private_file.as_posix()}"\npassphrase-env = "MY_PASS"',
+        MY_PASS="s3cret pass",
+        SIGNEDIMP_KEY_PASSPHRASE="wrong",
+    )
     assert proc.returncode == 0, output(proc)
     assert "(option `key-file`)" in output(proc)
     assert verify_cli(the_wheel(project / "dist"), key.public_file).returncode == 0
@@ -322,14 +366,18 @@ def test_key_file_inside_the_package_fails_the_wheel_until_excluded(keys, tmp_pa
     shutil.rmtree(project / "dist", ignore_errors=True)
     proc = run_build(project, "--wheel")
     assert proc.returncode != 0
-    assert "the private signing key ended up in the wheel as `sample_app/signing.pem`; the wheel was deleted" \
+    assert (
+        "the private signing key ended up in the wheel as `sample_app/signing.pem`; the wheel was deleted"
         in output(proc)
+    )
     assert '[tool.hatch.build.targets.wheel]\nexclude = ["/src/sample_app/signing.pem"]' in output(proc)
     assert wheels(project / "dist") == []
 
     pyproject = project / "pyproject.toml"
-    text = pyproject.read_text().replace('packages = ["src/sample_app"]',
-                                         'packages = ["src/sample_app"]\nexclude = ["/src/sample_app/signing.pem"]')
+    text = pyproject.read_text().replace(
+        'packages = ["src/sample_app"]',
+        'packages = ["src/sample_app"]\nexclude = ["/src/sample_app/signing.pem"]',
+    )
     pyproject.write_text(text)
     proc = run_build(project, "--wheel")
     assert proc.returncode == 0, output(proc)
@@ -361,16 +409,37 @@ def test_wheel_from_sdist_takes_the_key_from_the_environment(keys, tmp_path):
 @pytest.mark.parametrize(
     ("case", "needles"),
     [
-        ("wrong passphrase", ["cannot decrypt the environment variable `SIGNEDIMP_KEY` (option `key-env`)",
-                              "passphrase from the environment variable `SIGNEDIMP_KEY_PASSPHRASE`",
-                              "wrong passphrase"]),
-        ("no passphrase", ["the environment variable `SIGNEDIMP_KEY` (option `key-env`) is encrypted",
-                           "`SIGNEDIMP_KEY_PASSPHRASE` (option `passphrase-env`)", "is not set"]),
-        ("garbage", ["cannot read a private key from the environment variable `SIGNEDIMP_KEY`",
-                     "Expected an Ed25519 or RSA private key: PKCS#8 PEM"]),
+        (
+            "wrong passphrase",
+            [
+                "cannot decrypt the environment variable `SIGNEDIMP_KEY` (option `key-env`)",
+                "passphrase from the environment variable `SIGNEDIMP_KEY_PASSPHRASE`",
+                "wrong passphrase",
+            ],
+        ),
+        (
+            "no passphrase",
+            [
+                "the environment variable `SIGNEDIMP_KEY` (option `key-env`) is encrypted",
+                "`SIGNEDIMP_KEY_PASSPHRASE` (option `passphrase-env`)",
+                "is not set",
+            ],
+        ),
+        (
+            "garbage",
+            [
+                "cannot read a private key from the environment variable `SIGNEDIMP_KEY`",
+                "Expected an Ed25519 or RSA private key: PKCS#8 PEM",
+            ],
+        ),
         ("garbage file", ["cannot read a private key from the key file", "(option `key-file`)"]),
-        ("public key", ["the environment variable `SIGNEDIMP_KEY` (option `key-env`) holds a public key",
-                        "signing needs the private key"]),
+        (
+            "public key",
+            [
+                "the environment variable `SIGNEDIMP_KEY` (option `key-env`) holds a public key",
+                "signing needs the private key",
+            ],
+        ),
         ("public key file", ["(option `key-file`) holds a public key"]),
         ("ssh public key", ["holds a public key"]),
     ],
@@ -378,7 +447,10 @@ def test_wheel_from_sdist_takes_the_key_from_the_environment(keys, tmp_path):
 def test_bad_keys_fail_the_build_and_leave_no_wheel(case, needles, keys, tmp_path):
     options, env = "", {}
     if case == "wrong passphrase":
-        env = {"SIGNEDIMP_KEY": keys["ed25519-encrypted"].private.decode(), "SIGNEDIMP_KEY_PASSPHRASE": "nope"}
+        env = {
+            "SIGNEDIMP_KEY": keys["ed25519-encrypted"].private.decode(),
+            "SIGNEDIMP_KEY_PASSPHRASE": "nope",
+        }
     elif case == "no passphrase":
         env = {"SIGNEDIMP_KEY": keys["rsa-encrypted"].private.decode()}
     elif case == "garbage":
@@ -391,7 +463,9 @@ def test_bad_keys_fail_the_build_and_leave_no_wheel(case, needles, keys, tmp_pat
     elif case == "public key file":
         options = f'key-file = "{keys["rsa"].public_file.as_posix()}"'
     elif case == "ssh public key":
-        env = {"SIGNEDIMP_KEY": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x"}
+        env = {
+            "SIGNEDIMP_KEY": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x"
+        }
     proc, project = _build(tmp_path, options, **env)
     assert proc.returncode != 0
     text = output(proc)
@@ -409,13 +483,27 @@ def test_require_key_false_still_rejects_a_bad_key(tmp_path):
 
 # -- other front ends ------------------------------------------------------------------------
 
+
 def test_pip_wheel_signs_too(keys, tmp_path):
     key = keys["ed25519"]
     project = copy_sample(tmp_path / "project")
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--no-build-isolation",
-         "-w", str(tmp_path / "out"), str(project)],
-        env=build_env(SIGNEDIMP_KEY=key.private.decode()), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "out"),
+            str(project),
+        ],
+        env=build_env(SIGNEDIMP_KEY=key.private.decode()),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, output(proc)
     wheel = the_wheel(tmp_path / "out")
@@ -424,6 +512,7 @@ def test_pip_wheel_signs_too(keys, tmp_path):
 
 
 # -- installing, as someone without the key would -----------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory) -> Path:
@@ -437,8 +526,12 @@ def _pip(venv: Path, *args: str, wheelhouse: Path, **env: str) -> subprocess.Com
     """pip of ``venv``, offline: only this project and hatchling's wheels (``plugin_wheelhouse``)."""
     return subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", *args],
-        env=build_env(PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **env),
-        capture_output=True, text=True, timeout=600,
+        env=build_env(
+            PIP_FIND_LINKS=str(wheelhouse), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **env
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -453,19 +546,37 @@ def test_published_sdist_installs_without_the_key(plugin_wheelhouse, fresh_venv,
     proc = _pip(fresh_venv, "install", "-v", str(sdist), wheelhouse=plugin_wheelhouse)
     assert proc.returncode == 0, output(proc)[-4000:]
     text = " ".join(output(proc).split())
-    assert "Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an " \
-           "unpacked sdist (option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is " \
-           "not set)." in text
+    assert (
+        "Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an "
+        "unpacked sdist (option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is "
+        "not set)." in text
+    )
     run = subprocess.run([str(fresh_venv / "bin" / "sample-app")], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "Hello from a signed wheel!" in run.stdout, output(run)
     assert not list((fresh_venv / "lib").rglob("sample_app-0.1.0.dist-info/signedimp-manifest.txt"))
 
     for source, env, needle in [
-        (str(project), {}, "Build hook `signedimp` needs a private key to sign the wheel, and none was given"),
-        (str(sdist), {"SIGNEDIMP_REQUIRE_KEY": "1"}, "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)"),
+        (
+            str(project),
+            {},
+            "Build hook `signedimp` needs a private key to sign the wheel, and none was given",
+        ),
+        (
+            str(sdist),
+            {"SIGNEDIMP_REQUIRE_KEY": "1"},
+            "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)",
+        ),
     ]:
-        proc = _pip(fresh_venv, "install", "-v", "--force-reinstall", "--no-deps", source,
-                    wheelhouse=plugin_wheelhouse, **env)
+        proc = _pip(
+            fresh_venv,
+            "install",
+            "-v",
+            "--force-reinstall",
+            "--no-deps",
+            source,
+            wheelhouse=plugin_wheelhouse,
+            **env,
+        )
         assert proc.returncode != 0, source
         assert needle in " ".join(output(proc).split()), output(proc)[-4000:]
 
@@ -474,11 +585,22 @@ def test_installing_the_project_pulls_in_pycryptodome_only(plugin_wheelhouse, fr
     """#12.2: the runtime needs the standard library, signing pycryptodome; hatchling is the build
     backend, never a dependency."""
     (wheel,) = plugin_wheelhouse.glob("hatch_signedimp-*.whl")
-    proc = _pip(fresh_venv, "install", "--dry-run", "--ignore-installed", "--quiet", "--report", "-", str(wheel),
-                wheelhouse=plugin_wheelhouse)
+    proc = _pip(
+        fresh_venv,
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--quiet",
+        "--report",
+        "-",
+        str(wheel),
+        wheelhouse=plugin_wheelhouse,
+    )
     assert proc.returncode == 0, output(proc)
     import json
 
     report = json.loads(proc.stdout)
-    assert sorted(item["metadata"]["name"].lower() for item in report["install"]) == \
-        ["hatch-signedimp", "pycryptodome"]
+    assert sorted(item["metadata"]["name"].lower() for item in report["install"]) == [
+        "hatch-signedimp",
+        "pycryptodome",
+    ]

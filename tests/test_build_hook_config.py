@@ -29,6 +29,7 @@ KNOWN = "known options: `key-file`, `key-env`, `passphrase-env`, `require-key`"
 
 # -- registration ----------------------------------------------------------------------------
 
+
 def test_registered_under_the_hatch_entry_point_group():
     eps = [ep for ep in importlib.metadata.entry_points(group="hatch") if ep.name == "signedimp"]
     assert [ep.value for ep in eps] == ["hatch_signedimp.hooks"]
@@ -52,6 +53,7 @@ def test_framework_hatch_classifier():
 
 # -- options ---------------------------------------------------------------------------------
 
+
 def test_defaults(tmp_path):
     options = HookOptions({}, str(tmp_path))
     options.validate()
@@ -70,8 +72,15 @@ def test_relative_key_file_resolves_against_the_project_root(tmp_path):
 
 
 def test_hatchling_generic_options_are_not_unknown(tmp_path):
-    HookOptions({"enable-by-default": False, "dependencies": ["x"], "require-runtime-dependencies": True,
-                 "require-runtime-features": []}, str(tmp_path)).validate()
+    HookOptions(
+        {
+            "enable-by-default": False,
+            "dependencies": ["x"],
+            "require-runtime-dependencies": True,
+            "require-runtime-features": [],
+        },
+        str(tmp_path),
+    ).validate()
 
 
 @pytest.mark.parametrize(
@@ -81,14 +90,25 @@ def test_hatchling_generic_options_are_not_unknown(tmp_path):
         ({"key-file": ""}, "Option `key-file` for build hook `signedimp` cannot be an empty string"),
         ({"key-env": ["A"]}, "Option `key-env` for build hook `signedimp` must be a string"),
         ({"key-env": ""}, "Option `key-env` for build hook `signedimp` cannot be an empty string"),
-        ({"key-env": "A=B"}, "Option `key-env` for build hook `signedimp` must be the name of an environment variable"),
+        (
+            {"key-env": "A=B"},
+            "Option `key-env` for build hook `signedimp` must be the name of an environment variable",
+        ),
         ({"passphrase-env": 1}, "Option `passphrase-env` for build hook `signedimp` must be a string"),
-        ({"passphrase-env": " "}, "Option `passphrase-env` for build hook `signedimp` cannot be an empty string"),
-        ({"passphrase-env": "SIGNEDIMP_KEY"},
-         "Option `passphrase-env` for build hook `signedimp` must name another variable than option `key-env`"),
+        (
+            {"passphrase-env": " "},
+            "Option `passphrase-env` for build hook `signedimp` cannot be an empty string",
+        ),
+        (
+            {"passphrase-env": "SIGNEDIMP_KEY"},
+            "Option `passphrase-env` for build hook `signedimp` must name another variable than option `key-env`",
+        ),
         ({"require-key": "yes"}, "Option `require-key` for build hook `signedimp` must be a boolean"),
         ({"require-key": 1}, "Option `require-key` for build hook `signedimp` must be a boolean"),
-        ({"keyfile": "k.pem"}, f"Unknown option `keyfile` for build hook `signedimp` (did you mean `key-file`?); {KNOWN}"),
+        (
+            {"keyfile": "k.pem"},
+            f"Unknown option `keyfile` for build hook `signedimp` (did you mean `key-file`?); {KNOWN}",
+        ),
         ({"colour": "red"}, f"Unknown option `colour` for build hook `signedimp`; {KNOWN}"),
     ],
 )
@@ -104,7 +124,7 @@ def test_properties_are_lazy_and_name_their_option(tmp_path):
     options = HookOptions({"require-key": "no", "key-env": "FINE"}, str(tmp_path))
     assert options.key_env == "FINE"  # a bad option elsewhere does not matter until it is read
     with pytest.raises(ConfigurationError, match="Option `require-key`"):
-        options.require_key
+        _ = options.require_key
 
 
 def test_all_errors_are_reported_together(tmp_path):
@@ -115,12 +135,17 @@ def test_all_errors_are_reported_together(tmp_path):
     assert len(errors) == 4
     text = str(info.value)
     assert text.startswith("Build hook `signedimp` has 4 configuration errors:")
-    for needle in ("`key-file`", "`key-env`", "`passphrase_env` for build hook `signedimp` (did you mean "
-                   "`passphrase-env`?)", "`require-key`"):
+    for needle in (
+        "`key-file`",
+        "`key-env`",
+        "`passphrase_env` for build hook `signedimp` (did you mean `passphrase-env`?)",
+        "`require-key`",
+    ):
         assert needle in text
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
 
 def test_hooks_after():
     assert hooks_after("signedimp", ("a", "signedimp")) == []
@@ -138,13 +163,25 @@ def test_hook_uses_hatchling_public_interface_only():
     package = Path(hatch_signedimp.__file__).parent
     for path in package.glob("*.py"):
         text = path.read_text()
-        for needle in ("build_reserved_paths", "SdistBuilder", "plugin_manager", "build_config",
-                       "hatchling.builders.sdist", "hatchling.plugin.manager"):
+        for needle in (
+            "build_reserved_paths",
+            "SdistBuilder",
+            "plugin_manager",
+            "build_config",
+            "hatchling.builders.sdist",
+            "hatchling.plugin.manager",
+        ):
             assert needle not in text, (path.name, needle)
-    imports = {line.strip() for path in package.glob("*.py") for line in path.read_text().splitlines()
-               if line.strip().startswith(("from hatchling", "import hatchling"))}
-    assert imports == {"from hatchling.builders.hooks.plugin.interface import BuildHookInterface",
-                       "from hatchling.plugin import hookimpl"}
+    imports = {
+        line.strip()
+        for path in package.glob("*.py")
+        for line in path.read_text().splitlines()
+        if line.strip().startswith(("from hatchling", "import hatchling"))
+    }
+    assert imports == {
+        "from hatchling.builders.hooks.plugin.interface import BuildHookInterface",
+        "from hatchling.plugin import hookimpl",
+    }
 
 
 def test_hook_reads_keys_through_the_signing_tools():
@@ -223,7 +260,10 @@ def test_missing_key_file_fails(tmp_path):
     proc = run_build(project, "--wheel")
     assert proc.returncode != 0
     text = output(proc)
-    assert f"the key file `{project / 'keys' / 'nope.pem'}` (option `key-file` = 'keys/nope.pem') does not exist" in text
+    assert (
+        f"the key file `{project / 'keys' / 'nope.pem'}` (option `key-file` = 'keys/nope.pem') does not exist"
+        in text
+    )
     assert "unpacked sdist" not in text
     assert wheels(project / "dist") == []
 
@@ -251,8 +291,10 @@ def test_require_key_false_builds_an_unsigned_wheel_with_a_warning(tmp_path):
     project = copy_sample(tmp_path / "p", "require-key = false")
     proc = run_build(project, "--wheel")
     assert proc.returncode == 0, output(proc)
-    assert "option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is not set); " \
-           "the wheel is left UNSIGNED because `require-key = false`" in output(proc)
+    assert (
+        "option `key-file` is not set, and the environment variable `SIGNEDIMP_KEY` is not set); "
+        "the wheel is left UNSIGNED because `require-key = false`" in output(proc)
+    )
     (wheel,) = wheels(project / "dist")
     with zipfile.ZipFile(wheel) as archive:
         assert not [n for n in archive.namelist() if n.endswith("signedimp-manifest.txt")]
@@ -263,7 +305,9 @@ def test_require_key_false_with_an_absent_key_file_warns(tmp_path):
     project = copy_sample(tmp_path / "p", 'require-key = false\nkey-file = "keys/absent.pem"')
     proc = run_build(project, "--wheel")
     assert proc.returncode == 0, output(proc)
-    assert f"the key file `{project / 'keys' / 'absent.pem'}` (option `key-file`) does not exist" in output(proc)
+    assert f"the key file `{project / 'keys' / 'absent.pem'}` (option `key-file`) does not exist" in output(
+        proc
+    )
     assert "left UNSIGNED" in output(proc)
     assert len(wheels(project / "dist")) == 1
 
@@ -287,8 +331,10 @@ def test_hook_configured_after_signedimp_is_warned_about(tmp_path):
 def test_no_warning_when_signedimp_runs_last(tmp_path):
     project = copy_sample(tmp_path / "p", "require-key = false")
     text = (project / "pyproject.toml").read_text()
-    text = text.replace("[tool.hatch.build.hooks.signedimp]",
-                        '[tool.hatch.build.hooks.custom]\npath = "early_hook.py"\n\n[tool.hatch.build.hooks.signedimp]')
+    text = text.replace(
+        "[tool.hatch.build.hooks.signedimp]",
+        '[tool.hatch.build.hooks.custom]\npath = "early_hook.py"\n\n[tool.hatch.build.hooks.signedimp]',
+    )
     (project / "pyproject.toml").write_text(text)
     (project / "early_hook.py").write_text(
         "from hatchling.builders.hooks.plugin.interface import BuildHookInterface\n"
@@ -343,13 +389,17 @@ def test_sdist_that_would_ship_the_key_is_refused_with_the_fix(project_with_unex
     proc = run_build(project, "--sdist")
     assert proc.returncode != 0
     text = output(proc)
-    assert "the private signing key ended up in the sdist as `sample_app-0.1.0/keys/signing.pem`; " \
-           "the sdist was deleted. Keep the key file outside the project, list it in `.gitignore`, or " \
-           'exclude it:\n[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]' in text
+    assert (
+        "the private signing key ended up in the sdist as `sample_app-0.1.0/keys/signing.pem`; "
+        "the sdist was deleted. Keep the key file outside the project, list it in `.gitignore`, or "
+        'exclude it:\n[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]' in text
+    )
     assert not list((project / "dist").glob("*.tar.gz"))
 
     text = (project / "pyproject.toml").read_text()
-    (project / "pyproject.toml").write_text(text + '\n[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]\n')
+    (project / "pyproject.toml").write_text(
+        text + '\n[tool.hatch.build.targets.sdist]\nexclude = ["/keys/signing.pem"]\n'
+    )
     proc = run_build(project, "--sdist")
     assert proc.returncode == 0, output(proc)
     (sdist,) = (project / "dist").glob("*.tar.gz")
@@ -360,8 +410,12 @@ def test_sdist_that_would_ship_the_key_is_refused_with_the_fix(project_with_unex
 @pytest.mark.slow
 def test_without_the_hook_the_key_would_ship(project_with_unexcluded_key, tmp_path):
     """The control for the test above: hatchling alone puts the key file in the sdist."""
-    proc = run_build(project_with_unexcluded_key, "--sdist", outdir=tmp_path / "out",
-                     env=build_env(HATCH_BUILD_NO_HOOKS="true"))
+    proc = run_build(
+        project_with_unexcluded_key,
+        "--sdist",
+        outdir=tmp_path / "out",
+        env=build_env(HATCH_BUILD_NO_HOOKS="true"),
+    )
     assert proc.returncode == 0, output(proc)
     (sdist,) = (tmp_path / "out").glob("*.tar.gz")
     with tarfile.open(sdist) as tar:
@@ -373,7 +427,9 @@ def test_force_included_key_fails_the_sdist(tmp_path):
     extra = '\n[tool.hatch.build.targets.sdist.force-include]\n"keys/signing.pem" = "secret.pem"\n'
     project = copy_sample(tmp_path / "p", 'key-file = "keys/signing.pem"', extra=extra)
     (project / "keys").mkdir()
-    (project / "keys" / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+    (project / "keys" / "signing.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"
+    )
     proc = run_build(project, "--sdist")
     assert proc.returncode != 0
     text = output(proc)
@@ -409,12 +465,14 @@ def test_wheel_from_sdist_without_the_key_is_unsigned_with_a_warning(project_wit
     proc = run_build(unpacked, "--wheel")
     assert proc.returncode == 0, output(proc)
     text = " ".join(output(proc).split())
-    assert (f"Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an unpacked "
-            f"sdist (the key file `{unpacked / 'keys' / 'signing.pem'}` (option `key-file`) does not exist, and "
-            "the environment variable `SIGNEDIMP_KEY` is not set). This wheel is being built from an unpacked "
-            "sdist, and an sdist never contains the private key: to sign, pass the key through the environment "
-            "variable `SIGNEDIMP_KEY` (its PEM text), or set option `key-file` to an absolute path. Set "
-            "`SIGNEDIMP_REQUIRE_KEY=1` to make a missing key an error.") in text
+    assert (
+        f"Build hook `signedimp`: no signing key, so the wheel is left UNSIGNED: it is built from an unpacked "
+        f"sdist (the key file `{unpacked / 'keys' / 'signing.pem'}` (option `key-file`) does not exist, and "
+        "the environment variable `SIGNEDIMP_KEY` is not set). This wheel is being built from an unpacked "
+        "sdist, and an sdist never contains the private key: to sign, pass the key through the environment "
+        "variable `SIGNEDIMP_KEY` (its PEM text), or set option `key-file` to an absolute path. Set "
+        "`SIGNEDIMP_REQUIRE_KEY=1` to make a missing key an error."
+    ) in text
     (wheel,) = wheels(unpacked / "dist")
     with zipfile.ZipFile(wheel) as archive:
         assert not [n for n in archive.namelist() if n.endswith("signedimp-manifest.txt")]
@@ -423,10 +481,14 @@ def test_wheel_from_sdist_without_the_key_is_unsigned_with_a_warning(project_wit
     proc = run_build(unpacked, "--wheel", env=build_env(SIGNEDIMP_REQUIRE_KEY="1"))
     assert proc.returncode != 0
     text = " ".join(output(proc).split())
-    assert f"the key file `{unpacked / 'keys' / 'signing.pem'}` (option `key-file` = 'keys/signing.pem') " \
-           "does not exist" in text
-    assert "pass the key through the environment variable `SIGNEDIMP_KEY` (its PEM text), or set option " \
-           "`key-file` to an absolute path." in text
+    assert (
+        f"the key file `{unpacked / 'keys' / 'signing.pem'}` (option `key-file` = 'keys/signing.pem') "
+        "does not exist" in text
+    )
+    assert (
+        "pass the key through the environment variable `SIGNEDIMP_KEY` (its PEM text), or set option "
+        "`key-file` to an absolute path." in text
+    )
     assert "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)" in text
     assert wheels(unpacked / "dist") == []
 
@@ -440,24 +502,44 @@ def test_require_key_env_applies_to_require_key_false_too(tmp_path):
     assert wheels(project / "dist") == []
     proc = run_build(project, "--wheel", env=build_env(SIGNEDIMP_REQUIRE_KEY="maybe"))
     assert proc.returncode != 0
-    assert "the environment variable `SIGNEDIMP_REQUIRE_KEY` must be 1 (every build requires the signing " \
-           "key) or 0, not 'maybe'" in output(proc)
+    assert (
+        "the environment variable `SIGNEDIMP_REQUIRE_KEY` must be 1 (every build requires the signing "
+        "key) or 0, not 'maybe'" in output(proc)
+    )
 
 
 # -- editable --------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_editable_install_is_skipped_with_a_message(tmp_path):
     # dev-mode-dirs: hatchling's editable wheel without the `editables` package (no isolation here)
     project = copy_sample(tmp_path / "p", extra="")
     text = (project / "pyproject.toml").read_text()
-    text = text.replace('packages = ["src/sample_app"]', 'packages = ["src/sample_app"]\ndev-mode-dirs = ["src"]')
+    text = text.replace(
+        'packages = ["src/sample_app"]', 'packages = ["src/sample_app"]\ndev-mode-dirs = ["src"]'
+    )
     (project / "pyproject.toml").write_text(text)
     target = tmp_path / "site"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-v", "--no-deps", "--no-index", "--no-build-isolation",
-         "--target", str(target), "-e", str(project)],
-        env=build_env(), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-v",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            "-e",
+            str(project),
+        ],
+        env=build_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, output(proc)
     assert "Build hook `signedimp`: skipping the editable wheel" in output(proc)
@@ -471,8 +553,10 @@ def test_hook_for_the_wheel_only_refuses_a_wheel_from_an_sdist_with_the_key(tmp_
     carries the key; a wheel built from that sdist is refused."""
     project = copy_sample(tmp_path / "p")
     text = (project / "pyproject.toml").read_text()
-    text = text.replace("[tool.hatch.build.hooks.signedimp]",
-                        '[tool.hatch.build.targets.wheel.hooks.signedimp]\nkey-file = "keys/signing.pem"')
+    text = text.replace(
+        "[tool.hatch.build.hooks.signedimp]",
+        '[tool.hatch.build.targets.wheel.hooks.signedimp]\nkey-file = "keys/signing.pem"',
+    )
     (project / "pyproject.toml").write_text(text)
     (project / "keys").mkdir()
     (project / "keys" / "signing.pem").write_bytes(ed25519_pem()[0])

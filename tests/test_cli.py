@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from signedimp.tools.cli import main, split_run_args
 from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, load_private_key
+from signedimp.tools.cli import main, split_run_args
 
 from .helpers import clean_env, write_tree
 from .test_tools import build_tiny_wheel, sample_tree, sample_zip
@@ -25,12 +25,19 @@ from .test_tools import build_tiny_wheel, sample_tree, sample_zip
 SCRIPT = Path(sys.executable).with_name("signedimp")
 
 
-def signedimp(*args: str, cwd: Path | None = None, env: dict | None = None,
-              script: bool = False) -> subprocess.CompletedProcess:
+def signedimp(
+    *args: str, cwd: Path | None = None, env: dict | None = None, script: bool = False
+) -> subprocess.CompletedProcess:
     """Run the command line in a fresh interpreter (``python -m signedimp`` or the script)."""
     prefix = [str(SCRIPT)] if script else [sys.executable, "-m", "signedimp"]
-    return subprocess.run([*prefix, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=env if env is not None else clean_env(), timeout=120)
+    return subprocess.run(
+        [*prefix, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else clean_env(),
+        timeout=120,
+    )
 
 
 def assert_usage_error(result: subprocess.CompletedProcess, message: str) -> None:
@@ -46,8 +53,12 @@ def keys(tmp_path_factory) -> dict[str, Path]:
     for name in ("k.pem", "other.pem"):
         result = signedimp("keygen", "-o", d / name)
         assert result.returncode == 0, result.stderr
-    return {"key": d / "k.pem", "pub": d / "k.pem.pub", "other": d / "other.pem",
-            "other_pub": d / "other.pem.pub"}
+    return {
+        "key": d / "k.pem",
+        "pub": d / "k.pem.pub",
+        "other": d / "other.pem",
+        "other_pub": d / "other.pem.pub",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +93,9 @@ def test_usage_errors_exit_2():
     assert result.stderr.startswith("signedimp: error: argument COMMAND: invalid choice: 'frobnicate'")
     assert len(result.stderr.splitlines()) == 1
     result = signedimp("sign", "--key", "k.pem")
-    assert result.stderr == ("signedimp: error: the following arguments are required: PATH "
-                             "(see 'signedimp sign --help')\n")
+    assert result.stderr == (
+        "signedimp: error: the following arguments are required: PATH (see 'signedimp sign --help')\n"
+    )
     assert result.returncode == 2
     assert main(["sign"]) == 2
     assert main(["keygen", "-t", "dsa"]) == 2
@@ -100,8 +112,9 @@ def test_keygen_writes_key_pair(tmp_path):
     private = load_private_key(key.read_bytes())
     assert private.algorithm == "ed25519"
     assert pub.read_bytes() == private.public_pem()
-    assert result.stdout == (f"wrote signedimp-key.pem (ed25519) and signedimp-key.pem.pub\n"
-                             f"fingerprint: {private.fingerprint}\n")
+    assert result.stdout == (
+        f"wrote signedimp-key.pem (ed25519) and signedimp-key.pem.pub\nfingerprint: {private.fingerprint}\n"
+    )
 
 
 def test_keygen_refuses_to_overwrite(tmp_path):
@@ -118,8 +131,9 @@ def test_keygen_refuses_to_overwrite(tmp_path):
 def test_keygen_rsa_with_passphrase(tmp_path):
     key = tmp_path / "rsa.pem"
     env = clean_env(MY_PASS="hunter2")
-    result = signedimp("keygen", "-t", "rsa", "--bits", "2048", "-o", key,
-                       "--passphrase-env", "MY_PASS", env=env)
+    result = signedimp(
+        "keygen", "-t", "rsa", "--bits", "2048", "-o", key, "--passphrase-env", "MY_PASS", env=env
+    )
     assert result.returncode == 0, result.stderr
     assert key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     private = load_private_key(key.read_bytes(), "hunter2")
@@ -128,7 +142,8 @@ def test_keygen_rsa_with_passphrase(tmp_path):
     assert_usage_error(
         signedimp("sign", tree, "--key", key),
         f"{key}: the private key is encrypted: a passphrase is needed "
-        "(set SIGNEDIMP_KEY_PASSPHRASE or use --passphrase-env VAR)")
+        "(set SIGNEDIMP_KEY_PASSPHRASE or use --passphrase-env VAR)",
+    )
     result = signedimp("sign", tree, "--key", key, "--passphrase-env", "MY_PASS", env=env)
     assert result.returncode == 0, result.stderr
     result = signedimp("sign", tree, "--key", key, env=clean_env(SIGNEDIMP_KEY_PASSPHRASE="hunter2"))
@@ -137,8 +152,10 @@ def test_keygen_rsa_with_passphrase(tmp_path):
 
 
 def test_keygen_passphrase_env_must_be_set(tmp_path):
-    assert_usage_error(signedimp("keygen", "-o", tmp_path / "k.pem", "--passphrase-env", "NOPE"),
-                       "--passphrase-env: environment variable NOPE is not set or empty")
+    assert_usage_error(
+        signedimp("keygen", "-o", tmp_path / "k.pem", "--passphrase-env", "NOPE"),
+        "--passphrase-env: environment variable NOPE is not set or empty",
+    )
     assert not (tmp_path / "k.pem").exists()
 
 
@@ -159,8 +176,10 @@ def test_pubkey_bad_file(tmp_path):
     result = signedimp("pubkey", bad)
     assert result.returncode == 2
     assert result.stderr.startswith(f"signedimp: error: {bad}: ")
-    assert_usage_error(signedimp("pubkey", tmp_path / "none.pem"),
-                       f"{tmp_path / 'none.pem'}: cannot read key file: No such file or directory")
+    assert_usage_error(
+        signedimp("pubkey", tmp_path / "none.pem"),
+        f"{tmp_path / 'none.pem'}: cannot read key file: No such file or directory",
+    )
 
 
 # ------------------------------------------------------- acceptance lines
@@ -170,7 +189,7 @@ def test_pubkey_bad_file(tmp_path):
 def test_design_acceptance_line(tmp_path, kind):
     """``signedimp keygen -o k.pem && signedimp sign DIR --key k.pem && signedimp verify DIR --key k.pem.pub``"""
     target = sample_tree(tmp_path / "DIR") if kind == "directory" else sample_zip(tmp_path / "lib.zip")
-    run = lambda *a: signedimp(*a, cwd=tmp_path, script=True)  # noqa: E731
+    run = lambda *a: signedimp(*a, cwd=tmp_path, script=True)
     assert run("keygen", "-o", "k.pem").returncode == 0
     signed = run("sign", target.name, "--key", "k.pem")
     assert signed.returncode == 0, signed.stderr
@@ -192,6 +211,7 @@ def test_a_single_file_is_counted_in_the_singular(tmp_path):
     verified = signedimp("verify", "one", "--key", "k.pem.pub", cwd=tmp_path)
     assert verified.stdout == f"one: OK (1 file verified, signed by {fp})\n"
 
+
 def test_run_of_a_folder_says_it_runs_archives(tmp_path):
     assert signedimp("keygen", "-o", "k.pem", cwd=tmp_path).returncode == 0
     (tmp_path / "app").mkdir()
@@ -199,22 +219,29 @@ def test_run_of_a_folder_says_it_runs_archives(tmp_path):
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == "signedimp: error: app: is a folder; `signedimp run` runs a zipapp (.pyz) archive\n"
 
+
 def test_sign_key_from_environment(tmp_path, keys):
     tree = sample_tree(tmp_path / "tree")
     env = clean_env(SIGNEDIMP_KEY=keys["key"].read_text())
     result = signedimp("sign", tree, env=env)
     assert result.returncode == 0, result.stderr
     assert signedimp("verify", tree, "--key", keys["pub"]).returncode == 0
-    assert_usage_error(signedimp("sign", tree),
-                       "no signing key: pass --key FILE or set SIGNEDIMP_KEY to the PEM text of the key")
-    assert_usage_error(signedimp("sign", tree, env=clean_env(SIGNEDIMP_KEY="junk")),
-                       "SIGNEDIMP_KEY: not a PEM key: no '-----BEGIN ...-----' line found")
+    assert_usage_error(
+        signedimp("sign", tree),
+        "no signing key: pass --key FILE or set SIGNEDIMP_KEY to the PEM text of the key",
+    )
+    assert_usage_error(
+        signedimp("sign", tree, env=clean_env(SIGNEDIMP_KEY="junk")),
+        "SIGNEDIMP_KEY: not a PEM key: no '-----BEGIN ...-----' line found",
+    )
 
 
 def test_sign_with_public_key_is_an_error(tmp_path, keys):
     tree = sample_tree(tmp_path / "tree")
-    assert_usage_error(signedimp("sign", tree, "--key", keys["pub"]),
-                       f"{keys['pub']}: this is a public key, but a private key is needed to sign")
+    assert_usage_error(
+        signedimp("sign", tree, "--key", keys["pub"]),
+        f"{keys['pub']}: this is a public key, but a private key is needed to sign",
+    )
     assert not (tree / MANIFEST_NAME).exists()
 
 
@@ -265,10 +292,14 @@ def test_verify_reports_tampering(tmp_path, keys):
     (report,) = doc["results"]
     assert report["path"] == str(tree)
     statuses = {f["path"]: f["status"] for f in report["files"]}
-    assert statuses == {"added.py": "unlisted", "pkg/__init__.py": "ok",
-                        "pkg/__pycache__/mod.cpython-311.pyc": "ok",
-                        "pkg/data/with space.txt": "ok", "pkg/mod.py": "modified",
-                        "top.py": "missing"}
+    assert statuses == {
+        "added.py": "unlisted",
+        "pkg/__init__.py": "ok",
+        "pkg/__pycache__/mod.cpython-311.pyc": "ok",
+        "pkg/data/with space.txt": "ok",
+        "pkg/mod.py": "modified",
+        "top.py": "missing",
+    }
 
 
 def test_verify_untrusted_forged_malformed(tmp_path, keys):
@@ -313,10 +344,13 @@ def test_verify_accepts_ssh_line_and_private_key(tmp_path, keys):
 
 def test_verify_usage_errors(tmp_path, keys):
     tree = sample_tree(tmp_path / "tree")
-    assert_usage_error(signedimp("verify", tree),
-                       "at least one --key PUB.pem is required (the trusted public key)")
-    assert_usage_error(signedimp("verify", tmp_path / "gone", "--key", keys["pub"]),
-                       f"{tmp_path / 'gone'}: no such file or directory")
+    assert_usage_error(
+        signedimp("verify", tree), "at least one --key PUB.pem is required (the trusted public key)"
+    )
+    assert_usage_error(
+        signedimp("verify", tmp_path / "gone", "--key", keys["pub"]),
+        f"{tmp_path / 'gone'}: no such file or directory",
+    )
     bad = tmp_path / "bad.pub"
     bad.write_text("not a key\n")
     result = signedimp("verify", tree, "--key", bad)
@@ -334,9 +368,13 @@ def test_verify_wheel_json(tmp_path, keys, built_wheel):
     doc = json.loads(result.stdout)
     (report,) = doc["results"]
     assert report["kind"] == "wheel" and report["ok"] is True
-    assert report["manifests"] == [{"path": f"tiny_pkg-1.0.dist-info/{MANIFEST_NAME}",
-                                    "signed_by": fingerprint_of(keys["key"]),
-                                    "signers": [fingerprint_of(keys["key"])]}]
+    assert report["manifests"] == [
+        {
+            "path": f"tiny_pkg-1.0.dist-info/{MANIFEST_NAME}",
+            "signed_by": fingerprint_of(keys["key"]),
+            "signers": [fingerprint_of(keys["key"])],
+        }
+    ]
     assert report["counts"]["ok"] == 5
     with zipfile.ZipFile(wheel, "a") as zf:
         zf.writestr("tinypkg/extra.py", "x = 1\n")
@@ -350,11 +388,17 @@ def test_verify_wheel_json(tmp_path, keys, built_wheel):
 
 def test_split_run_args():
     assert split_run_args(["app.pyz", "--key", "k.pub", "a", "--key", "b"]) == (
-        ["app.pyz", "--key", "k.pub"], ["a", "--key", "b"])
+        ["app.pyz", "--key", "k.pub"],
+        ["a", "--key", "b"],
+    )
     assert split_run_args(["--key", "k.pub", "app.pyz", "-v", "x"]) == (
-        ["--key", "k.pub", "app.pyz"], ["-v", "x"])
+        ["--key", "k.pub", "app.pyz"],
+        ["-v", "x"],
+    )
     assert split_run_args(["app.pyz", "--key=k.pub", "--", "--key", "x"]) == (
-        ["app.pyz", "--key=k.pub"], ["--key", "x"])
+        ["app.pyz", "--key=k.pub"],
+        ["--key", "x"],
+    )
     assert split_run_args(["app.pyz"]) == (["app.pyz"], [])
     assert split_run_args(["--", "-odd.pyz", "arg"]) == (["--", "-odd.pyz"], ["arg"])
 
@@ -364,20 +408,25 @@ def test_bootstrap_prints_code(keys):
     assert result.returncode == 0, result.stderr
     compile(result.stdout, "<bootstrap>", "exec")
     assert fingerprint_of(keys["key"]) in result.stdout or "BEGIN PUBLIC KEY" in result.stdout
-    assert_usage_error(signedimp("bootstrap"),
-                       "at least one --key PUB.pem is required (the trusted public key)")
+    assert_usage_error(
+        signedimp("bootstrap"), "at least one --key PUB.pem is required (the trusted public key)"
+    )
 
 
-needs_zipapp = pytest.mark.skipif(importlib.util.find_spec("signedimp.tools._zipapp") is None,
-                                  reason="signedimp.zipapp not available yet")
+needs_zipapp = pytest.mark.skipif(
+    importlib.util.find_spec("signedimp.tools._zipapp") is None, reason="signedimp.zipapp not available yet"
+)
 
 
 @needs_zipapp
 def test_zipapp_and_run(tmp_path, keys):
-    source = write_tree(tmp_path / "src", {
-        "hello/__init__.py": "",
-        "hello/cli.py": "import sys\ndef main():\n    print('args', sys.argv[1:])\n    return 3\n",
-    })
+    source = write_tree(
+        tmp_path / "src",
+        {
+            "hello/__init__.py": "",
+            "hello/cli.py": "import sys\ndef main():\n    print('args', sys.argv[1:])\n    return 3\n",
+        },
+    )
     app = tmp_path / "hello.pyz"
     result = signedimp("zipapp", source, "-o", app, "--key", keys["key"], "-m", "hello.cli:main")
     assert result.returncode == 0, result.stderr
@@ -392,8 +441,9 @@ def test_zipapp_and_run(tmp_path, keys):
 
 
 def test_run_missing_archive(tmp_path, keys):
-    assert_usage_error(signedimp("run", tmp_path / "no.pyz", "--key", keys["pub"]),
-                       f"{tmp_path / 'no.pyz'}: no such file")
+    assert_usage_error(
+        signedimp("run", tmp_path / "no.pyz", "--key", keys["pub"]), f"{tmp_path / 'no.pyz'}: no such file"
+    )
 
 
 def test_python_m_and_script_agree(tmp_path, keys):

@@ -28,8 +28,8 @@ from signedimp import ed25519
 from .helpers import FIXTURES
 
 pytest.importorskip("Crypto")
-from Crypto.PublicKey import ECC  # noqa: E402
-from Crypto.Signature import eddsa  # noqa: E402
+from Crypto.PublicKey import ECC
+from Crypto.Signature import eddsa
 
 _DATA = json.loads((FIXTURES / "wycheproof" / "ed25519_test.json").read_text())
 CASES = [
@@ -48,8 +48,7 @@ D = -121665 * pow(121666, -1, P) % P
 def _ref_add(p1, p2):
     (x1, y1), (x2, y2) = p1, p2
     t = D * x1 * x2 * y1 * y2 % P
-    return ((x1 * y2 + x2 * y1) * pow(1 + t, -1, P) % P,
-            (y1 * y2 + x1 * x2) * pow(1 - t, -1, P) % P)
+    return ((x1 * y2 + x2 * y1) * pow(1 + t, -1, P) % P, (y1 * y2 + x1 * x2) * pow(1 - t, -1, P) % P)
 
 
 def _ref_mul(k, point):
@@ -99,6 +98,7 @@ def reference_verify(public: bytes, message: bytes, signature: bytes) -> bool:
 
 # -- Wycheproof ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("public, case", CASES)
 def test_wycheproof(public, case):
     msg, sig = bytes.fromhex(case["msg"]), bytes.fromhex(case["sig"])
@@ -142,6 +142,7 @@ def test_reference_agrees_on_wycheproof_valid_and_invalid():
 
 
 # -- pycryptodome cross-checks -----------------------------------------------------------
+
 
 def _signed(rng: random.Random, size: int):
     key = ECC.generate(curve="ed25519")
@@ -232,6 +233,7 @@ def test_key_cache_does_not_change_results():
 
 
 # -- properties --------------------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=40), st.binary(max_size=100), st.binary(max_size=80))

@@ -34,17 +34,17 @@ from .helpers import PROJECT_ROOT, run_python
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 LINUX = os.path.isdir("/proc/self/fd")
 
-SIMPLE_EXT = r'''
+SIMPLE_EXT = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(%(answer)d); }
 static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
 static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "%(name)s", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_%(name)s(void) { return PyModule_Create(&def); }
-'''
+"""
 
 # Multi-phase init with a create slot that copies the spec into the module, as Cython does.
-SPEC_COPYING_EXT = r'''
+SPEC_COPYING_EXT = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(3); }
@@ -70,11 +70,11 @@ static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NU
 static PyModuleDef_Slot slots[] = {{Py_mod_create, create}, {Py_mod_exec, exec_module}, {0, NULL}};
 static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "gamma", NULL, 0, methods, slots};
 PyMODINIT_FUNC PyInit_gamma(void) { return PyModuleDef_Init(&def); }
-'''
+"""
 
 LIB_BASE = "int base_value(void) { return 40; }\n"
 LIB_TINY = "extern int base_value(void);\nint tiny_value(void) { return base_value() + 2; }\n"
-CORE_EXT = r'''
+CORE_EXT = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 extern int tiny_value(void);
@@ -82,12 +82,12 @@ static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong
 static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
 static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "_core", NULL, -1, methods};
 PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&def); }
-'''
+"""
 BASE_LIB = "libbase-1a2b3c4d.so"
 TINY_LIB = "libtiny-5e6f7a8b.so"
 CORE = f"withlib/_core{SUFFIX}"
 
-CHILD = r'''
+CHILD = r"""
 import json, os, sys
 cfg = json.loads(sys.argv[1])
 sys.path.insert(0, cfg["project"])
@@ -140,10 +140,11 @@ if os.path.exists("/proc/self/maps"):
     out["mapped"] = [m for m in mapped if "signedimp" in m or any(p in m for p in cfg["paths"])]
 out["private"] = signedimp.extensions._private[:1]
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
 # -- building ---------------------------------------------------------------------------------
+
 
 def gcc(*args: str, cwd: Path) -> None:
     compiler = shutil.which("gcc") or shutil.which("cc")
@@ -158,7 +159,16 @@ def build_simple(folder: Path, name: str, answer: int, source: str = SIMPLE_EXT)
     src = folder / f"{name}.c"
     src.write_text(source % {"name": name, "answer": answer} if source is SIMPLE_EXT else source)
     out = folder / f"{name}{SUFFIX}"
-    gcc("-shared", "-fPIC", "-O0", f"-I{sysconfig.get_paths()['include']}", src.name, "-o", out.name, cwd=folder)
+    gcc(
+        "-shared",
+        "-fPIC",
+        "-O0",
+        f"-I{sysconfig.get_paths()['include']}",
+        src.name,
+        "-o",
+        out.name,
+        cwd=folder,
+    )
     src.unlink()
     return out
 
@@ -172,11 +182,31 @@ def build_with_libs(root: Path) -> None:
     (libs / "base.c").write_text(LIB_BASE)
     gcc("-shared", "-fPIC", f"-Wl,-soname,{BASE_LIB}", "base.c", "-o", BASE_LIB, cwd=libs)
     (libs / "tiny.c").write_text(LIB_TINY)
-    gcc("-shared", "-fPIC", f"-Wl,-soname,{TINY_LIB}", "tiny.c", "-L.", f"-l:{BASE_LIB}",
-        "-Wl,--enable-new-dtags,-rpath,$ORIGIN", "-o", TINY_LIB, cwd=libs)
+    gcc(
+        "-shared",
+        "-fPIC",
+        f"-Wl,-soname,{TINY_LIB}",
+        "tiny.c",
+        "-L.",
+        f"-l:{BASE_LIB}",
+        "-Wl,--enable-new-dtags,-rpath,$ORIGIN",
+        "-o",
+        TINY_LIB,
+        cwd=libs,
+    )
     (pkg / "core.c").write_text(CORE_EXT)
-    gcc("-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", "core.c", "-L../withlib.libs",
-        f"-l:{TINY_LIB}", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../withlib.libs", "-o", Path(CORE).name, cwd=pkg)
+    gcc(
+        "-shared",
+        "-fPIC",
+        f"-I{sysconfig.get_paths()['include']}",
+        "core.c",
+        "-L../withlib.libs",
+        f"-l:{TINY_LIB}",
+        "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../withlib.libs",
+        "-o",
+        Path(CORE).name,
+        cwd=pkg,
+    )
     for src in (libs / "base.c", libs / "tiny.c", pkg / "core.c"):
         src.unlink()
     (pkg / "__init__.py").write_text("from ._core import answer\n")
@@ -230,25 +260,37 @@ def flip_member(archive: Path, member: str, target: Path) -> Path:
 
 def flip(data: bytes, at: int | None = None) -> bytes:
     at = len(data) // 2 if at is None else at
-    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
 
 
 def run_child(paths, steps, key, tmp_path, *, manager: bool = True, fallback: bool = False) -> dict:
-    cfg = {"project": str(PROJECT_ROOT), "pub": str(key[1]), "manager": manager, "fallback": fallback,
-           "paths": [str(p) for p in paths], "steps": steps}
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "pub": str(key[1]),
+        "manager": manager,
+        "fallback": fallback,
+        "paths": [str(p) for p in paths],
+        "steps": steps,
+    }
     proc = run_python(CHILD, json.dumps(cfg), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT:")][-1]
-    return json.loads(line[len("RESULT:"):])
+    return json.loads(line[len("RESULT:") :])
 
 
 def ok(step: dict, answer: int, file: str) -> None:
     assert step.get("error") is None, step
-    assert step == {"answer": answer, "loader": "VerifyingLoader", "file": file, "module_loader": "VerifyingLoader",
-                    "file_at_exec": file}
+    assert step == {
+        "answer": answer,
+        "loader": "VerifyingLoader",
+        "file": file,
+        "module_loader": "VerifyingLoader",
+        "file_at_exec": file,
+    }
 
 
 # -- two extensions in one process ------------------------------------------------------------
+
 
 def test_every_extension_of_a_process_loads(built, key, tmp_path):
     root = sealed_copy(built, tmp_path / "sealed", key)
@@ -273,16 +315,24 @@ def test_a_program_closing_our_descriptors_does_not_get_a_stale_library(built, k
 
 
 @pytest.mark.parametrize("kind", ["folder", "zip"])
-def test_a_module_that_copies_its_spec_sees_the_verifying_loader_and_the_real_file(built, key, tmp_path, kind):
+def test_a_module_that_copies_its_spec_sees_the_verifying_loader_and_the_real_file(
+    built, key, tmp_path, kind
+):
     """Cython modules copy ``spec.loader`` and ``spec.origin``: not the memfd's stand-in."""
-    entry = sealed_copy(built, tmp_path / "sealed", key) if kind == "folder" else signed_zip(built, tmp_path / "e.zip", key)
+    entry = (
+        sealed_copy(built, tmp_path / "sealed", key)
+        if kind == "folder"
+        else signed_zip(built, tmp_path / "e.zip", key)
+    )
     out = run_child([entry], ["gamma"], key, tmp_path)
     ok(out["steps"][0], 3, str(entry / f"gamma{SUFFIX}"))
 
 
 def test_an_extension_imported_again_reuses_its_verified_copy(built, key, tmp_path):
     root = sealed_copy(built, tmp_path / "sealed", key)
-    out = run_child([root], ["alpha", "forget:alpha", "alpha", "gamma", "forget:gamma", "gamma"], key, tmp_path)
+    out = run_child(
+        [root], ["alpha", "forget:alpha", "alpha", "gamma", "forget:gamma", "gamma"], key, tmp_path
+    )
     for index, answer, name in ((0, 1, "alpha"), (2, 1, "alpha"), (3, 3, "gamma"), (5, 3, "gamma")):
         ok(out["steps"][index], answer, str(root / f"{name}{SUFFIX}"))
     if LINUX:
@@ -292,6 +342,7 @@ def test_an_extension_imported_again_reuses_its_verified_copy(built, key, tmp_pa
 
 
 # -- bundled libraries ($ORIGIN/../pkg.libs) --------------------------------------------------
+
 
 def test_bundled_libraries_are_loaded_verified_from_a_folder(built, key, tmp_path):
     root = sealed_copy(built, tmp_path / "sealed", key)
@@ -313,7 +364,9 @@ def test_a_changed_bundled_library_is_refused(built, key, tmp_path, lib):
     assert step["module"] == "withlib._core" and step["file"] == str(target)
     assert step["message"].endswith("its SHA-256 does not match the signed manifest (modified)")
     if LINUX:
-        assert not [m for m in out["mapped"] if "withlib" in m or "lib" in m.rpartition(":")[2]], out["mapped"]
+        assert not [m for m in out["mapped"] if "withlib" in m or "lib" in m.rpartition(":")[2]], out[
+            "mapped"
+        ]
 
 
 def test_an_unlisted_bundled_library_is_refused(built, key, tmp_path):
@@ -328,8 +381,10 @@ def test_an_unlisted_bundled_library_is_refused(built, key, tmp_path):
     step = out["steps"][0]
     assert step["error"] == "signedimp.errors.IntegrityCheckMissing", step
     assert step["file"] == str(lib)
-    assert step["message"] == (f"signedimp refused module 'withlib._core', file {str(lib)!r}: "
-                               f"not listed in the signed manifest of {root}")
+    assert step["message"] == (
+        f"signedimp refused module 'withlib._core', file {str(lib)!r}: "
+        f"not listed in the signed manifest of {root}"
+    )
 
 
 def test_a_removed_bundled_library_is_refused(built, key, tmp_path):
@@ -351,7 +406,9 @@ def test_extensions_and_their_libraries_load_from_a_signed_zip(built, key, tmp_p
     ok(out["steps"][2], 42, str(archive / CORE))
     assert out["steps"][3] == ["alpha", "beta", "gamma", "withlib"]
     if LINUX:
-        assert not [m for m in out["mapped"] if m.startswith(str(tmp_path)) and m != str(archive)], out["mapped"]
+        assert not [m for m in out["mapped"] if m.startswith(str(tmp_path)) and m != str(archive)], out[
+            "mapped"
+        ]
     # without the manager zipimport cannot load extension modules at all
     control = run_child([archive], ["alpha"], key, tmp_path, manager=False)
     assert control["steps"][0]["error"] == "builtins.ModuleNotFoundError"
@@ -378,12 +435,14 @@ def test_private_copy_fallback(built, key, tmp_path, kind):
     ok(out["steps"][2], 42, str(entry / CORE))
     if LINUX:
         copies = [m for m in out["mapped"] if m.startswith(private)]
-        assert sorted(Path(m).name for m in copies) == sorted([f"alpha{SUFFIX}", f"beta{SUFFIX}", Path(CORE).name,
-                                                               TINY_LIB, BASE_LIB])
+        assert sorted(Path(m).name for m in copies) == sorted(
+            [f"alpha{SUFFIX}", f"beta{SUFFIX}", Path(CORE).name, TINY_LIB, BASE_LIB]
+        )
     assert not os.path.exists(private), "the private copies outlived the process"
 
 
 # -- the ELF reader ---------------------------------------------------------------------------
+
 
 def test_elf_reader_reads_soname_needed_and_search_paths(built):
     tiny = read_dynamic((built / "withlib.libs" / TINY_LIB).read_bytes())
@@ -409,7 +468,7 @@ def test_elf_reader_is_bounded_on_damaged_input(built):
         for at in range(4, min(len(data), 4096), 7):
             for value in (0x00, 0xFF, 0x7F):
                 try:
-                    read_dynamic(data[:at] + bytes([value]) + data[at + 1:])
+                    read_dynamic(data[:at] + bytes([value]) + data[at + 1 :])
                 except ElfError:
                     pass
 

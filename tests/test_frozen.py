@@ -35,18 +35,27 @@ TIMEOUT = 900
 
 def _need(module: str, dist: str) -> None:
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{dist} is not installed in this environment: pip install -e '.[freeze]' "
-                    "(scripts/make-venv.sh installs it)")
+        pytest.skip(
+            f"{dist} is not installed in this environment: pip install -e '.[freeze]' "
+            "(scripts/make-venv.sh installs it)"
+        )
 
 
 def signedimp(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "signedimp", *args], cwd=cwd, env=clean_env(),
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(
+        [sys.executable, "-m", "signedimp", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
 
 
 def run_app(exe: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(exe), *args], cwd=exe.parent, env=clean_env(), capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(exe), *args], cwd=exe.parent, env=clean_env(), capture_output=True, text=True, timeout=120
+    )
 
 
 # ------------------------------------------------------------------------ building, once
@@ -100,20 +109,42 @@ def _source(folder: Path) -> Path:
 
 def _check(result: subprocess.CompletedProcess, what: str) -> None:
     if result.returncode != 0:
-        raise AssertionError(f"{what} failed ({result.returncode}):\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        raise AssertionError(
+            f"{what} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
 
 
 def _pyinstaller_args(src: Path, folder: Path, *extra: str) -> list[str]:
-    return ["--noconfirm", "--log-level", "WARN", "--distpath", str(folder / "dist"),
-            "--workpath", str(folder / "work"), "--specpath", str(folder),
-            "--add-data", f"{src / 'fzapp' / 'data'}:fzapp/data",
-            "--additional-hooks-dir", str(src / "pyinstaller_hooks"), *extra, str(src / "main.py")]
+    return [
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(folder / "dist"),
+        "--workpath",
+        str(folder / "work"),
+        "--specpath",
+        str(folder),
+        "--add-data",
+        f"{src / 'fzapp' / 'data'}:fzapp/data",
+        "--additional-hooks-dir",
+        str(src / "pyinstaller_hooks"),
+        *extra,
+        str(src / "main.py"),
+    ]
 
 
 def _cxfreeze_args(folder: Path) -> list[str]:
-    return ["--script", "main.py", "--target-dir", str(folder / "dist"), "build_exe", "--silent",
-            "--packages=fzapp", "--zip-exclude-packages=fzapp"]
+    return [
+        "--script",
+        "main.py",
+        "--target-dir",
+        str(folder / "dist"),
+        "build_exe",
+        "--silent",
+        "--packages=fzapp",
+        "--zip-exclude-packages=fzapp",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -123,8 +154,9 @@ def pyinstaller_onedir(shared_dir: Path, keys) -> Path:
 
     def build(folder: Path) -> None:
         src = _source(folder)
-        result = signedimp("freeze", "pyinstaller", "--key", str(keys[0]), "--",
-                           *_pyinstaller_args(src, folder), cwd=src)
+        result = signedimp(
+            "freeze", "pyinstaller", "--key", str(keys[0]), "--", *_pyinstaller_args(src, folder), cwd=src
+        )
         _check(result, "signedimp freeze pyinstaller")
         (folder / "stdout").write_text(result.stdout)
 
@@ -173,14 +205,24 @@ def two_step_apps(shared_dir: Path, keys) -> dict[str, Path]:
         made = signedimp("bootstrap", "--key", str(keys[1]), "--frozen", "-o", str(hook))
         _check(made, "bootstrap --frozen")
         pi = folder / "pi"
-        result = subprocess.run([sys.executable, "-m", "PyInstaller", "--runtime-hook", str(hook),
-                                 *_pyinstaller_args(src, pi)], cwd=src, env=clean_env(),
-                                capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(
+            [sys.executable, "-m", "PyInstaller", "--runtime-hook", str(hook), *_pyinstaller_args(src, pi)],
+            cwd=src,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         _check(result, "pyinstaller --runtime-hook")
         cx = folder / "cx"
-        result = subprocess.run([sys.executable, "-m", "cx_Freeze", "--init-script", str(hook),
-                                 *_cxfreeze_args(cx)], cwd=src, env=clean_env(),
-                                capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(
+            [sys.executable, "-m", "cx_Freeze", "--init-script", str(hook), *_cxfreeze_args(cx)],
+            cwd=src,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         _check(result, "cxfreeze --init-script")
         for dist in (pi / "dist" / "main", cx / "dist"):
             _check(signedimp("sign", str(dist), "--key", str(keys[0])), f"signedimp sign {dist}")
@@ -199,10 +241,12 @@ def sealed(request) -> tuple[str, Path]:
 @pytest.fixture
 def copy_of(tmp_path: Path):
     """A private copy of a sealed app folder, to tamper with."""
+
     def copy(folder: Path) -> Path:
         target = tmp_path / "app"
         shutil.copytree(folder, target, symlinks=True)
         return target
+
     return copy
 
 
@@ -294,17 +338,21 @@ def test_unsealed_app_does_not_start(two_step_apps, copy_of) -> None:
     result = run_app(app / "main")
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr.startswith(f"{REFUSED} file '{app / '_internal' / 'base_library.zip'}': "
-                                    f"no signedimp-manifest.txt in {app}")
+    assert result.stderr.startswith(
+        f"{REFUSED} file '{app / '_internal' / 'base_library.zip'}': no signedimp-manifest.txt in {app}"
+    )
 
 
 @heavy
 def test_onefile_runs_verified(pyinstaller_onefile: Path) -> None:
     stdout = (pyinstaller_onefile.parent.parent / "stdout").read_text().splitlines()
-    assert stdout[0] == (f"froze {pyinstaller_onefile} (onefile: its content is inside the executable, "
-                         "which the OS signature must cover; nothing on disk to seal)")
+    assert stdout[0] == (
+        f"froze {pyinstaller_onefile} (onefile: its content is inside the executable, "
+        "which the OS signature must cover; nothing on disk to seal)"
+    )
     assert stdout[1].startswith("one-time key ") and stdout[1].endswith(
-        ": pinned in the app and used to seal it, then thrown away")
+        ": pinned in the app and used to seal it, then thrown away"
+    )
     result = run_app(pyinstaller_onefile, "--report")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -482,8 +530,10 @@ def test_frozen_bootstrap_refuses_to_run_outside_a_frozen_app(tmp_path: Path, ke
     assert result.returncode == 0, result.stderr
     ran = subprocess.run([sys.executable, "-I", str(hook)], env=clean_env(), capture_output=True, text=True)
     assert ran.returncode == 1
-    assert ran.stderr.strip() == ("signedimp refused to start: this frozen-app bootstrap runs only inside a "
-                                  "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)")
+    assert ran.stderr.strip() == (
+        "signedimp refused to start: this frozen-app bootstrap runs only inside a "
+        "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)"
+    )
 
 
 def test_frozen_bootstrap_shows_freezers_its_imports(keys_light) -> None:
@@ -496,13 +546,18 @@ def test_frozen_bootstrap_shows_freezers_its_imports(keys_light) -> None:
     assert "_pkg.frozen.install(keys)" in text
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["freeze", "pyinstaller"], "freeze pyinstaller: give the freezer's arguments after '--'"),
-    (["freeze", "pyinstaller", "--", "app.spec"], "pyinstaller: a .spec file cannot take the bootstrap"),
-    (["freeze", "pyinstaller", "--", "--onefile"], "pyinstaller: no script (.py) among the arguments"),
-    (["freeze", "cxfreeze", "--", "--script", "a.py", "--init-script", "x.py"],
-     "cxfreeze: --init-script is taken by signedimp's bootstrap"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["freeze", "pyinstaller"], "freeze pyinstaller: give the freezer's arguments after '--'"),
+        (["freeze", "pyinstaller", "--", "app.spec"], "pyinstaller: a .spec file cannot take the bootstrap"),
+        (["freeze", "pyinstaller", "--", "--onefile"], "pyinstaller: no script (.py) among the arguments"),
+        (
+            ["freeze", "cxfreeze", "--", "--script", "a.py", "--init-script", "x.py"],
+            "cxfreeze: --init-script is taken by signedimp's bootstrap",
+        ),
+    ],
+)
 def test_freeze_usage_errors(argv, message) -> None:
     result = signedimp(*argv)
     assert result.returncode == 2
@@ -538,8 +593,12 @@ def test_extension_modules_load_one_after_another_from_memfds() -> None:
     close, made the dynamic loader hand back the previous library ("does not define PyInit_x")."""
     from .helpers import PROJECT_ROOT
 
-    result = subprocess.run([sys.executable, "-I", "-c", EXTENSIONS_ONE_AFTER_ANOTHER, str(PROJECT_ROOT)],
-                            env=clean_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", EXTENSIONS_ONE_AFTER_ANOTHER, str(PROJECT_ROOT)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     if not out["windowless"] or len(out["made"]) < 2:

@@ -27,7 +27,7 @@ from signedimp.tools import generate_key, sign_directory
 
 from .helpers import PROJECT_ROOT, clean_env, run_python, write_tree
 
-CHILD = r'''
+CHILD = r"""
 import ast, importlib.machinery, importlib.util, os, pkgutil, runpy, sys, warnings, zipimport
 warnings.simplefilter("ignore", DeprecationWarning)
 CFG = ast.literal_eval(sys.argv[1])
@@ -124,7 +124,7 @@ for name in CFG["cases"]:
     canary = os.path.join(CFG["canaries"], name)
     OUT[name]["ran"] = os.path.exists(canary)
 print("RESULT:" + repr(OUT))
-'''
+"""
 
 REFUSED = {
     # case: the file the refusal must name (relative to the test folder)
@@ -162,7 +162,11 @@ def pyc_image(code) -> bytes:
 def stdlib_extension() -> Path:
     """A small extension module of the standard library (its init symbol is PyInit__bisect)."""
     spec = importlib.util.find_spec("_bisect")
-    if spec is None or not spec.origin or not spec.origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+    if (
+        spec is None
+        or not spec.origin
+        or not spec.origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    ):
         pytest.skip("_bisect is not an extension module file in this interpreter")
     return Path(spec.origin)
 
@@ -175,15 +179,25 @@ def layout(tmp_path_factory):
     pub.write_bytes(key.public_pem())
     canaries = base / "canaries"
     canaries.mkdir()
-    app = write_tree(base / "app", {
-        "app_mod.py": "VALUE = 1\n",
-        "app_main.py": "RESULT = 'main ok'\n",
-    })
+    app = write_tree(
+        base / "app",
+        {
+            "app_mod.py": "VALUE = 1\n",
+            "app_main.py": "RESULT = 'main ok'\n",
+        },
+    )
     sign_directory(app, key)
     plugins = base / "plugins"
     plugins.mkdir()
-    for name in ("p_spec_exec", "p_load_module", "p_path_finder", "p_get_importer", "p_run_path",
-                 "p_meta_path_rebound", "p_after_uninstall"):
+    for name in (
+        "p_spec_exec",
+        "p_load_module",
+        "p_path_finder",
+        "p_get_importer",
+        "p_run_path",
+        "p_meta_path_rebound",
+        "p_after_uninstall",
+    ):
         case = name[2:] if name != "p_after_uninstall" else "uninstalled_guard_idle"
         (plugins / f"{name}.py").write_text(canary_source(canaries, case))
     # Bytecode that claims to come from "<string>": checking co_filename at exec alone would pass it.
@@ -197,21 +211,35 @@ def layout(tmp_path_factory):
     ext = stdlib_extension()
     ext_copy = plugins / ext.name
     shutil.copyfile(ext, ext_copy)
-    return {"base": base, "pub": pub, "app": app, "plugins": plugins, "canaries": canaries,
-            "ext_copy": ext_copy}
+    return {
+        "base": base,
+        "pub": pub,
+        "app": app,
+        "plugins": plugins,
+        "canaries": canaries,
+        "ext_copy": ext_copy,
+    }
 
 
 def run_cases(layout, cases, *, manager: bool = True) -> dict:
     for canary in layout["canaries"].iterdir():
         canary.unlink()
-    cfg = {"project": str(PROJECT_ROOT), "pub": str(layout["pub"]), "app": str(layout["app"]),
-           "plugins": str(layout["plugins"]), "canaries": str(layout["canaries"]),
-           "zip": str(layout["plugins"] / "plugins.zip"), "ext_copy": str(layout["ext_copy"]),
-           "ext_name": "_bisect", "manager": manager, "cases": list(cases)}
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "pub": str(layout["pub"]),
+        "app": str(layout["app"]),
+        "plugins": str(layout["plugins"]),
+        "canaries": str(layout["canaries"]),
+        "zip": str(layout["plugins"] / "plugins.zip"),
+        "ext_copy": str(layout["ext_copy"]),
+        "ext_name": "_bisect",
+        "manager": manager,
+        "cases": list(cases),
+    }
     proc = run_python(CHILD, repr(cfg), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
-    return ast.literal_eval(line[len("RESULT:"):])
+    return ast.literal_eval(line[len("RESULT:") :])
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +254,9 @@ def test_loading_by_path_is_refused(case, guarded, layout):
     expected = REFUSED[case].replace("EXT", layout["ext_copy"].name)
     expected_file = str(layout["base"].joinpath(*expected.split("/")))
     assert result.get("error") == "IntegrityCheckMissing", result
-    assert result["outer"] == ("ZipImportError" if case == "zipimporter_bytecode" else "IntegrityCheckMissing")
+    assert result["outer"] == (
+        "ZipImportError" if case == "zipimporter_bytecode" else "IntegrityCheckMissing"
+    )
     assert result["file"] == expected_file
     assert result["message"].startswith("signedimp refused ")
     assert f"file {expected_file!r}: " in result["message"]
@@ -247,7 +277,7 @@ def test_every_plugin_runs_without_a_manager(layout):
 
 def test_guard_is_idle_and_cheap_without_a_manager(tmp_path):
     """Importing signedimp adds no audit hook; install() adds one, once, however often it runs."""
-    code = r'''
+    code = r"""
 import sys
 import textwrap
 sys.path.insert(0, sys.argv[1])
@@ -264,13 +294,13 @@ assert guard._hook_added is True and guard._active == []
 ns = {}
 exec(compile("V = 5", "/nowhere/plugin.py", "exec"), ns)  # no manager: nothing is refused
 print(ns["V"], "importlib.metadata" in sys.modules)
-'''
+"""
     proc = run_python(code, str(PROJECT_ROOT), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["5", "False"]
 
 
-REJECTED_CHILD = r'''
+REJECTED_CHILD = r"""
 import ast, sys
 CFG = ast.literal_eval(sys.argv[1])
 TOUCHED = []
@@ -297,7 +327,7 @@ for name in ("victim", "victim_source"):
     WATCH = False
 OUT["touched"] = TOUCHED
 print("RESULT:" + repr(OUT))
-'''
+"""
 
 
 def test_rejected_archive_never_reaches_zipimporter(tmp_path):
@@ -317,19 +347,21 @@ def test_rejected_archive_never_reaches_zipimporter(tmp_path):
     proc = run_python(REJECTED_CHILD, repr(cfg), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
-    out = ast.literal_eval(line[len("RESULT:"):])
+    out = ast.literal_eval(line[len("RESULT:") :])
     assert not canary.exists()
     assert out["touched"] == [], "zipimport compiled or unmarshalled a member of the rejected archive"
     for name in ("victim", "victim_source"):
         assert out[name] == (
-            "IntegrityCheckFailed", str(archive),
+            "IntegrityCheckFailed",
+            str(archive),
             f"signedimp refused module {name!r}, file {str(archive)!r}: the zip archive on sys.path was"
-            f" rejected, so nothing is imported from it: {archive}: duplicate member name 'data.txt'")
+            f" rejected, so nothing is imported from it: {archive}: duplicate member name 'data.txt'",
+        )
 
 
 # -- no false refusals on real code: Jinja2 and pytest from a sealed folder ----------------------
 
-REAL_CHILD = r'''
+REAL_CHILD = r"""
 import ast, os, sys
 CFG = ast.literal_eval(sys.argv[1])
 sys.path.insert(0, CFG["project"])
@@ -350,20 +382,20 @@ dist = importlib.metadata.distribution("jinja2")
 print("METADATA:" + type(dist).__name__ + " " + dist.version + " " + str(len(dist.files or ())))
 import pytest
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *CFG["pytest_args"], os.path.join(site, "demo_tests")]))
-'''
+"""
 
 DEMO_FILES = {
     "templates/page.html": "{% for i in items %}<b>{{ name }}{{ i }}</b>{% endfor %}",
     "demo_tests/__init__.py": "",
-    "demo_tests/conftest.py": '''\
+    "demo_tests/conftest.py": """\
         import pytest
 
 
         @pytest.fixture
         def answer():
             return 42
-        ''',
-    "demo_tests/test_demo.py": '''\
+        """,
+    "demo_tests/test_demo.py": """\
         import jinja2
         import pytest
 
@@ -380,7 +412,7 @@ DEMO_FILES = {
         def test_raises():
             with pytest.raises(ZeroDivisionError):
                 1 / 0
-        ''',
+        """,
 }
 
 
@@ -391,12 +423,27 @@ def real_packages(tmp_path: Path) -> Path:
     if not cache.is_dir():
         staging = cache.with_name(cache.name + f".tmp{os.getpid()}")
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--target", str(staging), "jinja2", "pytest"],
-            capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(staging),
+                "jinja2",
+                "pytest",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if proc.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
-            if any(s in proc.stderr for s in ("connection", "Connection", "resolve", "No matching distribution")):
+            if any(
+                s in proc.stderr for s in ("connection", "Connection", "resolve", "No matching distribution")
+            ):
                 pytest.skip(f"PyPI is unreachable: {proc.stderr.strip().splitlines()[-1]}")
             raise AssertionError(proc.stderr)
         os.replace(staging, cache)
@@ -420,8 +467,13 @@ def sealed_real(tmp_path_factory):
 def run_real(sealed_real, pytest_args) -> subprocess.CompletedProcess:
     site, pub = sealed_real
     cfg = {"project": str(PROJECT_ROOT), "pub": str(pub), "site": str(site), "pytest_args": pytest_args}
-    return subprocess.run([sys.executable, "-I", "-S", "-c", REAL_CHILD, repr(cfg)], env=clean_env(),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", REAL_CHILD, repr(cfg)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.heavy
@@ -455,7 +507,7 @@ def test_embedded_bootstrap_guards_too(tmp_path):
     plugin = tmp_path / "plugin.py"
     canary = tmp_path / "canary"
     plugin.write_text(canary_source(tmp_path, "canary"))
-    code = get_bootstrap_code([load_public_key(key.public_pem())]) + textwrap.dedent(f'''
+    code = get_bootstrap_code([load_public_key(key.public_pem())]) + textwrap.dedent(f"""
         import importlib.util, sys
         print(sys.modules["signedimp"].__file__)
         spec = importlib.util.spec_from_file_location("plugin", {str(plugin)!r})
@@ -463,12 +515,15 @@ def test_embedded_bootstrap_guards_too(tmp_path):
             spec.loader.exec_module(importlib.util.module_from_spec(spec))
         except ImportError as exc:
             print(type(exc).__name__, exc.file)
-        ''')
-    proc = subprocess.run([sys.executable, "-I", "-c", code], env=clean_env(), capture_output=True, text=True,
-                          timeout=120)
+        """)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code], env=clean_env(), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["<signedimp-bootstrap>/signedimp/__init__.py",
-                                        f"IntegrityCheckMissing {plugin}"]
+    assert proc.stdout.splitlines() == [
+        "<signedimp-bootstrap>/signedimp/__init__.py",
+        f"IntegrityCheckMissing {plugin}",
+    ]
     assert not canary.exists()
 
 
@@ -479,7 +534,7 @@ def test_threads_import_signed_modules_under_the_guard(tmp_path):
     pub.write_bytes(key.public_pem())
     app = write_tree(tmp_path / "app", {f"tmod{i:02d}.py": f"VALUE = {i}\n" for i in range(60)})
     sign_directory(app, key)
-    code = r'''
+    code = r"""
 import sys, threading, importlib
 sys.path.insert(0, sys.argv[1])
 import signedimp
@@ -503,7 +558,7 @@ for t in threads:
 for t in threads:
     t.join()
 print(sorted(values) == list(range(60)), errors)
-'''
+"""
     proc = run_python(code, str(PROJECT_ROOT), str(pub), str(app), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True []"

@@ -16,7 +16,6 @@ import socket
 import struct
 import subprocess
 import sys
-import textwrap
 import zlib
 from pathlib import Path
 
@@ -40,9 +39,18 @@ MEMORY_LIMIT = 768 << 20
 class Member:
     """One member to write: its stored bytes and what the headers claim about it."""
 
-    def __init__(self, name: bytes | str, content: bytes = b"", *, method: int = 0,
-                 raw: bytes | None = None, size: int | None = None, crc: int | None = None,
-                 extra: bytes = b"", flags: int = 0) -> None:
+    def __init__(
+        self,
+        name: bytes | str,
+        content: bytes = b"",
+        *,
+        method: int = 0,
+        raw: bytes | None = None,
+        size: int | None = None,
+        crc: int | None = None,
+        extra: bytes = b"",
+        flags: int = 0,
+    ) -> None:
         self.name = name.encode("utf-8") if isinstance(name, str) else name
         if raw is None:
             if method == 8:
@@ -50,6 +58,7 @@ class Member:
                 raw = compressor.compress(content) + compressor.flush()
             elif method == 14:
                 import lzma
+
                 body = lzma.compress(content, lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA1}])
                 props = lzma._encode_filter_properties({"id": lzma.FILTER_LZMA1})
                 raw = struct.pack("<BBH", 9, 4, len(props)) + props + body
@@ -63,23 +72,64 @@ class Member:
         self.flags = flags | (0x800 if not self.name.isascii() else 0)
 
 
-def craft_zip(path: Path, members: list[Member], *, prefix: bytes = b"", trailer: bytes = b"",
-              count: int | None = None) -> Path:
+def craft_zip(
+    path: Path, members: list[Member], *, prefix: bytes = b"", trailer: bytes = b"", count: int | None = None
+) -> Path:
     """Write a zip by hand: exactly the headers asked for, even inconsistent ones."""
     out = bytearray(prefix)
     central = bytearray()
     for m in members:
         offset = len(out) - len(prefix)
-        out += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, m.flags, m.method, 0, 0x21, m.crc,
-                           len(m.raw), m.size, len(m.name), len(m.extra)) + m.name + m.extra
+        out += (
+            struct.pack(
+                "<4s5H3I2H",
+                b"PK\x03\x04",
+                20,
+                m.flags,
+                m.method,
+                0,
+                0x21,
+                m.crc,
+                len(m.raw),
+                m.size,
+                len(m.name),
+                len(m.extra),
+            )
+            + m.name
+            + m.extra
+        )
         out += m.raw
-        central += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, m.flags, m.method, 0, 0x21,
-                               m.crc, len(m.raw), m.size, len(m.name), len(m.extra), 0, 0, 0,
-                               0o644 << 16, offset) + m.name + m.extra
+        central += (
+            struct.pack(
+                "<4s6H3I5H2I",
+                b"PK\x01\x02",
+                20,
+                20,
+                m.flags,
+                m.method,
+                0,
+                0x21,
+                m.crc,
+                len(m.raw),
+                m.size,
+                len(m.name),
+                len(m.extra),
+                0,
+                0,
+                0,
+                0o644 << 16,
+                offset,
+            )
+            + m.name
+            + m.extra
+        )
     start = len(out) - len(prefix)
     entries = len(members) if count is None else count
-    out += central + struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, entries, entries,
-                                 len(central), start, 0) + trailer
+    out += (
+        central
+        + struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, entries, entries, len(central), start, 0)
+        + trailer
+    )
     path.write_bytes(bytes(out))
     return path
 
@@ -167,8 +217,12 @@ print(json.dumps(results))
 def run_child(pub: Path, paths: list, actions: list) -> list[dict]:
     code = CHILD.format(limit=MEMORY_LIMIT)
     result = subprocess.run(
-        [sys.executable, "-c", code, str(pub), json.dumps([str(p) for p in paths]),
-         json.dumps(actions)], capture_output=True, text=True, env=clean_env(), timeout=300)
+        [sys.executable, "-c", code, str(pub), json.dumps([str(p) for p in paths]), json.dumps(actions)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -184,11 +238,19 @@ def assert_refused(result: dict, kind: str, module: str, file: str | Path, *reas
 
 def cli(*args, limit: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
     """``signedimp ARGS`` in a child; under the address-space limit when ``limit``."""
-    prefix = (f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, "
-              f"{MEMORY_LIMIT}))\n" if limit else "")
+    prefix = (
+        f"import resource; resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))\n"
+        if limit
+        else ""
+    )
     code = prefix + "import sys\nfrom signedimp.tools.cli import main\nsys.exit(main())"
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, env=clean_env(), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=timeout,
+    )
 
 
 def assert_refused_cli(result: subprocess.CompletedProcess, *reasons: str) -> None:
@@ -205,46 +267,72 @@ def assert_refused_cli(result: subprocess.CompletedProcess, *reasons: str) -> No
 def test_bomb_member_declared_large_is_refused_before_inflating(tmp_path, key, pub, bomb):
     stream, crc = bomb
     assert len(stream) < (2 << 20)
-    members = [Member("pkg/__init__.py", b"VALUE = 'pkg'\n"),
-               Member("pkg/bomb.bin", method=8, raw=stream, size=GiB, crc=crc)]
-    manifest = signed_manifest(key, {"pkg/__init__.py": sha(b"VALUE = 'pkg'\n"),
-                                     "pkg/bomb.bin": "0" * 64})
+    members = [
+        Member("pkg/__init__.py", b"VALUE = 'pkg'\n"),
+        Member("pkg/bomb.bin", method=8, raw=stream, size=GiB, crc=crc),
+    ]
+    manifest = signed_manifest(key, {"pkg/__init__.py": sha(b"VALUE = 'pkg'\n"), "pkg/bomb.bin": "0" * 64})
     archive = craft_zip(tmp_path / "bomb.zip", [*members, Member(MANIFEST_NAME, manifest)])
     result = run_child(pub, [archive], [["import", "pkg"], ["data", "pkg:bomb.bin"]])
     assert result[0] == {"ok": True, "value": "pkg"}
-    assert_refused(result[1], "IntegrityCheckFailed", "pkg", archive / "pkg" / "bomb.bin",
-                   f"member 'pkg/bomb.bin' is {GiB} bytes, over the limit of {MAX_MEMBER_SIZE} bytes")
+    assert_refused(
+        result[1],
+        "IntegrityCheckFailed",
+        "pkg",
+        archive / "pkg" / "bomb.bin",
+        f"member 'pkg/bomb.bin' is {GiB} bytes, over the limit of {MAX_MEMBER_SIZE} bytes",
+    )
 
 
 def test_bomb_member_declared_small_stops_at_its_declared_size(tmp_path, key, pub, bomb):
     stream, crc = bomb
-    members = [Member("pkg/__init__.py", b"VALUE = 'pkg'\n"),
-               Member("pkg/bomb.bin", method=8, raw=stream, size=1000, crc=crc)]
-    manifest = signed_manifest(key, {"pkg/__init__.py": sha(b"VALUE = 'pkg'\n"),
-                                     "pkg/bomb.bin": sha(bytes(1000))})
+    members = [
+        Member("pkg/__init__.py", b"VALUE = 'pkg'\n"),
+        Member("pkg/bomb.bin", method=8, raw=stream, size=1000, crc=crc),
+    ]
+    manifest = signed_manifest(
+        key, {"pkg/__init__.py": sha(b"VALUE = 'pkg'\n"), "pkg/bomb.bin": sha(bytes(1000))}
+    )
     archive = craft_zip(tmp_path / "bomb.zip", [*members, Member(MANIFEST_NAME, manifest)])
     result = run_child(pub, [archive], [["import", "pkg"], ["data", "pkg:bomb.bin"]])
     assert result[0] == {"ok": True, "value": "pkg"}
-    assert_refused(result[1], "IntegrityCheckFailed", "pkg", archive / "pkg" / "bomb.bin",
-                   "member 'pkg/bomb.bin' inflates to more than its declared size of 1000 bytes")
+    assert_refused(
+        result[1],
+        "IntegrityCheckFailed",
+        "pkg",
+        archive / "pkg" / "bomb.bin",
+        "member 'pkg/bomb.bin' inflates to more than its declared size of 1000 bytes",
+    )
 
 
 def test_bomb_manifest_is_refused(tmp_path, key, pub, bomb):
     stream, crc = bomb
-    archive = craft_zip(tmp_path / "bomb.zip", [
-        Member("mod.py", b"VALUE = 1\n"),
-        Member(MANIFEST_NAME, method=8, raw=stream, size=GiB, crc=crc)])
+    archive = craft_zip(
+        tmp_path / "bomb.zip",
+        [Member("mod.py", b"VALUE = 1\n"), Member(MANIFEST_NAME, method=8, raw=stream, size=GiB, crc=crc)],
+    )
     result = run_child(pub, [archive], [["import", "mod"]])
-    assert_refused(result[0], "IntegrityCheckFailed", "mod", archive / "mod.py",
-                   f"manifest {archive / MANIFEST_NAME} cannot be read",
-                   f"is {GiB} bytes, over the limit of {MAX_MANIFEST_SIZE} bytes")
+    assert_refused(
+        result[0],
+        "IntegrityCheckFailed",
+        "mod",
+        archive / "mod.py",
+        f"manifest {archive / MANIFEST_NAME} cannot be read",
+        f"is {GiB} bytes, over the limit of {MAX_MANIFEST_SIZE} bytes",
+    )
     # Declared small, inflating to a gibibyte: stopped at the declared size.
-    archive = craft_zip(tmp_path / "bomb2.zip", [
-        Member("mod.py", b"VALUE = 1\n"),
-        Member(MANIFEST_NAME, method=8, raw=stream, size=4096, crc=crc)])
+    archive = craft_zip(
+        tmp_path / "bomb2.zip",
+        [Member("mod.py", b"VALUE = 1\n"), Member(MANIFEST_NAME, method=8, raw=stream, size=4096, crc=crc)],
+    )
     result = run_child(pub, [archive], [["import", "mod"]])
-    assert_refused(result[0], "IntegrityCheckFailed", "mod", archive / "mod.py",
-                   "inflates to more than its declared size of 4096 bytes")
+    assert_refused(
+        result[0],
+        "IntegrityCheckFailed",
+        "mod",
+        archive / "mod.py",
+        "inflates to more than its declared size of 4096 bytes",
+    )
 
 
 @pytest.mark.parametrize("name", ["pkg/bomb.bin", MANIFEST_NAME])
@@ -267,12 +355,19 @@ def test_verify_and_sign_refuse_bombs_within_the_memory_limit(tmp_path, key, pub
 
 def test_verify_of_a_bomb_declared_small_stops_at_the_declared_size(tmp_path, key, pub, bomb):
     stream, crc = bomb
-    archive = craft_zip(tmp_path / "bomb.zip", [
-        Member("a.bin", method=8, raw=stream, size=1000, crc=crc),
-        Member(MANIFEST_NAME, signed_manifest(key, {"a.bin": sha(bytes(1000))}))])
+    archive = craft_zip(
+        tmp_path / "bomb.zip",
+        [
+            Member("a.bin", method=8, raw=stream, size=1000, crc=crc),
+            Member(MANIFEST_NAME, signed_manifest(key, {"a.bin": sha(bytes(1000))})),
+        ],
+    )
     result = cli("verify", archive, "--key", pub, limit=True)
-    assert_refused_cli(result, f"{archive}: modified: a.bin (unreadable: {archive}: member "
-                       "'a.bin' inflates to more than its declared size of 1000 bytes)")
+    assert_refused_cli(
+        result,
+        f"{archive}: modified: a.bin (unreadable: {archive}: member "
+        "'a.bin' inflates to more than its declared size of 1000 bytes)",
+    )
 
 
 # -- 8. giant manifests ----------------------------------------------------------------------
@@ -307,9 +402,14 @@ def test_giant_sparse_root_manifest_is_refused_with_the_reason(tmp_path, pub):
     (root / "mod.py").write_bytes(b"VALUE = 1\n")
     sparse(root / MANIFEST_NAME, 16 * GiB)
     result = run_child(pub, [root], [["import", "mod"]])
-    assert_refused(result[0], "IntegrityCheckFailed", "mod", root / "mod.py",
-                   f"manifest {root / MANIFEST_NAME} cannot be read: {root / MANIFEST_NAME}: "
-                   f"{16 * GiB} bytes, over the limit of {MAX_MANIFEST_SIZE} bytes for a file")
+    assert_refused(
+        result[0],
+        "IntegrityCheckFailed",
+        "mod",
+        root / "mod.py",
+        f"manifest {root / MANIFEST_NAME} cannot be read: {root / MANIFEST_NAME}: "
+        f"{16 * GiB} bytes, over the limit of {MAX_MANIFEST_SIZE} bytes for a file",
+    )
 
 
 def test_verify_refuses_a_giant_manifest(tmp_path, pub):
@@ -343,17 +443,20 @@ def test_trusted_signature_is_checked_before_the_hash_lines_are_parsed(key):
     assert manifest.signed_bytes() == Manifest.parse(good).signed_bytes()
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "line 1: empty file"),
-    (b"\xef\xbb\xbfx", "line 1: byte order mark"),
-    (b"\nsha256\n", "line 1: missing signature line"),
-    (b"sha256\n", "line 1: missing signature line"),
-    (b"abc def\n", "line 1: key fingerprint is not 64 lowercase hex digits"),
-    ("{fp} AAAA\r\n".encode(), "line 1: carriage return (CR) not allowed"),
-    ("{fp} AAAA\n".encode(), "line 2: unexpected end of file: expected the empty line"),
-    ("{fp} AAAA\n{fp} AAAA\n\n".encode(), "line 2: second signature line for key"),
-    ("{fp} AAAA".encode(), "line 1: missing newline at the end of the file"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "line 1: empty file"),
+        (b"\xef\xbb\xbfx", "line 1: byte order mark"),
+        (b"\nsha256\n", "line 1: missing signature line"),
+        (b"sha256\n", "line 1: missing signature line"),
+        (b"abc def\n", "line 1: key fingerprint is not 64 lowercase hex digits"),
+        (b"{fp} AAAA\r\n", "line 1: carriage return (CR) not allowed"),
+        (b"{fp} AAAA\n", "line 2: unexpected end of file: expected the empty line"),
+        (b"{fp} AAAA\n{fp} AAAA\n\n", "line 2: second signature line for key"),
+        (b"{fp} AAAA", "line 1: missing newline at the end of the file"),
+    ],
+)
 def test_signature_block_errors_match_parse(key, data, message):
     data = data.replace(b"{fp}", key.fingerprint.encode())
     with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -363,8 +466,15 @@ def test_signature_block_errors_match_parse(key, data, message):
 # -- 9. the right exception at import time ---------------------------------------------------
 
 
-def signed_zip(tmp_path: Path, key, files: dict[str, bytes], *, method: int = 8,
-               overrides: dict[str, Member] | None = None, name: str = "app.zip") -> Path:
+def signed_zip(
+    tmp_path: Path,
+    key,
+    files: dict[str, bytes],
+    *,
+    method: int = 8,
+    overrides: dict[str, Member] | None = None,
+    name: str = "app.zip",
+) -> Path:
     overrides = overrides or {}
     members = [overrides.get(n) or Member(n, data, method=method) for n, data in files.items()]
     manifest = signed_manifest(key, {n: sha(data) for n, data in files.items()})
@@ -380,8 +490,14 @@ def test_corrupt_deflate_stream_is_an_integrity_error(tmp_path, key, pub):
     archive = signed_zip(tmp_path, key, FILES, overrides={"pkg/mod.py": broken})
     result = run_child(pub, [archive], [["import", "pkg"], ["import", "pkg.mod"]])
     assert result[0] == {"ok": True, "value": "pkg"}
-    assert_refused(result[1], "IntegrityCheckFailed", "pkg.mod", archive / "pkg" / "mod.py",
-                   "cannot be read:", "member 'pkg/mod.py' is corrupt: bad deflate data")
+    assert_refused(
+        result[1],
+        "IntegrityCheckFailed",
+        "pkg.mod",
+        archive / "pkg" / "mod.py",
+        "cannot be read:",
+        "member 'pkg/mod.py' is corrupt: bad deflate data",
+    )
 
 
 def test_lzma_member_is_an_integrity_error(tmp_path, key, pub):
@@ -390,20 +506,32 @@ def test_lzma_member_is_an_integrity_error(tmp_path, key, pub):
     archive = signed_zip(tmp_path, key, FILES, overrides={"pkg/mod.py": lzma_member})
     result = run_child(pub, [archive], [["import", "pkg"], ["import", "pkg.mod"]])
     assert result[0] == {"ok": True, "value": "pkg"}
-    assert_refused(result[1], "IntegrityCheckFailed", "pkg.mod", archive / "pkg" / "mod.py",
-                   "member 'pkg/mod.py' uses compression method 14 (LZMA); only stored and "
-                   "deflated members can be verified")
+    assert_refused(
+        result[1],
+        "IntegrityCheckFailed",
+        "pkg.mod",
+        archive / "pkg" / "mod.py",
+        "member 'pkg/mod.py' uses compression method 14 (LZMA); only stored and "
+        "deflated members can be verified",
+    )
 
 
 def test_archive_truncated_while_in_use_is_an_integrity_error(tmp_path, key, pub):
     archive = signed_zip(tmp_path, key, FILES)
     data = archive.read_bytes()
     cut = data.index(b"PK\x03\x04", 1) + 40  # inside the second member (pkg/mod.py)
-    result = run_child(pub, [archive], [["import", "pkg"], ["truncate", f"{archive}:{cut}"],
-                                        ["import", "pkg.mod"]])
+    result = run_child(
+        pub, [archive], [["import", "pkg"], ["truncate", f"{archive}:{cut}"], ["import", "pkg.mod"]]
+    )
     assert result[0] == {"ok": True, "value": "pkg"}
-    assert_refused(result[2], "IntegrityCheckFailed", "pkg.mod", archive / "pkg" / "mod.py",
-                   "cannot be read:", "member 'pkg/mod.py' is truncated")
+    assert_refused(
+        result[2],
+        "IntegrityCheckFailed",
+        "pkg.mod",
+        archive / "pkg" / "mod.py",
+        "cannot be read:",
+        "member 'pkg/mod.py' is truncated",
+    )
 
 
 def test_directory_file_replaced_by_a_fifo_is_an_integrity_error(tmp_path, key, pub):
@@ -416,16 +544,26 @@ def test_directory_file_replaced_by_a_fifo_is_an_integrity_error(tmp_path, key, 
     os.mkfifo(root / "pkg" / "data.txt")  # a read would block forever
     result = run_child(pub, [root], [["import", "pkg"], ["data", "pkg:data.txt"]])
     assert result[0] == {"ok": True, "value": "pkg"}
-    assert_refused(result[1], "IntegrityCheckFailed", "pkg", root / "pkg" / "data.txt",
-                   "a FIFO (named pipe), not a regular file")
+    assert_refused(
+        result[1],
+        "IntegrityCheckFailed",
+        "pkg",
+        root / "pkg" / "data.txt",
+        "a FIFO (named pipe), not a regular file",
+    )
 
 
 def test_truncated_signed_zip_names_the_archive_and_the_reason(tmp_path, key, pub):
     archive = signed_zip(tmp_path, key, FILES)
     archive.write_bytes(archive.read_bytes()[:-30])
     result = run_child(pub, [archive], [["import", "pkg"], ["import", "colorsys"]])
-    assert_refused(result[0], "IntegrityCheckFailed", "pkg", archive,
-                   f"not found, and the archive on the path could not be read: {archive}: ")
+    assert_refused(
+        result[0],
+        "IntegrityCheckFailed",
+        "pkg",
+        archive,
+        f"not found, and the archive on the path could not be read: {archive}: ",
+    )
     assert result[1]["ok"], result  # what is found elsewhere on the path still imports
 
 
@@ -449,9 +587,13 @@ def test_invalid_utf8_name_under_the_utf8_flag(tmp_path, key, pub, keyfile):
 def test_lzma_members_are_refused_by_verify_and_sign(tmp_path, key, pub, keyfile):
     pytest.importorskip("lzma")
     content = b"x = 1\n"
-    archive = craft_zip(tmp_path / "lzma.zip", [
-        Member("a.py", content, method=14),
-        Member(MANIFEST_NAME, signed_manifest(key, {"a.py": sha(content)}))])
+    archive = craft_zip(
+        tmp_path / "lzma.zip",
+        [
+            Member("a.py", content, method=14),
+            Member(MANIFEST_NAME, signed_manifest(key, {"a.py": sha(content)})),
+        ],
+    )
     reason = "member 'a.py' uses compression method 14 (LZMA); only stored and deflated"
     assert_refused_cli(cli("verify", archive, "--key", pub), reason)
     assert_refused_cli(cli("sign", archive, "--key", keyfile), reason)
@@ -544,10 +686,13 @@ def test_special_files_are_reported_without_blocking(tmp_path, key, pub, keyfile
     # A FIFO where an archive is expected, on the command line: refused, never opened.
     fifo = tmp_path / "app.zip"
     os.mkfifo(fifo)
-    assert_refused_cli(cli("verify", fifo, "--key", pub, timeout=60),
-                       f"{fifo}: not a regular file or directory")
-    assert_refused_cli(cli("sign", fifo, "--key", keyfile, timeout=60),
-                       f"{fifo}: not a regular file, directory, wheel or zip archive")
+    assert_refused_cli(
+        cli("verify", fifo, "--key", pub, timeout=60), f"{fifo}: not a regular file or directory"
+    )
+    assert_refused_cli(
+        cli("sign", fifo, "--key", keyfile, timeout=60),
+        f"{fifo}: not a regular file, directory, wheel or zip archive",
+    )
 
 
 def test_symlinks_inside_the_tree_are_followed_outside_refused(tmp_path, key, pub, keyfile):
@@ -567,9 +712,15 @@ def test_symlinks_inside_the_tree_are_followed_outside_refused(tmp_path, key, pu
 def test_names_are_printed_escaped(tmp_path, key, pub):
     forged = f"x\n{tmp_path / 'app.zip'}: OK (9 files verified, signed by {key.fingerprint})"
     ansi = "\x1b[2K\x1b[1Ghidden.py"
-    archive = craft_zip(tmp_path / "app.zip", [
-        Member("a.py", b""), Member(forged, b""), Member(ansi, b""),
-        Member(MANIFEST_NAME, signed_manifest(key, {"a.py": sha(b"")}))])
+    archive = craft_zip(
+        tmp_path / "app.zip",
+        [
+            Member("a.py", b""),
+            Member(forged, b""),
+            Member(ansi, b""),
+            Member(MANIFEST_NAME, signed_manifest(key, {"a.py": sha(b"")})),
+        ],
+    )
     result = cli("verify", archive, "--key", pub)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
@@ -592,10 +743,12 @@ def test_escaped_directory_names(tmp_path, key, pub, keyfile):
     os.close(os.open(os.fsencode(root) + b"/bad\xff.py", os.O_CREAT | os.O_WRONLY))
     result = cli("verify", root, "--key", pub)
     assert result.returncode == 1
-    assert (f"{root}: unsafe: {root}/evil\\nOK\\x1b[0m.py: cannot be listed in a manifest: "
-            "control character in path: 'evil\\nOK\\x1b[0m.py'") in result.stdout
+    assert (
+        f"{root}: unsafe: {root}/evil\\nOK\\x1b[0m.py: cannot be listed in a manifest: "
+        "control character in path: 'evil\\nOK\\x1b[0m.py'"
+    ) in result.stdout
     assert not [line for line in result.stdout.splitlines() if line.startswith("OK")]
-    assert f"bad\\xff.py: file name is not valid UTF-8" in result.stdout
+    assert "bad\\xff.py: file name is not valid UTF-8" in result.stdout
     assert "\x1b" not in result.stdout
 
 
@@ -615,10 +768,14 @@ def disagreement(case: str, tmp_path: Path, key) -> tuple[Path, str, str]:
         # the signer take the stored names. Swapped contents pass zipfile's view.
         a, b = b"VALUE = 'a'\n", b"VALUE = 'b'\n"
         manifest = signed_manifest(key, {"a.py": sha(a), "b.py": sha(b)})
-        archive = craft_zip(tmp_path / f"{case}.zip", [
-            Member("a.py", b, extra=unicode_path_extra(b"a.py", "b.py")),
-            Member("b.py", a, extra=unicode_path_extra(b"b.py", "a.py")),
-            Member(MANIFEST_NAME, manifest)])
+        archive = craft_zip(
+            tmp_path / f"{case}.zip",
+            [
+                Member("a.py", b, extra=unicode_path_extra(b"a.py", "b.py")),
+                Member("b.py", a, extra=unicode_path_extra(b"b.py", "a.py")),
+                Member(MANIFEST_NAME, manifest),
+            ],
+        )
         return archive, "a", "its SHA-256 does not match the signed manifest"
     archive = signed_zip(tmp_path, key, {"a.py": b"VALUE = 'a'\n"}, method=0, name=f"{case}.zip")
     data = archive.read_bytes()
@@ -629,13 +786,12 @@ def disagreement(case: str, tmp_path: Path, key) -> tuple[Path, str, str]:
         end = data.rindex(b"PK\x05\x06")
         fields = list(struct.unpack_from("<4s4H2IH", data, end))
         fields[3] = fields[4] = fields[4] + 1
-        archive.write_bytes(data[:end] + struct.pack("<4s4H2IH", *fields) + data[end + 22:])
+        archive.write_bytes(data[:end] + struct.pack("<4s4H2IH", *fields) + data[end + 22 :])
         return archive, "a", "3 entries cannot fit in a central directory"
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["bytes_after_end_record", "oversized_entry_count",
-                                  "unicode_path_extra"])
+@pytest.mark.parametrize("case", ["bytes_after_end_record", "oversized_entry_count", "unicode_path_extra"])
 def test_verify_and_runtime_agree(tmp_path, key, pub, case):
     archive, module, reason = disagreement(case, tmp_path, key)
     result = run_child(pub, [archive], [["import", module]])
@@ -645,14 +801,14 @@ def test_verify_and_runtime_agree(tmp_path, key, pub, case):
     assert not report.ok
     assert reason in json.dumps(report.to_dict()) or case == "unicode_path_extra"
     if case == "unicode_path_extra":
-        assert [(f.path, f.status) for f in report.files] == [("a.py", "modified"),
-                                                               ("b.py", "modified")]
+        assert [(f.path, f.status) for f in report.files] == [("a.py", "modified"), ("b.py", "modified")]
     assert_refused_cli(cli("verify", archive, "--key", pub))
 
 
 def test_signer_reads_the_stored_names_too(tmp_path, key):
-    archive = craft_zip(tmp_path / "x.zip", [
-        Member("a.py", b"A = 1\n", extra=unicode_path_extra(b"a.py", "z.py"))])
+    archive = craft_zip(
+        tmp_path / "x.zip", [Member("a.py", b"A = 1\n", extra=unicode_path_extra(b"a.py", "z.py"))]
+    )
     manifest = sign_zipfile(archive, key)
     assert list(manifest) == ["a.py"]
     assert verify_path(archive, key.public_key).ok
@@ -685,25 +841,34 @@ def _deflate(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-@pytest.mark.parametrize("member, reason", [
-    (Member("m", b"abc", crc=1), "is corrupt: bad CRC-32"),
-    (Member("m", b"abc", size=4), "is stored with two different sizes"),
-    (Member("m", b"abcdef" * 10, method=8, size=59), "inflates to more than its declared size of 59"),
-    (Member("m", b"abcdef" * 10, method=8, size=61), "is corrupt: 60 bytes, not the declared 61"),
-    (Member("m", method=8, raw=_deflate(b"x" * 100)[:-3], size=100, crc=zlib.crc32(b"x" * 100)),
-     "is corrupt: its deflate stream is truncated"),
-    (Member("m", method=8, raw=_deflate(b"x" * 100) + b"junk", size=100, crc=zlib.crc32(b"x" * 100)),
-     "is corrupt: data after the end of its deflate stream"),
-    (Member("m", b"abc", method=12), "uses compression method 12 (bzip2)"),
-    (Member("m", b"abc", flags=1), "is encrypted"),
-])
+@pytest.mark.parametrize(
+    "member, reason",
+    [
+        (Member("m", b"abc", crc=1), "is corrupt: bad CRC-32"),
+        (Member("m", b"abc", size=4), "is stored with two different sizes"),
+        (Member("m", b"abcdef" * 10, method=8, size=59), "inflates to more than its declared size of 59"),
+        (Member("m", b"abcdef" * 10, method=8, size=61), "is corrupt: 60 bytes, not the declared 61"),
+        (
+            Member("m", method=8, raw=_deflate(b"x" * 100)[:-3], size=100, crc=zlib.crc32(b"x" * 100)),
+            "is corrupt: its deflate stream is truncated",
+        ),
+        (
+            Member("m", method=8, raw=_deflate(b"x" * 100) + b"junk", size=100, crc=zlib.crc32(b"x" * 100)),
+            "is corrupt: data after the end of its deflate stream",
+        ),
+        (Member("m", b"abc", method=12), "uses compression method 12 (bzip2)"),
+        (Member("m", b"abc", flags=1), "is encrypted"),
+    ],
+)
 def test_member_reader_refuses(tmp_path, member, reason):
     from signedimp.bounded_read import read_member
     from signedimp.zipdir import read_zip_directory
 
     archive = craft_zip(tmp_path / "x.zip", [member])
     (entry,) = read_zip_directory(archive)
-    with pytest.raises(ZipFormatError, match=f"^{archive}: member 'm' " + reason.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        ZipFormatError, match=f"^{archive}: member 'm' " + reason.replace("(", r"\(").replace(")", r"\)")
+    ):
         read_member(str(archive), entry)
 
 
@@ -726,8 +891,13 @@ def test_local_header_must_repeat_the_central_name(tmp_path, key, pub):
     data = archive.read_bytes()
     archive.write_bytes(data.replace(b"pkg/mod.py", b"pkg/MOD.py", 1))  # the local header's copy
     result = run_child(pub, [archive], [["import", "pkg"], ["import", "pkg.mod"]])
-    assert_refused(result[1], "IntegrityCheckFailed", "pkg.mod", archive / "pkg" / "mod.py",
-                   "member 'pkg/mod.py' is corrupt: the local header names another file")
+    assert_refused(
+        result[1],
+        "IntegrityCheckFailed",
+        "pkg.mod",
+        archive / "pkg" / "mod.py",
+        "member 'pkg/mod.py' is corrupt: the local header names another file",
+    )
 
 
 def test_giant_sparse_file_in_a_folder_is_refused_by_sign_and_verify(tmp_path, key, pub, keyfile):
@@ -740,5 +910,6 @@ def test_giant_sparse_file_in_a_folder_is_refused_by_sign_and_verify(tmp_path, k
     assert_refused_cli(cli("sign", root, "--key", keyfile, limit=True), reason)
     # Listed (by a manifest that claims it), it is reported unreadable, never read.
     (root / MANIFEST_NAME).write_bytes(signed_manifest(key, {"a.py": sha(b""), "giant.bin": "0" * 64}))
-    assert_refused_cli(cli("verify", root, "--key", pub, limit=True),
-                       f"{root}: modified: giant.bin (unreadable: {reason})")
+    assert_refused_cli(
+        cli("verify", root, "--key", pub, limit=True), f"{root}: modified: giant.bin (unreadable: {reason})"
+    )

@@ -26,7 +26,7 @@ from signedimp.tools import generate_key, sha256_hex, sign_directory, sign_manif
 
 from .helpers import PROJECT_ROOT, clean_env, run_python, write_tree
 
-PRELUDE = r'''
+PRELUDE = r"""
 import ast, os, sys
 CFG = ast.literal_eval(sys.argv[1])
 sys.path.insert(0, CFG["project"])
@@ -48,35 +48,54 @@ def error(exc):
             "file": getattr(exc, "file", None)}
 def loader_name(module):
     return type(module.__spec__.loader).__name__
-'''
+"""
 
-EPILOGUE = r'''
+EPILOGUE = r"""
 print("RESULT:" + repr(OUT))  # repr, not json: with trusted_paths=() json cannot be imported
-'''
+"""
 
 
 def result(proc) -> dict:
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
     assert len(lines) == 1, (proc.stdout, proc.stderr)
-    return ast.literal_eval(lines[0][len("RESULT:"):])
+    return ast.literal_eval(lines[0][len("RESULT:") :])
 
 
-def hooked(snippet: str, paths, pubs, *, manager: bool = True, trusted="default", cwd=None,
-           interpreter: str | None = None) -> dict:
-    cfg = {"project": str(PROJECT_ROOT), "paths": [str(p) for p in paths],
-           "pubs": [str(p) for p in pubs], "manager": manager, "trusted": trusted}
+def hooked(
+    snippet: str,
+    paths,
+    pubs,
+    *,
+    manager: bool = True,
+    trusted="default",
+    cwd=None,
+    interpreter: str | None = None,
+) -> dict:
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "paths": [str(p) for p in paths],
+        "pubs": [str(p) for p in pubs],
+        "manager": manager,
+        "trusted": trusted,
+    }
     code = PRELUDE + textwrap.dedent(snippet) + EPILOGUE
     return result(run_python(code, repr(cfg), cwd=cwd, interpreter=interpreter))
 
 
 # -- keys and sample trees -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory):
     """Three Ed25519 keys and one RSA key, with their public PEM files."""
     folder = tmp_path_factory.mktemp("hook-keys")
-    made = {"a": generate_key(), "b": generate_key(), "other": generate_key(), "rsa": generate_key("rsa", 2048)}
+    made = {
+        "a": generate_key(),
+        "b": generate_key(),
+        "other": generate_key(),
+        "rsa": generate_key("rsa", 2048),
+    }
     pubs = {}
     for name, key in made.items():
         pubs[name] = folder / f"{name}.pub.pem"
@@ -91,12 +110,12 @@ APP = {
         from . import sub
         VALUE = "app"
         ''',
-    "app/__main__.py": '''\
+    "app/__main__.py": """\
         import sys
         from app.core import greet
         from . import VALUE
         print("main:", __name__, __spec__.name, __file__.replace("\\\\", "/").rsplit("/", 2)[-2:], greet("main"), VALUE, sys.argv[1:])
-        ''',
+        """,
     "app/core.py": '''\
         import os
 
@@ -119,23 +138,23 @@ APP = {
         if __name__ == "__main__":
             print("core as main:", __name__, __spec__.name, greet("core"))
         ''',
-    "app/sub/__init__.py": '''\
+    "app/sub/__init__.py": """\
         from ..core import greet as g
         VALUE = "sub:" + g("sub")
-        ''',
-    "app/sub/leaf.py": '''\
+        """,
+    "app/sub/leaf.py": """\
         from . import VALUE as PARENT
         from .. import core
         from ..core import Thing
         LEAF = PARENT + "/" + core.greet("leaf") + "/" + Thing().method()
-        ''',
+        """,
     "app/resource.txt": "resource text\n",
     "app/data/config.txt": "config data\n",
     "app/data/nested/deep.bin": b"\x00\x01binary\xff",
     "app/sub/sub.txt": "sub resource\n",
 }
 
-DESCRIBE = r'''
+DESCRIBE = r"""
 import importlib, importlib.resources as ir, inspect, pkgutil, traceback, warnings
 import app, app.sub.leaf, app.core
 
@@ -176,7 +195,7 @@ try:
 except ValueError:
     OUT["traceback"] = traceback.format_exc().splitlines()[-3:]
 OUT["loaders"] = sorted({loader_name(sys.modules[n]) for n in ("app", "app.core", "app.sub", "app.sub.leaf")})
-'''
+"""
 
 
 def build_zip(archive: Path, tree: Path, prefix: str = "", extra=()) -> Path:
@@ -216,8 +235,13 @@ def layouts(tmp_path_factory, keys):
     pyz.write_bytes(b"#!/usr/bin/env python3\n" + body.read_bytes())
     sign_zipfile(pyz, key)
     assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")
-    return {"dir": directory, "zip": archive, "pyz": pyz, "zip_subpath": subpath_zip / "lib",
-            "zip_subpath_root_manifest": rootsigned / "lib"}
+    return {
+        "dir": directory,
+        "zip": archive,
+        "pyz": pyz,
+        "zip_subpath": subpath_zip / "lib",
+        "zip_subpath_root_manifest": rootsigned / "lib",
+    }
 
 
 def expected_describe(entry: Path) -> dict:
@@ -242,22 +266,60 @@ def expected_describe(entry: Path) -> dict:
         "getsource_class": 'class Thing:\n    """A documented class."""\n\n    def method(self):\n        return greet("thing")\n',
         "getsource_module": textwrap.dedent(APP["app/sub/leaf.py"]),
         "getdoc": "A documented class.",
-        "traceback": [f'  File "{j(e, "app", "core.py")}", line 9, in boom',
-                      '    raise ValueError("boom from core")', "ValueError: boom from core"],
+        "traceback": [
+            f'  File "{j(e, "app", "core.py")}", line 9, in boom',
+            '    raise ValueError("boom from core")',
+            "ValueError: boom from core",
+        ],
         "modules": [
-            {"name": "app", "file": j(e, "app", "__init__.py"), "package": "app", "path": [j(e, "app")],
-             "origin": j(e, "app", "__init__.py"), "parent": "app", "has_location": True,
-             "search": [j(e, "app")], "doc": "The app package.", "cached": c(j(e, "app", "__init__.py"))},
-            {"name": "app.core", "file": j(e, "app", "core.py"), "package": "app", "path": None,
-             "origin": j(e, "app", "core.py"), "parent": "app", "has_location": True, "search": None,
-             "doc": None, "cached": c(j(e, "app", "core.py"))},
-            {"name": "app.sub", "file": j(e, "app", "sub", "__init__.py"), "package": "app.sub",
-             "path": [j(e, "app", "sub")], "origin": j(e, "app", "sub", "__init__.py"),
-             "parent": "app.sub", "has_location": True, "search": [j(e, "app", "sub")], "doc": None,
-             "cached": c(j(e, "app", "sub", "__init__.py"))},
-            {"name": "app.sub.leaf", "file": j(e, "app", "sub", "leaf.py"), "package": "app.sub",
-             "path": None, "origin": j(e, "app", "sub", "leaf.py"), "parent": "app.sub",
-             "has_location": True, "search": None, "doc": None, "cached": c(j(e, "app", "sub", "leaf.py"))},
+            {
+                "name": "app",
+                "file": j(e, "app", "__init__.py"),
+                "package": "app",
+                "path": [j(e, "app")],
+                "origin": j(e, "app", "__init__.py"),
+                "parent": "app",
+                "has_location": True,
+                "search": [j(e, "app")],
+                "doc": "The app package.",
+                "cached": c(j(e, "app", "__init__.py")),
+            },
+            {
+                "name": "app.core",
+                "file": j(e, "app", "core.py"),
+                "package": "app",
+                "path": None,
+                "origin": j(e, "app", "core.py"),
+                "parent": "app",
+                "has_location": True,
+                "search": None,
+                "doc": None,
+                "cached": c(j(e, "app", "core.py")),
+            },
+            {
+                "name": "app.sub",
+                "file": j(e, "app", "sub", "__init__.py"),
+                "package": "app.sub",
+                "path": [j(e, "app", "sub")],
+                "origin": j(e, "app", "sub", "__init__.py"),
+                "parent": "app.sub",
+                "has_location": True,
+                "search": [j(e, "app", "sub")],
+                "doc": None,
+                "cached": c(j(e, "app", "sub", "__init__.py")),
+            },
+            {
+                "name": "app.sub.leaf",
+                "file": j(e, "app", "sub", "leaf.py"),
+                "package": "app.sub",
+                "path": None,
+                "origin": j(e, "app", "sub", "leaf.py"),
+                "parent": "app.sub",
+                "has_location": True,
+                "search": None,
+                "doc": None,
+                "cached": c(j(e, "app", "sub", "leaf.py")),
+            },
         ],
     }
 
@@ -288,55 +350,79 @@ def test_zip_subpath_covered_by_the_archive_root_manifest(layouts, keys, tmp_pat
 def test_zip_subpath_manifest_paths_are_relative_to_the_subpath(layouts, keys, tmp_path):
     """app.zip/lib on sys.path: files outside lib/ are not reachable, lib/'s manifest rules."""
     entry = layouts["zip_subpath"]
-    out = hooked('''
+    out = hooked(
+        """
         import app
         OUT["file"] = app.__file__
         try:
             import README
         except ImportError as exc:
             OUT["readme"] = type(exc).__name__
-        ''', [entry], [keys[1]["a"]], cwd=tmp_path)
+        """,
+        [entry],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     assert out == {"file": str(entry / "app" / "__init__.py"), "readme": "ModuleNotFoundError"}
 
 
 @pytest.mark.parametrize("layout", ["dir", "zip", "zip_subpath"])
 def test_pkgutil_iter_modules_and_walk_packages(layout, layouts, keys, tmp_path):
-    snippet = '''
+    snippet = """
         import pkgutil
         import app
         OUT["iter"] = sorted((m.name, m.ispkg) for m in pkgutil.iter_modules(app.__path__, "app."))
         OUT["walk"] = sorted(m.name for m in pkgutil.walk_packages(app.__path__, "app."))
-        '''
+        """
     entry = layouts[layout]
     plain = hooked(snippet, [entry], [keys[1]["a"]], manager=False, cwd=tmp_path)
-    assert plain == {"iter": [("app.__main__", False), ("app.core", False), ("app.sub", True)],
-                     "walk": ["app.__main__", "app.core", "app.sub", "app.sub.leaf"]}
+    assert plain == {
+        "iter": [("app.__main__", False), ("app.core", False), ("app.sub", True)],
+        "walk": ["app.__main__", "app.core", "app.sub", "app.sub.leaf"],
+    }
     signed = hooked(snippet, [entry], [keys[1]["a"]], cwd=tmp_path)
     assert signed == plain
 
 
 def test_script_directory_as_current_directory(layouts, keys):
     """``python -c`` puts '' (the current directory) first on sys.path: a signed cwd works."""
-    out = hooked('''
+    out = hooked(
+        """
         import app.sub.leaf
         OUT["first"] = sys.path[len(CFG["paths"])]
         OUT["leaf"] = [app.sub.leaf.LEAF, app.sub.leaf.__file__, loader_name(app.sub.leaf)]
-        ''', [], [keys[1]["a"]], cwd=layouts["dir"])
-    assert out == {"first": "", "leaf": ["sub:hello sub/hello leaf/hello thing",
-                                         str(layouts["dir"] / "app" / "sub" / "leaf.py"), "VerifyingLoader"]}
+        """,
+        [],
+        [keys[1]["a"]],
+        cwd=layouts["dir"],
+    )
+    assert out == {
+        "first": "",
+        "leaf": [
+            "sub:hello sub/hello leaf/hello thing",
+            str(layouts["dir"] / "app" / "sub" / "leaf.py"),
+            "VerifyingLoader",
+        ],
+    }
 
 
 # -- namespace packages ------------------------------------------------------------------------
 
+
 def test_namespace_package_split_over_two_signed_roots(tmp_path_factory, keys, tmp_path):
     base = tmp_path_factory.mktemp("ns")
     one = write_tree(base / "one", {"nspkg/alpha.py": "NAME = 'alpha'\n", "nspkg/data/a.txt": "a\n"})
-    two = write_tree(base / "two", {"nspkg/beta.py": "from . import alpha\nNAME = 'beta+' + alpha.NAME\n",
-                                    "nspkg/inner/__init__.py": "NAME = 'inner'\n"})
+    two = write_tree(
+        base / "two",
+        {
+            "nspkg/beta.py": "from . import alpha\nNAME = 'beta+' + alpha.NAME\n",
+            "nspkg/inner/__init__.py": "NAME = 'inner'\n",
+        },
+    )
     sign_directory(one, keys[0]["a"])
     archive = build_zip(base / "two.zip", two)
     sign_zipfile(archive, keys[0]["a"])
-    snippet = '''
+    snippet = """
         import importlib.resources as ir
         import nspkg, nspkg.alpha, nspkg.beta, nspkg.inner
         OUT["path"] = list(nspkg.__path__)
@@ -344,37 +430,56 @@ def test_namespace_package_split_over_two_signed_roots(tmp_path_factory, keys, t
         OUT["names"] = [nspkg.alpha.NAME, nspkg.beta.NAME, nspkg.inner.NAME]
         OUT["files"] = [nspkg.alpha.__file__, nspkg.beta.__file__, nspkg.inner.__file__]
         OUT["loaders"] = sorted({loader_name(sys.modules[n]) for n in ("nspkg.alpha", "nspkg.beta", "nspkg.inner")})
-        '''
+        """
     signed = hooked(snippet, [one, archive], [keys[1]["a"]], cwd=tmp_path)
     plain = hooked(snippet, [one, archive], [keys[1]["a"]], manager=False, cwd=tmp_path)
     assert signed["loaders"] == ["VerifyingLoader"]
-    assert _strip_loaders(signed) == _strip_loaders(plain) == {
-        "path": [str(one / "nspkg"), str(archive / "nspkg")],
-        "file": None,
-        "names": ["alpha", "beta+alpha", "inner"],
-        "files": [str(one / "nspkg" / "alpha.py"), str(archive / "nspkg" / "beta.py"),
-                  str(archive / "nspkg" / "inner" / "__init__.py")],
-    }
+    assert (
+        _strip_loaders(signed)
+        == _strip_loaders(plain)
+        == {
+            "path": [str(one / "nspkg"), str(archive / "nspkg")],
+            "file": None,
+            "names": ["alpha", "beta+alpha", "inner"],
+            "files": [
+                str(one / "nspkg" / "alpha.py"),
+                str(archive / "nspkg" / "beta.py"),
+                str(archive / "nspkg" / "inner" / "__init__.py"),
+            ],
+        }
+    )
 
 
 # -- runpy -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", ["dir", "zip"])
 @pytest.mark.parametrize("module", ["app", "app.core"])
 def test_runpy_python_dash_m(layout, module, layouts, keys, tmp_path):
     entry = layouts[layout]
-    wrapper = PRELUDE + textwrap.dedent(f'''
+    wrapper = PRELUDE + textwrap.dedent(f"""
         import runpy
         sys.argv[1:] = ["x", "y"]
         runpy.run_module({module!r}, run_name="__main__", alter_sys=True)
         print("loader:", type(sys.modules["app.core"].__spec__.loader).__name__)
-        ''')
-    cfg = {"project": str(PROJECT_ROOT), "paths": [str(entry)], "pubs": [str(keys[1]["a"])],
-           "manager": True, "trusted": "default"}
+        """)
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "paths": [str(entry)],
+        "pubs": [str(keys[1]["a"])],
+        "manager": True,
+        "trusted": "default",
+    }
     signed = run_python(wrapper, repr(cfg), cwd=tmp_path)
     assert signed.returncode == 0, signed.stderr
-    plain = run_python("import runpy, sys; runpy._run_module_as_main(sys.argv.pop(1))", module, "x", "y",
-                       cwd=tmp_path, env=clean_env(PYTHONPATH=str(entry)))
+    plain = run_python(
+        "import runpy, sys; runpy._run_module_as_main(sys.argv.pop(1))",
+        module,
+        "x",
+        "y",
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(entry)),
+    )
     assert plain.returncode == 0, plain.stderr
     *lines, loader = signed.stdout.splitlines()
     assert loader == "loader: VerifyingLoader"
@@ -384,42 +489,57 @@ def test_runpy_python_dash_m(layout, module, layouts, keys, tmp_path):
     else:
         assert lines == ["core as main: __main__ app.core hello core"]
     # and the real command line, python -m, agrees
-    dash_m = subprocess.run([sys.executable, "-m", module, "x", "y"], capture_output=True, text=True,
-                            cwd=tmp_path, env=clean_env(PYTHONPATH=str(entry)))
+    dash_m = subprocess.run(
+        [sys.executable, "-m", module, "x", "y"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(entry)),
+    )
     assert dash_m.stdout.splitlines() == lines, dash_m.stderr
 
 
 # -- wheels and dist-info manifests -------------------------------------------------------------
 
+
 def make_wheel_root(root: Path, key, name="wpkg", version="1.0") -> Path:
-    write_tree(root, {
-        f"{name}/__init__.py": "from .mod import VALUE\n",
-        f"{name}/mod.py": "VALUE = 'wheel value'\n",
-        f"{name}/data.json": '{"k": 1}\n',
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    })
+    write_tree(
+        root,
+        {
+            f"{name}/__init__.py": "from .mod import VALUE\n",
+            f"{name}/mod.py": "VALUE = 'wheel value'\n",
+            f"{name}/data.json": '{"k": 1}\n',
+            f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+            f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        },
+    )
     return root
 
 
 def dist_info_sign(root: Path, key, dist_info: str, previous: Manifest | None = None, exclude=()) -> Manifest:
-    hashes = {p.relative_to(root).as_posix(): sha256_hex(p.read_bytes())
-              for p in sorted(root.rglob("*")) if p.is_file()}
-    hashes = {k: v for k, v in hashes.items()
-              if not k.endswith(MANIFEST_NAME) and not k.endswith("/RECORD") and k not in exclude}
+    hashes = {
+        p.relative_to(root).as_posix(): sha256_hex(p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+    hashes = {
+        k: v
+        for k, v in hashes.items()
+        if not k.endswith(MANIFEST_NAME) and not k.endswith("/RECORD") and k not in exclude
+    }
     manifest = sign_manifest(hashes, key, previous)
     (root / dist_info / MANIFEST_NAME).write_bytes(manifest.serialise())
     return manifest
 
 
-WHEEL_SNIPPET = '''
+WHEEL_SNIPPET = """
     import pkgutil
     import wpkg
     OUT["value"] = wpkg.VALUE
     OUT["data"] = pkgutil.get_data("wpkg", "data.json").decode()
     OUT["loader"] = loader_name(wpkg)
     OUT["file"] = wpkg.__file__
-    '''
+    """
 
 
 def test_wheel_style_root_with_dist_info_manifest(tmp_path_factory, keys, tmp_path):
@@ -427,8 +547,12 @@ def test_wheel_style_root_with_dist_info_manifest(tmp_path_factory, keys, tmp_pa
     dist_info_sign(root, keys[0]["a"], "wpkg-1.0.dist-info")
     assert not (root / MANIFEST_NAME).exists()
     out = hooked(WHEEL_SNIPPET, [root], [keys[1]["a"]], cwd=tmp_path)
-    assert out == {"value": "wheel value", "data": '{"k": 1}\n', "loader": "VerifyingLoader",
-                   "file": str(root / "wpkg" / "__init__.py")}
+    assert out == {
+        "value": "wheel value",
+        "data": '{"k": 1}\n',
+        "loader": "VerifyingLoader",
+        "file": str(root / "wpkg" / "__init__.py"),
+    }
 
 
 def test_signed_wheel_file_on_sys_path(tmp_path_factory, keys, tmp_path):
@@ -442,8 +566,12 @@ def test_signed_wheel_file_on_sys_path(tmp_path_factory, keys, tmp_path):
         assert f"wpkg-1.0.dist-info/{MANIFEST_NAME}" in zf.namelist()
         assert MANIFEST_NAME not in zf.namelist()
     out = hooked(WHEEL_SNIPPET, [wheel], [keys[1]["a"]], cwd=tmp_path)
-    assert out == {"value": "wheel value", "data": '{"k": 1}\n', "loader": "VerifyingLoader",
-                   "file": str(wheel / "wpkg" / "__init__.py")}
+    assert out == {
+        "value": "wheel value",
+        "data": '{"k": 1}\n',
+        "loader": "VerifyingLoader",
+        "file": str(wheel / "wpkg" / "__init__.py"),
+    }
 
 
 def test_root_and_dist_info_manifests_that_agree(tmp_path_factory, keys, tmp_path):
@@ -464,8 +592,12 @@ def test_root_manifest_decides_over_a_dist_info_manifest_that_disagrees(tmp_path
     mod.write_text(genuine)
     sign_directory(root, keys[0]["a"])  # lists the genuine hash (and the dist-info manifest)
     out = hooked(WHEEL_SNIPPET, [root], [keys[1]["a"]], cwd=tmp_path)
-    assert out == {"value": "wheel value", "data": '{"k": 1}\n', "loader": "VerifyingLoader",
-                   "file": str(mod.parent / "__init__.py")}
+    assert out == {
+        "value": "wheel value",
+        "data": '{"k": 1}\n',
+        "loader": "VerifyingLoader",
+        "file": str(mod.parent / "__init__.py"),
+    }
 
 
 def test_dist_info_manifests_that_disagree(tmp_path_factory, keys, tmp_path):
@@ -478,20 +610,31 @@ def test_dist_info_manifests_that_disagree(tmp_path_factory, keys, tmp_path):
     dist_info_sign(root, keys[0]["a"], "other-1.0.dist-info")  # lists the other release's hash
     mod.write_text(genuine)
     dist_info_sign(root, keys[0]["a"], "wpkg-1.0.dist-info", exclude={"other-1.0.dist-info/METADATA"})
-    out = hooked('''
+    out = hooked(
+        """
         try:
             import wpkg
         except ImportError as exc:
             OUT["exc"] = error(exc)
-        ''', [root], [keys[1]["a"]], cwd=tmp_path)
+        """,
+        [root],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     file = str(mod)
-    assert out == {"exc": {
-        "error": "IntegrityCheckFailed", "module": "wpkg.mod", "file": file,
-        "message": f"signedimp refused module 'wpkg.mod', file {file!r}: "
-                   "trusted manifests list different SHA-256 digests for it"}}
+    assert out == {
+        "exc": {
+            "error": "IntegrityCheckFailed",
+            "module": "wpkg.mod",
+            "file": file,
+            "message": f"signedimp refused module 'wpkg.mod', file {file!r}: "
+            "trusted manifests list different SHA-256 digests for it",
+        }
+    }
 
 
 # -- co-signing ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cosigned(tmp_path_factory, keys):
@@ -499,19 +642,27 @@ def cosigned(tmp_path_factory, keys):
     sign_directory(root, keys[0]["a"])
     sign_directory(root, keys[0]["rsa"])
     manifest = Manifest.parse((root / MANIFEST_NAME).read_bytes())
-    assert {s.fingerprint for s in manifest.signatures} == {keys[0]["a"].fingerprint, keys[0]["rsa"].fingerprint}
+    assert {s.fingerprint for s in manifest.signatures} == {
+        keys[0]["a"].fingerprint,
+        keys[0]["rsa"].fingerprint,
+    }
     return root
 
 
 @pytest.mark.parametrize("trusting", [["a"], ["rsa"], ["other", "rsa"], ["other"]])
 def test_cosigned_manifest_trusting_either_key(cosigned, keys, trusting, tmp_path):
-    out = hooked('''
+    out = hooked(
+        """
         try:
             import cos
             OUT["value"] = cos.VALUE
         except ImportError as exc:
             OUT["exc"] = error(exc)
-        ''', [cosigned], [keys[1][k] for k in trusting], cwd=tmp_path)
+        """,
+        [cosigned],
+        [keys[1][k] for k in trusting],
+        cwd=tmp_path,
+    )
     if trusting == ["other"]:
         assert out["exc"]["error"] == "IntegrityCheckMissing"
         assert out["exc"]["module"] == "cos" and out["exc"]["file"] == str(cosigned / "cos.py")
@@ -522,7 +673,7 @@ def test_cosigned_manifest_trusting_either_key(cosigned, keys, trusting, tmp_pat
 
 # -- bytecode ---------------------------------------------------------------------------------
 
-COUNT_COMPILE = '''
+COUNT_COMPILE = """
 import builtins
 COMPILED = []
 _real_compile = builtins.compile
@@ -530,20 +681,23 @@ def _counting_compile(source, filename, *args, **kwargs):
     COMPILED.append(str(filename))
     return _real_compile(source, filename, *args, **kwargs)
 builtins.compile = _counting_compile
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def bytecode_root(tmp_path_factory, keys):
     """A sealed tree: the listed pyc was compiled from other source text than the listed .py,
     so the module's VALUE tells which of the two was executed."""
-    root = write_tree(tmp_path_factory.mktemp("bytecode") / "root", {
-        "bc.py": "VALUE = 'from bytecode'\n",
-        "bcpkg/__init__.py": "VALUE = 'package from bytecode'\n",
-        "oldpy.py": "VALUE = 'from bytecode'\n",
-        "sourceless.py": "VALUE = 'sourceless from bytecode'\n",
-        "wrongmagic.py": "VALUE = 'never'\n",
-    })
+    root = write_tree(
+        tmp_path_factory.mktemp("bytecode") / "root",
+        {
+            "bc.py": "VALUE = 'from bytecode'\n",
+            "bcpkg/__init__.py": "VALUE = 'package from bytecode'\n",
+            "oldpy.py": "VALUE = 'from bytecode'\n",
+            "sourceless.py": "VALUE = 'sourceless from bytecode'\n",
+            "wrongmagic.py": "VALUE = 'never'\n",
+        },
+    )
     compileall.compile_dir(str(root), quiet=1, legacy=False)
     compileall.compile_file(str(root / "sourceless.py"), quiet=1, legacy=True)
     compileall.compile_file(str(root / "wrongmagic.py"), quiet=1, legacy=True)
@@ -564,13 +718,19 @@ def bytecode_root(tmp_path_factory, keys):
 
 
 def test_listed_bytecode_is_used_without_compiling(bytecode_root, keys, tmp_path):
-    out = hooked(COUNT_COMPILE + textwrap.dedent('''
+    out = hooked(
+        COUNT_COMPILE
+        + textwrap.dedent("""
         import bc, bcpkg, sourceless
         OUT["values"] = [bc.VALUE, bcpkg.VALUE, sourceless.VALUE]
         OUT["loaders"] = [loader_name(bc), loader_name(bcpkg), loader_name(sourceless)]
         OUT["compiled"] = [c for c in COMPILED if "bc" in c or "sourceless" in c]
         OUT["files"] = [bc.__file__, sourceless.__file__]
-        '''), [bytecode_root], [keys[1]["a"]], cwd=tmp_path)
+        """),
+        [bytecode_root],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     assert out == {
         "values": ["from bytecode", "package from bytecode", "sourceless from bytecode"],
         "loaders": ["VerifyingLoader"] * 3,
@@ -580,7 +740,9 @@ def test_listed_bytecode_is_used_without_compiling(bytecode_root, keys, tmp_path
 
 
 def test_listed_bytecode_for_another_python_falls_back_to_listed_source(bytecode_root, keys, tmp_path):
-    out = hooked(COUNT_COMPILE + textwrap.dedent('''
+    out = hooked(
+        COUNT_COMPILE
+        + textwrap.dedent("""
         import oldpy
         OUT["value"] = oldpy.VALUE
         OUT["compiled"] = [c for c in COMPILED if "oldpy" in c]
@@ -588,13 +750,20 @@ def test_listed_bytecode_for_another_python_falls_back_to_listed_source(bytecode
             import wrongmagic
         except ImportError as exc:
             OUT["wrongmagic"] = [type(exc).__name__, str(exc)]
-        '''), [bytecode_root], [keys[1]["a"]], cwd=tmp_path)
+        """),
+        [bytecode_root],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     wrong = str(bytecode_root / "wrongmagic.pyc")
     assert out == {
         "value": "from source",
         "compiled": [str(bytecode_root / "oldpy.py")],
-        "wrongmagic": ["ImportError", f"bad magic number in {wrong!r}: signed bytecode for another "
-                                      "Python version and no signed source beside it"],
+        "wrongmagic": [
+            "ImportError",
+            f"bad magic number in {wrong!r}: signed bytecode for another "
+            "Python version and no signed source beside it",
+        ],
     }
 
 
@@ -602,18 +771,26 @@ def test_unlisted_bytecode_is_ignored_and_source_compiled(tmp_path_factory, keys
     root = write_tree(tmp_path_factory.mktemp("unlisted-bc") / "root", {"ub.py": "VALUE = 'source'\n"})
     sign_directory(root, keys[0]["a"])
     compileall.compile_dir(str(root), quiet=1)  # written after signing, like pip or Python would
-    out = hooked(COUNT_COMPILE + textwrap.dedent('''
+    out = hooked(
+        COUNT_COMPILE
+        + textwrap.dedent("""
         import ub
         OUT["value"] = ub.VALUE
         OUT["compiled"] = [c for c in COMPILED if "ub" in c]
-        '''), [root], [keys[1]["a"]], cwd=tmp_path)
+        """),
+        [root],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     assert out == {"value": "source", "compiled": [str(root / "ub.py")]}
 
 
 # -- the trusted standard library --------------------------------------------------------------
 
+
 def test_default_trusts_the_standard_library(keys, tmp_path):
-    out = hooked('''
+    out = hooked(
+        """
         before = {n for n in ("json", "email", "email.mime.text", "sqlite3", "_sqlite3") if n in sys.modules}
         import json, email.mime.text, sqlite3
         OUT["before"] = sorted(before)
@@ -621,17 +798,28 @@ def test_default_trusts_the_standard_library(keys, tmp_path):
         OUT["sqlite_works"] = sqlite3.connect(":memory:").execute("select 40 + 2").fetchone()[0]
         OUT["json_works"] = json.loads('{"a": [1]}')
         OUT["dynload"] = "lib-dynload" in sys.modules["_sqlite3"].__file__
-        ''', [], [keys[1]["a"]], cwd=tmp_path)
+        """,
+        [],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     assert out == {
         "before": [],
-        "loaders": {"json": "SourceFileLoader", "email.mime.text": "SourceFileLoader",
-                    "sqlite3": "SourceFileLoader", "_sqlite3": "ExtensionFileLoader"},
-        "sqlite_works": 42, "json_works": {"a": [1]}, "dynload": True,
+        "loaders": {
+            "json": "SourceFileLoader",
+            "email.mime.text": "SourceFileLoader",
+            "sqlite3": "SourceFileLoader",
+            "_sqlite3": "ExtensionFileLoader",
+        },
+        "sqlite_works": 42,
+        "json_works": {"a": [1]},
+        "dynload": True,
     }
 
 
 def test_empty_trusted_paths_refuses_the_standard_library(keys, tmp_path):
-    out = hooked('''
+    out = hooked(
+        """
         OUT["json_loaded_before"] = "json" in sys.modules
         try:
             import json
@@ -639,22 +827,38 @@ def test_empty_trusted_paths_refuses_the_standard_library(keys, tmp_path):
             OUT["json"] = error(exc)
         import itertools, marshal  # built-in modules still pass
         OUT["builtin"] = [itertools.__spec__.origin, marshal.__spec__.origin]
-        ''', [], [keys[1]["a"]], trusted=(), cwd=tmp_path)
+        """,
+        [],
+        [keys[1]["a"]],
+        trusted=(),
+        cwd=tmp_path,
+    )
     json_init = os.path.join(os.path.dirname(json.__file__), "__init__.py")
     assert out["json_loaded_before"] is False
     assert out["builtin"] == ["built-in", "built-in"]
     assert out["json"]["error"] == "IntegrityCheckMissing"
     assert out["json"]["module"] == "json"
     assert out["json"]["file"] == json_init
-    assert out["json"]["message"].startswith(f"signedimp refused module 'json', file {json_init!r}: no {MANIFEST_NAME} in ")
+    assert out["json"]["message"].startswith(
+        f"signedimp refused module 'json', file {json_init!r}: no {MANIFEST_NAME} in "
+    )
 
 
 # -- install / uninstall ----------------------------------------------------------------------
 
+
 def test_install_uninstall_and_context_manager_restore_the_import_system(layouts, keys, tmp_path):
-    cfg = {"project": str(PROJECT_ROOT), "paths": [], "pubs": [str(keys[1]["a"])], "manager": False,
-           "trusted": "default", "zip": str(layouts["zip"])}
-    code = PRELUDE + textwrap.dedent('''
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "paths": [],
+        "pubs": [str(keys[1]["a"])],
+        "manager": False,
+        "trusted": "default",
+        "zip": str(layouts["zip"]),
+    }
+    code = (
+        PRELUDE
+        + textwrap.dedent("""
         import zipimport
         meta, hooks = list(sys.meta_path), list(sys.path_hooks)
         def same():
@@ -680,7 +884,9 @@ def test_install_uninstall_and_context_manager_restore_the_import_system(layouts
         OUT["after_context"] = same()
         m.uninstall()
         OUT["double_uninstall"] = same()
-        ''') + EPILOGUE
+        """)
+        + EPILOGUE
+    )
     out = result(run_python(code, repr(cfg), cwd=tmp_path))
     assert out == {
         "installed": [True, 1, True, True, False],
@@ -696,14 +902,24 @@ def test_install_uninstall_and_context_manager_restore_the_import_system(layouts
 
 # -- caches ---------------------------------------------------------------------------------
 
+
 def test_invalidate_caches_rereads_manifests(tmp_path_factory, keys, tmp_path):
     root = write_tree(tmp_path_factory.mktemp("resign") / "root", {"first.py": "VALUE = 1\n"})
     sign_directory(root, keys[0]["a"])
     key_pem = tmp_path / "a.pem"
     key_pem.write_bytes(keys[0]["a"].to_pem())
-    cfg = {"project": str(PROJECT_ROOT), "paths": [], "pubs": [str(keys[1]["a"])], "manager": False,
-           "trusted": "default", "root": str(root), "key": str(key_pem)}
-    code = PRELUDE + textwrap.dedent('''
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "paths": [],
+        "pubs": [str(keys[1]["a"])],
+        "manager": False,
+        "trusted": "default",
+        "root": str(root),
+        "key": str(key_pem),
+    }
+    code = (
+        PRELUDE
+        + textwrap.dedent("""
         import importlib, pathlib
         sys.path.insert(0, CFG["project"])
         from signedimp.tools import load_private_key, sign_directory  # pycryptodome, before install
@@ -736,7 +952,9 @@ def test_invalidate_caches_rereads_manifests(tmp_path_factory, keys, tmp_path):
         importlib.invalidate_caches()
         import second, first
         OUT["after"] = [first.VALUE, second.VALUE, loader_name(first), loader_name(second)]
-        ''') + EPILOGUE
+        """)
+        + EPILOGUE
+    )
     out = result(run_python(code, repr(cfg), cwd=tmp_path))
     assert out == {
         "first": 1,
@@ -754,10 +972,10 @@ def test_listed_legacy_pyc_beside_source_is_not_preferred_in_a_directory(tmp_pat
     assert (root / "stale.pyc").is_file()
     (root / "stale.py").write_text("VALUE = 'new'\n")
     sign_directory(root, keys[0]["a"])
-    snippet = '''
+    snippet = """
         import stale
         OUT["value"] = stale.VALUE
-        '''
+        """
     plain = hooked(snippet, [root], [keys[1]["a"]], manager=False, cwd=tmp_path)
     signed = hooked(snippet, [root], [keys[1]["a"]], cwd=tmp_path)
     assert plain == {"value": "new"}
@@ -766,27 +984,30 @@ def test_listed_legacy_pyc_beside_source_is_not_preferred_in_a_directory(tmp_pat
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="files() accepts a module anchor from 3.12 on")
 def test_resources_files_with_a_module_anchor(layouts, keys, tmp_path):
-    snippet = '''
+    snippet = """
         import importlib.resources as ir
         import app.core
         OUT["read"] = ir.files("app.core").joinpath("resource.txt").read_text()
-        '''
+        """
     plain = hooked(snippet, [layouts["dir"]], [keys[1]["a"]], manager=False, cwd=tmp_path)
     signed = hooked(snippet, [layouts["dir"]], [keys[1]["a"]], cwd=tmp_path)
     assert plain == {"read": "resource text\n"}
     assert signed == plain
 
 
-@pytest.mark.parametrize("layout", [
-    "dir",
-    "zip",
-])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "dir",
+        "zip",
+    ],
+)
 def test_sys_path_entry_with_a_trailing_separator(layout, layouts, keys, tmp_path):
     entry = str(layouts[layout]) + os.sep
-    snippet = '''
+    snippet = """
         import app.sub.leaf
         OUT["leaf"] = app.sub.leaf.LEAF
-        '''
+        """
     plain = hooked(snippet, [entry], [keys[1]["a"]], manager=False, cwd=tmp_path)
     assert plain == {"leaf": "sub:hello sub/hello leaf/hello thing"}
     signed = hooked(snippet, [entry], [keys[1]["a"]], cwd=tmp_path)
@@ -794,7 +1015,7 @@ def test_sys_path_entry_with_a_trailing_separator(layout, layouts, keys, tmp_pat
 
 
 def _resign_zip_snippet() -> str:
-    return '''
+    return """
         import importlib, os, zipfile
         sys.path.insert(0, CFG["project"])
         from signedimp.tools import load_private_key, sign_zipfile  # pycryptodome, before install
@@ -822,7 +1043,7 @@ def _resign_zip_snippet() -> str:
                 OUT["after"].append(importlib.import_module(name).VALUE)
             except ImportError as exc:
                 OUT["after"].append(f"{type(exc).__name__}: {exc}")
-        '''
+        """
 
 
 def test_invalidate_caches_rereads_a_resigned_zip(keys, tmp_path):
@@ -831,8 +1052,16 @@ def test_invalidate_caches_rereads_a_resigned_zip(keys, tmp_path):
     outs = {}
     for manager in (False, True):
         (tmp_path / "resign.zip").unlink(missing_ok=True)
-        cfg = {"project": str(PROJECT_ROOT), "paths": [], "pubs": [str(keys[1]["a"])], "manager": False,
-               "install": manager, "trusted": "default", "zip": str(tmp_path / "resign.zip"), "key": str(key_pem)}
+        cfg = {
+            "project": str(PROJECT_ROOT),
+            "paths": [],
+            "pubs": [str(keys[1]["a"])],
+            "manager": False,
+            "install": manager,
+            "trusted": "default",
+            "zip": str(tmp_path / "resign.zip"),
+            "key": str(key_pem),
+        }
         code = PRELUDE + textwrap.dedent(_resign_zip_snippet()) + EPILOGUE
         outs[manager] = result(run_python(code, repr(cfg), cwd=tmp_path))
     assert outs[False] == {"first": 1, "after": [2, 11]}

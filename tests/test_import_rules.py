@@ -38,13 +38,18 @@ from .test_import_hook import (  # noqa: F401  (keys is a fixture)
 
 def child(snippet: str, paths, pubs, *, manager: bool = True, cwd=None, env=None, head: str = "") -> dict:
     """Run ``snippet`` after PRELUDE and TRY_IMPORT (a manager installed unless told otherwise)."""
-    cfg = {"project": str(PROJECT_ROOT), "paths": [str(p) for p in paths],
-           "pubs": [str(p) for p in pubs], "manager": manager, "trusted": "default"}
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "paths": [str(p) for p in paths],
+        "pubs": [str(p) for p in pubs],
+        "manager": manager,
+        "trusted": "default",
+    }
     code = PRELUDE + head + TRY_IMPORT + textwrap.dedent(snippet) + EPILOGUE
     return result(run_python(code, repr(cfg), cwd=cwd, env=env))
 
 
-TRY_IMPORT = '''
+TRY_IMPORT = """
 import importlib
 def try_import(name, attr="VALUE"):
     try:
@@ -52,21 +57,26 @@ def try_import(name, attr="VALUE"):
     except Exception as exc:
         return [type(exc).__name__, str(exc) if type(exc).__name__ != "IntegrityCheckMissing" else exc.file]
     return getattr(module, attr, "imported")
-'''
+"""
 
 
 # -- 7.3: listed bytecode that is gone -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("write_bytecode", [False, True])
-def test_missing_listed_bytecode_falls_back_to_the_listed_source(tmp_path_factory, keys, tmp_path,
-                                                                 write_bytecode):
+def test_missing_listed_bytecode_falls_back_to_the_listed_source(
+    tmp_path_factory, keys, tmp_path, write_bytecode
+):
     """Sealed after compileall, then ``__pycache__`` removed (pyclean): the listed sources run."""
-    root = write_tree(tmp_path_factory.mktemp("pyclean") / "root", {
-        "top.py": "VALUE = 'top'\n",
-        "pkg/__init__.py": "VALUE = 'pkg'\n",
-        "pkg/mod.py": "VALUE = 'mod'\n",
-        "kept.py": "VALUE = 'kept'\n",
-    })
+    root = write_tree(
+        tmp_path_factory.mktemp("pyclean") / "root",
+        {
+            "top.py": "VALUE = 'top'\n",
+            "pkg/__init__.py": "VALUE = 'pkg'\n",
+            "pkg/mod.py": "VALUE = 'mod'\n",
+            "kept.py": "VALUE = 'kept'\n",
+        },
+    )
     compileall.compile_dir(str(root), quiet=1, legacy=False)
     sign_directory(root, keys[0]["a"])
     tag = sys.implementation.cache_tag
@@ -78,51 +88,66 @@ def test_missing_listed_bytecode_falls_back_to_the_listed_source(tmp_path_factor
     env = clean_env()
     if write_bytecode:
         del env["PYTHONDONTWRITEBYTECODE"]
-    out = child('''
+    out = child(
+        """
         OUT["values"] = [try_import(n) for n in ("top", "pkg", "pkg.mod", "kept")]
         OUT["loaders"] = sorted({loader_name(sys.modules[n]) for n in ("top", "pkg", "pkg.mod", "kept")
                                  if n in sys.modules})
         OUT["compiled"] = sorted(os.path.basename(c) for c in COMPILED if c.startswith(CFG["paths"][0]))
-        ''', [root], [keys[1]["a"]], cwd=tmp_path, env=env, head=COUNT_COMPILE)
+        """,
+        [root],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+        env=env,
+        head=COUNT_COMPILE,
+    )
     # kept.py's listed bytecode is still there: used, not compiled
-    assert out == {"values": ["top", "pkg", "mod", "kept"], "loaders": ["VerifyingLoader"],
-                   "compiled": ["__init__.py", "mod.py", "top.py"]}
+    assert out == {
+        "values": ["top", "pkg", "mod", "kept"],
+        "loaders": ["VerifyingLoader"],
+        "compiled": ["__init__.py", "mod.py", "top.py"],
+    }
     assert not (root / "pkg" / "__pycache__").exists()
 
 
 # -- 7.5: entries inside a signed folder -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sealed_tree(tmp_path_factory, keys):
     """A frozen-app-like tree sealed as a whole; ``vendor/`` was sealed on its own before."""
     base = tmp_path_factory.mktemp("sealed-tree")
-    tree = write_tree(base / "app", {
-        "main.py": "VALUE = 'main'\n",
-        "lib/pkg/__init__.py": "from .mod import VALUE as MOD\nVALUE = 'pkg'\n",
-        "lib/pkg/mod.py": "VALUE = 'mod'\n",
-        "lib/pkg/data.txt": "lib data\n",
-        "lib/single.py": "VALUE = 'single'\n",
-        "plugins/deep/plug.py": "VALUE = 'plug'\n",
-        "vendor/sub/vend.py": "VALUE = 'vend'\n",
-    })
+    tree = write_tree(
+        base / "app",
+        {
+            "main.py": "VALUE = 'main'\n",
+            "lib/pkg/__init__.py": "from .mod import VALUE as MOD\nVALUE = 'pkg'\n",
+            "lib/pkg/mod.py": "VALUE = 'mod'\n",
+            "lib/pkg/data.txt": "lib data\n",
+            "lib/single.py": "VALUE = 'single'\n",
+            "plugins/deep/plug.py": "VALUE = 'plug'\n",
+            "vendor/sub/vend.py": "VALUE = 'vend'\n",
+        },
+    )
     sign_directory(tree / "vendor", keys[0]["a"])
     write_tree(tree, {"vendor/sub/late.py": "VALUE = 'late'\n"})  # listed above, not by vendor's own
     sign_directory(tree, keys[0]["a"])
     return tree
 
 
-SUBFOLDER_SNIPPET = '''
+SUBFOLDER_SNIPPET = """
 import pkgutil, importlib.resources as ir
 OUT["values"] = [try_import(n) for n in ("pkg", "pkg.mod", "single", "plug", "vend", "late")]
 if "pkg.mod" in sys.modules:
     OUT["loader"] = loader_name(sys.modules["pkg.mod"])
     OUT["data"] = [pkgutil.get_data("pkg", "data.txt").decode(), ir.files("pkg").joinpath("data.txt").read_text()]
-'''
+"""
 
 
 @pytest.mark.parametrize("spelling", ["plain", "symlink", "dotdot"])
-def test_entries_inside_a_sealed_tree_are_covered_by_the_nearest_manifest_above(sealed_tree, keys, tmp_path,
-                                                                                 spelling):
+def test_entries_inside_a_sealed_tree_are_covered_by_the_nearest_manifest_above(
+    sealed_tree, keys, tmp_path, spelling
+):
     lib = sealed_tree / "lib"
     if spelling == "symlink":
         lib = tmp_path / "lib-link"
@@ -132,8 +157,11 @@ def test_entries_inside_a_sealed_tree_are_covered_by_the_nearest_manifest_above(
     paths = [lib, sealed_tree / "plugins" / "deep", sealed_tree / "vendor" / "sub"]
     out = child(SUBFOLDER_SNIPPET, paths, [keys[1]["a"]], cwd=tmp_path)
     late = str(sealed_tree / "vendor" / "sub" / "late.py")
-    assert out == {"values": ["pkg", "mod", "single", "plug", "vend", ["IntegrityCheckMissing", late]],
-                   "loader": "VerifyingLoader", "data": ["lib data\n", "lib data\n"]}
+    assert out == {
+        "values": ["pkg", "mod", "single", "plug", "vend", ["IntegrityCheckMissing", late]],
+        "loader": "VerifyingLoader",
+        "data": ["lib data\n", "lib data\n"],
+    }
     plain = child(SUBFOLDER_SNIPPET, paths, [keys[1]["a"]], manager=False, cwd=tmp_path)
     assert plain["values"] == ["pkg", "mod", "single", "plug", "vend", "late"]
 
@@ -142,26 +170,39 @@ def test_entry_inside_a_sealed_tree_refuses_what_was_added_or_changed(sealed_tre
     tree = tmp_path / "copy"
     shutil.copytree(sealed_tree, tree, symlinks=True)
     write_tree(tree, {"lib/added.py": "VALUE = 'added'\n", "lib/single.py": "VALUE = 'changed'\n"})
-    out = child('''
+    out = child(
+        """
         OUT["added"] = try_import("added")
         try:
             import single
         except ImportError as exc:
             OUT["single"] = [type(exc).__name__, exc.file]
-        ''', [tree / "lib"], [keys[1]["a"]], cwd=tmp_path)
-    assert out == {"added": ["IntegrityCheckMissing", str(tree / "lib" / "added.py")],
-                   "single": ["IntegrityCheckFailed", str(tree / "lib" / "single.py")]}
+        """,
+        [tree / "lib"],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
+    assert out == {
+        "added": ["IntegrityCheckMissing", str(tree / "lib" / "added.py")],
+        "single": ["IntegrityCheckFailed", str(tree / "lib" / "single.py")],
+    }
 
 
-def test_subfolder_of_a_wheel_folder_is_covered_by_the_dist_info_manifests_above(tmp_path_factory, keys,
-                                                                                 tmp_path):
+def test_subfolder_of_a_wheel_folder_is_covered_by_the_dist_info_manifests_above(
+    tmp_path_factory, keys, tmp_path
+):
     """pywin32-style: a .pth puts a folder inside site-packages on sys.path."""
     site = make_wheel_root(tmp_path_factory.mktemp("wheel-sub") / "site-packages", keys[0]["a"])
     write_tree(site, {"wpkg/inner/helper.py": "VALUE = 'helper'\n"})
     dist_info_sign(site, keys[0]["a"], "wpkg-1.0.dist-info")
-    out = child('''
+    out = child(
+        """
         OUT["values"] = [try_import("helper"), try_import("mod")]
-        ''', [site / "wpkg" / "inner", site / "wpkg"], [keys[1]["a"]], cwd=tmp_path)
+        """,
+        [site / "wpkg" / "inner", site / "wpkg"],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     assert out == {"values": ["helper", "wheel value"]}
 
 
@@ -209,8 +250,11 @@ def test_find_module_only_finders_keep_missing_modules_module_not_found(tmp_path
     plain = child(snippet, [], [keys[1]["a"]], manager=False, cwd=tmp_path)
     missing = ["ModuleNotFoundError", "No module named 'no_such_module_anywhere'"]
     assert signed["missing"] == plain["missing"] == missing
-    assert signed["missing_sub"] == plain["missing_sub"] == [
-        "ModuleNotFoundError", "No module named 'json.no_such_submodule'"]
+    assert (
+        signed["missing_sub"]
+        == plain["missing_sub"]
+        == ["ModuleNotFoundError", "No module named 'json.no_such_submodule'"]
+    )
     assert signed["except_import_error"] == plain["except_import_error"] == "ModuleNotFoundError"
     # the running importlib decides whether find_module is asked at all; where it is (3.10,
     # 3.11), the in-memory module passes and the file it names is verified (and refused)
@@ -258,22 +302,35 @@ OUT["calls"] = CALLS
 
 
 def test_a_failed_import_searches_sys_path_once(tmp_path, keys):
-    root = write_tree(tmp_path / "root", {"pkg/__init__.py": "from .mod import VALUE as MOD\nVALUE = 'pkg'\n",
-                                          "pkg/mod.py": "VALUE = 'mod'\n"})
+    root = write_tree(
+        tmp_path / "root",
+        {
+            "pkg/__init__.py": "from .mod import VALUE as MOD\nVALUE = 'pkg'\n",
+            "pkg/mod.py": "VALUE = 'mod'\n",
+        },
+    )
     sign_directory(root, keys[0]["a"])
     out = child(COUNT_SNIPPET, [root], [keys[1]["a"]], cwd=tmp_path)
-    assert out["results"] == [["ModuleNotFoundError", "No module named 'missing_one'"], None, "pkg",
-                              ["ModuleNotFoundError", "No module named 'pkg.missing_three'"], "mod"]
+    assert out["results"] == [
+        ["ModuleNotFoundError", "No module named 'missing_one'"],
+        None,
+        "pkg",
+        ["ModuleNotFoundError", "No module named 'pkg.missing_three'"],
+        "mod",
+    ]
     # every finder asked exactly once per search (pkg.mod: imported by pkg/__init__.py); the
     # path entry only for top-level names
-    assert out["calls"] == {"front": ["missing_one", "missing_two", "pkg", "pkg.mod", "pkg.missing_three"],
-                            "back": ["missing_one", "missing_two", "pkg.missing_three"],
-                            "entry": ["missing_one", "missing_two"]}
+    assert out["calls"] == {
+        "front": ["missing_one", "missing_two", "pkg", "pkg.mod", "pkg.missing_three"],
+        "back": ["missing_one", "missing_two", "pkg.missing_three"],
+        "entry": ["missing_one", "missing_two"],
+    }
     plain = child(COUNT_SNIPPET, [root], [keys[1]["a"]], manager=False, cwd=tmp_path)
     assert plain == out
 
 
 # -- 8.2: trust on resolved paths ---------------------------------------------------------------------
+
 
 def _lexical_stdlib_entry(attacker: Path) -> tuple[str, Path]:
     """A sys.path entry that *reads* like the standard library but resolves into ``attacker``.
@@ -298,25 +355,30 @@ def test_trust_is_decided_on_resolved_paths(tmp_path, keys):
     attacker = tmp_path / "attacker"
     entry, real = _lexical_stdlib_entry(attacker)
     canary = tmp_path / "canary"
-    write_tree(real, {
-        "evilmod.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
-        "colorsys.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil colorsys'\n",
-    })
+    write_tree(
+        real,
+        {
+            "evilmod.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
+            "colorsys.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil colorsys'\n",
+        },
+    )
     # a link *to* the standard library is still the standard library
     stdlink = tmp_path / "stdlink"
     stdlink.symlink_to(os.path.dirname(os.__file__), target_is_directory=True)
-    snippet = '''
+    snippet = """
         OUT["evil"] = try_import("evilmod")
         OUT["shadow"] = try_import("colorsys")
         sys.path.insert(0, CFG["stdlink"])
         OUT["linked"] = try_import("tabnanny", attr="__file__")
         OUT["linked_loader"] = loader_name(sys.modules["tabnanny"]) if "tabnanny" in sys.modules else None
-        '''.replace('CFG["stdlink"]', repr(str(stdlink)))
+        """.replace('CFG["stdlink"]', repr(str(stdlink)))
     out = child(snippet, [entry], [keys[1]["a"]], cwd=tmp_path)
     ran = canary.exists()
     assert not ran, "unsigned code ran from a path that only reads like the standard library"
     assert out["evil"][0] == "IntegrityCheckMissing" and out["evil"][1] == os.path.join(entry, "evilmod.py")
-    assert out["shadow"][0] == "IntegrityCheckMissing" and out["shadow"][1] == os.path.join(entry, "colorsys.py")
+    assert out["shadow"][0] == "IntegrityCheckMissing" and out["shadow"][1] == os.path.join(
+        entry, "colorsys.py"
+    )
     # ... and it is loaded from where it leads
     stdlib = os.path.dirname(os.__file__)
     assert out["linked"] == os.path.join(stdlib, "tabnanny.py") and out["linked_loader"] == "SourceFileLoader"
@@ -332,12 +394,16 @@ def test_a_symlink_into_the_standard_library_cannot_be_swapped_afterwards(tmp_pa
     stdlib = os.path.dirname(os.__file__)
     (entry / "xmlrpc").symlink_to(os.path.join(stdlib, "xmlrpc"), target_is_directory=True)
     canary = tmp_path / "canary"
-    evil = write_tree(tmp_path / "evil", {
-        "xmlrpc/__init__.py": f"open({str(canary)!r}, 'w').write('pwned')\n",
-        "xmlrpc/evil.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
-        "xmlrpc/client.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
-    })
-    out = child('''
+    evil = write_tree(
+        tmp_path / "evil",
+        {
+            "xmlrpc/__init__.py": f"open({str(canary)!r}, 'w').write('pwned')\n",
+            "xmlrpc/evil.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
+            "xmlrpc/client.py": f"open({str(canary)!r}, 'w').write('pwned')\nVALUE = 'evil'\n",
+        },
+    )
+    out = child(
+        """
         import importlib, xmlrpc
         OUT["package"] = [xmlrpc.__file__, list(xmlrpc.__path__), loader_name(xmlrpc)]
         link = os.path.join(CFG["paths"][0], "xmlrpc")
@@ -346,36 +412,62 @@ def test_a_symlink_into_the_standard_library_cannot_be_swapped_afterwards(tmp_pa
         importlib.invalidate_caches()
         OUT["evil"] = try_import("xmlrpc.evil")
         OUT["client"] = try_import("xmlrpc.client", attr="__file__")
-        '''.replace("CFG_EVIL", repr(str(evil / "xmlrpc"))), [entry], [keys[1]["a"]], cwd=tmp_path)
+        """.replace("CFG_EVIL", repr(str(evil / "xmlrpc"))),
+        [entry],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     ran = canary.exists()
     assert not ran, "code behind a swapped symlink ran as trusted"
-    assert out == {"package": [os.path.join(stdlib, "xmlrpc", "__init__.py"), [os.path.join(stdlib, "xmlrpc")],
-                               "SourceFileLoader"],
-                   "evil": ["ModuleNotFoundError", "No module named 'xmlrpc.evil'"],
-                   "client": os.path.join(stdlib, "xmlrpc", "client.py")}
+    assert out == {
+        "package": [
+            os.path.join(stdlib, "xmlrpc", "__init__.py"),
+            [os.path.join(stdlib, "xmlrpc")],
+            "SourceFileLoader",
+        ],
+        "evil": ["ModuleNotFoundError", "No module named 'xmlrpc.evil'"],
+        "client": os.path.join(stdlib, "xmlrpc", "client.py"),
+    }
 
 
 def test_an_entry_that_reads_like_a_sealed_subfolder_but_resolves_elsewhere(sealed_tree, keys, tmp_path):
     """``<sealed>/lib/escape/..`` with ``escape`` leading out: not covered by the sealed manifest."""
     tree = tmp_path / "copy"
     shutil.copytree(sealed_tree, tree, symlinks=True)
-    outside = write_tree(tmp_path / "outside", {"deep/x": "", "single.py": "VALUE = 'single'\n",
-                                                "extra.py": "VALUE = 'extra'\n"})
+    outside = write_tree(
+        tmp_path / "outside",
+        {"deep/x": "", "single.py": "VALUE = 'single'\n", "extra.py": "VALUE = 'extra'\n"},
+    )
     (tree / "lib" / "escape").symlink_to(outside / "deep", target_is_directory=True)
     entry = str(tree / "lib" / "escape" / os.pardir)
-    out = child('''
+    out = child(
+        """
         OUT["values"] = [try_import("single"), try_import("extra")]
-        ''', [entry], [keys[1]["a"]], cwd=tmp_path)
-    assert out == {"values": [["IntegrityCheckMissing", os.path.join(entry, "single.py")],
-                              ["IntegrityCheckMissing", os.path.join(entry, "extra.py")]]}
+        """,
+        [entry],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
+    assert out == {
+        "values": [
+            ["IntegrityCheckMissing", os.path.join(entry, "single.py")],
+            ["IntegrityCheckMissing", os.path.join(entry, "extra.py")],
+        ]
+    }
 
 
 # -- 8.4: a root manifest alone decides ---------------------------------------------------------------
 
+
 def _add_package_with_a_copied_manifest(target: Path, donor_base: Path, key) -> None:
     """``added`` and a dist-info manifest for it, genuinely signed by ``key`` for another artifact."""
-    donor = write_tree(donor_base, {"added/__init__.py": "VALUE = 'added after sealing'\n",
-                                    "added-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: added\n"})
+    donor = write_tree(
+        donor_base,
+        {
+            "added/__init__.py": "VALUE = 'added after sealing'\n",
+            "added-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: added\n",
+        },
+    )
     dist_info_sign(donor, key, "added-1.0.dist-info")
     shutil.copytree(donor, target, dirs_exist_ok=True)
 
@@ -397,7 +489,11 @@ def test_a_sealed_tree_ignores_dist_info_manifests_added_later(tmp_path, keys, l
         archive = tmp_path / "sealed.zip"
         with zipfile.ZipFile(archive, "w") as zf:
             for path in sorted(tree.rglob("*")):
-                if path.is_file() and not path.is_relative_to(tree / "added") and "added-1.0" not in str(path):
+                if (
+                    path.is_file()
+                    and not path.is_relative_to(tree / "added")
+                    and "added-1.0" not in str(path)
+                ):
                     zf.write(path, path.relative_to(tree).as_posix())
         sign_zipfile(archive, key)
         with zipfile.ZipFile(archive, "a") as zf:  # the attacker appends the package and the copy
@@ -405,9 +501,14 @@ def test_a_sealed_tree_ignores_dist_info_manifests_added_later(tmp_path, keys, l
                 if path.is_file() and (path.is_relative_to(tree / "added") or "added-1.0" in str(path)):
                     zf.write(path, path.relative_to(tree).as_posix())
         entry = archive
-    out = child('''
+    out = child(
+        """
         OUT["values"] = [try_import("wpkg"), try_import("added")]
-        ''', [entry], [keys[1]["a"]], cwd=tmp_path)
+        """,
+        [entry],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+    )
     assert out["values"][0] == "wheel value"
     assert out["values"][1] == ["IntegrityCheckMissing", os.path.join(entry, "added", "__init__.py")]
     if layout != "subfolder":  # the offline audit agrees: the additions are unlisted
@@ -420,7 +521,7 @@ def test_a_sealed_tree_ignores_dist_info_manifests_added_later(tmp_path, keys, l
 
 # -- 8.6: namespace portions must hold a listed file --------------------------------------------------
 
-NAMESPACE_SNIPPET = '''
+NAMESPACE_SNIPPET = """
 import importlib.resources as ir
 OUT["empty"] = try_import("optdep")
 OUT["unlisted_files"] = try_import("optdep2")
@@ -436,12 +537,14 @@ try:
     OUT["tampered"] = "imported"
 except ImportError as exc:
     OUT["tampered"] = [type(exc).__name__, getattr(exc, "file", None), str(exc)]
-'''
+"""
 
 
 def test_namespace_portions_count_only_with_a_listed_file(tmp_path, keys):
     key = keys[0]["a"]
-    one = write_tree(tmp_path / "one", {"nsdata/data.txt": "listed data\n", "nsplit/alpha.py": "VALUE = 'alpha'\n"})
+    one = write_tree(
+        tmp_path / "one", {"nsdata/data.txt": "listed data\n", "nsplit/alpha.py": "VALUE = 'alpha'\n"}
+    )
     sign_directory(one, key)
     # added after signing: an empty folder, a folder of unlisted files, an empty sub-folder
     (one / "optdep").mkdir()
@@ -470,7 +573,7 @@ def test_namespace_portions_count_only_with_a_listed_file(tmp_path, keys):
     tampered = signed.pop("tampered")
     assert tampered[:2] == ["IntegrityCheckFailed", str(four / "nstampered")], tampered
     assert tampered[2].endswith("does not verify (manifest tampered with)"), tampered
-    not_found = lambda name: ["ModuleNotFoundError", f"No module named {name!r}"]  # noqa: E731
+    not_found = lambda name: ["ModuleNotFoundError", f"No module named {name!r}"]
     assert signed == {
         "empty": not_found("optdep"),
         "unlisted_files": not_found("optdep2"),

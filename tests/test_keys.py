@@ -16,15 +16,20 @@ from hypothesis import strategies as st
 from signedimp import der
 from signedimp.errors import KeyFormatError
 from signedimp.keys import (
-    OID_RSASSA_PSS, Ed25519Key, PublicKey, RSAKey, key_ring, load_public_key,
+    OID_RSASSA_PSS,
+    Ed25519Key,
+    PublicKey,
+    RSAKey,
+    key_ring,
+    load_public_key,
 )
 
 from .helpers import FIXTURES
 
 pytest.importorskip("Crypto")
-from Crypto.Hash import SHA256  # noqa: E402
-from Crypto.PublicKey import ECC, RSA  # noqa: E402
-from Crypto.Signature import eddsa, pss  # noqa: E402
+from Crypto.Hash import SHA256
+from Crypto.PublicKey import ECC, RSA
+from Crypto.Signature import eddsa, pss
 
 WYCHEPROOF = FIXTURES / "wycheproof"
 
@@ -45,10 +50,12 @@ def _ed():
 
 def _pss_sign(key, message):
     return pss.new(key, mask_func=lambda s, n: pss.MGF1(s, n, SHA256), salt_bytes=32).sign(
-        SHA256.new(message))
+        SHA256.new(message)
+    )
 
 
 # -- Ed25519Key ------------------------------------------------------------------------
+
 
 def test_ed25519_fingerprint_and_der_match_pycryptodome():
     for _ in range(5):
@@ -74,8 +81,8 @@ def test_ed25519_bad_points_never_verify_and_are_refused_when_loaded():
     with pytest.raises(TypeError):
         Ed25519Key("a" * 32)  # type: ignore[arg-type]
     not_on_curve = next(
-        y.to_bytes(32, "little") for y in range(2, 100)
-        if not _decodes(y.to_bytes(32, "little")))
+        y.to_bytes(32, "little") for y in range(2, 100) if not _decodes(y.to_bytes(32, "little"))
+    )
     cases = [
         (b"\x01" + bytes(31), "small order"),
         (b"\xff" * 31 + b"\x7f", "canonical"),  # y >= p
@@ -89,7 +96,8 @@ def test_ed25519_bad_points_never_verify_and_are_refused_when_loaded():
         with pytest.raises(KeyFormatError, match=reason):  # and reading one is refused outright
             load_public_key(spki)
         ssh = b"ssh-ed25519 " + binascii.b2a_base64(
-            b"".join(len(f).to_bytes(4, "big") + f for f in (b"ssh-ed25519", public)), newline=False)
+            b"".join(len(f).to_bytes(4, "big") + f for f in (b"ssh-ed25519", public)), newline=False
+        )
         with pytest.raises(KeyFormatError, match=reason):
             load_public_key(ssh)
     assert Ed25519Key(_ed().public_key().export_key(format="raw")).problem is None
@@ -137,7 +145,9 @@ def test_openssh_errors():
         _ssh_line(b"ssh-ed25519", raw)[:-4]: "truncated",
         "ssh-ed25519": "without key data",
         "ssh-ed25519 !!!!": "base64",
-        _ssh_line(b"ssh-rsa", b"\x01\x00\x01", b"\x00" + bytes(256), kind="ssh-rsa"): "superfluous leading zero",
+        _ssh_line(
+            b"ssh-rsa", b"\x01\x00\x01", b"\x00" + bytes(256), kind="ssh-rsa"
+        ): "superfluous leading zero",
         _ssh_line(b"ssh-dss", raw, kind="ssh-dss"): "only 'ssh-ed25519' and 'ssh-rsa'",
         "ssh-ed25519 AAAA\nssh-ed25519 AAAA": "single",
     }
@@ -150,6 +160,7 @@ def test_openssh_errors():
 
 
 # -- RSAKey ------------------------------------------------------------------------------
+
 
 def test_rsa_fingerprint_der_pem_match_pycryptodome(rsa_key):
     pub = rsa_key.public_key()
@@ -219,9 +230,14 @@ def test_rsassa_pss_oid_keys(rsa_key):
     n, e = rsa_key.n, rsa_key.e
     sig = _pss_sign(rsa_key, b"m")
     plain = RSAKey(n, e)
-    for params in (None, _pss_params(), _pss_params(null=False), _pss_params(salt=20),
-                   _pss_params(salt=None),
-                   _pss_params(extra=(der.encode_tlv(0xA3, der.encode_integer(1)),))):
+    for params in (
+        None,
+        _pss_params(),
+        _pss_params(null=False),
+        _pss_params(salt=20),
+        _pss_params(salt=None),
+        _pss_params(extra=(der.encode_tlv(0xA3, der.encode_integer(1)),)),
+    ):
         spki = _pss_spki(n, e, params)
         key = load_public_key(spki)
         assert isinstance(key, RSAKey)
@@ -261,12 +277,14 @@ def test_rsa_encryption_needs_null_params(rsa_key):
 
 # -- Wycheproof keys ---------------------------------------------------------------------
 
+
 def _wycheproof_groups(name):
     return json.loads((WYCHEPROOF / name).read_text())["testGroups"]
 
 
-@pytest.mark.parametrize("name", ["rsa_pss_2048_sha256_mgf1_32_test.json",
-                                  "rsa_pss_3072_sha256_mgf1_32_test.json"])
+@pytest.mark.parametrize(
+    "name", ["rsa_pss_2048_sha256_mgf1_32_test.json", "rsa_pss_3072_sha256_mgf1_32_test.json"]
+)
 def test_wycheproof_rsa_keys(name):
     for group in _wycheproof_groups(name):
         spki = bytes.fromhex(group["publicKeyDer"])
@@ -298,6 +316,7 @@ def test_wycheproof_ed25519_keys():
 
 # -- identity, hashing, repr, key_ring ---------------------------------------------------
 
+
 def test_equality_hash_repr(rsa_key):
     k = _ed().public_key()
     a = load_public_key(k.export_key(format="PEM"))
@@ -321,8 +340,11 @@ def test_copy_and_pickle(rsa_key):
     import pickle
 
     pss_key = load_public_key(_pss_spki(rsa_key.n, rsa_key.e, None))
-    for key in (Ed25519Key(_ed().public_key().export_key(format="raw")),
-                RSAKey(rsa_key.n, rsa_key.e), pss_key):
+    for key in (
+        Ed25519Key(_ed().public_key().export_key(format="raw")),
+        RSAKey(rsa_key.n, rsa_key.e),
+        pss_key,
+    ):
         for clone in (copy.copy(key), copy.deepcopy(key), pickle.loads(pickle.dumps(key))):
             assert clone == key and clone.spki_der() == key.spki_der() and type(clone) is type(key)
 
@@ -354,9 +376,10 @@ def test_key_ring(rsa_key):
 
 # -- load_public_key errors ------------------------------------------------------------
 
+
 def test_load_errors_say_what_was_expected(rsa_key):
     k = _ed()
-    for bad in ("", "hello", b"\xff\xfe", b"garbage", "AAAA", 'ssh-dss AAAA'):
+    for bad in ("", "hello", b"\xff\xfe", b"garbage", "AAAA", "ssh-dss AAAA"):
         with pytest.raises(KeyFormatError) as info:
             load_public_key(bad)
         assert "expected" in str(info.value) or "ssh-ed25519" in str(info.value)
@@ -436,8 +459,14 @@ def test_der_primitives():
         b"": "unexpected end",
         b"\x04\x85\x01\x00\x00\x00\x00": "too long",
     }
-    readers = {b"\x06": der.read_oid, b"\x02": der.read_integer, b"\x05": der.read_null,
-               b"\x03": der.read_bit_string, b"\x04": der.read_octet_string, b"": der.read_octet_string}
+    readers = {
+        b"\x06": der.read_oid,
+        b"\x02": der.read_integer,
+        b"\x05": der.read_null,
+        b"\x03": der.read_bit_string,
+        b"\x04": der.read_octet_string,
+        b"": der.read_octet_string,
+    }
     for data, message in bad.items():
         with pytest.raises(KeyFormatError, match=message):
             readers[data[:1]](data)
@@ -458,6 +487,7 @@ def test_der_oid_round_trip(first, second, rest):
 
 
 # -- properties: garbage in, KeyFormatError out -----------------------------------------
+
 
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=300))
@@ -480,16 +510,20 @@ def test_random_der_like_bytes_raise_only_key_format_error(tail):
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_random_text_raises_only_key_format_error(text):
-    for candidate in (text, "ssh-ed25519 " + text, "-----BEGIN PUBLIC KEY-----\n" + text
-                      + "\n-----END PUBLIC KEY-----\n"):
+    for candidate in (
+        text,
+        "ssh-ed25519 " + text,
+        "-----BEGIN PUBLIC KEY-----\n" + text + "\n-----END PUBLIC KEY-----\n",
+    ):
         try:
             load_public_key(candidate)
         except KeyFormatError:
             pass
 
 
-_SAMPLE = Ed25519Key(bytes.fromhex(
-    "7d4d0e7f6153a69b6242b522abbee685fda4420f8834b108c3bdae369ef549fa")).spki_der()
+_SAMPLE = Ed25519Key(
+    bytes.fromhex("7d4d0e7f6153a69b6242b522abbee685fda4420f8834b108c3bdae369ef549fa")
+).spki_der()
 
 
 @settings(max_examples=300, deadline=None)
@@ -514,13 +548,27 @@ def _openssl(*args, data=None):
 
 
 @needs_openssl
-@pytest.mark.parametrize("genpkey", [
-    ["-algorithm", "ed25519"],
-    ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-    ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
-    ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_pss_keygen_md:sha256",
-     "-pkeyopt", "rsa_pss_keygen_mgf1_md:sha256", "-pkeyopt", "rsa_pss_keygen_saltlen:32"],
-], ids=["ed25519", "rsa", "rsa-pss", "rsa-pss-sha256"])
+@pytest.mark.parametrize(
+    "genpkey",
+    [
+        ["-algorithm", "ed25519"],
+        ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+        [
+            "-algorithm",
+            "RSA-PSS",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-pkeyopt",
+            "rsa_pss_keygen_md:sha256",
+            "-pkeyopt",
+            "rsa_pss_keygen_mgf1_md:sha256",
+            "-pkeyopt",
+            "rsa_pss_keygen_saltlen:32",
+        ],
+    ],
+    ids=["ed25519", "rsa", "rsa-pss", "rsa-pss-sha256"],
+)
 def test_fingerprint_matches_openssl(tmp_path, genpkey):
     private = tmp_path / "key.pem"
     _openssl("genpkey", *genpkey, "-out", str(private))
@@ -535,8 +583,19 @@ def test_fingerprint_matches_openssl(tmp_path, genpkey):
     if genpkey[1] == "ed25519":
         sig = _openssl("pkeyutl", "-sign", "-rawin", "-inkey", str(private), "-in", str(message))
     else:
-        sig = _openssl("dgst", "-sha256", "-sign", str(private), "-sigopt", "rsa_padding_mode:pss",
-                       "-sigopt", "rsa_pss_saltlen:32", "-sigopt", "rsa_mgf1_md:sha256", str(message))
+        sig = _openssl(
+            "dgst",
+            "-sha256",
+            "-sign",
+            str(private),
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+            "-sigopt",
+            "rsa_mgf1_md:sha256",
+            str(message),
+        )
     assert key.verify(b"signed by openssl", sig) is True
     assert key.verify(b"signed by openssL", sig) is False
 
@@ -544,6 +603,7 @@ def test_fingerprint_matches_openssl(tmp_path, genpkey):
 # -- one accepted set of key inputs for every public entry point -------------------------------
 # SignedImportManager, Manifest.verify, get_bootstrap_code, verify_path and the CLI all read keys
 # through key_ring: the same forms work everywhere, and anything else is a TypeError naming it.
+
 
 def _ssh_public(public: Ed25519Key) -> str:
     return _ssh_line(b"ssh-ed25519", public.public_bytes) + " me@host"
@@ -598,22 +658,29 @@ def _entry_points(root, manifest):
 
 
 @pytest.mark.parametrize("form", sorted(KEY_FORMS))
-@pytest.mark.parametrize("entry", ["key_ring", "SignedImportManager", "Manifest.verify",
-                                   "get_bootstrap_code", "verify_path"])
+@pytest.mark.parametrize(
+    "entry", ["key_ring", "SignedImportManager", "Manifest.verify", "get_bootstrap_code", "verify_path"]
+)
 def test_every_entry_point_accepts_every_key_form(signed_tree, entry, form):
     key, root, manifest = signed_tree
     call = _entry_points(root, manifest)[entry]
     assert call(KEY_FORMS[form](key)) == [key.fingerprint]
 
 
-@pytest.mark.parametrize("entry", ["key_ring", "SignedImportManager", "Manifest.verify",
-                                   "get_bootstrap_code", "verify_path"])
+@pytest.mark.parametrize(
+    "entry", ["key_ring", "SignedImportManager", "Manifest.verify", "get_bootstrap_code", "verify_path"]
+)
 def test_every_entry_point_refuses_what_is_not_a_key_with_a_type_error(signed_tree, entry):
     key, root, manifest = signed_tree
     call = _entry_points(root, manifest)[entry]
     crypto_key = ECC.generate(curve="ed25519")  # a pycryptodome key: .public_key is a method
-    for bad, named in [(42, "42"), ([key, 3.5], "3.5"), ([key, None], "None"),
-                       (object, "<class 'object'>"), ([crypto_key], "EccKey")]:
+    for bad, named in [
+        (42, "42"),
+        ([key, 3.5], "3.5"),
+        ([key, None], "None"),
+        (object, "<class 'object'>"),
+        ([crypto_key], "EccKey"),
+    ]:
         with pytest.raises(TypeError) as info:
             call(bad)
         assert named in str(info.value), (bad, str(info.value))
@@ -632,7 +699,12 @@ def test_cli_reads_every_key_file_form(signed_tree, tmp_path):
     for name, data in files.items():
         (tmp_path / name).write_bytes(data if isinstance(data, bytes) else data.encode())
         args += ["--key", str(tmp_path / name)]
-    result = subprocess.run([sys.executable, "-m", "signedimp", "verify", str(root), *args, "--json"],
-                            capture_output=True, text=True, env=clean_env(), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "signedimp", "verify", str(root), *args, "--json"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["keys"] == [key.fingerprint] * 3

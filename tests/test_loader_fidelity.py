@@ -19,7 +19,7 @@ from signedimp.tools import generate_key, sign_directory
 
 from .helpers import PROJECT_ROOT, run_python, write_tree
 
-CHILD = r'''
+CHILD = r"""
 import json, sys, warnings
 cfg = json.loads(sys.argv[1])
 sys.path.insert(0, cfg["project"])
@@ -37,7 +37,7 @@ print("RESULT:" + json.dumps({
     "co_filename": compiled.where.__code__.co_filename,
     "warnings": [(str(w.message), w.filename, w.lineno) for w in caught],
 }))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,18 @@ def sealed(tmp_path_factory):
     base = tmp_path_factory.mktemp("fidelity")
     pub = base / "pub.pem"
     pub.write_bytes(key.public_pem())
-    root = write_tree(base / "root", {
-        "compiled.py": "def where():\n    return 1\n",
-        "noisy.py": "import warnings\nwarnings.warn('old API', DeprecationWarning, stacklevel=2)\n",
-    })
+    root = write_tree(
+        base / "root",
+        {
+            "compiled.py": "def where():\n    return 1\n",
+            "noisy.py": "import warnings\nwarnings.warn('old API', DeprecationWarning, stacklevel=2)\n",
+        },
+    )
     # as pip does: compiled while the files were somewhere else, then moved
     source = root / "compiled.py"
-    py_compile.compile(str(source), cfile=cache_from_source(str(source)), dfile="/tmp/pip-staging/compiled.py",
-                       doraise=True)
+    py_compile.compile(
+        str(source), cfile=cache_from_source(str(source)), dfile="/tmp/pip-staging/compiled.py", doraise=True
+    )
     sign_directory(root, key)
     return root, pub
 

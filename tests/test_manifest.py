@@ -33,12 +33,12 @@ def lines(*text: str) -> bytes:
 
 # The lines of a valid manifest; the bad inputs below are small edits of it.
 GOOD = [
-    f"{FP1} {SIG}",            # 1
-    "",                         # 2
-    "sha256",                   # 3
-    f"{H1} a.py",               # 4
-    f"{H2} pkg/b.py",           # 5
-    f"{H3} pkg/c d.py",         # 6
+    f"{FP1} {SIG}",  # 1
+    "",  # 2
+    "sha256",  # 3
+    f"{H1} a.py",  # 4
+    f"{H2} pkg/b.py",  # 5
+    f"{H3} pkg/c d.py",  # 6
 ]
 
 
@@ -111,8 +111,7 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize("data, line", [case[1:] for case in MALFORMED],
-                         ids=[case[0] for case in MALFORMED])
+@pytest.mark.parametrize("data, line", [case[1:] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
 def test_malformed_manifest_names_the_line(data: bytes, line: int) -> None:
     with pytest.raises(ManifestError) as info:
         Manifest.parse(data)
@@ -126,26 +125,29 @@ def test_malformed_manifest_names_the_line(data: bytes, line: int) -> None:
     assert str(info.value).startswith(f"/x/signedimp-manifest.txt, line {line}: ")
 
 
-@pytest.mark.parametrize("data, needle", [
-    (edit(5, f"{H2} pkg/../b.py"), "'..'"),
-    (edit(5, f"{H2} pkg/./b.py"), "'.'"),
-    (edit(4, f"{H1} /a.py"), "absolute"),
-    (edit(5, f"{H2} pkg\\b.py"), "backslash"),
-    (edit(5, f"{H2} pkg//b.py"), "empty segment"),
-    (edit(4, f"{H1} C:/a.py"), "drive letter"),
-    (edit(3, "sha256\r"), "carriage return"),
-    (edit(6, f"{H3} pkg/c\td.py"), "tab"),
-    (edit(3, "sha1"), "unsupported hash type 'sha1'"),
-    (edit(5, f"{H2} a.py"), "duplicate path"),
-    (lines(*GOOD[:3], GOOD[4], GOOD[3]), "not sorted"),
-    (b"\xef\xbb\xbf" + lines(*GOOD), "byte order mark"),
-    (lines(*GOOD)[:-1], "newline at the end"),
-    (lines(GOOD[0], *GOOD[2:]), "missing empty line"),
-    (lines(*GOOD[:2], "", *GOOD[2:]), "more than one empty line"),
-    (lines(GOOD[0], GOOD[0], *GOOD[1:]), "second signature line"),
-    (lines(*GOOD[1:]), "missing signature line"),
-    (edit(1, f"{FP1} AB=="), "base64"),
-])
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        (edit(5, f"{H2} pkg/../b.py"), "'..'"),
+        (edit(5, f"{H2} pkg/./b.py"), "'.'"),
+        (edit(4, f"{H1} /a.py"), "absolute"),
+        (edit(5, f"{H2} pkg\\b.py"), "backslash"),
+        (edit(5, f"{H2} pkg//b.py"), "empty segment"),
+        (edit(4, f"{H1} C:/a.py"), "drive letter"),
+        (edit(3, "sha256\r"), "carriage return"),
+        (edit(6, f"{H3} pkg/c\td.py"), "tab"),
+        (edit(3, "sha1"), "unsupported hash type 'sha1'"),
+        (edit(5, f"{H2} a.py"), "duplicate path"),
+        (lines(*GOOD[:3], GOOD[4], GOOD[3]), "not sorted"),
+        (b"\xef\xbb\xbf" + lines(*GOOD), "byte order mark"),
+        (lines(*GOOD)[:-1], "newline at the end"),
+        (lines(GOOD[0], *GOOD[2:]), "missing empty line"),
+        (lines(*GOOD[:2], "", *GOOD[2:]), "more than one empty line"),
+        (lines(GOOD[0], GOOD[0], *GOOD[1:]), "second signature line"),
+        (lines(*GOOD[1:]), "missing signature line"),
+        (edit(1, f"{FP1} AB=="), "base64"),
+    ],
+)
 def test_reasons_are_specific(data: bytes, needle: str) -> None:
     with pytest.raises(ManifestError, match=None) as info:
         Manifest.parse(data)
@@ -165,18 +167,21 @@ def test_good_manifest_parses() -> None:
     assert list(m) == ["a.py", "pkg/b.py", "pkg/c d.py"]
     assert m.source == "here"
     assert m.serialise() == data
-    assert m.signed_bytes() == data[data.index(b"\n\n") + 2:]
+    assert m.signed_bytes() == data[data.index(b"\n\n") + 2 :]
     assert m.signed_bytes().startswith(b"sha256\n")
 
 
-@pytest.mark.parametrize("paths", [
-    [],                                          # no file lines: the file ends with "sha256\n"
-    ["a b/c d.py", "a b/c d.py "],               # spaces, also trailing
-    ["...", ".a", "a..b", "a/.hidden/...x"],     # dots that are not "." or ".." segments
-    ["a/b:c.py", "dir/C:/x"],                    # colons that are not a leading drive letter
-    ["1:", "Z", "\u00e9t\u00e9/\u00fc.py", "\u65e5\u672c/\u8a9e.py", "\U0001f600.py"],
-    ["\ufeffbom-in-name", "\u00a0nbsp", "zero\u200bwidth"],   # not control characters
-])
+@pytest.mark.parametrize(
+    "paths",
+    [
+        [],  # no file lines: the file ends with "sha256\n"
+        ["a b/c d.py", "a b/c d.py "],  # spaces, also trailing
+        ["...", ".a", "a..b", "a/.hidden/...x"],  # dots that are not "." or ".." segments
+        ["a/b:c.py", "dir/C:/x"],  # colons that are not a leading drive letter
+        ["1:", "Z", "\u00e9t\u00e9/\u00fc.py", "\u65e5\u672c/\u8a9e.py", "\U0001f600.py"],
+        ["\ufeffbom-in-name", "\u00a0nbsp", "zero\u200bwidth"],  # not control characters
+    ],
+)
 def test_valid_paths_round_trip(paths: list[str]) -> None:
     m = Manifest({p: H1 for p in paths}, [Signature(FP1, b"s"), Signature(FP2, b"t" * 70)])
     data = m.serialise()
@@ -198,8 +203,7 @@ def test_sorted_by_utf8_bytes() -> None:
 
 def test_serialise_layout() -> None:
     m = Manifest({"b.py": H2, "a.py": H1}, [Signature(FP1, b"\x00\x01"), Signature(FP2, b"x")])
-    assert m.serialise() == (
-        f"{FP1} AAE=\n{FP2} eA==\n\nsha256\n{H1} a.py\n{H2} b.py\n".encode("ascii"))
+    assert m.serialise() == (f"{FP1} AAE=\n{FP2} eA==\n\nsha256\n{H1} a.py\n{H2} b.py\n".encode("ascii"))
     assert m.signed_bytes() == f"sha256\n{H1} a.py\n{H2} b.py\n".encode("ascii")
 
 
@@ -208,19 +212,63 @@ def test_constants() -> None:
     assert HASH_TYPE == "sha256"
 
 
-@pytest.mark.parametrize("path", [
-    "a.py", "a/b/c.py", "a b", " leading space", "trailing space ", "...", "a..b", ".hidden",
-    "\u00e9.py", "x/C:/y", "ab:c", "1:/x", "\u00e9:x",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "a.py",
+        "a/b/c.py",
+        "a b",
+        " leading space",
+        "trailing space ",
+        "...",
+        "a..b",
+        ".hidden",
+        "\u00e9.py",
+        "x/C:/y",
+        "ab:c",
+        "1:/x",
+        "\u00e9:x",
+    ],
+)
 def test_check_path_accepts(path: str) -> None:
     check_path(path)
 
 
-@pytest.mark.parametrize("path", [
-    "", "/", "/a", "a/", "a//b", ".", "..", "./a", "a/.", "a/./b", "../a", "a/..", "a/../b",
-    "a\\b", "\\a", "a\x00b", "a\nb", "a\rb", "a\tb", "a\x7fb", "a\x85b", "a\x9fb", "C:", "C:/a",
-    "c:a", "Z:\\a", "a\ud800b", 42, None, b"a.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/",
+        "/a",
+        "a/",
+        "a//b",
+        ".",
+        "..",
+        "./a",
+        "a/.",
+        "a/./b",
+        "../a",
+        "a/..",
+        "a/../b",
+        "a\\b",
+        "\\a",
+        "a\x00b",
+        "a\nb",
+        "a\rb",
+        "a\tb",
+        "a\x7fb",
+        "a\x85b",
+        "a\x9fb",
+        "C:",
+        "C:/a",
+        "c:a",
+        "Z:\\a",
+        "a\ud800b",
+        42,
+        None,
+        b"a.py",
+    ],
+)
 def test_check_path_rejects(path) -> None:
     with pytest.raises(ValueError):
         check_path(path)
@@ -290,8 +338,10 @@ def test_parse_accepts_bytes_like_only() -> None:
 
 
 def test_parse_10000_lines_is_fast() -> None:
-    hashes = {f"pkg{i % 40}/sub dir/m\u00f3dulo_{i}.py": hashlib.sha256(b"%d" % i).hexdigest()
-              for i in range(10_000)}
+    hashes = {
+        f"pkg{i % 40}/sub dir/m\u00f3dulo_{i}.py": hashlib.sha256(b"%d" % i).hexdigest()
+        for i in range(10_000)
+    }
     data = Manifest(hashes, [Signature(FP1, bytes(64))]).serialise()
     best = float("inf")
     for _ in range(5):
@@ -305,16 +355,20 @@ def test_parse_10000_lines_is_fast() -> None:
 # -- property tests -------------------------------------------------------------------------------
 
 _SEGMENT_CHARS = st.characters(
-    blacklist_categories=("Cc", "Cs"), blacklist_characters="/\\",
+    blacklist_categories=("Cc", "Cs"),
+    blacklist_characters="/\\",
 )
 segments = st.text(_SEGMENT_CHARS, min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
-paths = st.lists(segments, min_size=1, max_size=4).map("/".join).filter(
-    lambda p: not (len(p) >= 2 and p[1] == ":" and p[0].isascii() and p[0].isalpha()))
+paths = (
+    st.lists(segments, min_size=1, max_size=4)
+    .map("/".join)
+    .filter(lambda p: not (len(p) >= 2 and p[1] == ":" and p[0].isascii() and p[0].isalpha()))
+)
 digests = st.binary(min_size=32, max_size=32).map(bytes.hex)
 fingerprints = st.binary(min_size=32, max_size=32).map(bytes.hex)
-signature_lists = st.dictionaries(fingerprints, st.binary(min_size=1, max_size=80),
-                                  min_size=1, max_size=3).map(
-    lambda d: [Signature(fp, sig) for fp, sig in d.items()])
+signature_lists = st.dictionaries(
+    fingerprints, st.binary(min_size=1, max_size=80), min_size=1, max_size=3
+).map(lambda d: [Signature(fp, sig) for fp, sig in d.items()])
 manifests = st.builds(Manifest, st.dictionaries(paths, digests, max_size=12), signature_lists)
 
 
@@ -353,21 +407,44 @@ def test_random_bytes_only_raise_manifest_error(data: bytes) -> None:
     _parse_or_error(data)
 
 
-@given(st.lists(st.sampled_from([
-    f"{FP1} {SIG}", f"{FP2} AAAA", "", "sha256", "sha1", f"{H1} a.py", f"{H2} b/c.py",
-    f"{H1} a.py", f"{H3} ../x", f"{H1} z", "garbage", f"{H2} \u00e9", f"{H3} b:c",
-]), max_size=8), st.booleans())
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                f"{FP1} {SIG}",
+                f"{FP2} AAAA",
+                "",
+                "sha256",
+                "sha1",
+                f"{H1} a.py",
+                f"{H2} b/c.py",
+                f"{H1} a.py",
+                f"{H3} ../x",
+                f"{H1} z",
+                "garbage",
+                f"{H2} \u00e9",
+                f"{H3} b:c",
+            ]
+        ),
+        max_size=8,
+    ),
+    st.booleans(),
+)
 @settings(max_examples=500, deadline=None)
 def test_random_line_sequences(picked: list[str], final_newline: bool) -> None:
     data = lines(*picked)
     _parse_or_error(data if final_newline else data[:-1])
 
 
-mutations = st.lists(st.tuples(
-    st.sampled_from(["replace", "insert", "delete"]),
-    st.integers(0, 10_000),
-    st.binary(min_size=1, max_size=3),
-), min_size=1, max_size=4)
+mutations = st.lists(
+    st.tuples(
+        st.sampled_from(["replace", "insert", "delete"]),
+        st.integers(0, 10_000),
+        st.binary(min_size=1, max_size=3),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 @given(manifests, mutations)
@@ -377,19 +454,36 @@ def test_mutated_manifests_only_raise_manifest_error(m: Manifest, edits) -> None
     for kind, position, chunk in edits:
         position %= len(data) + 1
         if kind == "replace":
-            data[position:position + len(chunk)] = chunk
+            data[position : position + len(chunk)] = chunk
         elif kind == "insert":
             data[position:position] = chunk
         else:
-            del data[position:position + len(chunk)]
+            del data[position : position + len(chunk)]
     _parse_or_error(bytes(data))
 
 
-@given(st.lists(st.one_of(
-    st.tuples(digests, paths).map(" ".join),
-    st.sampled_from(["", " ", H1, H1 + " ", H1.upper() + " x", H1 + " a//b", H1 + " C:x",
-                     H1 + " x/./y", H1 + " /x", H1[:63] + " xx"]),
-), max_size=8))
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(digests, paths).map(" ".join),
+            st.sampled_from(
+                [
+                    "",
+                    " ",
+                    H1,
+                    H1 + " ",
+                    H1.upper() + " x",
+                    H1 + " a//b",
+                    H1 + " C:x",
+                    H1 + " x/./y",
+                    H1 + " /x",
+                    H1[:63] + " xx",
+                ]
+            ),
+        ),
+        max_size=8,
+    )
+)
 @settings(max_examples=500, deadline=None)
 def test_fast_path_never_accepts_what_the_careful_loop_rejects(body: list[str]) -> None:
     """The whole-list checks may only prove validity; the line-by-line loop has the last word."""
@@ -408,6 +502,7 @@ def test_fast_path_never_accepts_what_the_careful_loop_rejects(body: list[str]) 
 
 
 # -- verification with real Ed25519 keys ---------------------------------------------------------
+
 
 class DuckKey:
     """A verifying key as the runtime's keys look: ``.fingerprint`` and ``.verify``."""
@@ -489,7 +584,7 @@ def test_one_bad_trusted_line_rejects_even_with_a_good_one(private_keys) -> None
     first, second = DuckKey(private_keys[0]), DuckKey(private_keys[1])
     m = signed([private_keys[0]])
     m = m.with_signature(Signature(second.fingerprint, bytes(64)))
-    assert m.verify(first) is first                 # the bad line's key is not trusted
+    assert m.verify(first) is first  # the bad line's key is not trusted
     with pytest.raises(SignatureMismatch) as info:
         m.verify([first, second])
     assert info.value.fingerprint == second.fingerprint
@@ -514,7 +609,7 @@ def test_signature_covers_exactly_the_signed_bytes(private_keys) -> None:
     key = DuckKey(private_keys[0])
     m = signed([private_keys[0]])
     data = m.serialise()
-    assert key.verify(data[data.index(b"\n\n") + 2:], m.signatures[0].signature)
+    assert key.verify(data[data.index(b"\n\n") + 2 :], m.signatures[0].signature)
 
 
 def test_verify_insists_on_true() -> None:
@@ -538,6 +633,7 @@ def test_verify_rejects_nonsense_keys() -> None:
 
 
 # -- the runtime's import rules ------------------------------------------------------------------
+
 
 def test_imports_only_cheap_standard_library_modules() -> None:
     source = Path(manifest_module.__file__).read_text(encoding="utf-8")

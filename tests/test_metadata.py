@@ -8,8 +8,6 @@ an entry point to the same group. Without a manager ``importlib.metadata`` sees 
 from __future__ import annotations
 
 import ast
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,7 @@ from signedimp.tools import generate_key, sign_directory
 
 from .helpers import PROJECT_ROOT, clean_env, run_python, write_tree
 
-CHILD = r'''
+CHILD = r"""
 import ast, sys
 CFG = ast.literal_eval(sys.argv[1])
 sys.path.insert(0, CFG["project"])
@@ -44,7 +42,7 @@ OUT["plugins"] = attempt(lambda: sorted(ep.value for ep in md.entry_points(group
 OUT["names"] = attempt(lambda: sorted(d.metadata["Name"] for d in md.distributions()))
 OUT["requires"] = attempt(lambda: md.requires("good"))
 print("RESULT:" + repr(OUT))
-'''
+"""
 
 
 def dist_info(name: str, version: str, plugin: str) -> dict[str, str]:
@@ -63,19 +61,25 @@ def layout(tmp_path):
     pub.write_bytes(key.public_pem())
     signed = write_tree(tmp_path / "signed", dist_info("good", "1.0", "good_plugin"))
     sign_directory(signed, key)
-    unsigned = write_tree(tmp_path / "unsigned", {
-        **dist_info("good", "9.9", "evil_good"), **dist_info("spoof", "6.6", "evil_spoof")})
+    unsigned = write_tree(
+        tmp_path / "unsigned",
+        {**dist_info("good", "9.9", "evil_good"), **dist_info("spoof", "6.6", "evil_spoof")},
+    )
     return {"pub": pub, "signed": signed, "unsigned": unsigned}
 
 
 def run(layout, *, manager: bool, paths=None) -> dict:
     paths = paths or [layout["signed"], layout["unsigned"]]
-    cfg = {"project": str(PROJECT_ROOT), "pub": str(layout["pub"]), "manager": manager,
-           "paths": [str(p) for p in paths]}
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "pub": str(layout["pub"]),
+        "manager": manager,
+        "paths": [str(p) for p in paths],
+    }
     proc = run_python(CHILD, repr(cfg), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT:"))
-    return ast.literal_eval(line[len("RESULT:"):])
+    return ast.literal_eval(line[len("RESULT:") :])
 
 
 def test_without_a_manager_unsigned_metadata_is_believed(layout):
@@ -107,5 +111,7 @@ def test_added_and_modified_files_in_a_signed_distribution(layout):
     out = run(layout, manager=True, paths=[layout["signed"]])
     error, message = out["good"]
     assert error == "IntegrityCheckFailed"
-    assert message == (f"signedimp refused file {str(info / 'METADATA')!r}: "
-                       "its SHA-256 does not match the signed manifest (modified)")
+    assert message == (
+        f"signedimp refused file {str(info / 'METADATA')!r}: "
+        "its SHA-256 does not match the signed manifest (modified)"
+    )

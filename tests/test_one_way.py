@@ -18,7 +18,9 @@ def test_unlisted_and_missing():
     listed = ["a.py", "b/c.py", "gone.py", "z.py"]
     present = ["z.py", "a.py", "b/c.py", "added.py", "signedimp-manifest.txt", "b/new.py"]
     assert unlisted_and_missing(listed, present, ["signedimp-manifest.txt"]) == (
-        ["added.py", "b/new.py"], ["gone.py"])
+        ["added.py", "b/new.py"],
+        ["gone.py"],
+    )
     assert unlisted_and_missing({"a": 1}, iter(["a"])) == ([], [])
     assert unlisted_and_missing([], ["é", "e", "f"]) == (["e", "f", "é"], [])  # UTF-8 byte order
 

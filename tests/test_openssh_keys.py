@@ -198,5 +198,7 @@ def test_build_hook_signs_with_an_openssh_key(name, tmp_path):
         proc = run_build(project, "--wheel", env=build_env())
         assert proc.returncode != 0
         text = " ".join(output(proc).split())
-        assert "(option `key-file`) is encrypted, but the environment variable `SIGNEDIMP_KEY_PASSPHRASE` " \
-               "(option `passphrase-env`) that should hold its passphrase is not set" in text
+        assert (
+            "(option `key-file`) is encrypted, but the environment variable `SIGNEDIMP_KEY_PASSPHRASE` "
+            "(option `passphrase-env`) that should hold its passphrase is not set" in text
+        )

@@ -15,7 +15,11 @@ from .helpers import PROJECT_ROOT, clean_env
 def test_wheel_ships_py_typed_and_the_bootstrap_prelude(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, env=clean_env(), timeout=300,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("*.whl")

@@ -72,6 +72,7 @@ CACHE_FORMAT = "1"  # bump when the way the tree is installed changes
 
 # -- installing once, sealing once per session ------------------------------------------------
 
+
 def cache_folder() -> Path:
     key = "\n".join((CACHE_FORMAT, platform.machine(), sys.implementation.cache_tag, *REQUIREMENTS))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -116,9 +117,22 @@ def installed() -> Path:
         staging = target.with_name(f"{target.name}.staging-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--only-binary=:all:", "--target", str(staging), *REQUIREMENTS],
-            capture_output=True, text=True, timeout=1200, env=clean_env(),
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--target",
+                str(staging),
+                *REQUIREMENTS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env=clean_env(),
         )
         if proc.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
@@ -130,8 +144,13 @@ def installed() -> Path:
 
 
 def signedimp_cli(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "signedimp", *args], capture_output=True, text=True,
-                          timeout=600, env=clean_env(PYTHONPATH=str(PROJECT_ROOT)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "signedimp", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean_env(PYTHONPATH=str(PROJECT_ROOT)),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -156,16 +175,22 @@ def sealed(installed, key, tmp_path_factory) -> Path:
 ZIP_TOPS = ("yaml", "_yaml", "markupsafe", "numpy", "numpy.libs")
 
 
-def write_zip(target: Path, tree: Path, *, replace: dict[str, bytes] | None = None,
-              extra: dict[str, bytes] | None = None) -> Path:
+def write_zip(
+    target: Path,
+    tree: Path,
+    *,
+    replace: dict[str, bytes] | None = None,
+    extra: dict[str, bytes] | None = None,
+) -> Path:
     """A zip of the packages in ``ZIP_TOPS`` (and their dist-info) from ``tree``, tests left out."""
     replace = replace or {}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for path in sorted(tree.rglob("*")):
             rel = path.relative_to(tree).as_posix()
             top = rel.split("/")[0]
-            wanted = top in ZIP_TOPS or (top.endswith(".dist-info") and
-                                         top.split("-")[0].lower() in ("pyyaml", "markupsafe", "numpy"))
+            wanted = top in ZIP_TOPS or (
+                top.endswith(".dist-info") and top.split("-")[0].lower() in ("pyyaml", "markupsafe", "numpy")
+            )
             if path.is_file() and wanted and "/tests/" not in rel and "__pycache__" not in rel:
                 archive.writestr(rel, replace.get(rel, path.read_bytes()))
         for rel, data in (extra or {}).items():
@@ -227,21 +252,33 @@ def error_chain(exc):
 '''
 
 
-def run_sealed(code: str, paths: list[Path], pub: Path, tmp_path: Path, *, manager: bool = True,
-               timeout: float = 600) -> dict:
-    cfg = {"project": str(PROJECT_ROOT), "pub": str(pub), "manager": manager, "paths": [str(p) for p in paths],
-           "suffixes": list(importlib.machinery.EXTENSION_SUFFIXES)}
+def run_sealed(
+    code: str, paths: list[Path], pub: Path, tmp_path: Path, *, manager: bool = True, timeout: float = 600
+) -> dict:
+    cfg = {
+        "project": str(PROJECT_ROOT),
+        "pub": str(pub),
+        "manager": manager,
+        "paths": [str(p) for p in paths],
+        "suffixes": list(importlib.machinery.EXTENSION_SUFFIXES),
+    }
     # Test suites that start `python -m pkg` in a child find the packages there (unverified, in
     # both runs alike); the sealed interpreter itself ignores PYTHONPATH (-I).
     env = clean_env(PYTHONPATH=os.pathsep.join(str(p) for p in paths))
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", PRELUDE + code, json.dumps(cfg)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PRELUDE + code, json.dumps(cfg)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT:")]
     assert lines, f"exit {proc.returncode}\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
-    return json.loads(lines[-1][len("RESULT:"):])
+    return json.loads(lines[-1][len("RESULT:") :])
 
 
-USE_ALL = r'''
+USE_ALL = r"""
 import hashlib
 import yaml, markupsafe, numpy, numpy.linalg, numpy.fft, numpy.random
 import pydantic, pydantic_core, jsonschema
@@ -282,7 +319,7 @@ if os.path.exists("/proc/self/maps"):
     out["mapped_from_root"] = [m for m in mapped if m.startswith(cfg["paths"][0] + os.sep)]
     out["memfds"] = [m for m in mapped if m.startswith("/memfd:signedimp:")]
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
 def test_real_packages_import_and_work_verified_in_one_process(sealed, key, tmp_path):
@@ -299,25 +336,38 @@ def test_real_packages_import_and_work_verified_in_one_process(sealed, key, tmp_
 
     modules = out["modules"]
     assert len(modules) > 200, len(modules)
-    unverified = [m for m in modules if m[1:3] != ["VerifyingLoader"] * 2 and m[1:3] != ["NamespaceLoader"] * 2]
+    unverified = [
+        m for m in modules if m[1:3] != ["VerifyingLoader"] * 2 and m[1:3] != ["NamespaceLoader"] * 2
+    ]
     assert unverified == [], unverified
     extensions = sorted(m[0] for m in modules if m[3])
-    for name in ("yaml._yaml", "markupsafe._speedups", "numpy._core._multiarray_umath", "numpy.linalg._umath_linalg",
-                 "numpy.random._generator", "pydantic_core._pydantic_core", "cryptography.hazmat.bindings._rust",
-                 "rpds.rpds"):
+    for name in (
+        "yaml._yaml",
+        "markupsafe._speedups",
+        "numpy._core._multiarray_umath",
+        "numpy.linalg._umath_linalg",
+        "numpy.random._generator",
+        "pydantic_core._pydantic_core",
+        "cryptography.hazmat.bindings._rust",
+        "rpds.rpds",
+    ):
         assert name in extensions, (name, extensions)
     if "mapped_from_root" in out:
-        assert out["mapped_from_root"] == [], "files of the sealed folder were mapped, not their verified copies"
+        assert out["mapped_from_root"] == [], (
+            "files of the sealed folder were mapped, not their verified copies"
+        )
         labels = {m.split(":", 2)[2].split(" ")[0] for m in out["memfds"]}
         assert set(extensions) <= labels, set(extensions) - labels
-        assert any(label.startswith("libscipy_openblas") or ".so" in label for label in labels - set(extensions))
+        assert any(
+            label.startswith("libscipy_openblas") or ".so" in label for label in labels - set(extensions)
+        )
     # the control run really maps the files, so the assertion above could fail
     assert [m for m in control["modules"] if m[1] == "VerifyingLoader"] == []
 
 
 # -- real test suites, verified and not -------------------------------------------------------
 
-RUN_PYTEST = r'''
+RUN_PYTEST = r"""
 import pytest
 
 class Tally:
@@ -329,7 +379,7 @@ status = pytest.main(["-q", "-p", "no:cacheprovider", "--assert=plain", "-m", "n
                       "--pyargs", *cfg["modules"]], plugins=[Tally()])
 loaders = sorted({m[1] for m in loaded_from(cfg["paths"][0]) if m[0] in cfg["modules"]})
 print("RESULT:" + json.dumps({"status": int(status), "stats": Tally.stats, "test_module_loaders": loaders}))
-'''
+"""
 
 
 def run_suite(modules: tuple[str, ...], sealed: Path, pub: Path, tmp_path: Path, manager: bool) -> dict:
@@ -339,8 +389,9 @@ def run_suite(modules: tuple[str, ...], sealed: Path, pub: Path, tmp_path: Path,
     return run_sealed(code, [sealed], pub, work, manager=manager)
 
 
-@pytest.mark.parametrize("modules, at_least", [(NUMPY_TESTS, 800), (JSONSCHEMA_TESTS, 350)],
-                         ids=["numpy", "jsonschema"])
+@pytest.mark.parametrize(
+    "modules, at_least", [(NUMPY_TESTS, 800), (JSONSCHEMA_TESTS, 350)], ids=["numpy", "jsonschema"]
+)
 def test_real_test_suites_pass_the_same_verified(sealed, key, tmp_path, modules, at_least):
     verified = run_suite(modules, sealed, key[1], tmp_path, manager=True)
     plain = run_suite(modules, sealed, key[1], tmp_path, manager=False)
@@ -354,7 +405,7 @@ def test_real_test_suites_pass_the_same_verified(sealed, key, tmp_path, modules,
 
 # -- tampering --------------------------------------------------------------------------------
 
-IMPORT = r'''
+IMPORT = r"""
 out = {}
 for name in cfg["imports"]:
     try:
@@ -363,16 +414,18 @@ for name in cfg["imports"]:
     except Exception as exc:
         out[name] = {"errors": error_chain(exc)}
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
-def run_imports(names: list[str], paths: list[Path], pub: Path, tmp_path: Path, *, manager: bool = True) -> dict:
+def run_imports(
+    names: list[str], paths: list[Path], pub: Path, tmp_path: Path, *, manager: bool = True
+) -> dict:
     return run_sealed(f"cfg['imports'] = {names!r}\n" + IMPORT, paths, pub, tmp_path, manager=manager)
 
 
 def flip(data: bytes) -> bytes:
     at = len(data) // 2
-    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
 @contextlib.contextmanager
@@ -450,7 +503,7 @@ def test_added_extension_is_refused(sealed, key, tmp_path):
 
 # -- the same from a signed zip ---------------------------------------------------------------
 
-ZIP_USE = r'''
+ZIP_USE = r"""
 import yaml, markupsafe, numpy, numpy.linalg, numpy.fft, numpy.random
 out = {
     "used": [yaml.__with_libyaml__, markupsafe._escape_inner.__module__, float(numpy.linalg.det(numpy.eye(3) * 2)),
@@ -462,7 +515,7 @@ if os.path.exists("/proc/self/maps"):
     out["mapped"] = [m for m in mapped_files() if m.startswith("/") and not m.startswith(("/usr", "/lib", sys.base_prefix, "/memfd:"))
                      and ".so" in m]
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
 def test_extensions_run_verified_from_a_signed_zip(sealed_zip, key, tmp_path):
@@ -487,8 +540,12 @@ def test_flipped_byte_in_a_zip_member_is_refused(sealed, sealed_zip, key, tmp_pa
         expected_module = "numpy._core._multiarray_umath"
     with zipfile.ZipFile(sealed_zip) as signed:
         manifest = signed.read("signedimp-manifest.txt")
-    tampered = write_zip(tmp_path / "tampered.zip", sealed, replace={rel: flip((sealed / rel).read_bytes())},
-                         extra={"signedimp-manifest.txt": manifest})
+    tampered = write_zip(
+        tmp_path / "tampered.zip",
+        sealed,
+        replace={rel: flip((sealed / rel).read_bytes())},
+        extra={"signedimp-manifest.txt": manifest},
+    )
     out = run_imports(["yaml._yaml", expected_module], [tampered], key[1], tmp_path)
     assert out["yaml._yaml"] == {"ok": "VerifyingLoader"}
     error = refusal(out[expected_module], "IntegrityCheckFailed")
@@ -497,7 +554,7 @@ def test_flipped_byte_in_a_zip_member_is_refused(sealed, sealed_zip, key, tmp_pa
 
 # -- a signed zipapp with extension modules ----------------------------------------------------
 
-APP_MAIN = r'''
+APP_MAIN = r"""
 import json, sys
 
 
@@ -513,7 +570,7 @@ def main():
         "extensions": sorted(n for n, m in sys.modules.items()
                              if str(getattr(m, "__file__", "")).startswith(archive) and m.__file__.endswith(".so")),
     }))
-'''
+"""
 
 
 def test_a_signed_zipapp_runs_its_extension_modules_verified(sealed, key, tmp_path):
@@ -521,8 +578,9 @@ def test_a_signed_zipapp_runs_its_extension_modules_verified(sealed, key, tmp_pa
     source.mkdir()
     for path in sealed.iterdir():
         top = path.name
-        wanted = top in ZIP_TOPS or (top.endswith(".dist-info") and
-                                     top.split("-")[0].lower() in ("pyyaml", "markupsafe", "numpy"))
+        wanted = top in ZIP_TOPS or (
+            top.endswith(".dist-info") and top.split("-")[0].lower() in ("pyyaml", "markupsafe", "numpy")
+        )
         if wanted:
             if path.is_dir():
                 shutil.copytree(path, source / top, ignore=shutil.ignore_patterns("tests", "__pycache__"))
@@ -534,15 +592,25 @@ def test_a_signed_zipapp_runs_its_extension_modules_verified(sealed, key, tmp_pa
     app = tmp_path / "ext-app.pyz"
     signedimp_cli("zipapp", str(source), "-o", str(app), "--key", str(key[0]), "-m", "extapp.main:main")
 
-    for command in ([sys.executable, "-I", str(app)],
-                    [sys.executable, "-m", "signedimp", "run", str(app), "--key", str(key[1])]):
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                              env=clean_env(PYTHONPATH=str(PROJECT_ROOT)) if "run" in command else clean_env())
+    for command in (
+        [sys.executable, "-I", str(app)],
+        [sys.executable, "-m", "signedimp", "run", str(app), "--key", str(key[1])],
+    ):
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env=clean_env(PYTHONPATH=str(PROJECT_ROOT)) if "run" in command else clean_env(),
+        )
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout.splitlines()[-1])
         assert out["used"] == [True, "markupsafe._speedups", pytest.approx(9.0)]
         assert out["loaders"] == ["VerifyingLoader"]
-        assert {"yaml._yaml", "markupsafe._speedups", "numpy._core._multiarray_umath"} <= set(out["extensions"])
+        assert {"yaml._yaml", "markupsafe._speedups", "numpy._core._multiarray_umath"} <= set(
+            out["extensions"]
+        )
 
     def tampered(rel: str) -> subprocess.CompletedProcess:
         bad = tmp_path / "bad.pyz"
@@ -550,8 +618,14 @@ def test_a_signed_zipapp_runs_its_extension_modules_verified(sealed, key, tmp_pa
             for info in src.infolist():
                 data = src.read(info)
                 dst.writestr(info, flip(data) if info.filename == rel else data)
-        return subprocess.run([sys.executable, "-I", str(bad)], capture_output=True, text=True, timeout=300,
-                              cwd=tmp_path, env=clean_env())
+        return subprocess.run(
+            [sys.executable, "-I", str(bad)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+            env=clean_env(),
+        )
 
     # markupsafe catches the ImportError and falls back to its pure-Python code: refused, quietly
     proc = tampered(speedups(sealed).relative_to(sealed).as_posix())

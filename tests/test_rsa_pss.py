@@ -17,9 +17,9 @@ from signedimp import rsa_pss
 from .helpers import FIXTURES
 
 pytest.importorskip("Crypto")
-from Crypto.Hash import SHA1, SHA256  # noqa: E402
-from Crypto.PublicKey import RSA  # noqa: E402
-from Crypto.Signature import pkcs1_15, pss  # noqa: E402
+from Crypto.Hash import SHA1, SHA256
+from Crypto.PublicKey import RSA
+from Crypto.Signature import pkcs1_15, pss
 
 FILES = ["rsa_pss_2048_sha256_mgf1_32_test.json", "rsa_pss_3072_sha256_mgf1_32_test.json"]
 
@@ -52,6 +52,7 @@ def test_wycheproof_count():
 
 
 # -- pycryptodome cross-checks -----------------------------------------------------------
+
 
 @pytest.fixture(scope="module", params=[2048, 2049, 3072, 3077])
 def key(request):
@@ -170,8 +171,12 @@ def test_bad_inputs_never_raise():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=-5, max_value=2**3100), st.integers(min_value=-3, max_value=2**20),
-       st.binary(max_size=50), st.binary(max_size=400))
+@given(
+    st.integers(min_value=-5, max_value=2**3100),
+    st.integers(min_value=-3, max_value=2**20),
+    st.binary(max_size=50),
+    st.binary(max_size=400),
+)
 def test_garbage_never_raises(n, e, message, signature):
     assert rsa_pss.verify(n, e, message, signature) in (True, False)
 

@@ -71,8 +71,9 @@ def start_and_wait_for_temp(cmd: list[str], folder: Path, timeout: float = 30) -
 # -- kills ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 128 + 15), (signal.SIGINT, 130),
-                                                (signal.SIGHUP, 128 + 1)])
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 128 + 15), (signal.SIGINT, 130), (signal.SIGHUP, 128 + 1)]
+)
 def test_terminated_zip_signing_leaves_the_original_and_no_temp(tmp_path, key_files, signum, status):
     _, key, _ = key_files
     archive = big_zip(tmp_path / "big.zip")
@@ -106,12 +107,16 @@ def test_stale_manifest_temp_in_a_folder_is_never_listed_and_is_removed(tmp_path
     tree = tmp_path / "tree"
     (tree / "pkg").mkdir(parents=True)
     (tree / "pkg" / "__init__.py").write_text("X = 1\n")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     stale = tree / f".signedimp-manifest.txt{TEMP_MARK}{int(dead.stdout)}-0badcafe"
     stale.write_bytes(b"half a manifest")
     live = tree / f".signedimp-manifest.txt{TEMP_MARK}{os.getpid()}-0fedcba9"  # a signer still running
     live.write_bytes(b"another signer's manifest, being written")
-    done = subprocess.run(signedimp("sign", tree, "--key", key_path), env=clean_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", tree, "--key", key_path), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert not stale.exists()  # its writer is gone: removed
     assert live.exists()  # its writer runs: left alone, and not listed
@@ -129,8 +134,15 @@ def test_two_signers_of_one_folder_at_once_leave_a_folder_that_verifies(tmp_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"VALUE = {i}\n")
     for _ in range(8):
-        procs = [subprocess.Popen(signedimp("sign", tree, "--key", key_path), env=clean_env(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        procs = [
+            subprocess.Popen(
+                signedimp("sign", tree, "--key", key_path),
+                env=clean_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
         for proc in procs:
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
@@ -163,8 +175,9 @@ def test_write_protected_artifact_is_refused(tmp_path, key_files):
     archive = small_zip(tmp_path / "app.zip")
     archive.chmod(0o444)
     before = archive.read_bytes()
-    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", archive, "--key", key_files[1]), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode != 0
     assert "write-protected (mode 0444)" in done.stderr and str(archive) in done.stderr
     assert archive.read_bytes() == before and temps_in(tmp_path) == []
@@ -173,8 +186,9 @@ def test_write_protected_artifact_is_refused(tmp_path, key_files):
 def test_hard_linked_artifact_is_refused(tmp_path, key_files):
     archive = small_zip(tmp_path / "app.zip")
     os.link(archive, tmp_path / "other-name.zip")
-    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", archive, "--key", key_files[1]), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode != 0
     assert "has 2 hard links" in done.stderr
     assert not verify_path(tmp_path / "other-name.zip", key_files[0]).ok  # nothing signed
@@ -184,8 +198,9 @@ def test_signing_through_a_symlink_signs_the_file_and_keeps_the_link(tmp_path, k
     real = small_zip(tmp_path / "real.zip")
     link = tmp_path / "link.zip"
     link.symlink_to(real.name)
-    done = subprocess.run(signedimp("sign", link, "--key", key_files[1]), env=clean_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", link, "--key", key_files[1]), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert link.is_symlink() and os.readlink(link) == "real.zip"
     assert verify_path(real, key_files[0]).ok
@@ -200,8 +215,9 @@ def test_owner_and_extended_attributes_are_kept(tmp_path, key_files):
         has_xattr = True
     except OSError:
         has_xattr = False
-    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", archive, "--key", key_files[1]), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     if os.geteuid() == 0:
         assert (archive.stat().st_uid, archive.stat().st_gid) == (4321, 4322)
@@ -232,8 +248,9 @@ def test_full_file_system_fails_cleanly_with_a_short_message(small_mount, key_fi
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("blob.bin", os.urandom(700 << 10))  # the signed copy does not fit beside it
     before = archive.read_bytes()
-    done = subprocess.run(signedimp("sign", archive, "--key", key_files[1]), env=clean_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", archive, "--key", key_files[1]), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode != 0
     assert len(done.stderr) < 600, done.stderr
     assert "no room to write the signed copy" in done.stderr and str(small_mount) in done.stderr
@@ -247,8 +264,9 @@ def test_read_only_file_system_names_the_folder_not_a_temp_file(small_mount, key
     done = subprocess.run(["mount", "-o", "remount,ro", str(small_mount)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot remount read-only: {done.stderr.decode().strip()}")
-    done = subprocess.run(signedimp("sign", tree, "--key", key_files[1]), env=clean_env(),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        signedimp("sign", tree, "--key", key_files[1]), env=clean_env(), capture_output=True, text=True
+    )
     assert done.returncode != 0
     assert f"its folder {tree} is not writable" in done.stderr, done.stderr
     assert TEMP_MARK not in done.stderr and ".tmp" not in done.stderr

@@ -38,7 +38,7 @@ GENUINE_PKG = "VALUE = 'genuine package'\n"
 GENUINE_DATA = "genuine data\n"
 EVIL_DATA = "evil data\n"
 
-CHILD = r'''
+CHILD = r"""
 import json, os, sys
 cfg = json.loads(sys.argv[1])
 import importlib, importlib.resources, pkgutil
@@ -82,7 +82,7 @@ for action, target in cfg["steps"]:
             "import_error": isinstance(exc, ImportError),
         })
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
 def run_child(cfg: dict, *, cwd: Path) -> list[dict]:
@@ -90,7 +90,7 @@ def run_child(cfg: dict, *, cwd: Path) -> list[dict]:
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
     assert len(lines) == 1, (proc.stdout, proc.stderr)
-    return json.loads(lines[0][len("RESULT:"):])
+    return json.loads(lines[0][len("RESULT:") :])
 
 
 def malicious(canary: Path, value: str = "evil") -> str:
@@ -102,8 +102,13 @@ def forged_pyc(source: str, target: Path, display: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     src = target.with_suffix(".forge.py")
     src.write_text(source)
-    py_compile.compile(str(src), cfile=str(target), dfile=display, doraise=True,
-                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    py_compile.compile(
+        str(src),
+        cfile=str(target),
+        dfile=display,
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
     src.unlink()
 
 
@@ -131,13 +136,13 @@ class Case:
     steps: list[tuple[str, str]]
     canary: Path
     # the last step's expected outcome under the manager
-    error: str | None = None            # "IntegrityCheckFailed" / "IntegrityCheckMissing"
+    error: str | None = None  # "IntegrityCheckFailed" / "IntegrityCheckMissing"
     module: str | None = None
     file: str | None = None
-    reason: str | None = None          # the reason: the message after "module ..., file ...: "
-    value: str | None = None           # expected value when the import must succeed
+    reason: str | None = None  # the reason: the message after "module ..., file ...: "
+    value: str | None = None  # expected value when the import must succeed
     before: list[str] = field(default_factory=list)  # values of the steps before the last
-    control: str = "canary"            # without the manager: "canary", "data" or "none"
+    control: str = "canary"  # without the manager: "canary", "data" or "none"
     payloads: dict = field(default_factory=dict)  # files the child itself rewrites ("write" steps)
 
 
@@ -152,12 +157,15 @@ def keys(tmp_path_factory):
 
 
 def genuine_tree(root: Path) -> Path:
-    return write_tree(root, {
-        "victim.py": GENUINE,
-        "vpkg/__init__.py": GENUINE_PKG,
-        "vpkg/helper.py": "VALUE = 'helper'\n",
-        "vpkg/data.txt": GENUINE_DATA,
-    })
+    return write_tree(
+        root,
+        {
+            "victim.py": GENUINE,
+            "vpkg/__init__.py": GENUINE_PKG,
+            "vpkg/helper.py": "VALUE = 'helper'\n",
+            "vpkg/data.txt": GENUINE_DATA,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -175,45 +183,81 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     root, canary = signed_dir("modified_module")
     (root / "victim.py").write_text(malicious(canary))
     built["modified_module"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
-        str(root / "victim.py"), "its SHA-256 does not match the signed manifest (modified)")
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(root / "victim.py"),
+        "its SHA-256 does not match the signed manifest (modified)",
+    )
 
     root, canary = signed_dir("modified_package_init")
     (root / "vpkg" / "__init__.py").write_text(malicious(canary))
     built["modified_package_init"] = Case(
-        [str(root)], [("import", "victim"), ("import", "vpkg")], canary, "IntegrityCheckFailed",
-        "vpkg", str(root / "vpkg" / "__init__.py"), "its SHA-256 does not match the signed manifest (modified)",
-        before=["genuine"])
+        [str(root)],
+        [("import", "victim"), ("import", "vpkg")],
+        canary,
+        "IntegrityCheckFailed",
+        "vpkg",
+        str(root / "vpkg" / "__init__.py"),
+        "its SHA-256 does not match the signed manifest (modified)",
+        before=["genuine"],
+    )
 
     for action in ("get_data", "files"):
         root, canary = signed_dir(f"modified_data_{action}")
         (root / "vpkg" / "data.txt").write_text(EVIL_DATA)
         built[f"modified_data_{action}"] = Case(
-            [str(root)], [("import", "vpkg"), (action, "vpkg:data.txt")], canary,
-            "IntegrityCheckFailed", "vpkg", str(root / "vpkg" / "data.txt"),
-            "its SHA-256 does not match the signed manifest (modified)", before=["genuine package"],
-            control="data")
+            [str(root)],
+            [("import", "vpkg"), (action, "vpkg:data.txt")],
+            canary,
+            "IntegrityCheckFailed",
+            "vpkg",
+            str(root / "vpkg" / "data.txt"),
+            "its SHA-256 does not match the signed manifest (modified)",
+            before=["genuine package"],
+            control="data",
+        )
 
     root, canary = signed_dir("unlisted_module")
     (root / "intruder.py").write_text(malicious(canary))
     built["unlisted_module"] = Case(
-        [str(root)], [("import", "victim"), ("import", "intruder")], canary,
-        "IntegrityCheckMissing", "intruder", str(root / "intruder.py"),
-        f"not listed in the signed manifest of {root}", before=["genuine"])
+        [str(root)],
+        [("import", "victim"), ("import", "intruder")],
+        canary,
+        "IntegrityCheckMissing",
+        "intruder",
+        str(root / "intruder.py"),
+        f"not listed in the signed manifest of {root}",
+        before=["genuine"],
+    )
 
     root, canary = signed_dir("unlisted_submodule")
     (root / "vpkg" / "intruder.py").write_text(malicious(canary))
     built["unlisted_submodule"] = Case(
-        [str(root)], [("import", "vpkg"), ("import", "vpkg.intruder")], canary,
-        "IntegrityCheckMissing", "vpkg.intruder", str(root / "vpkg" / "intruder.py"),
-        f"not listed in the signed manifest of {root}", before=["genuine package"])
+        [str(root)],
+        [("import", "vpkg"), ("import", "vpkg.intruder")],
+        canary,
+        "IntegrityCheckMissing",
+        "vpkg.intruder",
+        str(root / "vpkg" / "intruder.py"),
+        f"not listed in the signed manifest of {root}",
+        before=["genuine package"],
+    )
 
     root, canary = signed_dir("manifest_removed")
     (root / MANIFEST_NAME).unlink()
     (root / "victim.py").write_text(malicious(canary))
     built["manifest_removed"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckMissing", "victim",
-        str(root / "victim.py"), f"no {MANIFEST_NAME} in {root} (nor in a *.dist-info folder there)")
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckMissing",
+        "victim",
+        str(root / "victim.py"),
+        f"no {MANIFEST_NAME} in {root} (nor in a *.dist-info folder there)",
+    )
 
     root, canary = signed_dir("edited_hash_line")
     evil = malicious(canary)
@@ -222,32 +266,51 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     assert f"{sha(GENUINE)} victim.py\n" in text
     (root / MANIFEST_NAME).write_text(text.replace(f"{sha(GENUINE)} victim.py", f"{sha(evil)} victim.py"))
     built["edited_hash_line"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
         str(root / "victim.py"),
         f"manifest rejected: {root / MANIFEST_NAME}: signature by trusted key {trusted.fingerprint} "
-        "does not verify (manifest tampered with)")
+        "does not verify (manifest tampered with)",
+    )
 
     root, canary = signed_dir("untrusted_key")
     (root / "victim.py").write_text(malicious(canary))
     (root / MANIFEST_NAME).unlink()
     sign_directory(root, attacker)
     built["untrusted_key"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckMissing", "victim",
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckMissing",
+        "victim",
         str(root / "victim.py"),
-        f"manifest {root / MANIFEST_NAME} is not signed by a trusted key (signed by {attacker.fingerprint})")
+        f"manifest {root / MANIFEST_NAME} is not signed by a trusted key (signed by {attacker.fingerprint})",
+    )
 
     root, canary = signed_dir("forged_signature")
     (root / "victim.py").write_text(malicious(canary))
     (root / MANIFEST_NAME).unlink()
-    forged = Manifest({rel: sha(p.read_bytes()) for rel, p in
-                       ((p.relative_to(root).as_posix(), p) for p in root.rglob("*") if p.is_file())})
+    forged = Manifest(
+        {
+            rel: sha(p.read_bytes())
+            for rel, p in ((p.relative_to(root).as_posix(), p) for p in root.rglob("*") if p.is_file())
+        }
+    )
     forged = forged.with_signature(Signature(trusted.fingerprint, attacker.sign(forged.signed_bytes())))
     (root / MANIFEST_NAME).write_bytes(forged.serialise())
     built["forged_signature"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
         str(root / "victim.py"),
         f"manifest rejected: {root / MANIFEST_NAME}: signature by trusted key {trusted.fingerprint} "
-        "does not verify (manifest tampered with)")
+        "does not verify (manifest tampered with)",
+    )
 
     # The attacker also adds an attacker-signed line: a trusted line that fails still rejects.
     root, canary = signed_dir("forged_signature_cosigned")
@@ -257,19 +320,29 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     forged = forged.with_signature(Signature(trusted.fingerprint, bytes(64)))
     (root / MANIFEST_NAME).write_bytes(forged.serialise())
     built["forged_signature_cosigned"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
         str(root / "victim.py"),
         f"manifest rejected: {root / MANIFEST_NAME}: signature by trusted key {trusted.fingerprint} "
-        "does not verify (manifest tampered with)")
+        "does not verify (manifest tampered with)",
+    )
 
     root, canary = signed_dir("truncated_midline")
     (root / "victim.py").write_text(malicious(canary))
     data = (root / MANIFEST_NAME).read_bytes()
     (root / MANIFEST_NAME).write_bytes(data[:-20])
     built["truncated_midline"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
         str(root / "victim.py"),
-        f"manifest rejected: {root / MANIFEST_NAME}, line 7: missing newline at the end of the file")
+        f"manifest rejected: {root / MANIFEST_NAME}, line 7: missing newline at the end of the file",
+    )
 
     root, canary = signed_dir("truncated_at_line")
     evil = malicious(canary)
@@ -279,49 +352,79 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     assert lines[-2].endswith(b" vpkg/data.txt\n") and lines[-1].endswith(b" vpkg/helper.py\n")
     (root / MANIFEST_NAME).write_bytes(b"".join(lines[:-1]))  # the helper's line cut off
     built["truncated_at_line"] = Case(  # the whole manifest is rejected: vpkg is refused first
-        [str(root)], [("import", "vpkg.helper")], canary, "IntegrityCheckFailed", "vpkg",
+        [str(root)],
+        [("import", "vpkg.helper")],
+        canary,
+        "IntegrityCheckFailed",
+        "vpkg",
         str(root / "vpkg" / "__init__.py"),
         f"manifest rejected: {root / MANIFEST_NAME}: signature by trusted key {trusted.fingerprint} "
-        "does not verify (manifest tampered with)")
+        "does not verify (manifest tampered with)",
+    )
 
     root, canary = signed_dir("manifest_crlf")
     (root / "victim.py").write_text(malicious(canary))
     data = (root / MANIFEST_NAME).read_bytes()
     (root / MANIFEST_NAME).write_bytes(data.replace(b"\n", b"\r\n"))
     built["manifest_crlf"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
-        str(root / "victim.py"), f"manifest rejected: {root / MANIFEST_NAME}, line 1: carriage return (CR) not allowed")
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(root / "victim.py"),
+        f"manifest rejected: {root / MANIFEST_NAME}, line 1: carriage return (CR) not allowed",
+    )
 
     root, canary = signed_dir("manifest_utf16")
     (root / "victim.py").write_text(malicious(canary))
     data = (root / MANIFEST_NAME).read_bytes()
     (root / MANIFEST_NAME).write_bytes(data.decode("utf-8").encode("utf-16"))
     built["manifest_utf16"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
-        str(root / "victim.py"), f"manifest rejected: {root / MANIFEST_NAME}, line 1: not valid UTF-8")
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(root / "victim.py"),
+        f"manifest rejected: {root / MANIFEST_NAME}, line 1: not valid UTF-8",
+    )
 
     # Bytecode no manifest lists is never read: the genuine source is compiled instead.
     tag = sys.implementation.cache_tag
     root, canary = signed_dir("forged_pycache")
     forged_pyc(malicious(canary), root / "__pycache__" / f"victim.{tag}.pyc", str(root / "victim.py"))
-    forged_pyc(malicious(canary, "evil package"), root / "vpkg" / "__pycache__" / f"__init__.{tag}.pyc",
-               str(root / "vpkg" / "__init__.py"))
+    forged_pyc(
+        malicious(canary, "evil package"),
+        root / "vpkg" / "__pycache__" / f"__init__.{tag}.pyc",
+        str(root / "vpkg" / "__init__.py"),
+    )
     built["forged_pycache"] = Case(
-        [str(root)], [("import", "vpkg"), ("import", "victim")], canary, value="genuine",
-        before=["genuine package"])
+        [str(root)],
+        [("import", "vpkg"), ("import", "victim")],
+        canary,
+        value="genuine",
+        before=["genuine package"],
+    )
 
     root, canary = signed_dir("forged_pyc_beside_source")
     forged_pyc(malicious(canary), root / "victim.pyc", str(root / "victim.py"))
     built["forged_pyc_beside_source"] = Case(
-        [str(root)], [("import", "victim")], canary, value="genuine",
-        control="none")  # CPython itself prefers victim.py; this guards the hook's own lookup
+        [str(root)], [("import", "victim")], canary, value="genuine", control="none"
+    )  # CPython itself prefers victim.py; this guards the hook's own lookup
 
     root, canary = signed_dir("forged_sourceless_pyc")
     forged_pyc(malicious(canary), root / "orphan.pyc", str(root / "orphan.py"))
     built["forged_sourceless_pyc"] = Case(
-        [str(root)], [("import", "victim"), ("import", "orphan")], canary, "IntegrityCheckMissing",
-        "orphan", str(root / "orphan.pyc"), f"not listed in the signed manifest of {root}",
-        before=["genuine"])
+        [str(root)],
+        [("import", "victim"), ("import", "orphan")],
+        canary,
+        "IntegrityCheckMissing",
+        "orphan",
+        str(root / "orphan.pyc"),
+        f"not listed in the signed manifest of {root}",
+        before=["genuine"],
+    )
 
     # Sealed after compileall: the pyc is listed, so a swapped pyc is tampering, not a fallback.
     root = genuine_tree(base / "sealed_pyc_replaced" / "root")
@@ -332,29 +435,51 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     sign_directory(root, trusted)
     forged_pyc(malicious(canary), pyc, str(root / "victim.py"))
     built["sealed_pyc_replaced"] = Case(
-        [str(root)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim", str(pyc),
-        "its SHA-256 does not match the signed manifest (modified)")
+        [str(root)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(pyc),
+        "its SHA-256 does not match the signed manifest (modified)",
+    )
 
     # An unsigned directory earlier on sys.path shadows the signed module.
     root, canary = signed_dir("shadowed")
     shadow = write_tree(base / "shadowed" / "shadow", {"victim.py": malicious(canary)})
     built["shadowed"] = Case(
-        [str(shadow), str(root)], [("import", "vpkg"), ("import", "victim")], canary,
-        "IntegrityCheckMissing", "victim", str(shadow / "victim.py"),
-        f"no {MANIFEST_NAME} in {shadow} (nor in a *.dist-info folder there)", before=["genuine package"])
+        [str(shadow), str(root)],
+        [("import", "vpkg"), ("import", "victim")],
+        canary,
+        "IntegrityCheckMissing",
+        "victim",
+        str(shadow / "victim.py"),
+        f"no {MANIFEST_NAME} in {shadow} (nor in a *.dist-info folder there)",
+        before=["genuine package"],
+    )
 
     # Modified while the program runs, then reloaded: the reload is refused, the old module stays.
     root, canary = signed_dir("modified_then_reloaded")
     target = str(root / "victim.py")
     built["modified_then_reloaded"] = Case(
-        [str(root)], [("import", "victim"), ("write", target), ("value", "victim"), ("reload", "victim")],
-        canary, "IntegrityCheckFailed", "victim", target,
+        [str(root)],
+        [("import", "victim"), ("write", target), ("value", "victim"), ("reload", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        target,
         "its SHA-256 does not match the signed manifest (modified)",
-        before=["genuine", "written", "genuine"], payloads={target: malicious(canary)})
+        before=["genuine", "written", "genuine"],
+        payloads={target: malicious(canary)},
+    )
 
     # -- zips --------------------------------------------------------------------------------
-    genuine_members = [("victim.py", GENUINE), ("vpkg/__init__.py", GENUINE_PKG),
-                       ("vpkg/helper.py", "VALUE = 'helper'\n"), ("vpkg/data.txt", GENUINE_DATA)]
+    genuine_members = [
+        ("victim.py", GENUINE),
+        ("vpkg/__init__.py", GENUINE_PKG),
+        ("vpkg/helper.py", "VALUE = 'helper'\n"),
+        ("vpkg/data.txt", GENUINE_DATA),
+    ]
 
     def signed_zip(name: str, members=genuine_members) -> tuple[Path, Path]:
         (base / name).mkdir()
@@ -365,81 +490,160 @@ def cases(tmp_path_factory, keys) -> dict[str, Case]:
     archive, canary = signed_zip("zip_rewritten")
     make_zip(archive, [(n, malicious(canary) if n == "victim.py" else d) for n, d in zip_members(archive)])
     built["zip_rewritten"] = Case(
-        [str(archive)], [("import", "vpkg"), ("import", "victim")], canary, "IntegrityCheckFailed",
-        "victim", str(archive / "victim.py"), "its SHA-256 does not match the signed manifest (modified)",
-        before=["genuine package"])
+        [str(archive)],
+        [("import", "vpkg"), ("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(archive / "victim.py"),
+        "its SHA-256 does not match the signed manifest (modified)",
+        before=["genuine package"],
+    )
 
     archive, canary = signed_zip("zip_rewritten_data")
     make_zip(archive, [(n, EVIL_DATA if n == "vpkg/data.txt" else d) for n, d in zip_members(archive)])
     built["zip_rewritten_data"] = Case(
-        [str(archive)], [("import", "vpkg"), ("files", "vpkg:data.txt")], canary,
-        "IntegrityCheckFailed", "vpkg", str(archive / "vpkg" / "data.txt"),
-        "its SHA-256 does not match the signed manifest (modified)", before=["genuine package"],
-        control="data")
+        [str(archive)],
+        [("import", "vpkg"), ("files", "vpkg:data.txt")],
+        canary,
+        "IntegrityCheckFailed",
+        "vpkg",
+        str(archive / "vpkg" / "data.txt"),
+        "its SHA-256 does not match the signed manifest (modified)",
+        before=["genuine package"],
+        control="data",
+    )
 
     archive, canary = signed_zip("zip_added")
     make_zip(archive, zip_members(archive) + [("intruder.py", malicious(canary))])
     built["zip_added"] = Case(
-        [str(archive)], [("import", "victim"), ("import", "intruder")], canary,
-        "IntegrityCheckMissing", "intruder", str(archive / "intruder.py"),
-        f"not listed in the signed manifest of {archive}", before=["genuine"])
+        [str(archive)],
+        [("import", "victim"), ("import", "intruder")],
+        canary,
+        "IntegrityCheckMissing",
+        "intruder",
+        str(archive / "intruder.py"),
+        f"not listed in the signed manifest of {archive}",
+        before=["genuine"],
+    )
 
     archive, canary = signed_zip("zip_added_pyc")
     forged_pyc(malicious(canary), base / "zip_added_pyc" / "victim.pyc", "victim.py")
-    make_zip(archive, zip_members(archive) + [("victim.pyc", (base / "zip_added_pyc" / "victim.pyc").read_bytes())])
+    make_zip(
+        archive, zip_members(archive) + [("victim.pyc", (base / "zip_added_pyc" / "victim.pyc").read_bytes())]
+    )
     built["zip_added_pyc"] = Case(  # zipimport prefers victim.pyc; the hook only reads listed bytecode
-        [str(archive)], [("import", "victim")], canary, value="genuine")
+        [str(archive)], [("import", "victim")], canary, value="genuine"
+    )
 
     archive, canary = signed_zip("zip_duplicate")
     make_zip(archive, zip_members(archive) + [("victim.py", malicious(canary))])
     assert [n for n, _ in zip_members(archive)].count("victim.py") == 2
     built["zip_duplicate"] = Case(
-        [str(archive)], [("import", "victim")], canary, "IntegrityCheckFailed", "victim",
-        str(archive), "the zip archive on sys.path was rejected, so nothing is imported from it:"
-        f" {archive}: duplicate member name 'victim.py'")
+        [str(archive)],
+        [("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(archive),
+        "the zip archive on sys.path was rejected, so nothing is imported from it:"
+        f" {archive}: duplicate member name 'victim.py'",
+    )
 
     # A zip with a subpath on sys.path (app.zip/lib): lib/ carries its own manifest.
     lib = genuine_tree(base / "zip_subpath" / "staging" / "lib")
     sign_directory(lib, trusted)
     archive = base / "zip_subpath" / "app.zip"
     canary = base / "zip_subpath" / "canary"
-    make_zip(archive, [("top.py", GENUINE)] + [
-        (p.relative_to(lib.parent).as_posix(), p.read_bytes()) for p in sorted(lib.rglob("*")) if p.is_file()])
+    make_zip(
+        archive,
+        [("top.py", GENUINE)]
+        + [
+            (p.relative_to(lib.parent).as_posix(), p.read_bytes())
+            for p in sorted(lib.rglob("*"))
+            if p.is_file()
+        ],
+    )
     sign_zipfile(archive, trusted)
-    make_zip(archive, [(n, malicious(canary) if n == "lib/victim.py" else d) for n, d in zip_members(archive)])
+    make_zip(
+        archive, [(n, malicious(canary) if n == "lib/victim.py" else d) for n, d in zip_members(archive)]
+    )
     built["zip_subpath_rewritten"] = Case(
-        [str(archive / "lib")], [("import", "vpkg"), ("import", "victim")], canary,
-        "IntegrityCheckFailed", "victim", str(archive / "lib" / "victim.py"),
-        "its SHA-256 does not match the signed manifest (modified)", before=["genuine package"])
+        [str(archive / "lib")],
+        [("import", "vpkg"), ("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(archive / "lib" / "victim.py"),
+        "its SHA-256 does not match the signed manifest (modified)",
+        before=["genuine package"],
+    )
 
     # app.zip/lib on sys.path, signed only by sign_zipfile (the archive's root manifest lists lib/...)
     (base / "zip_root_manifest_subpath").mkdir()
-    archive = make_zip(base / "zip_root_manifest_subpath" / "app.zip",
-                       [("lib/" + n, d) for n, d in genuine_members])
+    archive = make_zip(
+        base / "zip_root_manifest_subpath" / "app.zip", [("lib/" + n, d) for n, d in genuine_members]
+    )
     sign_zipfile(archive, trusted)
     canary = base / "zip_root_manifest_subpath" / "canary"
-    make_zip(archive, [(n, malicious(canary) if n == "lib/victim.py" else d) for n, d in zip_members(archive)]
-             + [("lib/intruder.py", malicious(canary))])
+    make_zip(
+        archive,
+        [(n, malicious(canary) if n == "lib/victim.py" else d) for n, d in zip_members(archive)]
+        + [("lib/intruder.py", malicious(canary))],
+    )
     built["zip_root_manifest_subpath_rewritten"] = Case(
-        [str(archive / "lib")], [("import", "vpkg"), ("import", "victim")], canary,
-        "IntegrityCheckFailed", "victim", str(archive / "lib" / "victim.py"),
-        "its SHA-256 does not match the signed manifest (modified)", before=["genuine package"])
+        [str(archive / "lib")],
+        [("import", "vpkg"), ("import", "victim")],
+        canary,
+        "IntegrityCheckFailed",
+        "victim",
+        str(archive / "lib" / "victim.py"),
+        "its SHA-256 does not match the signed manifest (modified)",
+        before=["genuine package"],
+    )
     built["zip_root_manifest_subpath_added"] = Case(
-        [str(archive / "lib")], [("import", "vpkg"), ("import", "intruder")], canary,
-        "IntegrityCheckMissing", "intruder", str(archive / "lib" / "intruder.py"),
-        f"not listed in the signed manifest of {archive / 'lib'}", before=["genuine package"])
+        [str(archive / "lib")],
+        [("import", "vpkg"), ("import", "intruder")],
+        canary,
+        "IntegrityCheckMissing",
+        "intruder",
+        str(archive / "lib" / "intruder.py"),
+        f"not listed in the signed manifest of {archive / 'lib'}",
+        before=["genuine package"],
+    )
     return built
 
 
 CASES = [
-    "modified_module", "modified_package_init", "modified_data_get_data", "modified_data_files",
-    "unlisted_module", "unlisted_submodule", "manifest_removed", "edited_hash_line",
-    "untrusted_key", "forged_signature", "forged_signature_cosigned", "truncated_midline",
-    "truncated_at_line", "manifest_crlf", "manifest_utf16", "forged_pycache",
-    "forged_pyc_beside_source", "forged_sourceless_pyc", "sealed_pyc_replaced", "shadowed",
+    "modified_module",
+    "modified_package_init",
+    "modified_data_get_data",
+    "modified_data_files",
+    "unlisted_module",
+    "unlisted_submodule",
+    "manifest_removed",
+    "edited_hash_line",
+    "untrusted_key",
+    "forged_signature",
+    "forged_signature_cosigned",
+    "truncated_midline",
+    "truncated_at_line",
+    "manifest_crlf",
+    "manifest_utf16",
+    "forged_pycache",
+    "forged_pyc_beside_source",
+    "forged_sourceless_pyc",
+    "sealed_pyc_replaced",
+    "shadowed",
     "modified_then_reloaded",
-    "zip_rewritten", "zip_rewritten_data", "zip_added", "zip_added_pyc", "zip_duplicate",
-    "zip_subpath_rewritten", "zip_root_manifest_subpath_rewritten", "zip_root_manifest_subpath_added",
+    "zip_rewritten",
+    "zip_rewritten_data",
+    "zip_added",
+    "zip_added_pyc",
+    "zip_duplicate",
+    "zip_subpath_rewritten",
+    "zip_root_manifest_subpath_rewritten",
+    "zip_root_manifest_subpath_added",
 ]
 
 
@@ -454,8 +658,17 @@ def test_tampering_is_refused(name, cases, keys, tmp_path):
     case = cases[name]
     assert not case.canary.exists()
     restore_genuine(case)
-    results = run_child({"project": str(PROJECT_ROOT), "pub": str(keys[2]), "manager": True,
-                         "paths": case.paths, "steps": case.steps, "payloads": case.payloads}, cwd=tmp_path)
+    results = run_child(
+        {
+            "project": str(PROJECT_ROOT),
+            "pub": str(keys[2]),
+            "manager": True,
+            "paths": case.paths,
+            "steps": case.steps,
+            "payloads": case.payloads,
+        },
+        cwd=tmp_path,
+    )
     assert not case.canary.exists(), "the attacker's code ran"
     assert [r.get("value") for r in results[:-1]] == case.before, results
     last = results[-1]
@@ -475,8 +688,17 @@ def test_control_tampering_works_without_the_manager(name, cases, keys, tmp_path
     case = cases[name]
     assert case.control != "none"
     restore_genuine(case)
-    results = run_child({"project": str(PROJECT_ROOT), "pub": str(keys[2]), "manager": False,
-                         "paths": case.paths, "steps": case.steps, "payloads": case.payloads}, cwd=tmp_path)
+    results = run_child(
+        {
+            "project": str(PROJECT_ROOT),
+            "pub": str(keys[2]),
+            "manager": False,
+            "paths": case.paths,
+            "steps": case.steps,
+            "payloads": case.payloads,
+        },
+        cwd=tmp_path,
+    )
 
     try:
         if case.control == "data":
@@ -494,7 +716,7 @@ def test_control_tampering_works_without_the_manager(name, cases, keys, tmp_path
 
 # -- extension modules ----------------------------------------------------------------------
 
-EXT_SOURCE = r'''
+EXT_SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdio.h>
@@ -507,7 +729,7 @@ PyMODINIT_FUNC PyInit_cext(void) {
     %(payload)s
     return PyModule_Create(&def);
 }
-'''
+"""
 
 
 def build_extension(folder: Path, answer: int, payload: str = "") -> bytes:
@@ -520,15 +742,18 @@ def build_extension(folder: Path, answer: int, payload: str = "") -> bytes:
     src = folder / "cext.c"
     src.write_text(EXT_SOURCE % {"answer": answer, "payload": payload})
     out = folder / ("cext" + importlib.machinery.EXTENSION_SUFFIXES[0])
-    proc = subprocess.run([gcc, "-shared", "-fPIC", "-O0", f"-I{sysconfig.get_paths()['include']}",
-                           str(src), "-o", str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [gcc, "-shared", "-fPIC", "-O0", f"-I{sysconfig.get_paths()['include']}", str(src), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot build a C extension here: {proc.stderr.strip()[:300]}")
     src.unlink()
     return out.read_bytes()
 
 
-EXT_CHILD = r'''
+EXT_CHILD = r"""
 import json, os, sys
 cfg = json.loads(sys.argv[1])
 sys.path.insert(0, cfg["project"])
@@ -552,7 +777,7 @@ else:
                loader=type(cext.__spec__.loader).__name__,
                memfd_mapped="memfd:signedimp:cext" in maps, real_file_mapped=cext.__file__ in maps)
 print("RESULT:" + json.dumps(out))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -578,7 +803,7 @@ def run_ext_child(root: Path, pub: Path, manager: bool, cwd: Path) -> dict:
     proc = run_python(EXT_CHILD, json.dumps(cfg), cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT:")][-1]
-    return json.loads(line[len("RESULT:"):])
+    return json.loads(line[len("RESULT:") :])
 
 
 def test_extension_genuine_loads_from_sealed_memfd(extension_roots, keys, tmp_path):
@@ -601,8 +826,10 @@ def test_extension_with_changed_bytes_is_refused(extension_roots, keys, tmp_path
     assert out["error"] == "signedimp.errors.IntegrityCheckFailed", out
     assert out["module"] == "cext"
     assert out["file"] == str(tampered / name)
-    assert out["message"] == (f"signedimp refused module 'cext', file {str(tampered / name)!r}: "
-                              "its SHA-256 does not match the signed manifest (modified)")
+    assert out["message"] == (
+        f"signedimp refused module 'cext', file {str(tampered / name)!r}: "
+        "its SHA-256 does not match the signed manifest (modified)"
+    )
     # control: plain Python runs the forged init
     out = run_ext_child(tampered, keys[2], False, tmp_path)
     assert out["answer"] == 666 and canary.read_text() == "pwned"
@@ -611,12 +838,22 @@ def test_extension_with_changed_bytes_is_refused(extension_roots, keys, tmp_path
 
 def test_namespace_package_data_read_through_resources_is_verified(tmp_path_factory, keys, tmp_path):
     trusted, _, pub = keys
-    root = write_tree(tmp_path_factory.mktemp("ns-tamper") / "root",
-                      {"nsdata/mod.py": GENUINE, "nsdata/data/a.txt": GENUINE_DATA})
+    root = write_tree(
+        tmp_path_factory.mktemp("ns-tamper") / "root",
+        {"nsdata/mod.py": GENUINE, "nsdata/data/a.txt": GENUINE_DATA},
+    )
     sign_directory(root, trusted)
     (root / "nsdata" / "data" / "a.txt").write_text(EVIL_DATA)
-    results = run_child({"project": str(PROJECT_ROOT), "pub": str(pub), "manager": True, "paths": [str(root)],
-                         "steps": [("import", "nsdata.mod"), ("files", "nsdata:data/a.txt")]}, cwd=tmp_path)
+    results = run_child(
+        {
+            "project": str(PROJECT_ROOT),
+            "pub": str(pub),
+            "manager": True,
+            "paths": [str(root)],
+            "steps": [("import", "nsdata.mod"), ("files", "nsdata:data/a.txt")],
+        },
+        cwd=tmp_path,
+    )
     assert results[0] == {"value": "genuine"}
     file = str(root / "nsdata" / "data" / "a.txt")
     assert results[1] != {"value": EVIL_DATA}, "tampered data was returned unverified"
@@ -628,13 +865,25 @@ def test_meta_path_finder_inserted_before_the_manager_is_still_vetted(tmp_path_f
     base = tmp_path_factory.mktemp("late-finder")
     canary = base / "canary"
     unsigned = write_tree(base / "unsigned", {"latecomer.py": malicious(canary)})
-    code = CHILD.replace('sys.path[0:0] = cfg["paths"]',
-                         'sys.path[0:0] = cfg["paths"]\n'
-                         'import importlib.machinery\n'
-                         'sys.meta_path.insert(0, importlib.machinery.PathFinder)')
-    proc = run_python(code, json.dumps({"project": str(PROJECT_ROOT), "pub": str(keys[2]), "manager": True,
-                                        "paths": [str(unsigned)], "steps": [("import", "latecomer")]}),
-                      cwd=tmp_path)
+    code = CHILD.replace(
+        'sys.path[0:0] = cfg["paths"]',
+        'sys.path[0:0] = cfg["paths"]\n'
+        "import importlib.machinery\n"
+        "sys.meta_path.insert(0, importlib.machinery.PathFinder)",
+    )
+    proc = run_python(
+        code,
+        json.dumps(
+            {
+                "project": str(PROJECT_ROOT),
+                "pub": str(keys[2]),
+                "manager": True,
+                "paths": [str(unsigned)],
+                "steps": [("import", "latecomer")],
+            }
+        ),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.split("RESULT:", 1)[1])
     canary_ran = canary.exists()
@@ -657,12 +906,26 @@ def test_forged_stdlib_bytecode_under_pycache_prefix_never_runs(tmp_path_factory
         sys.pycache_prefix = saved
     assert str(target).startswith(str(prefix))
     forged_pyc(malicious(canary), target, colorsys.__file__)
-    code = CHILD.replace('def act(action, target):', 'def act(action, target):\n'
-                         '    if action == "stdlib":\n'
-                         '        return importlib.import_module(target).rgb_to_hsv(1, 0, 0)[2]')
-    proc = run_python(code, json.dumps({"project": str(PROJECT_ROOT), "pub": str(keys[2]), "manager": True,
-                                        "paths": [], "steps": [("stdlib", "colorsys")]}),
-                      cwd=tmp_path, env=clean_env(PYTHONPYCACHEPREFIX=str(prefix)))
+    code = CHILD.replace(
+        "def act(action, target):",
+        "def act(action, target):\n"
+        '    if action == "stdlib":\n'
+        "        return importlib.import_module(target).rgb_to_hsv(1, 0, 0)[2]",
+    )
+    proc = run_python(
+        code,
+        json.dumps(
+            {
+                "project": str(PROJECT_ROOT),
+                "pub": str(keys[2]),
+                "manager": True,
+                "paths": [],
+                "steps": [("stdlib", "colorsys")],
+            }
+        ),
+        cwd=tmp_path,
+        env=clean_env(PYTHONPYCACHEPREFIX=str(prefix)),
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.split("RESULT:", 1)[1])
     canary_ran = canary.exists()

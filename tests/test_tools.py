@@ -20,11 +20,9 @@ from pathlib import Path
 import pytest
 
 from signedimp import tools
-from signedimp.tools import _zip_format as zip_format
 from signedimp.errors import KeyFormatError, SignatureMismatch, ZipFormatError
 from signedimp.keys import Ed25519Key, RSAKey, load_public_key
 from signedimp.manifest import MANIFEST_NAME, Manifest, Signature
-from signedimp.zipdir import read_zip_names
 from signedimp.tools import (
     PrivateKey,
     generate_key,
@@ -38,6 +36,8 @@ from signedimp.tools import (
     sign_zipfile,
     verify_path,
 )
+from signedimp.tools import _zip_format as zip_format
+from signedimp.zipdir import read_zip_names
 
 from .helpers import clean_env, write_tree
 
@@ -95,16 +95,22 @@ packages = ["src/tinypkg"]
 
 def build_tiny_wheel(where: Path) -> Path:
     """Build a real wheel (with a .data/ file) from a tiny hatchling project."""
-    project = write_tree(where / "tiny", {
-        "pyproject.toml": TINY_PYPROJECT,
-        "src/tinypkg/__init__.py": "VALUE = 42\n",
-        "src/tinypkg/res.txt": "resource\n",
-        "data/share.txt": "shared\n",
-    })
+    project = write_tree(
+        where / "tiny",
+        {
+            "pyproject.toml": TINY_PYPROJECT,
+            "src/tinypkg/__init__.py": "VALUE = 42\n",
+            "src/tinypkg/res.txt": "resource\n",
+            "data/share.txt": "shared\n",
+        },
+    )
     out = where / "dist"
     result = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(out), str(project)],
-        capture_output=True, text=True, env=clean_env(), timeout=300,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (wheel,) = out.glob("*.whl")
@@ -124,13 +130,16 @@ def wheel(built_wheel, tmp_path) -> Path:
 
 
 def sample_tree(root: Path) -> Path:
-    return write_tree(root, {
-        "pkg/__init__.py": "from .mod import f\n",
-        "pkg/mod.py": "def f():\n    return 1\n",
-        "pkg/__pycache__/mod.cpython-311.pyc": b"\x00bytecode",
-        "pkg/data/with space.txt": "spaces are fine\n",
-        "top.py": "X = 1\n",
-    })
+    return write_tree(
+        root,
+        {
+            "pkg/__init__.py": "from .mod import f\n",
+            "pkg/mod.py": "def f():\n    return 1\n",
+            "pkg/__pycache__/mod.cpython-311.pyc": b"\x00bytecode",
+            "pkg/data/with space.txt": "spaces are fine\n",
+            "top.py": "X = 1\n",
+        },
+    )
 
 
 def make_zip(path: Path, members, *, prefix: bytes = b"", comment: bytes = b"") -> Path:
@@ -144,8 +153,9 @@ def make_zip(path: Path, members, *, prefix: bytes = b"", comment: bytes = b"") 
     return path
 
 
-def info(name: str, date=(2001, 2, 3, 4, 5, 6), mode=0o644, compress=zipfile.ZIP_DEFLATED,
-         comment: bytes = b"") -> zipfile.ZipInfo:
+def info(
+    name: str, date=(2001, 2, 3, 4, 5, 6), mode=0o644, compress=zipfile.ZIP_DEFLATED, comment: bytes = b""
+) -> zipfile.ZipInfo:
     zi = zipfile.ZipInfo(name, date)
     zi.compress_type = compress
     zi.external_attr = (stat.S_IFREG | mode) << 16
@@ -234,21 +244,43 @@ def openssl_keys(tmp_path_factory) -> dict[str, Path]:
         "ed": ["-algorithm", "ed25519"],
         "ed_enc": ["-algorithm", "ed25519", "-aes-256-cbc", "-pass", "pass:pw"],
         "rsa": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
-        "rsa_enc": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072",
-                    "-aes-256-cbc", "-pass", "pass:pw"],
+        "rsa_enc": [
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:3072",
+            "-aes-256-cbc",
+            "-pass",
+            "pass:pw",
+        ],
     }
     out = {}
     for name, args in specs.items():
         out[name] = d / f"{name}.pem"
-        subprocess.run([OPENSSL, "genpkey", *args, "-out", str(out[name])], check=True,
-                       capture_output=True)
+        subprocess.run([OPENSSL, "genpkey", *args, "-out", str(out[name])], check=True, capture_output=True)
     out["rsa_trad"] = d / "rsa_trad.pem"
-    subprocess.run([OPENSSL, "rsa", "-in", str(out["rsa"]), "-traditional", "-out",
-                    str(out["rsa_trad"])], check=True, capture_output=True)
+    subprocess.run(
+        [OPENSSL, "rsa", "-in", str(out["rsa"]), "-traditional", "-out", str(out["rsa_trad"])],
+        check=True,
+        capture_output=True,
+    )
     out["rsa_trad_enc"] = d / "rsa_trad_enc.pem"
-    subprocess.run([OPENSSL, "rsa", "-in", str(out["rsa"]), "-traditional", "-aes256",
-                    "-passout", "pass:pw", "-out", str(out["rsa_trad_enc"])],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            OPENSSL,
+            "rsa",
+            "-in",
+            str(out["rsa"]),
+            "-traditional",
+            "-aes256",
+            "-passout",
+            "pass:pw",
+            "-out",
+            str(out["rsa_trad_enc"]),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -261,14 +293,17 @@ def openssl_fingerprint(path: Path, passphrase: str | None = None) -> str:
 
 
 @needs_openssl
-@pytest.mark.parametrize("name,passphrase,algorithm", [
-    ("ed", None, "ed25519"),
-    ("ed_enc", "pw", "ed25519"),
-    ("rsa", None, "rsa"),
-    ("rsa_enc", "pw", "rsa"),
-    ("rsa_trad", None, "rsa"),
-    ("rsa_trad_enc", "pw", "rsa"),
-])
+@pytest.mark.parametrize(
+    "name,passphrase,algorithm",
+    [
+        ("ed", None, "ed25519"),
+        ("ed_enc", "pw", "ed25519"),
+        ("rsa", None, "rsa"),
+        ("rsa_enc", "pw", "rsa"),
+        ("rsa_trad", None, "rsa"),
+        ("rsa_trad_enc", "pw", "rsa"),
+    ],
+)
 def test_openssl_genpkey_keys_load(openssl_keys, name, passphrase, algorithm):
     path = openssl_keys[name]
     key = load_private_key(path.read_bytes(), passphrase)
@@ -297,8 +332,12 @@ def test_openssl_encrypted_key_needs_right_passphrase(openssl_keys, name):
 def test_bad_private_keys(ed_key, rsa_key):
     from Crypto.PublicKey import ECC, RSA
 
-    ssh = "ssh-ed25519 " + base64.b64encode(
-        b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + ed_key.public_key.public_bytes).decode()
+    ssh = (
+        "ssh-ed25519 "
+        + base64.b64encode(
+            b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + ed_key.public_key.public_bytes
+        ).decode()
+    )
     p256 = ECC.generate(curve="P-256").export_key(format="PEM")
     small = RSA.generate(1024).export_key(format="PEM", pkcs=8)
     cases = [
@@ -311,8 +350,10 @@ def test_bad_private_keys(ed_key, rsa_key):
         ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "^not a valid PKCS#8 private key"),
         (p256, r"^unsupported private key algorithm \(OID 1.2.840.10045.2.1\): use an Ed25519 or RSA key$"),
         (small, r"^RSA key too small \(1024 bits\): at least 2048 bits are needed$"),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
-         "^not a valid OpenSSH private key: the .openssh-key-v1. header is missing$"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+            "^not a valid OpenSSH private key: the .openssh-key-v1. header is missing$",
+        ),
         (ed_key.to_pem("pw"), "^the private key is encrypted: a passphrase is needed$"),
     ]
     for data, message in cases:
@@ -335,8 +376,11 @@ def test_load_signing_key_from_file_and_env(tmp_path, ed_key):
 def test_load_signing_key_messages_name_the_source(tmp_path, ed_key):
     path = tmp_path / "k.pem"
     path.write_bytes(ed_key.to_pem("pw"))
-    with pytest.raises(KeyFormatError, match=f"^{path}: the private key is encrypted: a passphrase is "
-                       r"needed \(set SIGNEDIMP_KEY_PASSPHRASE or use --passphrase-env VAR\)$"):
+    with pytest.raises(
+        KeyFormatError,
+        match=f"^{path}: the private key is encrypted: a passphrase is "
+        r"needed \(set SIGNEDIMP_KEY_PASSPHRASE or use --passphrase-env VAR\)$",
+    ):
         load_signing_key(path, env={})
     with pytest.raises(KeyFormatError, match=f"^{tmp_path / 'absent.pem'}: cannot read key file"):
         load_signing_key(tmp_path / "absent.pem", env={})
@@ -345,15 +389,24 @@ def test_load_signing_key_messages_name_the_source(tmp_path, ed_key):
     with pytest.raises(KeyFormatError, match="^SIGNEDIMP_KEY: not a PEM key"):
         load_signing_key(env={"SIGNEDIMP_KEY": "oops"})
     with pytest.raises(KeyFormatError, match="^SIGNEDIMP_KEY: cannot decrypt the private key: wrong"):
-        load_signing_key(env={"SIGNEDIMP_KEY": ed_key.to_pem("pw").decode(),
-                              "SIGNEDIMP_KEY_PASSPHRASE": "bad"})
+        load_signing_key(
+            env={"SIGNEDIMP_KEY": ed_key.to_pem("pw").decode(), "SIGNEDIMP_KEY_PASSPHRASE": "bad"}
+        )
 
 
 def test_load_verify_keys_accepts_public_ssh_and_private(tmp_path, ed_key, rsa_key):
-    ssh = "ssh-ed25519 " + base64.b64encode(
-        b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + ed_key.public_key.public_bytes).decode()
-    files = {"pub.pem": ed_key.public_pem(), "id.pub": (ssh + " me@host\n").encode(),
-             "priv.pem": ed_key.to_pem(), "rsa.pub": rsa_key.public_pem()}
+    ssh = (
+        "ssh-ed25519 "
+        + base64.b64encode(
+            b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + ed_key.public_key.public_bytes
+        ).decode()
+    )
+    files = {
+        "pub.pem": ed_key.public_pem(),
+        "id.pub": (ssh + " me@host\n").encode(),
+        "priv.pem": ed_key.to_pem(),
+        "rsa.pub": rsa_key.public_pem(),
+    }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     for name in ("pub.pem", "id.pub", "priv.pem"):
@@ -404,8 +457,13 @@ def test_sign_directory_lists_everything(tmp_path, ed_key):
     manifest = sign_directory(root, ed_key)
     written = (root / MANIFEST_NAME).read_bytes()
     assert Manifest.parse(written) == manifest
-    assert list(manifest) == ["pkg/__init__.py", "pkg/__pycache__/mod.cpython-311.pyc",
-                              "pkg/data/with space.txt", "pkg/mod.py", "top.py"]
+    assert list(manifest) == [
+        "pkg/__init__.py",
+        "pkg/__pycache__/mod.cpython-311.pyc",
+        "pkg/data/with space.txt",
+        "pkg/mod.py",
+        "top.py",
+    ]
     assert manifest.lookup("top.py") == sha256_hex(b"X = 1\n")
     assert manifest.verify(ed_key.public_key) == ed_key.public_key
     assert stat.S_IMODE((root / MANIFEST_NAME).stat().st_mode) == 0o644
@@ -564,13 +622,18 @@ def test_verify_hash_line_tampering_is_forgery(tmp_path, ed_key):
 
 
 def sample_zip(path: Path, *, prefix: bytes = b"") -> Path:
-    return make_zip(path, [
-        (info("pkg/", mode=0o755, compress=zipfile.ZIP_STORED), b""),
-        (info("pkg/__init__.py", date=(2010, 1, 1, 0, 0, 0), comment=b"init"), b"A = 1\n"),
-        (info("pkg/tool.sh", mode=0o755, compress=zipfile.ZIP_STORED), b"#!/bin/sh\n"),
-        (info("z_last.txt", date=(2015, 6, 7, 8, 9, 10)), b"newest\n"),
-        (info("a_data.bin", date=(1999, 1, 1, 0, 0, 0)), bytes(range(256)) * 4),
-    ], prefix=prefix, comment=b"archive comment")
+    return make_zip(
+        path,
+        [
+            (info("pkg/", mode=0o755, compress=zipfile.ZIP_STORED), b""),
+            (info("pkg/__init__.py", date=(2010, 1, 1, 0, 0, 0), comment=b"init"), b"A = 1\n"),
+            (info("pkg/tool.sh", mode=0o755, compress=zipfile.ZIP_STORED), b"#!/bin/sh\n"),
+            (info("z_last.txt", date=(2015, 6, 7, 8, 9, 10)), b"newest\n"),
+            (info("a_data.bin", date=(1999, 1, 1, 0, 0, 0)), bytes(range(256)) * 4),
+        ],
+        prefix=prefix,
+        comment=b"archive comment",
+    )
 
 
 def test_sign_zipfile_keeps_members(tmp_path, ed_key, monkeypatch):
@@ -578,15 +641,15 @@ def test_sign_zipfile_keeps_members(tmp_path, ed_key, monkeypatch):
     path = sample_zip(tmp_path / "lib.zip")
     os.chmod(path, 0o640)
     with zipfile.ZipFile(path) as zf:
-        before = [(i.filename, i.date_time, i.external_attr, i.compress_type, i.comment)
-                  for i in zf.infolist()]
+        before = [
+            (i.filename, i.date_time, i.external_attr, i.compress_type, i.comment) for i in zf.infolist()
+        ]
         contents = {n: zf.read(n) for n in zf.namelist()}
     manifest = sign_zipfile(path, ed_key)
     assert list(manifest) == ["a_data.bin", "pkg/__init__.py", "pkg/tool.sh", "z_last.txt"]
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
-        after = [(i.filename, i.date_time, i.external_attr, i.compress_type, i.comment)
-                 for i in infos[:-1]]
+        after = [(i.filename, i.date_time, i.external_attr, i.compress_type, i.comment) for i in infos[:-1]]
         assert after == before
         assert zf.comment == b"archive comment"
         last = infos[-1]
@@ -604,8 +667,10 @@ def test_sign_zipfile_keeps_members(tmp_path, ed_key, monkeypatch):
 
 def test_sign_zipfile_replaces_manifest_in_place(tmp_path, ed_key, ed_key2, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    path = make_zip(tmp_path / "lib.zip", [
-        (info("a.py"), b"a\n"), (info(MANIFEST_NAME), b"stale"), (info("b.py"), b"b\n")])
+    path = make_zip(
+        tmp_path / "lib.zip",
+        [(info("a.py"), b"a\n"), (info(MANIFEST_NAME), b"stale"), (info("b.py"), b"b\n")],
+    )
     sign_zipfile(path, ed_key)
     with zipfile.ZipFile(path) as zf:
         assert zf.namelist() == ["a.py", MANIFEST_NAME, "b.py"]
@@ -618,10 +683,13 @@ def test_sign_zipfile_replaces_manifest_in_place(tmp_path, ed_key, ed_key2, monk
     assert verify_path(path, ed_key2.public_key).ok
 
 
-@pytest.mark.parametrize("epoch,expected", [
-    ("0", (1980, 1, 1, 0, 0, 0)),
-    ("99999999999", (2107, 12, 31, 23, 59, 58)),
-])
+@pytest.mark.parametrize(
+    "epoch,expected",
+    [
+        ("0", (1980, 1, 1, 0, 0, 0)),
+        ("99999999999", (2107, 12, 31, 23, 59, 58)),
+    ],
+)
 def test_source_date_epoch_is_clamped(tmp_path, ed_key, monkeypatch, epoch, expected):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
     path = sign_zip_copy(tmp_path, ed_key)
@@ -657,8 +725,7 @@ def test_pyz_keeps_shebang_and_runs(tmp_path, ed_key):
     assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(pyz) as zf:
         assert zf.namelist() == ["__main__.py", MANIFEST_NAME]
-    result = subprocess.run([sys.executable, str(pyz), "x"], capture_output=True, text=True,
-                            env=clean_env())
+    result = subprocess.run([sys.executable, str(pyz), "x"], capture_output=True, text=True, env=clean_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello ['x']\n"
     assert verify_path(pyz, ed_key.public_key).ok
@@ -671,11 +738,14 @@ def test_zip_with_prefix_round_trips(tmp_path, ed_key):
     assert verify_path(path, ed_key.public_key).ok
 
 
-@pytest.mark.parametrize("names,message", [
-    (["a.py", "a.py"], "duplicate member name 'a.py'"),
-    (["/etc/passwd"], "absolute member name '/etc/passwd'"),
-    (["pkg/../../x.py"], r"member name 'pkg/../../x.py' escapes the archive \('..'\)"),
-])
+@pytest.mark.parametrize(
+    "names,message",
+    [
+        (["a.py", "a.py"], "duplicate member name 'a.py'"),
+        (["/etc/passwd"], "absolute member name '/etc/passwd'"),
+        (["pkg/../../x.py"], r"member name 'pkg/../../x.py' escapes the archive \('..'\)"),
+    ],
+)
 def test_bad_zips_are_refused(tmp_path, ed_key, names, message):
     path = tmp_path / "bad.zip"
     with pytest.warns(UserWarning) if len(set(names)) < len(names) else _no_warning():
@@ -722,8 +792,13 @@ def test_verify_zip_tampering(tmp_path, ed_key):
     with zipfile.ZipFile(path, "a") as zf:
         zf.writestr("extra.py", b"import evil\n")
     report = verify_path(path, ed_key.public_key)
-    assert _statuses(report) == {"a_data.bin": "ok", "extra.py": "unlisted", "pkg/__init__.py": "ok",
-                                 "pkg/tool.sh": "missing", "z_last.txt": "modified"}
+    assert _statuses(report) == {
+        "a_data.bin": "ok",
+        "extra.py": "unlisted",
+        "pkg/__init__.py": "ok",
+        "pkg/tool.sh": "missing",
+        "z_last.txt": "modified",
+    }
     assert not report.ok
 
 
@@ -818,8 +893,22 @@ def test_installed_wheel_verifies_and_seals(wheel, ed_key, tmp_path):
     sign_wheel(wheel, ed_key)
     target = tmp_path / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target",
-         str(target), str(wheel)], capture_output=True, text=True, env=clean_env(), timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     (target / "share").exists() and shutil.rmtree(target / "share")  # data files land beside
     report = verify_path(target, ed_key.public_key)
@@ -860,7 +949,9 @@ def test_ed25519_signing_matches_rfc8032_vector():
 
 
 # Seeds derived from a counter, not os.urandom: pytest-xdist workers must collect the same tests.
-@pytest.mark.parametrize("seed", [bytes(32), b"\xff" * 32, *(hashlib.sha256(b"seed %d" % i).digest() for i in range(12))])
+@pytest.mark.parametrize(
+    "seed", [bytes(32), b"\xff" * 32, *(hashlib.sha256(b"seed %d" % i).digest() for i in range(12))]
+)
 def test_ed25519_signing_matches_pycryptodome(seed):
     from Crypto.PublicKey import ECC
     from Crypto.Signature import eddsa
@@ -905,8 +996,11 @@ def test_pycryptodome_is_imported_only_to_sign(tmp_path, wheel, ed_key):
     zip_path = sample_zip(tmp_path / "lib.zip")
     tree = sample_tree(tmp_path / "tree")
     result = subprocess.run(
-        [sys.executable, "-c", IMPORT_CHECK, ed_key.to_pem().decode(), str(wheel), str(zip_path),
-         str(tree)], capture_output=True, text=True, env=clean_env())
+        [sys.executable, "-c", IMPORT_CHECK, ed_key.to_pem().decode(), str(wheel), str(zip_path), str(tree)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+    )
     assert result.returncode == 0, result.stderr
     added = result.stdout.split()
     assert "signedimp.tools" in added
@@ -927,7 +1021,7 @@ def raw_members(path: Path) -> dict[str, tuple[bytes, int]]:
             offset = i.header_offset
             name_size, extra_size = struct.unpack_from("<2H", data, offset + 26)
             start = offset + 30 + name_size + extra_size
-            out[i.filename] = (data[start:start + i.compress_size], i.compress_type)
+            out[i.filename] = (data[start : start + i.compress_size], i.compress_type)
     return out
 
 
@@ -936,8 +1030,9 @@ def assert_valid_zip(path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         assert zf.testzip() is None
         names = zf.namelist()
-    result = subprocess.run([sys.executable, "-m", "zipfile", "-t", str(path)],
-                            capture_output=True, text=True, env=clean_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "zipfile", "-t", str(path)], capture_output=True, text=True, env=clean_env()
+    )
     assert result.returncode == 0 and "Done testing" in result.stdout, result.stdout + result.stderr
     assert read_zip_names(path) == names
 
@@ -948,7 +1043,8 @@ def test_sign_wheel_copies_compressed_bytes(wheel, ed_key):
     after = raw_members(wheel)
     record = "tiny_pkg-1.0.dist-info/RECORD"
     assert {n: v for n, v in after.items() if n in before and n != record} == {
-        n: v for n, v in before.items() if n != record}
+        n: v for n, v in before.items() if n != record
+    }
     assert_valid_zip(wheel)
 
 
@@ -982,9 +1078,11 @@ def streamed_zip(path: Path, *, zip64: bool) -> Path:
     """A zip written to an unseekable stream: every member has a data descriptor (flag bit 3)."""
     stream = Unseekable()
     with zipfile.ZipFile(stream, "w") as zf:
-        for name, data, method in [("pkg/__init__.py", b"A = 1\n" * 50, zipfile.ZIP_DEFLATED),
-                                   ("pkg/raw.bin", bytes(range(256)), zipfile.ZIP_STORED),
-                                   ("empty.txt", b"", zipfile.ZIP_DEFLATED)]:
+        for name, data, method in [
+            ("pkg/__init__.py", b"A = 1\n" * 50, zipfile.ZIP_DEFLATED),
+            ("pkg/raw.bin", bytes(range(256)), zipfile.ZIP_STORED),
+            ("empty.txt", b"", zipfile.ZIP_DEFLATED),
+        ]:
             with zf.open(info(name, compress=method), "w", force_zip64=zip64) as dest:
                 dest.write(data)
     path.write_bytes(b"".join(stream.chunks))
@@ -1026,8 +1124,7 @@ def test_rewritten_local_headers_state_crc_and_sizes(tmp_path, ed_key):
     path = streamed_zip(tmp_path / "streamed.zip", zip64=False)
     sign_zipfile(path, ed_key)
     with zipfile.ZipFile(path) as zf:
-        expected = {i.filename: (i.flag_bits, i.CRC, i.compress_size, i.file_size)
-                    for i in zf.infolist()}
+        expected = {i.filename: (i.flag_bits, i.CRC, i.compress_size, i.file_size) for i in zf.infolist()}
     assert local_headers(path) == expected
 
 
@@ -1039,13 +1136,15 @@ def test_zip64_local_headers_are_copied(tmp_path, ed_key):
             with zf.open(info(name), "w", force_zip64=True) as dest:
                 dest.write(name.encode() * 100)
     data = path.read_bytes()
-    headers = {i.filename: data[i.header_offset:i.header_offset + 30 + len(i.filename) + 20]
-               for i in zipfile.ZipFile(path).infolist()}
+    headers = {
+        i.filename: data[i.header_offset : i.header_offset + 30 + len(i.filename) + 20]
+        for i in zipfile.ZipFile(path).infolist()
+    }
     sign_zipfile(path, ed_key)
     data = path.read_bytes()
     for i in zipfile.ZipFile(path).infolist():
         if i.filename in headers:
-            assert data[i.header_offset:i.header_offset + len(headers[i.filename])] == headers[i.filename]
+            assert data[i.header_offset : i.header_offset + len(headers[i.filename])] == headers[i.filename]
     assert_valid_zip(path)
     assert verify_path(path, ed_key.public_key).ok
 
@@ -1055,12 +1154,16 @@ def test_zip64_records_are_written_when_needed(tmp_path, ed_key, monkeypatch):
     records; zipfile, the runtime's reader and (3.13+) zipimport read the result."""
     monkeypatch.setattr(zip_format, "_ZIP64_LIMIT", 100)
     monkeypatch.setattr(zip_format, "_COUNT_LIMIT", 3)
-    path = make_zip(tmp_path / "app.zip", [
-        (info("pkg/__init__.py"), b"VALUE = 7\n"),
-        (info("pkg/big.py", compress=zipfile.ZIP_STORED), b"DATA = %r\n" % (b"x" * 300)),
-        (info("pkg/mod.py"), b"def f():\n    return 'zip64'\n"),
-        (info("z.txt"), b"last\n"),
-    ], prefix=b"#!/usr/bin/env python3\n")
+    path = make_zip(
+        tmp_path / "app.zip",
+        [
+            (info("pkg/__init__.py"), b"VALUE = 7\n"),
+            (info("pkg/big.py", compress=zipfile.ZIP_STORED), b"DATA = %r\n" % (b"x" * 300)),
+            (info("pkg/mod.py"), b"def f():\n    return 'zip64'\n"),
+            (info("z.txt"), b"last\n"),
+        ],
+        prefix=b"#!/usr/bin/env python3\n",
+    )
     sign_zipfile(path, ed_key)
     data = path.read_bytes()
     assert b"PK\x06\x06" in data and b"PK\x06\x07" in data
@@ -1072,8 +1175,17 @@ def test_zip64_records_are_written_when_needed(tmp_path, ed_key, monkeypatch):
     assert verify_path(path, ed_key.public_key).ok
     if sys.version_info >= (3, 13):  # zipimport reads ZIP64 since 3.13; 3.13.0 needs struct loaded
         result = subprocess.run(
-            [sys.executable, "-c", "import struct, sys; sys.path.insert(0, sys.argv[1]); import pkg.mod, pkg.big; "
-             "print(pkg.mod.f(), pkg.VALUE)", str(path)], capture_output=True, text=True, env=clean_env())
+            [
+                sys.executable,
+                "-c",
+                "import struct, sys; sys.path.insert(0, sys.argv[1]); import pkg.mod, pkg.big; "
+                "print(pkg.mod.f(), pkg.VALUE)",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+        )
         assert result.stdout == "zip64 7\n", result.stderr
     monkeypatch.undo()
     before = raw_members(path)
@@ -1089,8 +1201,11 @@ def test_members_the_runtime_cannot_read_are_refused(tmp_path, ed_key, method, n
     # read through a loader, so the signer refuses it rather than sign what fails later.
     path = make_zip(tmp_path / "bz.zip", [(info("a.txt", compress=method), b"bz" * 500)])
     data = path.read_bytes()
-    with pytest.raises(ZipFormatError, match=f"member 'a.txt' uses compression method {method} "
-                       rf"\({name}\); only stored and deflated members can be verified"):
+    with pytest.raises(
+        ZipFormatError,
+        match=f"member 'a.txt' uses compression method {method} "
+        rf"\({name}\); only stored and deflated members can be verified",
+    ):
         sign_zipfile(path, ed_key)
     assert path.read_bytes() == data
 

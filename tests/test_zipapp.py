@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from signedimp import get_bootstrap_code
-from signedimp.tools._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
 from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, sign_zipfile, verify_path
+from signedimp.tools._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
 from signedimp.tools._zipapp import APP_MAIN_MODULE, ZipappError, build_zipapp, run_zipapp
 
 from .helpers import clean_env, write_tree
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 APP_FILES = {
     "demoapp/__init__.py": "",
     "demoapp/data/message.txt": "hello from package data\n",
-    "demoapp/cli.py": '''
+    "demoapp/cli.py": """
         import json
         import sys
         from importlib.resources import files
@@ -51,21 +51,24 @@ APP_FILES = {
                 "code_file": main.__code__.co_filename,
             }))
             return 0
-    ''',
+    """,
 }
 
 
-def make_wheel(folder: Path, name: str, files: dict[str, str], requires=(), scripts=None,
-               version: str = "1.0") -> Path:
+def make_wheel(
+    folder: Path, name: str, files: dict[str, str], requires=(), scripts=None, version: str = "1.0"
+) -> Path:
     """A minimal, valid pure-Python wheel written by hand (no build backend, no network)."""
     dist = f"{name}-{version}.dist-info"
     meta = {
-        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s" % (
-            name, version, "".join(f"Requires-Dist: {r}\n" for r in requires)),
+        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s"
+        % (name, version, "".join(f"Requires-Dist: {r}\n" for r in requires)),
         f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     if scripts:
-        meta[f"{dist}/entry_points.txt"] = "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items())
+        meta[f"{dist}/entry_points.txt"] = "[console_scripts]\n" + "".join(
+            f"{k} = {v}\n" for k, v in scripts.items()
+        )
     contents = {path: _dedent(text).encode() for path, text in {**files, **meta}.items()}
     record = []
     for path, data in contents.items():
@@ -108,7 +111,9 @@ def wheels(workdir):
     folder = workdir / "wheels"
     folder.mkdir()
     make_wheel(folder, "tinydep", {"tinydep.py": "VALUE = 42\n"})
-    return make_wheel(folder, "demoapp", APP_FILES, requires=["tinydep"], scripts={"demoapp": "demoapp.cli:main"})
+    return make_wheel(
+        folder, "demoapp", APP_FILES, requires=["tinydep"], scripts={"demoapp": "demoapp.cli:main"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -137,13 +142,25 @@ def apps(workdir, key, wheels, offline_pip):
 
 
 def python(*args, cwd=None, interpreter=None):
-    return subprocess.run([interpreter or sys.executable, "-I", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=clean_env(), timeout=300)
+    return subprocess.run(
+        [interpreter or sys.executable, "-I", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=clean_env(),
+        timeout=300,
+    )
 
 
 def signedimp_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "signedimp", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=clean_env(), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "signedimp", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=clean_env(),
+        timeout=300,
+    )
 
 
 def rewrite(src: Path, dst: Path, change=None, add=(), drop=()) -> Path:
@@ -223,15 +240,20 @@ def test_builds_are_byte_identical(workdir, key, wheels, offline_pip, monkeypatc
 
 
 def test_plain_folder_with_its_own_main(workdir, key):
-    source = write_tree(workdir / "folder_src", {
-        "__main__.py": "import sys, helper\nprint(__name__, helper.VALUE, sys.argv[1:])\nsys.exit(3)\n",
-        "helper.py": "VALUE = 'helped'\n",
-        "__pycache__/junk.cpython-311.pyc": b"junk",
-    })
+    source = write_tree(
+        workdir / "folder_src",
+        {
+            "__main__.py": "import sys, helper\nprint(__name__, helper.VALUE, sys.argv[1:])\nsys.exit(3)\n",
+            "helper.py": "VALUE = 'helped'\n",
+            "__pycache__/junk.cpython-311.pyc": b"junk",
+        },
+    )
     out = workdir / "folder.pyz"
     build_zipapp(str(source), out, key)
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == sorted(["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME])
+        assert sorted(zf.namelist()) == sorted(
+            ["__main__.py", f"{APP_MAIN_MODULE}.py", "helper.py", MANIFEST_NAME]
+        )
         # without --compile, __main__.py embeds get_bootstrap_code(keys) verbatim (DESIGN.md)
         main_text = zf.read("__main__.py").decode("utf-8")
     assert get_bootstrap_code(key.public_key) in main_text
@@ -299,15 +321,21 @@ def assert_refused(result, *needles):
 
 
 def test_modified_module_refused(apps, workdir, pub):
-    bad = rewrite(apps[False], workdir / "modified.pyz",
-                  change=("demoapp/cli.py", lambda d: d.replace(b"return 0", b"return 0  # evil")))
+    bad = rewrite(
+        apps[False],
+        workdir / "modified.pyz",
+        change=("demoapp/cli.py", lambda d: d.replace(b"return 0", b"return 0  # evil")),
+    )
     assert_refused(python(bad), "demoapp/cli.py", "does not match")
     assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: demoapp/cli.py")
 
 
 def test_modified_bytecode_refused(apps, workdir, pub):
-    bad = rewrite(apps[True], workdir / "modified-pyc.pyz",
-                  change=("demoapp/cli.pyc", lambda d: d[:-1] + bytes([d[-1] ^ 1])))
+    bad = rewrite(
+        apps[True],
+        workdir / "modified-pyc.pyz",
+        change=("demoapp/cli.pyc", lambda d: d[:-1] + bytes([d[-1] ^ 1])),
+    )
     assert_refused(python(bad), "demoapp/cli.pyc")
     assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: demoapp/cli.pyc")
 
@@ -329,8 +357,11 @@ def test_removed_file_refused_before_the_app_runs(apps, workdir, pub):
 
 
 def test_modified_main_refused(apps, workdir, pub):
-    bad = rewrite(apps[False], workdir / "main.pyz",
-                  change=("__main__.py", lambda d: d + b"\nprint('unverified code ran')\n"))
+    bad = rewrite(
+        apps[False],
+        workdir / "main.pyz",
+        change=("__main__.py", lambda d: d + b"\nprint('unverified code ran')\n"),
+    )
     assert_refused(signedimp_cli("run", bad, "--key", pub), "modified: __main__.py")
     # The archive's own check catches a changed __main__.py too (corruption, partial tampering),
     # but an attacker who rewrites __main__.py could remove that check: see docs/frozen-apps.md.
@@ -370,11 +401,15 @@ def test_runtime_bytecode_for_another_python_falls_back_to_sources(workdir, key,
 
     real = bootstrap.compiled_runtime
     monkeypatch.setattr(bootstrap, "compiled_runtime", lambda sources: (b"\0\0\r\n", real(sources)[1]))
-    source = write_tree(workdir / "other_magic_src", {"hi.py": "import sys\ndef main():\n"
-                        "    print(type(sys.meta_path[0]).__name__)\n"})
+    source = write_tree(
+        workdir / "other_magic_src",
+        {"hi.py": "import sys\ndef main():\n    print(type(sys.meta_path[0]).__name__)\n"},
+    )
     out = workdir / "other-magic.pyz"
     build_zipapp(str(source), out, key, main="hi:main", compile=True)
-    result = python(rewrite(out, workdir / "other-magic-corrupt.pyz", change=(BYTECODE_MEMBER, flip_last_byte)))
+    result = python(
+        rewrite(out, workdir / "other-magic-corrupt.pyz", change=(BYTECODE_MEMBER, flip_last_byte))
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, "SignedImportManager\n", "")
 
 
@@ -406,8 +441,9 @@ def test_duplicate_entries_refused(apps, workdir, pub):
 
 def test_rebuilt_and_resigned_by_attacker_refused(apps, workdir, pub):
     # Modified and signed again with the attacker's own key: the launcher's pinned key says no.
-    bad = rewrite(apps[False], workdir / "attacker.pyz",
-                  change=("demoapp/cli.py", lambda d: d + b"\nprint('evil')\n"))
+    bad = rewrite(
+        apps[False], workdir / "attacker.pyz", change=("demoapp/cli.py", lambda d: d + b"\nprint('evil')\n")
+    )
     sign_zipfile(bad, generate_key())
     assert_refused(signedimp_cli("run", bad, "--key", pub), "trusted key")
 
@@ -416,14 +452,30 @@ def test_rebuilt_and_resigned_by_attacker_refused(apps, workdir, pub):
 
 
 def test_sign_plain_zipapp_then_run(workdir, key, pub):
-    source = write_tree(workdir / "plain_src", {
-        "pkg/__init__.py": "",
-        "pkg/cli.py": "import sys\ndef main():\n    print(type(__spec__.loader).__name__, sys.argv[1:])\n"
-                      "    sys.exit(4)\n",
-    })
+    source = write_tree(
+        workdir / "plain_src",
+        {
+            "pkg/__init__.py": "",
+            "pkg/cli.py": "import sys\ndef main():\n    print(type(__spec__.loader).__name__, sys.argv[1:])\n"
+            "    sys.exit(4)\n",
+        },
+    )
     plain = workdir / "plain.pyz"
-    subprocess.run([sys.executable, "-m", "zipapp", str(source), "-m", "pkg.cli:main", "-o", str(plain),
-                    "-p", "/usr/bin/env python3"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zipapp",
+            str(source),
+            "-m",
+            "pkg.cli:main",
+            "-o",
+            str(plain),
+            "-p",
+            "/usr/bin/env python3",
+        ],
+        check=True,
+    )
     result = signedimp_cli("sign", plain, "--key", _private(workdir, key))
     assert result.returncode == 0, result.stderr
     assert plain.read_bytes().startswith(b"#!/usr/bin/env python3\n")
@@ -443,8 +495,18 @@ def _private(workdir: Path, key) -> Path:
 def test_cli_zipapp(workdir, key, pub):
     source = write_tree(workdir / "cli_src", {"hello.py": "def main():\n    print('hi')\n"})
     out = workdir / "cli.pyz"
-    result = signedimp_cli("zipapp", source, "-o", out, "--key", _private(workdir, key), "-m", "hello:main",
-                           "-p", "/usr/bin/python3")
+    result = signedimp_cli(
+        "zipapp",
+        source,
+        "-o",
+        out,
+        "--key",
+        _private(workdir, key),
+        "-m",
+        "hello:main",
+        "-p",
+        "/usr/bin/python3",
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes().startswith(b"#!/usr/bin/python3\n")
     assert python(out).stdout == "hi\n"
@@ -485,7 +547,9 @@ def test_pip_runs_from_a_signed_zipapp(pip_app, pub):
     result = python("-X", "importtime", pip_app, "list", "--disable-pip-version-check")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Package" in result.stdout
-    pip_modules = [line for line in result.stderr.splitlines() if line.rstrip().split("|")[-1].strip().startswith("pip")]
+    pip_modules = [
+        line for line in result.stderr.splitlines() if line.rstrip().split("|")[-1].strip().startswith("pip")
+    ]
     assert len(pip_modules) >= 100
     result = signedimp_cli("run", pip_app, "--key", pub, "--version")
     assert result.returncode == 0 and result.stdout.startswith("pip "), result.stderr
@@ -497,7 +561,9 @@ def test_rsa_key_extra_keys_and_output_inside_source(workdir, key):
     source = write_tree(workdir / "keys_src", {"hello.py": "def main():\n    print('hi')\n"})
     out = source / "inside.pyz"  # inside the folder it is built from: never packed into itself
     manifest = build_zipapp(str(source), out, rsa, main="hello:main", extra_keys=[key, next_key.public_key])
-    assert sorted(sig.fingerprint for sig in manifest.signatures) == sorted([rsa.fingerprint, key.fingerprint])
+    assert sorted(sig.fingerprint for sig in manifest.signatures) == sorted(
+        [rsa.fingerprint, key.fingerprint]
+    )
     build_zipapp(str(source), out, rsa, main="hello:main", extra_keys=[key, next_key.public_key])
     with zipfile.ZipFile(out) as zf:
         assert "inside.pyz" not in zf.namelist()
@@ -510,13 +576,16 @@ def test_rsa_key_extra_keys_and_output_inside_source(workdir, key):
 
 
 def test_project_folder_is_installed_by_pip(workdir, key, monkeypatch):
-    project = write_tree(workdir / "project_src", {
-        "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-                          '[project]\nname = "proj-app"\nversion = "1.0"\n'
-                          '[project.scripts]\nproj-app = "projapp:main"\n'
-                          '[tool.hatch.build.targets.wheel]\npackages = ["src/projapp"]\n',
-        "src/projapp/__init__.py": "def main():\n    print('project ok')\n",
-    })
+    project = write_tree(
+        workdir / "project_src",
+        {
+            "pyproject.toml": '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+            '[project]\nname = "proj-app"\nversion = "1.0"\n'
+            '[project.scripts]\nproj-app = "projapp:main"\n'
+            '[tool.hatch.build.targets.wheel]\npackages = ["src/projapp"]\n',
+            "src/projapp/__init__.py": "def main():\n    print('project ok')\n",
+        },
+    )
     monkeypatch.setenv("PIP_NO_BUILD_ISOLATION", "0")  # pip's spelling of --no-build-isolation: offline
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     out = workdir / "project.pyz"
@@ -531,8 +600,10 @@ def test_project_folder_is_installed_by_pip(workdir, key, monkeypatch):
 def test_app_installed_meta_path_finder_for_aliases(workdir, key):
     # six.moves does this (in the urllib3 that pip <= 24 vendors): modules made in memory by a
     # finder the verified app installed; there is no file to check, and they must still work.
-    source = write_tree(workdir / "alias_src", {
-        "aliases.py": '''
+    source = write_tree(
+        workdir / "alias_src",
+        {
+            "aliases.py": """
             import importlib.util
             import sys
 
@@ -550,9 +621,10 @@ def test_app_installed_meta_path_finder_for_aliases(workdir, key):
                     pass
 
             sys.meta_path.append(AliasFinder())
-        ''',
-        "run.py": "import aliases\nimport moved_http_client\n\ndef main():\n    print(moved_http_client.__name__)\n",
-    })
+        """,
+            "run.py": "import aliases\nimport moved_http_client\n\ndef main():\n    print(moved_http_client.__name__)\n",
+        },
+    )
     out = workdir / "alias.pyz"
     build_zipapp(str(source), out, key, main="run:main")
     result = python(out)
@@ -573,14 +645,27 @@ def index(workdir):
     """
     folder = workdir / "index"
     folder.mkdir()
-    make_wheel(folder, "tinydep", {"tinydep.py": "VALUE = 1\ndef tool():\n    print('tinydep tool')\n"},
-               scripts={"tinydep-tool": "tinydep:tool"})
+    make_wheel(
+        folder,
+        "tinydep",
+        {"tinydep.py": "VALUE = 1\ndef tool():\n    print('tinydep tool')\n"},
+        scripts={"tinydep-tool": "tinydep:tool"},
+    )
     make_wheel(folder, "tinydep", {"tinydep.py": "VALUE = 2\n"}, version="2.0")
-    make_wheel(folder, "pinned", {"pinned.py": "import sys, tinydep\ndef main():\n"
-                                               "    print('pinned', tinydep.VALUE, sys.argv[1:])\n"},
-               requires=["tinydep<2"], scripts={"pinned": "pinned:main"})
-    make_wheel(folder, "loose", {"loose.py": "import tinydep\ndef main():\n    print('loose', tinydep.VALUE)\n"},
-               requires=["tinydep"], scripts={"loose": "loose:main"})
+    make_wheel(
+        folder,
+        "pinned",
+        {"pinned.py": "import sys, tinydep\ndef main():\n    print('pinned', tinydep.VALUE, sys.argv[1:])\n"},
+        requires=["tinydep<2"],
+        scripts={"pinned": "pinned:main"},
+    )
+    make_wheel(
+        folder,
+        "loose",
+        {"loose.py": "import tinydep\ndef main():\n    print('loose', tinydep.VALUE)\n"},
+        requires=["tinydep"],
+        scripts={"loose": "loose:main"},
+    )
     make_wheel(folder, "plainlib", {"plainlib.py": "import tinydep\n"}, requires=["tinydep<2"])
     return folder
 
@@ -601,8 +686,14 @@ def test_sources_and_requirements_resolved_by_one_pip_install(workdir, key, inde
     requirements.write_text("loose\n")
     extra = write_tree(workdir / "extra_folder", {"extra.py": "NOTE = 'from a plain folder'\n"})
     out = workdir / "many.pyz"
-    manifest = build_zipapp([str(index / "pinned-1.0-py3-none-any.whl"), str(extra)], out, key,
-                            requirements=[requirements], pip_args=offline(index), console_script="loose")
+    manifest = build_zipapp(
+        [str(index / "pinned-1.0-py3-none-any.whl"), str(extra)],
+        out,
+        key,
+        requirements=[requirements],
+        pip_args=offline(index),
+        console_script="loose",
+    )
     names = set(manifest.hashes)
     assert {"pinned.py", "loose.py", "tinydep.py", "extra.py", "tinydep-1.0.dist-info/METADATA"} <= names
     result = python(out)
@@ -616,8 +707,18 @@ def test_console_script_by_name_from_any_distribution(workdir, key, index, no_pi
     # No -c: the sources' own script, even though a dependency declares one too.
     build_zipapp(["pinned"], out, key, pip_args=offline(index))
     assert python(out, "x").stdout == "pinned 1 ['x']\n"
-    result = signedimp_cli("zipapp", "pinned", "-o", out, "--key", _private(workdir, key),
-                           "--pip-arg=--no-index", f"--pip-arg=--find-links={index}", "-c", "tinydep-tool")
+    result = signedimp_cli(
+        "zipapp",
+        "pinned",
+        "-o",
+        out,
+        "--key",
+        _private(workdir, key),
+        "--pip-arg=--no-index",
+        f"--pip-arg=--find-links={index}",
+        "-c",
+        "tinydep-tool",
+    )
     assert result.returncode == 0, result.stderr
     assert python(out).stdout == "tinydep tool\n"
 
@@ -625,16 +726,30 @@ def test_console_script_by_name_from_any_distribution(workdir, key, index, no_pi
 def test_ambiguous_and_unknown_console_scripts_list_the_candidates(workdir, key, index, no_pip_env):
     with pytest.raises(ZipappError) as info:
         build_zipapp(["pinned", "loose"], workdir / "x.pyz", key, pip_args=offline(index))
-    assert str(info.value) == ("several console scripts in the sources: loose=loose:main (loose), "
-                               "pinned=pinned:main (pinned); choose one with -c NAME (or -m pkg.mod:fn)")
+    assert str(info.value) == (
+        "several console scripts in the sources: loose=loose:main (loose), "
+        "pinned=pinned:main (pinned); choose one with -c NAME (or -m pkg.mod:fn)"
+    )
     with pytest.raises(ZipappError) as info:
         build_zipapp(["pinned"], workdir / "x.pyz", key, pip_args=offline(index), console_script="nope")
-    assert str(info.value) == ("-c nope: no installed distribution declares a console script of that name "
-                               "(declared: pinned=pinned:main (pinned), tinydep-tool=tinydep:tool (tinydep))")
+    assert str(info.value) == (
+        "-c nope: no installed distribution declares a console script of that name "
+        "(declared: pinned=pinned:main (pinned), tinydep-tool=tinydep:tool (tinydep))"
+    )
     with pytest.raises(ZipappError, match="alternatives"):
         build_zipapp(["pinned"], workdir / "x.pyz", key, main="a:b", console_script="pinned")
-    result = signedimp_cli("zipapp", "pinned", "-o", workdir / "x.pyz", "--key", _private(workdir, key),
-                           "-m", "a:b", "-c", "pinned")
+    result = signedimp_cli(
+        "zipapp",
+        "pinned",
+        "-o",
+        workdir / "x.pyz",
+        "--key",
+        _private(workdir, key),
+        "-m",
+        "a:b",
+        "-c",
+        "pinned",
+    )
     assert result.returncode == 2 and "not allowed with argument" in result.stderr, result.stderr
     assert not (workdir / "x.pyz").exists()
 
@@ -642,21 +757,32 @@ def test_ambiguous_and_unknown_console_scripts_list_the_candidates(workdir, key,
 def test_no_entry_point_runs_like_python(workdir, key, index, no_pip_env):
     # Only a dependency declares a script: no default entry point, as with shiv and pex the app
     # runs like python (-m MODULE, -c CODE, interactive), every import verified.
-    folder = write_tree(workdir / "lib_folder", {"lib.py": "import sys\nprint('lib run', __name__, sys.argv)\n"})
+    folder = write_tree(
+        workdir / "lib_folder", {"lib.py": "import sys\nprint('lib run', __name__, sys.argv)\n"}
+    )
     out = workdir / "python.pyz"
     notes: list[str] = []
-    build_zipapp([str(folder), "plainlib"], out, key,
-                 pip_args=offline(index), log=notes.append)
-    assert notes == [f"{out}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
-                     "it runs like python: `python.pyz -m MODULE`, `python.pyz -c CODE`, or interactive; "
-                     "console scripts that -c can choose: tinydep-tool=tinydep:tool (tinydep)"]
+    build_zipapp([str(folder), "plainlib"], out, key, pip_args=offline(index), log=notes.append)
+    assert notes == [
+        f"{out}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
+        "it runs like python: `python.pyz -m MODULE`, `python.pyz -c CODE`, or interactive; "
+        "console scripts that -c can choose: tinydep-tool=tinydep:tool (tinydep)"
+    ]
     code = "import sys, plainlib, tinydep; print(tinydep.VALUE, type(tinydep.__spec__.loader).__name__, sys.argv)"
     result = python(out, "-c", code, "a")
     assert (result.returncode, result.stdout) == (0, "1 VerifyingLoader ['-c', 'a']\n"), result.stderr
     result = python(out, "-m", "lib", "b")
-    assert (result.returncode, result.stdout) == (0, f"lib run __main__ ['{out}/lib.py', 'b']\n"), result.stderr
-    result = subprocess.run([sys.executable, "-I", str(out)], input="import tinydep\nprint(tinydep.VALUE * 3)\n",
-                            capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert (result.returncode, result.stdout) == (0, f"lib run __main__ ['{out}/lib.py', 'b']\n"), (
+        result.stderr
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", str(out)],
+        input="import tinydep\nprint(tinydep.VALUE * 3)\n",
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
     assert (result.returncode, result.stdout) == (0, "3\n"), result.stderr
     result = signedimp_cli("run", out, "--key", _public(workdir, key), "-c", code)
     assert (result.returncode, result.stdout) == (0, "1 VerifyingLoader ['-c']\n"), result.stderr
@@ -682,8 +808,11 @@ def test_pip_failure_and_missing_requirements_file(workdir, key, index, no_pip_e
     with pytest.raises(ZipappError, match="nothing to build"):
         build_zipapp([], workdir / "x.pyz", key)
     (workdir / "reqs.txt").write_text("pinned\n")
-    with pytest.raises(ZipappError, match=r"reqs\.txt: not a folder, a project or a wheel \(\.whl\) "
-                                          r"\(a requirements file goes after -r\)"):
+    with pytest.raises(
+        ZipappError,
+        match=r"reqs\.txt: not a folder, a project or a wheel \(\.whl\) "
+        r"\(a requirements file goes after -r\)",
+    ):
         build_zipapp([str(workdir / "reqs.txt")], workdir / "x.pyz", key)
     assert not (workdir / "x.pyz").exists()
 
@@ -715,11 +844,14 @@ def test_another_platform(workdir, key, index, no_pip_env):
     here = "{}.{}".format(*sys.version_info[:2])
     other = "3.8" if here != "3.8" else "3.9"
     with pytest.raises(ZipappError) as info:
-        build_zipapp(["pinned"], out, key, compile=True, pip_args=[*offline(index), f"--python-version={other}"])
+        build_zipapp(
+            ["pinned"], out, key, compile=True, pip_args=[*offline(index), f"--python-version={other}"]
+        )
     assert str(info.value) == (
         f"--compile writes bytecode for the building Python {here}, not for --python-version {other}: "
         f"build with Python {other}, or leave out --compile (the app then compiles its verified sources "
-        "when it runs)")
+        "when it runs)"
+    )
     build_zipapp(["pinned"], out, key, compile=True, pip_args=[*offline(index), "--python-version", here])
     assert python(out).stdout == "pinned 1 []\n"
 
@@ -727,19 +859,23 @@ def test_another_platform(workdir, key, index, no_pip_env):
 def test_extension_modules_are_included_and_announced(workdir, key):
     # Bytes that merely look like extension modules: the build lists and signs them like any file.
     tag = "cpython-312-x86_64-linux-gnu"
-    source = write_tree(workdir / "ext_src", {
-        "run.py": "def main():\n    print('ok')\n",
-        f"pkg/_fast.{tag}.so": b"\x7fELF not really",
-        "pkg/__init__.py": "",
-        f"pkg/sub/_more.{tag}.so": b"\x7fELF",
-        "pkg.libs/libhelper-1a2b3c4d.so.1": b"\x7fELF",
-    })
+    source = write_tree(
+        workdir / "ext_src",
+        {
+            "run.py": "def main():\n    print('ok')\n",
+            f"pkg/_fast.{tag}.so": b"\x7fELF not really",
+            "pkg/__init__.py": "",
+            f"pkg/sub/_more.{tag}.so": b"\x7fELF",
+            "pkg.libs/libhelper-1a2b3c4d.so.1": b"\x7fELF",
+        },
+    )
     out = workdir / "ext.pyz"
     result = signedimp_cli("zipapp", source, "-o", out, "--key", _private(workdir, key), "-m", "run:main")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1] == (
         f"{out} includes 2 extension modules (pkg._fast, pkg.sub._more) and 1 bundled shared library "
-        f"(pkg.libs/), built for {tag}; they load from the archive, verified")
+        f"(pkg.libs/), built for {tag}; they load from the archive, verified"
+    )
     with zipfile.ZipFile(out) as zf:
         manifest = Manifest.parse(zf.read(MANIFEST_NAME))
     assert f"pkg/_fast.{tag}.so" in manifest and "pkg.libs/libhelper-1a2b3c4d.so.1" in manifest
@@ -755,14 +891,19 @@ def test_run_says_what_it_was_given(workdir, key, pub, wheels):
     assert result.stderr == (
         f"signedimp: error: {wheels}: a wheel, not a zipapp (it has no __main__.py): check it with "
         f"`signedimp verify {wheels} --key PUB.pem` and install it with pip, or make an app of it with "
-        f"`signedimp zipapp {wheels} -o APP.pyz --key KEY.pem`\n")
+        f"`signedimp zipapp {wheels} -o APP.pyz --key KEY.pem`\n"
+    )
     plain_zip = workdir / "data.zip"
     with zipfile.ZipFile(plain_zip, "w") as zf:
         zf.writestr("readme.txt", "hi")
     result = signedimp_cli("run", plain_zip, "--key", pub)
-    assert (result.returncode, result.stderr) == (2, (
-        f"signedimp: error: {plain_zip}: a zip archive without __main__.py, not a zipapp; build a signed "
-        "zipapp with `signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`\n"))
+    assert (result.returncode, result.stderr) == (
+        2,
+        (
+            f"signedimp: error: {plain_zip}: a zip archive without __main__.py, not a zipapp; build a signed "
+            "zipapp with `signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`\n"
+        ),
+    )
     unsigned = workdir / "unsigned.pyz"
     source = write_tree(workdir / "unsigned_src", {"__main__.py": "print('unsigned ran')\n"})
     subprocess.run([sys.executable, "-m", "zipapp", str(source), "-o", str(unsigned)], check=True)
@@ -771,7 +912,8 @@ def test_run_says_what_it_was_given(workdir, key, pub, wheels):
     assert result.stderr == (
         f"signedimp: error: {unsigned}: a zipapp that is not signed (it has no signedimp-manifest.txt): "
         f"sign it with `signedimp sign {unsigned} --key KEY.pem`, or build a signed zipapp with "
-        "`signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`\n")
+        "`signedimp zipapp SOURCE... -o APP.pyz --key KEY.pem`\n"
+    )
     text_file = workdir / "notes.txt"
     text_file.write_text("not a zip\n")
     assert_refused(signedimp_cli("run", text_file, "--key", pub), "not a valid zip")
@@ -781,10 +923,18 @@ def test_zipapp_help_describes_every_source():
     result = signedimp_cli("zipapp", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
-    for phrase in ("a folder copied as it is", "a project a folder with pyproject.toml",
-                   "a wheel a .whl file", "a requirement a name with an optional version",
-                   "-r REQUIREMENTS", "--pip-arg ARG", "-c CONSOLE_SCRIPT", "-m pkg.mod:fn",
-                   "load from the archive, verified", "runs like python"):
+    for phrase in (
+        "a folder copied as it is",
+        "a project a folder with pyproject.toml",
+        "a wheel a .whl file",
+        "a requirement a name with an optional version",
+        "-r REQUIREMENTS",
+        "--pip-arg ARG",
+        "-c CONSOLE_SCRIPT",
+        "-m pkg.mod:fn",
+        "load from the archive, verified",
+        "runs like python",
+    ):
         assert phrase in text, phrase
 
 
@@ -800,8 +950,10 @@ def test_main_is_the_module_with_only_its_generated_block_replaced(workdir, key)
     begin = template.index(_zipapp.GENERATED_BEGIN)
     end = template.index("\n", template.index(_zipapp.GENERATED_END)) + 1
     generated = get_bootstrap_code(key.public_key) + "\n\nENTRY = ('call', 'pkg.cli', 'main')\n"
-    header = ("# Generated by `signedimp zipapp` from signedimp/tools/_zipapp_main.py; listed and signed in "
-              "signedimp-manifest.txt like every other entry.\n")
+    header = (
+        "# Generated by `signedimp zipapp` from signedimp/tools/_zipapp_main.py; listed and signed in "
+        "signedimp-manifest.txt like every other entry.\n"
+    )
     assert text == header + template[:begin] + generated + template[end:]
     compile(text, "__main__.py", "exec")
     # As a module it imports with its stand-ins (nothing runs), as linters and type checkers see it.
@@ -842,8 +994,14 @@ def test_no_entry_point_on_a_terminal_is_interactive(workdir, key):
     out = workdir / "repl.pyz"
     build_zipapp([str(folder)], out, key)
     fd, terminal = os.openpty()  # no fork of this (threaded) process: a child on the terminal
-    child = subprocess.Popen([sys.executable, "-I", str(out)], stdin=terminal, stdout=terminal,
-                             stderr=terminal, env=clean_env(), start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-I", str(out)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=clean_env(),
+        start_new_session=True,
+    )
     os.close(terminal)
     lines = [b"import lib\n", b"print(lib.VALUE * 7, type(lib.__spec__.loader).__name__)\n", b"\x04"]
     output, deadline, status = b"", time.monotonic() + 120, None

@@ -272,9 +272,8 @@ def check_report(result: subprocess.CompletedProcess, spec: dict, app: Path) -> 
 
 
 def _params():
-    for name, spec in APPS.items():
-        marks: list = []
-        yield pytest.param(name, marks=marks, id=name)
+    for name in APPS:
+        yield pytest.param(name, id=name)
 
 
 @pytest.mark.parametrize("name", list(_params()))

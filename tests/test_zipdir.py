@@ -26,8 +26,15 @@ MEMBERS = {
 }
 
 
-def make_zip(path: Path, members=MEMBERS, *, compression=zipfile.ZIP_STORED, comment: bytes = b"",
-             prefix: bytes = b"", zip64_member: str | None = None) -> Path:
+def make_zip(
+    path: Path,
+    members=MEMBERS,
+    *,
+    compression=zipfile.ZIP_STORED,
+    comment: bytes = b"",
+    prefix: bytes = b"",
+    zip64_member: str | None = None,
+) -> Path:
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         for name, data in members.items():
             if name == zip64_member:
@@ -48,9 +55,21 @@ def assert_same_as_zipfile(path: Path) -> list[ZipMember]:
         assert read_zip_names(str(path)) == zf.namelist()
     assert [e.name for e in entries] == [i.filename for i in infos]
     for entry, info in zip(entries, infos):
-        assert (entry.compress_size, entry.file_size, entry.header_offset, entry.compress_type,
-                entry.crc, entry.flags) == (info.compress_size, info.file_size, info.header_offset,
-                                            info.compress_type, info.CRC, info.flag_bits)
+        assert (
+            entry.compress_size,
+            entry.file_size,
+            entry.header_offset,
+            entry.compress_type,
+            entry.crc,
+            entry.flags,
+        ) == (
+            info.compress_size,
+            info.file_size,
+            info.header_offset,
+            info.compress_type,
+            info.CRC,
+            info.flag_bits,
+        )
     return entries
 
 
@@ -66,6 +85,7 @@ def end_record_offset(data: bytes) -> int:
 
 # -- archives that must read exactly as zipfile reads them ------------------------------------
 
+
 @pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
 def test_stored_and_deflated(tmp_path: Path, compression: int) -> None:
     path = make_zip(tmp_path / "a.zip", compression=compression)
@@ -79,11 +99,14 @@ def test_archive_comment(tmp_path: Path, comment: bytes) -> None:
     assert_same_as_zipfile(make_zip(tmp_path / "c.zip", comment=comment))
 
 
-@pytest.mark.parametrize("prefix", [
-    b"#!/usr/bin/env python3\n",
-    b"#!/usr/bin/python3 -I\n" + b"\x00" * 5000,
-    b"PK\x03\x04 looks like a local header",
-])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"#!/usr/bin/env python3\n",
+        b"#!/usr/bin/python3 -I\n" + b"\x00" * 5000,
+        b"PK\x03\x04 looks like a local header",
+    ],
+)
 def test_prefixed_archive(tmp_path: Path, prefix: bytes) -> None:
     path = make_zip(tmp_path / "app.pyz", prefix=prefix, comment=b"with a comment too")
     entries = assert_same_as_zipfile(path)
@@ -135,7 +158,7 @@ def test_many_entries(tmp_path: Path) -> None:
     assert read_zip_names(make_zip(tmp_path / "many.zip", members=members)) == list(members)
 
 
-def test_zipdir_imports_only_io_os_struct() -> None:
+def test_zipdir_imports_only_os_struct() -> None:
     source = Path(zipdir.__file__).read_text(encoding="utf-8")
     imported = set()
     for node in ast.parse(source).body:
@@ -143,10 +166,11 @@ def test_zipdir_imports_only_io_os_struct() -> None:
             imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported == {"__future__", "io", "os", "struct", ".errors", ".limits"}
+    assert imported == {"__future__", "os", "struct", ".errors", ".limits"}
 
 
 # -- archives that must be refused ------------------------------------------------------------
+
 
 def test_duplicate_names(tmp_path: Path) -> None:
     path = tmp_path / "dup.zip"
@@ -167,13 +191,16 @@ def test_names_equal_up_to_backslash_are_duplicates(tmp_path: Path) -> None:
         read_zip_names(path)
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "too short"),
-    (b"PK\x05\x06" + b"\x00" * 17, "too short"),
-    (b"not a zip file at all, just text\n" * 10, "no end of central directory"),
-    (b"PK\x03\x04" + b"\x00" * 100, "no end of central directory"),
-    (b"PK\x05\x06" + b"\x00" * 18 + b"trailing", "comment"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "too short"),
+        (b"PK\x05\x06" + b"\x00" * 17, "too short"),
+        (b"not a zip file at all, just text\n" * 10, "no end of central directory"),
+        (b"PK\x03\x04" + b"\x00" * 100, "no end of central directory"),
+        (b"PK\x05\x06" + b"\x00" * 18 + b"trailing", "comment"),
+    ],
+)
 def test_not_zip_archives(tmp_path: Path, data: bytes, reason: str) -> None:
     path = tmp_path / "bad.zip"
     path.write_bytes(data)
@@ -189,26 +216,37 @@ def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
 
 def _patched_end_record(data: bytes, **fields) -> bytes:
     pos = end_record_offset(data)
-    names = ["signature", "disk", "cd_disk", "disk_entries", "entries", "cd_size", "cd_offset",
-             "comment_size"]
+    names = [
+        "signature",
+        "disk",
+        "cd_disk",
+        "disk_entries",
+        "entries",
+        "cd_size",
+        "cd_offset",
+        "comment_size",
+    ]
     values = dict(zip(names, struct.unpack_from("<4s4H2IH", data, pos)))
     values.update(fields)
     record = struct.pack("<4s4H2IH", *(values[n] for n in names))
-    return data[:pos] + record + data[pos + 22:]
+    return data[:pos] + record + data[pos + 22 :]
 
 
-@pytest.mark.parametrize("fields, reason", [
-    ({"cd_offset": 0xFFFFFF}, "offset points beyond"),
-    ({"cd_size": 0xFFFFFF}, "size points before the start"),
-    ({"cd_size": 10}, "central directory"),
-    ({"entries": 7, "disk_entries": 7}, "central directory"),
-    ({"entries": 5, "disk_entries": 5}, "central directory size does not match"),
-    ({"entries": 0, "disk_entries": 0}, "central directory size does not match"),
-    ({"entries": 0xFFFF, "disk_entries": 0xFFFF}, "cannot fit"),
-    ({"disk": 1}, "multi-disk"),
-    ({"disk_entries": 1}, "multi-disk"),
-    ({"comment_size": 3}, "comment"),
-])
+@pytest.mark.parametrize(
+    "fields, reason",
+    [
+        ({"cd_offset": 0xFFFFFF}, "offset points beyond"),
+        ({"cd_size": 0xFFFFFF}, "size points before the start"),
+        ({"cd_size": 10}, "central directory"),
+        ({"entries": 7, "disk_entries": 7}, "central directory"),
+        ({"entries": 5, "disk_entries": 5}, "central directory size does not match"),
+        ({"entries": 0, "disk_entries": 0}, "central directory size does not match"),
+        ({"entries": 0xFFFF, "disk_entries": 0xFFFF}, "cannot fit"),
+        ({"disk": 1}, "multi-disk"),
+        ({"disk_entries": 1}, "multi-disk"),
+        ({"comment_size": 3}, "comment"),
+    ],
+)
 def test_corrupt_end_record(tmp_path: Path, fields: dict, reason: str) -> None:
     path = make_zip(tmp_path / "a.zip")
     bad = mutate(path, _patched_end_record(path.read_bytes(), **fields))
@@ -248,7 +286,7 @@ def test_bad_central_signature(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "a.zip")
     data = bytearray(path.read_bytes())
     entry = _central_entries(bytes(data))[2]
-    data[entry:entry + 4] = b"PK\x01\x03"
+    data[entry : entry + 4] = b"PK\x01\x03"
     with pytest.raises(ZipFormatError, match="entry 3 has a bad signature"):
         read_zip_names(mutate(path, bytes(data)))
 
@@ -277,7 +315,7 @@ def test_overrunning_extra_field(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     entry = _central_entries(bytes(data))[0]
     size_at = entry + 46 + len("a.py") + 2
-    data[size_at:size_at + 2] = struct.pack("<H", 9)  # the field overruns the extra data
+    data[size_at : size_at + 2] = struct.pack("<H", 9)  # the field overruns the extra data
     with pytest.raises(ZipFormatError, match="corrupt extra field"):
         read_zip_names(mutate(path, bytes(data)))
 
@@ -295,15 +333,24 @@ def test_zip64_inconsistencies(tmp_path: Path, monkeypatch) -> None:
         with pytest.raises(ZipFormatError, match=reason):
             read_zip_names(mutate(path, bad))
 
-    refused(data[:record] + b"XX\x06\x06" + data[record + 4:], "without a ZIP64 end")
-    refused(data[:record + 4] + struct.pack("<Q", 52) + data[record + 12:], "extensible data")
-    refused(data[:locator + 4] + struct.pack("<I", 1) + data[locator + 8:], "multi-disk")
-    refused(data[:locator + 8] + struct.pack("<Q", 1) + data[locator + 16:], "disagree")
+    refused(data[:record] + b"XX\x06\x06" + data[record + 4 :], "without a ZIP64 end")
+    refused(data[: record + 4] + struct.pack("<Q", 52) + data[record + 12 :], "extensible data")
+    refused(data[: locator + 4] + struct.pack("<I", 1) + data[locator + 8 :], "multi-disk")
+    refused(data[: locator + 8] + struct.pack("<Q", 1) + data[locator + 16 :], "disagree")
     # The 32-bit end record must agree with the ZIP64 one (or say "see ZIP64").
     refused(_patched_end_record(data, entries=1, disk_entries=1), "disagree")
-    assert read_zip_names(mutate(path, _patched_end_record(
-        data, entries=0xFFFF, disk_entries=0xFFFF, cd_size=0xFFFFFFFF, cd_offset=0xFFFFFFFF,
-    ))) == list(MEMBERS)
+    assert read_zip_names(
+        mutate(
+            path,
+            _patched_end_record(
+                data,
+                entries=0xFFFF,
+                disk_entries=0xFFFF,
+                cd_size=0xFFFFFFFF,
+                cd_offset=0xFFFFFFFF,
+            ),
+        )
+    ) == list(MEMBERS)
     # A ZIP64 extra field too short for the three values it must hold.
     entry = _central_entries(data)[2]
     name_size = struct.unpack_from("<H", data, entry + 28)[0]
@@ -316,14 +363,19 @@ def test_zip64_inconsistencies(tmp_path: Path, monkeypatch) -> None:
 
 # -- truncation and garbage never raise anything but ZipFormatError ---------------------------
 
+
 @pytest.mark.parametrize("kind", ["plain", "prefixed", "zip64"])
 def test_every_truncation(tmp_path: Path, monkeypatch, kind: str) -> None:
     if kind == "zip64":
         monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 0)
         monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 0)
     members = {"a.py": b"a = 1\n" * 20, "b/c.py": b"", "d.txt": b"PK\x05\x06" + b"\x00" * 18}
-    path = make_zip(tmp_path / "t.zip", members=members, comment=b"cc",
-                    prefix=b"#!/bin/sh\n" if kind == "prefixed" else b"")
+    path = make_zip(
+        tmp_path / "t.zip",
+        members=members,
+        comment=b"cc",
+        prefix=b"#!/bin/sh\n" if kind == "prefixed" else b"",
+    )
     monkeypatch.undo()
     data = path.read_bytes()
     target = tmp_path / "cut.zip"
@@ -344,8 +396,7 @@ _valid_zip_cache: dict[str, bytes] = {}
 def _valid_zip_bytes(tmp_path_factory) -> bytes:
     if "data" not in _valid_zip_cache:
         path = tmp_path_factory.mktemp("valid") / "v.zip"
-        _valid_zip_cache["data"] = make_zip(path, compression=zipfile.ZIP_DEFLATED,
-                                            comment=b"c").read_bytes()
+        _valid_zip_cache["data"] = make_zip(path, compression=zipfile.ZIP_DEFLATED, comment=b"c").read_bytes()
     return _valid_zip_cache["data"]
 
 
@@ -361,23 +412,19 @@ def _read_or_refuse(tmp_path: Path, data: bytes) -> None:
 
 
 @given(st.binary(max_size=600))
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_garbage(tmp_path: Path, data: bytes) -> None:
     _read_or_refuse(tmp_path, data)
 
 
 @given(st.binary(max_size=300), st.binary(min_size=22, max_size=22), st.binary(max_size=40))
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_random_garbage_with_end_signature(tmp_path: Path, head: bytes, end: bytes,
-                                           comment: bytes) -> None:
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_garbage_with_end_signature(tmp_path: Path, head: bytes, end: bytes, comment: bytes) -> None:
     _read_or_refuse(tmp_path, head + b"PK\x05\x06" + end[4:] + comment)
 
 
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6))
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_byte_changes(tmp_path: Path, tmp_path_factory, changes) -> None:
     data = bytearray(_valid_zip_bytes(tmp_path_factory))
     for position, value in changes:

@@ -31,32 +31,53 @@ from __future__ import annotations
 
 import os
 
-# Re-exported: the public names of the signing tools, and the constants this module always had.
-from ._archive_signing import sign_wheel, sign_zipfile
-from ._audit import verify_path
-from ._audit_report import FAILING, MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ..errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
-from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
 from ..keys import Ed25519Key, RSAKey, key_ring, load_public_key
 from ..manifest import MANIFEST_NAME, Manifest, Signature, check_path
-from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
-from ._signing_key_pem import load_private_key
-from ._signing_keys import PBKDF2_ITERATIONS
-from ._signing_keys import PrivateKey, generate_key
-from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
+
+# Re-exported: the public names of the signing tools, and the constants this module always had.
+from ._archive_signing import sign_wheel, sign_zipfile
 
 # Used by sign_directory, not re-exported.
-from ._atomic_write import AtomicFile as _AtomicFile, existing_mode as _existing_mode, is_temp_name as _is_temp_name
-from ._atomic_write import TargetError as _TargetError, replaceable_target as _replaceable_target
+from ._atomic_write import (
+    AtomicFile as _AtomicFile,
+)
+from ._atomic_write import TargetError as _TargetError
+from ._atomic_write import (
+    existing_mode as _existing_mode,
+)
+from ._atomic_write import (
+    is_temp_name as _is_temp_name,
+)
+from ._atomic_write import replaceable_target as _replaceable_target
+from ._audit import verify_path
+from ._audit_report import (
+    FAILING,
+    MISSING,
+    MODIFIED,
+    OK,
+    SKIPPED,
+    UNLISTED,
+    FileResult,
+    Problem,
+    VerifyReport,
+)
 from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
-from ._manifest_signing import file_sha256 as _file_sha256, previous_manifest as _previous_manifest
-from ._tree_walk import read_file as _read_file, walk_tree as _walk_tree
+from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
+from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
+from ._manifest_signing import file_sha256 as _file_sha256
+from ._manifest_signing import previous_manifest as _previous_manifest
+from ._signing_key_pem import load_private_key
+from ._signing_keys import PBKDF2_ITERATIONS, PrivateKey, generate_key
+from ._tree_walk import read_file as _read_file
+from ._tree_walk import walk_tree as _walk_tree
+from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     from typing import Union
 
-    PathLike = Union[str, "os.PathLike[str]"]
+    PathLike = str | os.PathLike[str]
 
 __all__ = [
     "FileResult",

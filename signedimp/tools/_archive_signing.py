@@ -22,12 +22,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import zipfile
     from collections.abc import Iterable, Mapping
-    from typing import Union
 
     from ._signing_keys import PrivateKey
     from ._zip_rewrite import Archive, Entry
 
-    PathLike = Union[str, "os.PathLike[str]"]
+    PathLike = str | os.PathLike[str]
+
 
 def sign_zipfile(path: PathLike, key: PrivateKey) -> Manifest:
     """Sign a .zip or .pyz in place: the root manifest lists every file member.
@@ -36,8 +36,11 @@ def sign_zipfile(path: PathLike, key: PrivateKey) -> Manifest:
     zip) and each member's order, time, mode, compression, comment and compressed bytes are
     kept.  An existing root manifest is replaced where it stands, a new one goes at the end.
     """
-    return rewrite(path, lambda where, archive: _sign_zip_members(where, archive, key),
-                   keep=lambda name: name == MANIFEST_NAME)
+    return rewrite(
+        path,
+        lambda where, archive: _sign_zip_members(where, archive, key),
+        keep=lambda name: name == MANIFEST_NAME,
+    )
 
 
 def sign_wheel(path: PathLike, key: PrivateKey) -> Manifest:
@@ -47,8 +50,7 @@ def sign_wheel(path: PathLike, key: PrivateKey) -> Manifest:
     included); RECORD is then regenerated so that pip still accepts the wheel.  Every other
     member is copied byte for byte.
     """
-    return rewrite(path, lambda where, archive: _sign_wheel_members(where, archive, key),
-                   keep=_kept_in_wheel)
+    return rewrite(path, lambda where, archive: _sign_wheel_members(where, archive, key), keep=_kept_in_wheel)
 
 
 def _sign_zip_members(where: str, archive: Archive, key: PrivateKey) -> Manifest:
@@ -87,7 +89,7 @@ def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manife
     members = [*archive.members[:record_at], new_manifest, *archive.members[record_at:]]
     record_data = build_record(members, record)
     new_record = new_entry(clone_info(old_record.info), record_data)
-    members[record_at + 1] = new_record
+    members[record_at + 1] = new_record  # type: ignore[operator]  # record_at was found above
     archive.members[:] = members
     return manifest
 
@@ -108,13 +110,15 @@ def _manifest_info(name: str, archive: Archive, old: Entry | None) -> zipfile.Zi
     return info
 
 
-def _manifest_date_time(members: Iterable[Entry], env: Mapping[str, str]) -> tuple[int, ...]:
+def _manifest_date_time(
+    members: Iterable[Entry], env: Mapping[str, str]
+) -> tuple[int, int, int, int, int, int]:
     """SOURCE_DATE_EPOCH (clamped to what zip can store), else the newest existing timestamp."""
     stamp = source_date_time(env)
     if stamp is not None:
         return stamp
-    stamps = [tuple(m.info.date_time) for m in members]
-    return max(stamps, default=(1980, 1, 1, 0, 0, 0))
+    stamps = [tuple(m.info.date_time)[:6] for m in members]
+    return max(stamps, default=(1980, 1, 1, 0, 0, 0))  # type: ignore[return-value]  # six fields
 
 
 def _manifest_compression(archive: Archive, old: Entry | None) -> int:

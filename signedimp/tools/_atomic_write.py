@@ -68,7 +68,9 @@ class AtomicFile:
 
         name = os.path.basename(self.target)
         remove_stale_temps(self.directory, name)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+        )
         for _ in range(100):
             # The name is chosen before the file exists, so that a signal arriving between the
             # two still finds the name to clean up.
@@ -164,13 +166,13 @@ def remove_stale_temps(directory: str, target_name: str) -> list[str]:
     of one target may run at once, and the last ``os.replace`` wins. Returns the removed paths.
     """
     prefix = temp_prefix(target_name)
-    removed = []
+    removed: list[str] = []
     try:
         names = [n for n in os.listdir(directory) if n.startswith(prefix)]
     except OSError:
         return removed
     for name in names:
-        pid_text = name[len(prefix):].split("-", 1)[0]
+        pid_text = name[len(prefix) :].split("-", 1)[0]
         if pid_text.isdigit() and _process_is_running(int(pid_text)):
             continue
         path = os.path.join(directory, name)

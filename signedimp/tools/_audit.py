@@ -10,27 +10,27 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ..bounded_read import file_chunks, member_chunks
 from ..errors import ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
 from ..keys import Ed25519Key, RSAKey, key_ring
 from ..limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
 from ..manifest import MANIFEST_NAME, Manifest, unlisted_and_missing
+from ..zipdir import open_archive, read_zip_directory
+from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
+from ._frozen_signing import audit_frozen_archives
 from ._tree_walk import walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_rewrite import check_names
-from ..zipdir import open_archive, read_zip_directory
-from ._frozen_signing import audit_frozen_archives
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     from collections.abc import Callable, Iterable, Iterator, Mapping
-    from typing import Any, BinaryIO, Union
+    from typing import Any, BinaryIO
 
     from ..zipdir import ZipMember
 
-    PublicKey = Union[Ed25519Key, RSAKey]
-    PathLike = Union[str, "os.PathLike[str]"]
+    PublicKey = Ed25519Key | RSAKey
+    PathLike = str | os.PathLike[str]
 
 
 def verify_path(path: PathLike, keys: Any) -> VerifyReport:
@@ -72,8 +72,7 @@ class _Tree:
     CRC-32 of a zip member) only once exhausted.
     """
 
-    def __init__(self, names: Iterable[str],
-                 chunks: Callable[[str, int], Iterator[bytes]]) -> None:
+    def __init__(self, names: Iterable[str], chunks: Callable[[str, int], Iterator[bytes]]) -> None:
         self.names = sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
         self._set = set(self.names)
         self._chunks = chunks
@@ -103,8 +102,7 @@ def _directory_tree(root: str, report: VerifyReport) -> _Tree:
     return _Tree(files, chunks)
 
 
-def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO,
-              report: VerifyReport) -> _Tree:
+def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO, report: VerifyReport) -> _Tree:
     where = str(path)
     try:
         check_names(where, [m.name for m in members])
@@ -156,13 +154,13 @@ def _load_manifest(
         return None
     report.manifests[name] = signer.fingerprint
     # verify() raised if any trusted line failed, so every trusted line here is a valid signature
-    report.signers[name] = list(dict.fromkeys(s.fingerprint for s in manifest.signatures if s.fingerprint in ring))
+    report.signers[name] = list(
+        dict.fromkeys(s.fingerprint for s in manifest.signatures if s.fingerprint in ring)
+    )
     return manifest
 
 
-def _expected_hashes(
-    valid: dict[str, Manifest], report: VerifyReport
-) -> dict[str, str | None]:
+def _expected_hashes(valid: dict[str, Manifest], report: VerifyReport) -> dict[str, str | None]:
     """path -> the hash all valid manifests agree on (None when they disagree)."""
     expected: dict[str, str | None] = {}
     for name, manifest in valid.items():
@@ -284,8 +282,14 @@ def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> 
     results = []
     for path, digest in expected.items():
         if path in absent and _installed_elsewhere(path, listed_by[path], report.kind):
-            results.append(FileResult(path, SKIPPED, expected=digest,
-                                      detail="wheel .data file, installed outside this directory"))
+            results.append(
+                FileResult(
+                    path,
+                    SKIPPED,
+                    expected=digest,
+                    detail="wheel .data file, installed outside this directory",
+                )
+            )
         else:
             results.append(_check_file(tree, path, digest))
     for path in unlisted:

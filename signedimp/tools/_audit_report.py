@@ -18,8 +18,12 @@ OK, MODIFIED, MISSING, UNLISTED, SKIPPED = "ok", "modified", "missing", "unliste
 # surrogates os.fsdecode makes of undecodable bytes.
 _ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 _ESCAPED.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
-_ESCAPED.update({c: f"\\u{c:04x}" for c in (*range(0x80, 0xA0), 0x2028, 0x2029,
-                                              *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_ESCAPED.update(
+    {
+        c: f"\\u{c:04x}"
+        for c in (*range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    }
+)
 _ESCAPED.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})
 
 
@@ -30,8 +34,13 @@ def shown(text: str) -> str:
         return text
     escaped = text.translate(_ESCAPED)
     # Any other lone surrogate (not from a byte), so that printing never fails.
-    return escaped.encode("utf-8", "backslashreplace").decode("utf-8") if any(
-        "\ud800" <= c <= "\udfff" for c in escaped) else escaped
+    return (
+        escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+        if any("\ud800" <= c <= "\udfff" for c in escaped)
+        else escaped
+    )
+
+
 FAILING = frozenset({MODIFIED, MISSING, UNLISTED})
 
 
@@ -47,7 +56,7 @@ class _Record:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash(self._values())
@@ -66,8 +75,14 @@ class FileResult(_Record):
 
     __slots__ = ("path", "status", "expected", "actual", "detail")
 
-    def __init__(self, path: str, status: str, expected: str | None = None,
-                 actual: str | None = None, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        status: str,
+        expected: str | None = None,
+        actual: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         self.path = path
         self.status = status
         self.expected = expected

@@ -198,7 +198,7 @@ def pack(items: Sequence[tuple[str, bytes]]) -> str:
     identified by the digest in the text.
     """
     text = base64.b64encode(zlib.compress(packed(items), 9)).decode("ascii")
-    lines = [text[i:i + 96] for i in range(0, len(text), 96)]
+    lines = [text[i : i + 96] for i in range(0, len(text), 96)]
     return "(\n" + "".join(f'        "{line}"\n' for line in lines) + "    )"
 
 
@@ -212,15 +212,20 @@ def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[st
     script = _tool_source("_bootstrap_compile.py")
     request = {"prefix": FILENAME_PREFIX, "sources": [list(item) for item in sources]}
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script], input=json.dumps(request),
-        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        [sys.executable, "-I", "-S", "-c", script],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     answer = json.loads(result.stdout)
     return bytes.fromhex(answer["magic"]), {n: bytes.fromhex(c) for n, c in answer["code"].items()}
 
 
-def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None,
-                       bytecode: bool = False, frozen: bool = False) -> str:
+def get_bootstrap_code(
+    keys: Any, *, trusted_paths: Iterable[str] | None = None, bytecode: bool = False, frozen: bool = False
+) -> str:
     """One self-contained source text that installs the verifier pinned to ``keys``.
 
     ``keys``: what ``signedimp.keys.key_ring`` accepts (a public key, a private key whose public
@@ -262,10 +267,9 @@ def _frozen_prologue(sources: Sequence[tuple[str, str]]) -> str:
     imports = "".join(f"    import {name}\n" for name in runtime_stdlib_imports(sources))
     return (
         "def _signedimp_freezer_imports():  # never called: shows freezers what the runtime imports\n"
-        + imports + "\n\n"
+        + imports
+        + "\n\n"
     )
-
-
 
 
 def split_bootstrap(keys: Any, *, bytecode: bool = False) -> tuple[str, dict[str, bytes]]:
@@ -295,8 +299,13 @@ def _member_literal(name: str, data: bytes) -> str:
     return repr((name, hashlib.sha256(data).hexdigest()))
 
 
-def _bootstrap_text(pinned: list[Any], sources: Sequence[tuple[str, str]], payloads: list[str],
-                    trusted_paths: Iterable[str] | None, frozen: bool = False) -> str:
+def _bootstrap_text(
+    pinned: list[Any],
+    sources: Sequence[tuple[str, str]],
+    payloads: list[str],
+    trusted_paths: Iterable[str] | None,
+    frozen: bool = False,
+) -> str:
     """The bootstrap around ``payloads`` (the lines that bind ``sources`` and ``compiled``)."""
     trusted = None if trusted_paths is None else tuple(str(p) for p in trusted_paths)
     fingerprints = ", ".join(key.fingerprint for key in pinned)

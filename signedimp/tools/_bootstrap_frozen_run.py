@@ -17,11 +17,11 @@ def run(name):
     import importlib.util
     import sys
 
-    sys.frozen = True
+    sys.frozen = True  # type: ignore[attr-defined]  # what cx_Freeze's own init script sets
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         raise SystemExit("signedimp refused to start: main script %r not found" % name)
-    code = spec.loader.get_code(name)
+    code = spec.loader.get_code(name)  # type: ignore[attr-defined]  # the verifying loader
     main = sys.modules["__main__"]
     main.__dict__.update(__file__=spec.origin, __loader__=spec.loader, __spec__=spec)
     exec(code, main.__dict__)

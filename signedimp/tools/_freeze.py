@@ -36,11 +36,11 @@ class FreezeError(ValueError):
 
 @dataclass
 class FreezeResult:
-    output: str          # the sealed folder (onedir, cx_Freeze) or the executable (onefile)
+    output: str  # the sealed folder (onedir, cx_Freeze) or the executable (onefile)
     onefile: bool
-    fingerprint: str     # of the pinned key
+    fingerprint: str  # of the pinned key
     one_time_key: bool
-    files: int           # listed in the folder's manifest (0 for onefile)
+    files: int  # listed in the folder's manifest (0 for onefile)
 
 
 def _pyinstaller_output(args: Sequence[str]) -> tuple[str, bool]:
@@ -54,9 +54,11 @@ def _pyinstaller_output(args: Sequence[str]) -> tuple[str, bool]:
     known, rest = parser.parse_known_args(list(args))
     scripts = [a for a in rest if a.endswith((".py", ".pyw", ".spec"))]
     if any(s.endswith(".spec") for s in scripts):
-        raise FreezeError("pyinstaller: a .spec file cannot take the bootstrap as --runtime-hook; "
-                          "pass the script and options instead (or use 'signedimp bootstrap --frozen' "
-                          "in the spec's runtime_hooks and 'signedimp sign' on the output folder)")
+        raise FreezeError(
+            "pyinstaller: a .spec file cannot take the bootstrap as --runtime-hook; "
+            "pass the script and options instead (or use 'signedimp bootstrap --frozen' "
+            "in the spec's runtime_hooks and 'signedimp sign' on the output folder)"
+        )
     if not scripts:
         raise FreezeError("pyinstaller: no script (.py) among the arguments after '--'")
     name = known.name or os.path.splitext(os.path.basename(scripts[0]))[0]
@@ -67,8 +69,10 @@ def _cxfreeze_output(args: Sequence[str]) -> tuple[list[str], str]:
     """(arguments with a --target-dir, the output folder) from cx_Freeze's options."""
     args = list(args)
     if any(a == "--init-script" or a.startswith("--init-script=") for a in args):
-        raise FreezeError("cxfreeze: --init-script is taken by signedimp's bootstrap (it runs the "
-                          "main script itself, as cx_Freeze's 'console' init script does)")
+        raise FreezeError(
+            "cxfreeze: --init-script is taken by signedimp's bootstrap (it runs the "
+            "main script itself, as cx_Freeze's 'console' init script does)"
+        )
     for i, arg in enumerate(args):
         if arg == "--target-dir" and i + 1 < len(args):
             return args, os.path.abspath(args[i + 1])
@@ -79,8 +83,9 @@ def _cxfreeze_output(args: Sequence[str]) -> tuple[list[str], str]:
     return ["--target-dir", target, *args], os.path.abspath(target)
 
 
-def freeze(freezer: str, freezer_args: Sequence[str], key: Any = None, *,
-           python: str | None = None, stdout=None) -> FreezeResult:
+def freeze(
+    freezer: str, freezer_args: Sequence[str], key: Any = None, *, python: str | None = None, stdout=None
+) -> FreezeResult:
     """Freeze with ``freezer`` (``pyinstaller`` / ``cxfreeze``), the bootstrap added; seal the output.
 
     ``key``: a signing key (``PrivateKey``); None makes a one-time key. ``python``: the

@@ -18,13 +18,12 @@ from ._signing_key_pem import PassphraseNeeded, load_private_key
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     from collections.abc import Mapping
-    from typing import Union
 
     from ..keys import Ed25519Key, RSAKey
     from ._signing_keys import PrivateKey
 
-    PublicKey = Union[Ed25519Key, RSAKey]
-    PathLike = Union[str, "os.PathLike[str]"]
+    PublicKey = Ed25519Key | RSAKey
+    PathLike = str | os.PathLike[str]
 
 KEY_ENV = "SIGNEDIMP_KEY"
 PASSPHRASE_ENV = "SIGNEDIMP_KEY_PASSPHRASE"

@@ -15,11 +15,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import os
     from collections.abc import Mapping
-    from typing import Union
 
     from ._signing_keys import PrivateKey
 
-    PathLike = Union[str, "os.PathLike[str]"]
+    PathLike = str | os.PathLike[str]
 
 #: Permission bits of a new manifest file or member.
 MANIFEST_MODE = 0o644
@@ -41,9 +40,7 @@ def file_sha256(path: PathLike) -> str:
     return digest.hexdigest()
 
 
-def sign_manifest(
-    hashes: Mapping[str, str], key: PrivateKey, previous: Manifest | None = None
-) -> Manifest:
+def sign_manifest(hashes: Mapping[str, str], key: PrivateKey, previous: Manifest | None = None) -> Manifest:
     """Sign ``hashes``; co-sign ``previous`` when it lists exactly the same files and hashes.
 
     Same hash lines: the previous signature lines stay and this key's line is added (or
@@ -113,6 +110,8 @@ def cosigning_report(before: list[str], after: Manifest, fingerprint: str) -> li
         elif old in now:
             lines.append(f"kept signature by {old} (content unchanged: co-signed)")
         else:
-            lines.append(f"dropped signature by {old}: the content changed, so it no longer covers it; "
-                         "sign again with that key to restore it")
+            lines.append(
+                f"dropped signature by {old}: the content changed, so it no longer covers it; "
+                "sign again with that key to restore it"
+            )
     return lines

@@ -78,7 +78,7 @@ def _plain_ed25519_seed(block: str) -> bytes | None:
         return None
     if len(der) != 48 or not der.startswith(ED25519_PKCS8_PREFIX):
         return None
-    return der[len(ED25519_PKCS8_PREFIX):]
+    return der[len(ED25519_PKCS8_PREFIX) :]
 
 
 def _pem_text(pem: str | bytes) -> str:

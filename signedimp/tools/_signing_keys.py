@@ -19,9 +19,9 @@ from ..rsa_pss import SALT_LEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
-    from typing import Any, Union
+    from typing import Any
 
-    PublicKey = Union[Ed25519Key, RSAKey]
+    PublicKey = Ed25519Key | RSAKey
 
 # The algorithm constants (OIDs, RSA_MIN_BITS, the PSS SALT_LEN) are the runtime's: ``keys``, ``rsa_pss``.
 PBKDF2_ITERATIONS = 200_000
@@ -52,7 +52,7 @@ class PrivateKey:
             raise KeyFormatError("unsupported key type: only Ed25519 and RSA keys can sign")
         self.algorithm = "rsa"
         self.public_key: PublicKey = RSAKey(int(key.n), int(key.e))
-        self._crypto = key
+        self._crypto: Any = key
 
     @classmethod
     def from_ed25519_seed(cls, seed: bytes) -> PrivateKey:
@@ -130,7 +130,7 @@ def _is_ed25519(key: Any) -> bool:
 def _pem_encode(label: str, der: bytes) -> bytes:
     """A PEM block with 64-character base64 lines, as openssl and pycryptodome write them."""
     b64 = binascii.b2a_base64(der, newline=False)
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
     head, tail = f"-----BEGIN {label}-----".encode(), f"-----END {label}-----".encode()
     return b"\n".join([head, *lines, tail]) + b"\n"
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 import os
 import stat
 
-from ._audit_report import shown
 from ..bounded_read import read_file as bounded_read_file
 from ..errors import UnsafeInputError
 from ..limits import MAX_MEMBER_SIZE, MAX_TREE_DEPTH
 from ..manifest import check_path
+from ._audit_report import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     from collections.abc import Iterator
-    from typing import Union
 
-    PathLike = Union[str, "os.PathLike[str]"]
+    PathLike = str | os.PathLike[str]
 
 
 def walk_tree(root: str, errors: list[str] | None = None) -> Iterator[tuple[str, str]]:
@@ -48,8 +47,7 @@ def walk_tree(root: str, errors: list[str] | None = None) -> Iterator[tuple[str,
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
         except OSError as exc:
-            _report(UnsafeInputError(f"{_shown(directory)}: cannot be listed: {exc.strerror}"),
-                    errors)
+            _report(UnsafeInputError(f"{_shown(directory)}: cannot be listed: {exc.strerror}"), errors)
             continue
         work = []
         for entry in entries:
@@ -60,24 +58,23 @@ def walk_tree(root: str, errors: list[str] | None = None) -> Iterator[tuple[str,
         stack.extend(reversed(work))
 
 
-def _classify(entry: os.DirEntry, parts: tuple[str, ...], real_root: str,
-              active: frozenset[str]) -> tuple:
+def _classify(entry: os.DirEntry, parts: tuple[str, ...], real_root: str, active: frozenset[str]) -> tuple:
     """The work item for one directory entry: a file to list or a folder to open."""
     rel_parts = (*parts, entry.name)
     if entry.is_symlink():
         _check_symlink(entry.path, real_root)
     if entry.is_dir(follow_symlinks=True):
         if len(rel_parts) > MAX_TREE_DEPTH:
-            raise UnsafeInputError(f"{_shown(entry.path)}: nested more than {MAX_TREE_DEPTH} "
-                                   "folders deep (the limit)")
+            raise UnsafeInputError(
+                f"{_shown(entry.path)}: nested more than {MAX_TREE_DEPTH} folders deep (the limit)"
+            )
         real = os.path.realpath(entry.path)
         if real in active:
             raise UnsafeInputError(f"{_shown(entry.path)}: symlink loop")
         return ("dir", entry.path, rel_parts, active | {real})
     if entry.is_file(follow_symlinks=True):
         return ("file", checked_rel("/".join(rel_parts), entry.path), entry.path)
-    raise UnsafeInputError(f"{_shown(entry.path)}: {_special_kind(entry)}, not a regular file "
-                           "or directory")
+    raise UnsafeInputError(f"{_shown(entry.path)}: {_special_kind(entry)}, not a regular file or directory")
 
 
 def _report(exc: UnsafeInputError, errors: list[str] | None) -> None:
@@ -126,8 +123,7 @@ def checked_rel(rel: str, where: str) -> str:
 def _check_symlink(path: str, real_root: str) -> None:
     target = os.path.realpath(path)
     if not _is_within(target, real_root):
-        raise UnsafeInputError(f"{_shown(path)}: symlink points outside the tree "
-                               f"(to {_shown(target)})")
+        raise UnsafeInputError(f"{_shown(path)}: symlink points outside the tree (to {_shown(target)})")
     if not os.path.exists(target):
         raise UnsafeInputError(f"{_shown(path)}: dangling symlink")
 

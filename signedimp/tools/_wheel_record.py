@@ -26,11 +26,7 @@ def find_dist_info(where: str, archive: Archive) -> str:
     """The ``<name>-<version>.dist-info`` directory that holds WHEEL and RECORD."""
     names = {m.name for m in archive.members}
     candidates = sorted(
-        {
-            n.split("/", 1)[0]
-            for n in names
-            if n.count("/") == 1 and n.split("/", 1)[0].endswith(".dist-info")
-        }
+        {n.split("/", 1)[0] for n in names if n.count("/") == 1 and n.split("/", 1)[0].endswith(".dist-info")}
     )
     found = [d for d in candidates if f"{d}/WHEEL" in names and f"{d}/RECORD" in names]
     if len(found) == 1:

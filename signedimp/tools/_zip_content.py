@@ -26,8 +26,7 @@ CHUNK = READ_CHUNK
 _SMALL = 4 * CHUNK  # inflated in one call up to this size, in steps above it
 
 
-def corrupt(where: str, info: zipfile.ZipInfo, reason: str,
-            prefix: str = "is corrupt: ") -> ZipFormatError:
+def corrupt(where: str, info: zipfile.ZipInfo, reason: str, prefix: str = "is corrupt: ") -> ZipFormatError:
     """The error for a member of archive ``where`` that cannot be what it claims."""
     return ZipFormatError(f"{where}: member {info.orig_filename!r} {prefix}{reason}")
 
@@ -39,16 +38,20 @@ def check_limits(where: str, info: zipfile.ZipInfo, keep: bool) -> None:
     method = info.compress_type
     if method not in (STORED, DEFLATED):
         name = METHOD_NAMES.get(method, "unknown")
-        raise corrupt(where, info, f"uses compression method {method} ({name}); only stored and "
-                      "deflated members can be verified", prefix="")
+        raise corrupt(
+            where,
+            info,
+            f"uses compression method {method} ({name}); only stored and deflated members can be verified",
+            prefix="",
+        )
     limit = MAX_MANIFEST_SIZE if keep else MAX_MEMBER_SIZE
     if info.file_size > limit:
-        raise corrupt(where, info, f"is {info.file_size} bytes, over the limit of {limit} bytes",
-                      prefix="")
+        raise corrupt(where, info, f"is {info.file_size} bytes, over the limit of {limit} bytes", prefix="")
 
 
-def hash_content(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, start: int,
-                 keep: bool) -> tuple[bytes, bytes | None]:
+def hash_content(
+    where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, start: int, keep: bool
+) -> tuple[bytes, bytes | None]:
     """SHA-256 of the member's content, decompressed once and checked against CRC-32 and size;
     the content itself too when ``keep``. Inflated in steps, never past the recorded size."""
     check_limits(where, info, keep)
@@ -81,7 +84,7 @@ def _check_content(where: str, info: zipfile.ZipInfo, size: int, crc: int) -> No
 def _small_content(where: str, info: zipfile.ZipInfo, buf: Any, start: int) -> bytes:
     """The content of a stored or deflated member of at most CHUNK compressed bytes, in one go
     (most members of a wheel: this path is what signing a large wheel costs)."""
-    raw = buf[start:start + info.compress_size]
+    raw = buf[start : start + info.compress_size]
     if info.compress_type == STORED:
         if info.compress_size != info.file_size:
             raise corrupt(where, info, "stored with two different sizes")
@@ -100,15 +103,16 @@ def _small_content(where: str, info: zipfile.ZipInfo, buf: Any, start: int) -> b
     return data
 
 
-def _content_chunks(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo,
-                    start: int) -> Iterator[bytes]:
+def _content_chunks(
+    where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, start: int
+) -> Iterator[bytes]:
     """The member's content in pieces of at most CHUNK bytes."""
     end = start + info.compress_size
     if info.compress_type == STORED:
         if info.compress_size != info.file_size:
             raise corrupt(where, info, "stored with two different sizes")
         for position in range(start, end, CHUNK):
-            yield buf[position:min(end, position + CHUNK)]
+            yield buf[position : min(end, position + CHUNK)]
     else:  # DEFLATED: check_limits refused every other method
         yield from _inflate(where, info, buf, start, end)
 
@@ -119,7 +123,7 @@ def _inflate(where: str, info: zipfile.ZipInfo, buf: Any, start: int, end: int) 
     position = start
     try:
         while position < end and not inflater.eof:
-            piece = buf[position:min(end, position + CHUNK)]
+            piece = buf[position : min(end, position + CHUNK)]
             position += len(piece)
             while piece and not inflater.eof:
                 yield inflater.decompress(piece, CHUNK)

@@ -14,20 +14,20 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     import zipfile
     from collections.abc import Iterator
 
-LOCAL = struct.Struct("<4s2B4HL2L2H")        # local file header
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")   # central directory file header
-_END = struct.Struct("<4s4H2LH")             # end of central directory record
-_END64 = struct.Struct("<4sQ2H2L4Q")         # ZIP64 end of central directory record
-_END64_LOCATOR = struct.Struct("<4sLQL")     # ZIP64 end of central directory locator
+LOCAL = struct.Struct("<4s2B4HL2L2H")  # local file header
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # central directory file header
+_END = struct.Struct("<4s4H2LH")  # end of central directory record
+_END64 = struct.Struct("<4sQ2H2L4Q")  # ZIP64 end of central directory record
+_END64_LOCATOR = struct.Struct("<4sLQL")  # ZIP64 end of central directory locator
 _EXTRA_HEADER = struct.Struct("<2H")
 LOCAL_SIGNATURE = b"PK\x03\x04"
 
 _ZIP64_EXTRA = 0x0001
-_ZIP64_LIMIT = (1 << 31) - 1   # as zipfile: larger sizes and offsets go to ZIP64 fields
+_ZIP64_LIMIT = (1 << 31) - 1  # as zipfile: larger sizes and offsets go to ZIP64 fields
 _COUNT_LIMIT = 0xFFFF
 _FULL32 = 0xFFFFFFFF
 FLAG_ENCRYPTED = 0x01
-FLAG_DESCRIPTOR = 0x08         # sizes and CRC in a data descriptor after the data
+FLAG_DESCRIPTOR = 0x08  # sizes and CRC in a data descriptor after the data
 STORED, DEFLATED = 0, 8
 
 
@@ -110,9 +110,20 @@ def new_local_header(info: zipfile.ZipInfo, name: bytes, extra: bytes) -> bytes:
         file_size = compress_size = _FULL32
         version = max(version, 45)
     dos_date, dos_time = _dos_date_time(info)
-    header = LOCAL.pack(LOCAL_SIGNATURE, version, info.reserved,
-                        info.flag_bits & ~FLAG_DESCRIPTOR, info.compress_type, dos_time,
-                        dos_date, info.CRC, compress_size, file_size, len(name), len(extra))
+    header = LOCAL.pack(
+        LOCAL_SIGNATURE,
+        version,
+        info.reserved,
+        info.flag_bits & ~FLAG_DESCRIPTOR,
+        info.compress_type,
+        dos_time,
+        dos_date,
+        info.CRC,
+        compress_size,
+        file_size,
+        len(name),
+        len(extra),
+    )
     return header + name + extra
 
 
@@ -133,10 +144,26 @@ def central_record(info: zipfile.ZipInfo, name: bytes, offset: int) -> bytes:
         create_version, extract_version = max(create_version, 45), max(extract_version, 45)
     dos_date, dos_time = _dos_date_time(info)
     record = _CENTRAL.pack(
-        b"PK\x01\x02", create_version, info.create_system, extract_version, info.reserved,
-        info.flag_bits & ~FLAG_DESCRIPTOR, info.compress_type, dos_time, dos_date, info.CRC,
-        compress_size, file_size, len(name), len(extra), len(info.comment), 0,
-        info.internal_attr, info.external_attr, offset)
+        b"PK\x01\x02",
+        create_version,
+        info.create_system,
+        extract_version,
+        info.reserved,
+        info.flag_bits & ~FLAG_DESCRIPTOR,
+        info.compress_type,
+        dos_time,
+        dos_date,
+        info.CRC,
+        compress_size,
+        file_size,
+        len(name),
+        len(extra),
+        len(info.comment),
+        0,
+        info.internal_attr,
+        info.external_attr,
+        offset,
+    )
     return record + name + extra + info.comment
 
 
@@ -145,11 +172,15 @@ def end_records(count: int, directory_size: int, directory_offset: int, comment:
     a value too large for the old record is written there as all ones ("see ZIP64")."""
     out = b""
     if count > _COUNT_LIMIT or directory_size > _ZIP64_LIMIT or directory_offset > _ZIP64_LIMIT:
-        out = _END64.pack(b"PK\x06\x06", _END64.size - 12, 45, 45, 0, 0, count, count,
-                          directory_size, directory_offset)
+        out = _END64.pack(
+            b"PK\x06\x06", _END64.size - 12, 45, 45, 0, 0, count, count, directory_size, directory_offset
+        )
         out += _END64_LOCATOR.pack(b"PK\x06\x07", 0, directory_offset + directory_size, 1)
         count = count if count <= _COUNT_LIMIT else 0xFFFF
         directory_size = directory_size if directory_size <= _ZIP64_LIMIT else _FULL32
         directory_offset = directory_offset if directory_offset <= _ZIP64_LIMIT else _FULL32
-    return out + _END.pack(b"PK\x05\x06", 0, 0, count, count, directory_size, directory_offset,
-                           len(comment)) + comment
+    return (
+        out
+        + _END.pack(b"PK\x05\x06", 0, 0, count, count, directory_size, directory_offset, len(comment))
+        + comment
+    )

@@ -14,21 +14,31 @@ import hashlib
 import os
 import zlib
 
-from ._atomic_write import AtomicFile, existing_mode, replaceable_target
 from ..errors import ZipFormatError
-from ._zip_content import CHUNK, corrupt, hash_content
-from ._zip_format import DEFLATED, FLAG_ENCRYPTED, LOCAL, LOCAL_SIGNATURE, STORED
-from ._zip_format import central_record, end_records, local_header_agrees, name_bytes
-from ._zip_format import new_local_header, strip_zip64_extra
 from ..zipdir import read_zip_directory
+from ._atomic_write import AtomicFile, existing_mode, replaceable_target
+from ._zip_content import CHUNK, corrupt, hash_content
+from ._zip_format import (
+    DEFLATED,
+    FLAG_ENCRYPTED,
+    LOCAL,
+    LOCAL_SIGNATURE,
+    STORED,
+    central_record,
+    end_records,
+    local_header_agrees,
+    name_bytes,
+    new_local_header,
+    strip_zip64_extra,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import zipfile
     from collections.abc import Callable, Iterator
-    from typing import Any, BinaryIO, TypeVar, Union
+    from typing import Any, BinaryIO, TypeVar
 
-    PathLike = Union[str, "os.PathLike[str]"]
+    PathLike = str | os.PathLike[str]
     Result = TypeVar("Result")
 
 
@@ -42,8 +52,16 @@ class Entry:
 
     __slots__ = ("info", "name", "name_bytes", "local", "source", "start", "digest", "data")
 
-    def __init__(self, info: zipfile.ZipInfo, name_bytes: bytes, local: bytes, source: Any,
-                 start: int, digest: bytes, data: bytes | None) -> None:
+    def __init__(
+        self,
+        info: zipfile.ZipInfo,
+        name_bytes: bytes,
+        local: bytes,
+        source: Any,
+        start: int,
+        digest: bytes,
+        data: bytes | None,
+    ) -> None:
         self.info = info
         self.name = info.orig_filename
         self.name_bytes = name_bytes
@@ -77,8 +95,7 @@ class Archive:
         return None
 
 
-def rewrite(path: PathLike, edit: Callable[[str, Archive], Result],
-            keep: Callable[[str], bool]) -> Result:
+def rewrite(path: PathLike, edit: Callable[[str, Archive], Result], keep: Callable[[str], bool]) -> Result:
     """Read the archive at ``path`` (keeping the content of the members ``keep(name)`` asks
     for), let ``edit(where, archive)`` change its members, and replace the file atomically
     with the result; returns what ``edit`` returned."""
@@ -183,14 +200,14 @@ class _Source:
         the content is kept for the members ``keep(name)`` asks for."""
         infos = self.zf.infolist()
         check_names(self.where, [i.orig_filename for i in infos])
-        members = [_read_entry(self.where, self.zf, self.map, info, keep(info.orig_filename))
-                   for info in infos]
+        members = [
+            _read_entry(self.where, self.zf, self.map, info, keep(info.orig_filename)) for info in infos
+        ]
         start = min((i.header_offset for i in infos), default=self.zf.start_dir)
         return Archive(self.map[:start], members, self.zf.comment)
 
 
-def _read_entry(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo,
-                keep: bool) -> Entry:
+def _read_entry(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, keep: bool) -> Entry:
     """Check one member's local header and content, hash the content once, and plan its copy."""
     if info.flag_bits & FLAG_ENCRYPTED:
         raise ZipFormatError(f"{where}: member {info.orig_filename!r} is encrypted")
@@ -202,8 +219,7 @@ def _read_entry(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo
     return Entry(info, name, local, buf, start, digest, data)
 
 
-def _local_header(where: str, info: zipfile.ZipInfo, buf: Any,
-                  name: bytes) -> tuple[bytes, int]:
+def _local_header(where: str, info: zipfile.ZipInfo, buf: Any, name: bytes) -> tuple[bytes, int]:
     """The local header to write for ``info`` and where its compressed data starts.
 
     The old header is copied as it is when it agrees with the central directory; one that
@@ -220,9 +236,9 @@ def _local_header(where: str, info: zipfile.ZipInfo, buf: Any,
     start = name_start + name_size + extra_size
     if signature != LOCAL_SIGNATURE or start > len(buf):
         raise corrupt(where, info, "bad local header")
-    if buf[name_start:name_start + name_size] != name:
+    if buf[name_start : name_start + name_size] != name:
         raise corrupt(where, info, "the local header names another file")
-    extra = buf[name_start + name_size:start]
+    extra = buf[name_start + name_size : start]
     if local_header_agrees(info, fields, extra):
         return buf[offset:start], start
     return new_local_header(info, name, strip_zip64_extra(extra)), start
@@ -246,4 +262,4 @@ def _write_zip(out: BinaryIO, archive: Archive) -> None:
 def _copy_data(out: BinaryIO, entry: Entry) -> None:
     end = entry.start + entry.info.compress_size
     for position in range(entry.start, end, CHUNK):
-        out.write(entry.source[position:min(end, position + CHUNK)])
+        out.write(entry.source[position : min(end, position + CHUNK)])

@@ -40,7 +40,12 @@ from ._atomic_write import AtomicFile
 from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
 
 __all__ = [
-    "APP_MAIN_MODULE", "NotAZipapp", "ZipappError", "build_zipapp", "describe_extensions", "run_zipapp",
+    "APP_MAIN_MODULE",
+    "NotAZipapp",
+    "ZipappError",
+    "build_zipapp",
+    "describe_extensions",
+    "run_zipapp",
 ]
 
 #: The module name a source folder's own ``__main__.py`` is renamed to inside the archive: the
@@ -64,12 +69,20 @@ class ZipappError(ValueError):
 # ----------------------------------------------------------------------------- building
 
 
-def build_zipapp(sources: str | os.PathLike | Sequence[str | os.PathLike], output: str | os.PathLike,
-                 key: Any, *, requirements: Sequence[str | os.PathLike] = (), main: str | None = None,
-                 console_script: str | None = None, interpreter: str | None = None,
-                 compile: bool = False, pip_args: Sequence[str] = (),
-                 extra_keys: Sequence[Any] = (),
-                 log: Callable[[str], object] | None = None) -> Manifest:
+def build_zipapp(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    key: Any,
+    *,
+    requirements: Sequence[str | os.PathLike] = (),
+    main: str | None = None,
+    console_script: str | None = None,
+    interpreter: str | None = None,
+    compile: bool = False,
+    pip_args: Sequence[str] = (),
+    extra_keys: Sequence[Any] = (),
+    log: Callable[[str], object] | None = None,
+) -> Manifest:
     """Build a signed, self-verifying zipapp at ``output``; return its manifest.
 
     ``sources``: any number of plain folders (copied as they are, like ``python -m zipapp``),
@@ -134,8 +147,9 @@ def classify_source(source: str) -> str:
     return "requirement"
 
 
-def stage_sources(sources: Sequence[str], requirements: Sequence[str], staging: Path,
-                  pip_args: Sequence[str], output: Path) -> set[str] | None:
+def stage_sources(
+    sources: Sequence[str], requirements: Sequence[str], staging: Path, pip_args: Sequence[str], output: Path
+) -> set[str] | None:
     """Fill ``staging``: one pip install of everything installable, then the plain folders.
 
     Returns the normalised names of the distributions the sources asked for (pip's report),
@@ -187,20 +201,34 @@ def copy_folder(source: Path, staging: Path, output: Path) -> None:
                 continue
             destination = staging / relative / name
             if destination.exists():
-                raise ZipappError(f"{source}: {(relative / name).as_posix()} is also in another source "
-                                  "(or installed by pip); a zipapp holds one file per name")
+                raise ZipappError(
+                    f"{source}: {(relative / name).as_posix()} is also in another source "
+                    "(or installed by pip); a zipapp holds one file per name"
+                )
             shutil.copy2(path, destination)
 
 
-def pip_install(specs: Sequence[str], requirements: Sequence[str], staging: Path,
-                pip_args: Sequence[str]) -> set[str] | None:
+def pip_install(
+    specs: Sequence[str], requirements: Sequence[str], staging: Path, pip_args: Sequence[str]
+) -> set[str] | None:
     """ONE ``pip install --target`` of everything, as the zipapp docs recommend; pip resolves
     all the sources' dependencies together. Returns the requested distributions' names."""
     report = staging.parent / "pip-report.json"
     command = [
-        sys.executable, "-m", "pip", "install", "--target", str(staging), "--no-compile",
-        "--disable-pip-version-check", "--no-warn-script-location", "--no-input", "--quiet",
-        "--report", str(report), *pip_args,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(staging),
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "--no-input",
+        "--quiet",
+        "--report",
+        str(report),
+        *pip_args,
     ]
     for requirement_file in requirements:
         command += ["-r", str(Path(requirement_file).resolve())]
@@ -208,8 +236,9 @@ def pip_install(specs: Sequence[str], requirements: Sequence[str], staging: Path
     result = subprocess.run(command, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         asked = ", ".join([*(repr(s) for s in specs), *(f"-r {r}" for r in requirements)])
-        raise ZipappError(f"pip install of {asked} failed (exit status {result.returncode}); "
-                          "see pip's output above")
+        raise ZipappError(
+            f"pip install of {asked} failed (exit status {result.returncode}); see pip's output above"
+        )
     return requested_distributions(report)
 
 
@@ -218,8 +247,11 @@ def requested_distributions(report: Path) -> set[str] | None:
     ``--report``; None when pip wrote no report."""
     try:
         document = json.loads(report.read_text(encoding="utf-8"))
-        return {normalise_name(item["metadata"]["name"]) for item in document.get("install", ())
-                if item.get("requested")}
+        return {
+            normalise_name(item["metadata"]["name"])
+            for item in document.get("install", ())
+            if item.get("requested")
+        }
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -233,7 +265,7 @@ def pip_option_values(pip_args: Sequence[str], option: str) -> list[str]:
     values = []
     for index, arg in enumerate(pip_args):
         if arg.startswith(option + "="):
-            values.append(arg[len(option) + 1:])
+            values.append(arg[len(option) + 1 :])
         elif arg == option and index + 1 < len(pip_args):
             values.append(pip_args[index + 1])
     return values
@@ -258,11 +290,14 @@ def cross_platform_pip_args(pip_args: list[str], compile: bool) -> list[str]:
                 raise ZipappError(
                     f"--compile writes bytecode for the building Python {here}, not for "
                     f"--python-version {version}: build with Python {wanted}, or leave out --compile "
-                    "(the app then compiles its verified sources when it runs)")
+                    "(the app then compiles its verified sources when it runs)"
+                )
         for implementation in pip_option_values(pip_args, "--implementation"):
             if implementation not in ("cp", "py") or sys.implementation.name != "cpython":
-                raise ZipappError(f"--compile writes bytecode for this {sys.implementation.name}, not for "
-                                  f"--implementation {implementation}: leave out --compile")
+                raise ZipappError(
+                    f"--compile writes bytecode for this {sys.implementation.name}, not for "
+                    f"--implementation {implementation}: leave out --compile"
+                )
     if not any(arg.startswith(("--only-binary", "--no-deps")) for arg in pip_args):
         pip_args = [*pip_args, "--only-binary=:all:"]
     return pip_args
@@ -275,8 +310,9 @@ def remove_caches(staging: Path) -> None:
             shutil.rmtree(cache)
 
 
-def choose_entry(staging: Path, main: str | None, console_script: str | None = None,
-                 requested: set[str] | None = None) -> str | None:
+def choose_entry(
+    staging: Path, main: str | None, console_script: str | None = None, requested: set[str] | None = None
+) -> str | None:
     """The entry point: ``-m``; ``-c`` (any distribution's console script); else the folder's
     ``__main__.py`` (renamed); else the one console script of the sources' own distributions;
     else None, as shiv and pex do: the app runs like ``python`` (``-m``, ``-c``, interactive)."""
@@ -300,15 +336,19 @@ def choose_entry(staging: Path, main: str | None, console_script: str | None = N
     if len(targets) == 1:
         return targets[0]
     if targets:
-        raise ZipappError(f"several console scripts in the sources: {describe_scripts(own)}; "
-                          "choose one with -c NAME (or -m pkg.mod:fn)")
+        raise ZipappError(
+            f"several console scripts in the sources: {describe_scripts(own)}; "
+            "choose one with -c NAME (or -m pkg.mod:fn)"
+        )
     return None  # no entry point: the app is an interpreter (-m MODULE, -c CODE, interactive)
 
 
 def no_entry_note(output: Path, scripts: Sequence[tuple[str, str, str]]) -> str:
     """What a build without an entry point says: how the app runs, and the scripts it could use."""
-    note = (f"{output}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
-            f"it runs like python: `{output.name} -m MODULE`, `{output.name} -c CODE`, or interactive")
+    note = (
+        f"{output}: no entry point (-c, -m, __main__.py, or one console script of the sources): "
+        f"it runs like python: `{output.name} -m MODULE`, `{output.name} -c CODE`, or interactive"
+    )
     if scripts:
         note += f"; console scripts that -c can choose: {describe_scripts(scripts)}"
     return note
@@ -321,11 +361,14 @@ def named_script(scripts: Sequence[tuple[str, str, str]], name: str) -> str:
         return targets[0]
     if targets:
         same = [s for s in scripts if s[0] == name]
-        raise ZipappError(f"-c {name}: several distributions declare it ({describe_scripts(same)}); "
-                          "choose with -m pkg.mod:fn")
+        raise ZipappError(
+            f"-c {name}: several distributions declare it ({describe_scripts(same)}); "
+            "choose with -m pkg.mod:fn"
+        )
     known = describe_scripts(scripts) if scripts else "none"
-    raise ZipappError(f"-c {name}: no installed distribution declares a console script of that name "
-                      f"(declared: {known})")
+    raise ZipappError(
+        f"-c {name}: no installed distribution declares a console script of that name (declared: {known})"
+    )
 
 
 def describe_scripts(scripts: Sequence[tuple[str, str, str]]) -> str:
@@ -390,8 +433,9 @@ def describe_extensions(names: Iterable[str], limit: int = 6) -> str | None:
         folders = sorted({name.rpartition("/")[0] + "/" for name in libraries})
         plural = "y" if len(libraries) == 1 else "ies"
         text += f" and {len(libraries)} bundled shared librar{plural} ({', '.join(folders)})"
-    tags = sorted({tag for tag in (extension_tag(name) for name in names if _SHARED_LIBRARY.search(name))
-                   if tag})
+    tags = sorted(
+        {tag for tag in (extension_tag(name) for name in names if _SHARED_LIBRARY.search(name)) if tag}
+    )
     if tags:
         text += f", built for {', '.join(tags)}"
     return text + "; they load from the archive, verified"
@@ -417,12 +461,31 @@ def compile_bytecode(staging: Path, archive_name: str) -> None:
     ``app.pyz/pkg/mod.py``.
     """
     command = [
-        sys.executable, "-I", "-m", "compileall", "-q", "-b", "-r", "1000",
-        "--invalidation-mode", "unchecked-hash", "-s", str(staging), "-p", archive_name, str(staging),
+        sys.executable,
+        "-I",
+        "-m",
+        "compileall",
+        "-q",
+        "-b",
+        "-r",
+        "1000",
+        "--invalidation-mode",
+        "unchecked-hash",
+        "-s",
+        str(staging),
+        "-p",
+        archive_name,
+        str(staging),
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    result = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if result.returncode != 0:  # a file that does not compile keeps its source only
         print(f"signedimp zipapp: some files did not compile:\n{result.stdout}", file=sys.stderr)
 
@@ -445,8 +508,9 @@ def main_template() -> str:
     return resources.files(__package__).joinpath("_zipapp_main.py").read_text(encoding="utf-8")
 
 
-def main_module_source(keys: list[Any], entry: str | None, *,
-                       bytecode: bool = False) -> tuple[str, dict[str, bytes]]:
+def main_module_source(
+    keys: list[Any], entry: str | None, *, bytecode: bool = False
+) -> tuple[str, dict[str, bytes]]:
     """The generated ``__main__.py`` (``_zipapp_main.py`` with the bootstrap and the entry point
     in its generated block) and the runtime members it pins.
 
@@ -477,9 +541,11 @@ def fill_template(template: str, generated: str) -> str:
     end = [i for i, line in enumerate(lines) if line.startswith(GENERATED_END)]
     if len(begin) != 1 or len(end) != 1 or begin[0] > end[0]:
         raise AssertionError("_zipapp_main.py must have exactly one generated block")  # a packaging bug
-    header = (f"# Generated by `signedimp zipapp` from signedimp/tools/_zipapp_main.py; listed and "
-              f"signed in {MANIFEST_NAME} like every other entry.\n")
-    return "".join([header, *lines[: begin[0]], generated, *lines[end[0] + 1:]])
+    header = (
+        f"# Generated by `signedimp zipapp` from signedimp/tools/_zipapp_main.py; listed and "
+        f"signed in {MANIFEST_NAME} like every other entry.\n"
+    )
+    return "".join([header, *lines[: begin[0]], generated, *lines[end[0] + 1 :]])
 
 
 def collect_entries(staging: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -534,8 +600,9 @@ def zip_info(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfi
     return info
 
 
-def write_archive(output: Path, files: dict[str, bytes], dirs: Sequence[str],
-                  interpreter: str | None) -> None:
+def write_archive(
+    output: Path, files: dict[str, bytes], dirs: Sequence[str], interpreter: str | None
+) -> None:
     """Write the archive beside ``output`` and move it into place: readers never see half of it."""
     date_time = zip_date_time()
     entries = sorted([*files, *dirs], key=lambda n: n.encode("utf-8"))
@@ -597,19 +664,20 @@ def identify_archive(path: str) -> None:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, EOFError, ValueError):
         return  # damaged, truncated or no zip at all: the audit refuses it with the reason
-    is_wheel = path.endswith(".whl") or any(
-        re.fullmatch(r"[^/]+\.dist-info/WHEEL", name) for name in names)
+    is_wheel = path.endswith(".whl") or any(re.fullmatch(r"[^/]+\.dist-info/WHEEL", name) for name in names)
     if MAIN_NAME not in names:
         if is_wheel:
             raise NotAZipapp(
                 f"{path}: a wheel, not a zipapp (it has no {MAIN_NAME}): check it with "
                 f"`signedimp verify {path} --key PUB.pem` and install it with pip, or make an app of it "
-                f"with `signedimp zipapp {path} -o APP.pyz --key KEY.pem`")
+                f"with `signedimp zipapp {path} -o APP.pyz --key KEY.pem`"
+            )
         raise NotAZipapp(f"{path}: a zip archive without {MAIN_NAME}, not a zipapp; {build}")
     if MANIFEST_NAME not in names:
         raise NotAZipapp(
             f"{path}: a zipapp that is not signed (it has no {MANIFEST_NAME}): sign it with "
-            f"`signedimp sign {path} --key KEY.pem`, or {build}")
+            f"`signedimp sign {path} --key KEY.pem`, or {build}"
+        )
 
 
 def audit_archive(path: str, keys: list[Any]) -> bytes:
@@ -722,8 +790,11 @@ class _SavedState:
         # The list objects as well as their items: an installed manager may replace the lists.
         self.meta_path_list, self.meta_path = sys.meta_path, list(sys.meta_path)
         self.path_hooks_list, self.path_hooks = sys.path_hooks, list(sys.path_hooks)
-        self.modules = {k: v for k, v in sys.modules.items()
-                        if k == "__main__" or k == "signedimp" or k.startswith("signedimp.")}
+        self.modules = {
+            k: v
+            for k, v in sys.modules.items()
+            if k == "__main__" or k == "signedimp" or k.startswith("signedimp.")
+        }
 
     @classmethod
     def take(cls) -> _SavedState:

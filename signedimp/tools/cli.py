@@ -190,9 +190,16 @@ def cmd_zipapp(args: argparse.Namespace) -> int:
     from . import _zipapp as zipapp
 
     manifest = zipapp.build_zipapp(
-        args.sources, args.output, key, requirements=args.requirements, main=args.main,
-        console_script=args.console_script, interpreter=args.python, compile=args.compile,
-        pip_args=args.pip_args, log=print,
+        args.sources,
+        args.output,
+        key,
+        requirements=args.requirements,
+        main=args.main,
+        console_script=args.console_script,
+        interpreter=args.python,
+        compile=args.compile,
+        pip_args=args.pip_args,
+        log=print,
     )
     print(f"wrote {args.output}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
     extensions = zipapp.describe_extensions(manifest.hashes)
@@ -241,8 +248,10 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     except FreezeError as exc:
         raise CommandError(str(exc)) from None
     if result.onefile:
-        print(f"froze {result.output} (onefile: its content is inside the executable, which the "
-              "OS signature must cover; nothing on disk to seal)")
+        print(
+            f"froze {result.output} (onefile: its content is inside the executable, which the "
+            "OS signature must cover; nothing on disk to seal)"
+        )
     else:
         print(f"froze and sealed {result.output}: {_count(result.files, 'file')}, key {result.fingerprint}")
     if result.one_time_key:
@@ -256,14 +265,17 @@ def cmd_launcher(args: argparse.Namespace) -> int:
     from . import _launcher as launcher
 
     try:
-        text = launcher.launcher_source(keys, args.path, script=args.console_script, entry=args.main,
-                                        python=args.python)
+        text = launcher.launcher_source(
+            keys, args.path, script=args.console_script, entry=args.main, python=args.python
+        )
     except launcher.LauncherError as exc:
         raise CommandError(str(exc)) from None
     launcher.write_launcher(args.output, text)
     which = f"console script {args.console_script}" if args.console_script else args.main
-    print(f"wrote {args.output}: runs {which} from {', '.join(args.path)}, "
-          f"keys {', '.join(k.fingerprint for k in keys)}")
+    print(
+        f"wrote {args.output}: runs {which} from {', '.join(args.path)}, "
+        f"keys {', '.join(k.fingerprint for k in keys)}"
+    )
     return EXIT_OK
 
 
@@ -272,7 +284,8 @@ def cmd_launcher(args: argparse.Namespace) -> int:
 
 def _add_passphrase_env(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
-        "--passphrase-env", metavar="VAR",
+        "--passphrase-env",
+        metavar="VAR",
         help=f"read the passphrase {what} from environment variable VAR "
         "(default for reading: SIGNEDIMP_KEY_PASSPHRASE)",
     )
@@ -280,7 +293,9 @@ def _add_passphrase_env(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _add_signing_key(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--key", "-k", metavar="KEY.pem",
+        "--key",
+        "-k",
+        metavar="KEY.pem",
         help="private key file (PKCS#8 PEM, RSA PEM or OpenSSH); default: the PEM text in SIGNEDIMP_KEY",
     )
     _add_passphrase_env(parser, "of an encrypted key")
@@ -288,7 +303,11 @@ def _add_signing_key(parser: argparse.ArgumentParser) -> None:
 
 def _add_trusted_keys(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--key", "-k", metavar="PUB.pem", action="append", default=[],
+        "--key",
+        "-k",
+        metavar="PUB.pem",
+        action="append",
+        default=[],
         help="trusted public key (PEM, ssh-ed25519/ssh-rsa line, or a private key file); repeatable",
     )
 
@@ -303,39 +322,58 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("keygen", help="make a signing key pair",
-                       description="Write KEY.pem (private, mode 0600) and KEY.pem.pub.")
-    p.add_argument("-t", "--type", choices=("ed25519", "rsa"), default="ed25519",
-                   help="key type (default: ed25519)")
-    p.add_argument("-o", "--output", metavar="KEY.pem", default=DEFAULT_KEY_FILE,
-                   help=f"private key file to write (default: {DEFAULT_KEY_FILE})")
+    p = sub.add_parser(
+        "keygen",
+        help="make a signing key pair",
+        description="Write KEY.pem (private, mode 0600) and KEY.pem.pub.",
+    )
+    p.add_argument(
+        "-t", "--type", choices=("ed25519", "rsa"), default="ed25519", help="key type (default: ed25519)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="KEY.pem",
+        default=DEFAULT_KEY_FILE,
+        help=f"private key file to write (default: {DEFAULT_KEY_FILE})",
+    )
     p.add_argument("--bits", type=int, default=None, help="RSA modulus size (default: 3072)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     _add_passphrase_env(p, "to encrypt the key with")
     p.set_defaults(func=cmd_keygen)
 
-    p = sub.add_parser("pubkey", help="print a key's public PEM and fingerprint",
-                       description="Print the public key (PEM) and its fingerprint.")
+    p = sub.add_parser(
+        "pubkey",
+        help="print a key's public PEM and fingerprint",
+        description="Print the public key (PEM) and its fingerprint.",
+    )
     p.add_argument("keyfile", metavar="KEY.pem", help="private or public key file")
     _add_passphrase_env(p, "of an encrypted key")
     p.set_defaults(func=cmd_pubkey)
 
-    p = sub.add_parser("sign", help="sign directories, zips, wheels and zipapps in place",
-                       description="Sign each PATH (directory, .zip, .whl, .pyz) in place.")
+    p = sub.add_parser(
+        "sign",
+        help="sign directories, zips, wheels and zipapps in place",
+        description="Sign each PATH (directory, .zip, .whl, .pyz) in place.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_signing_key(p)
     p.set_defaults(func=cmd_sign)
 
-    p = sub.add_parser("verify", help="audit signed paths offline",
-                       description="Check every file of each PATH against its signed manifests. "
-                       "Exit 0 when all is good, 1 when anything is refused, 2 on usage errors.")
+    p = sub.add_parser(
+        "verify",
+        help="audit signed paths offline",
+        description="Check every file of each PATH against its signed manifests. "
+        "Exit 0 when all is good, 1 when anything is refused, 2 on usage errors.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_trusted_keys(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
-        "zipapp", help="build a signed, self-verifying zipapp",
+        "zipapp",
+        help="build a signed, self-verifying zipapp",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Build APP.pyz, signed, from any number of SOURCEs and requirements files.\n\n"
         "SOURCE is one of:\n"
@@ -352,62 +390,104 @@ def build_parser() -> argparse.ArgumentParser:
         "python (APP.pyz -m MODULE, APP.pyz -c CODE, or interactive).\n"
         "Extension modules are included and load from the archive, verified.",
     )
-    p.add_argument("sources", nargs="*", metavar="SOURCE",
-                   help="a folder, a project folder, a .whl, or a requirement")
-    p.add_argument("-r", "--requirement", dest="requirements", action="append", default=[],
-                   metavar="REQUIREMENTS", help="install from a requirements file (repeatable)")
+    p.add_argument(
+        "sources", nargs="*", metavar="SOURCE", help="a folder, a project folder, a .whl, or a requirement"
+    )
+    p.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirements",
+        action="append",
+        default=[],
+        metavar="REQUIREMENTS",
+        help="install from a requirements file (repeatable)",
+    )
     p.add_argument("-o", "--output", metavar="APP.pyz", required=True)
     _add_signing_key(p)
     entry = p.add_mutually_exclusive_group()
-    entry.add_argument("-c", "--console-script", metavar="CONSOLE_SCRIPT",
-                       help="entry point: the console script of that name, from any installed distribution")
+    entry.add_argument(
+        "-c",
+        "--console-script",
+        metavar="CONSOLE_SCRIPT",
+        help="entry point: the console script of that name, from any installed distribution",
+    )
     entry.add_argument("-m", "--main", metavar="pkg.mod:fn", help="entry point: a function")
     p.add_argument("-p", "--python", metavar="INTERPRETER", help="shebang interpreter")
     p.add_argument("--compile", action="store_true", help="include bytecode for this Python")
-    p.add_argument("--pip-arg", dest="pip_args", action="append", default=[], metavar="ARG",
-                   help="pass ARG to pip install (repeatable; write --pip-arg=--no-index for options), "
-                   "e.g. --pip-arg=--find-links=DIR; --pip-arg=--platform=... and "
-                   "--pip-arg=--python-version=... build for another platform (binary wheels only)")
+    p.add_argument(
+        "--pip-arg",
+        dest="pip_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to pip install (repeatable; write --pip-arg=--no-index for options), "
+        "e.g. --pip-arg=--find-links=DIR; --pip-arg=--platform=... and "
+        "--pip-arg=--python-version=... build for another platform (binary wheels only)",
+    )
     p.set_defaults(func=cmd_zipapp)
 
-    p = sub.add_parser("run", help="verify a signed zipapp completely, then run it",
-                       description="Verify APP.pyz, a zipapp signed by `signedimp zipapp` or "
-                       "`signedimp sign` (including __main__.py), and run it. "
-                       "Arguments after APP.pyz (and its --key options) go to the app; "
-                       "use -- to pass options that look like --key.")
+    p = sub.add_parser(
+        "run",
+        help="verify a signed zipapp completely, then run it",
+        description="Verify APP.pyz, a zipapp signed by `signedimp zipapp` or "
+        "`signedimp sign` (including __main__.py), and run it. "
+        "Arguments after APP.pyz (and its --key options) go to the app; "
+        "use -- to pass options that look like --key.",
+    )
     p.add_argument("archive", metavar="APP.pyz")
     _add_trusted_keys(p)
     p.add_argument("app_args", nargs="*", metavar="ARGS", help="arguments passed to the app")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("bootstrap", help="print the verifier bootstrap code",
-                       description="Print get_bootstrap_code() for the given public keys.")
+    p = sub.add_parser(
+        "bootstrap",
+        help="print the verifier bootstrap code",
+        description="Print get_bootstrap_code() for the given public keys.",
+    )
     _add_trusted_keys(p)
-    p.add_argument("--frozen", action="store_true",
-                   help="for a freezer's runtime hook (PyInstaller) or init script (cx_Freeze)")
+    p.add_argument(
+        "--frozen",
+        action="store_true",
+        help="for a freezer's runtime hook (PyInstaller) or init script (cx_Freeze)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of stdout")
     p.set_defaults(func=cmd_bootstrap)
 
-    p = sub.add_parser("launcher", help="write a verified start script for a sealed environment",
-                       description="Write FILE: a script (interpreter run with -I -S) that installs the "
-                       "verifier pinned to the keys, puts the sealed folders on sys.path and runs the entry "
-                       "point, every import verified. Install it by a trusted path.")
+    p = sub.add_parser(
+        "launcher",
+        help="write a verified start script for a sealed environment",
+        description="Write FILE: a script (interpreter run with -I -S) that installs the "
+        "verifier pinned to the keys, puts the sealed folders on sys.path and runs the entry "
+        "point, every import verified. Install it by a trusted path.",
+    )
     _add_trusted_keys(p)
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("-c", "--console-script", metavar="CONSOLE_SCRIPT",
-                       help="a console script of a distribution in the sealed folders")
+    which.add_argument(
+        "-c",
+        "--console-script",
+        metavar="CONSOLE_SCRIPT",
+        help="a console script of a distribution in the sealed folders",
+    )
     which.add_argument("-m", "--main", metavar="pkg.mod:fn", help="the entry point")
     p.add_argument("--python", metavar="PYTHON", help="interpreter for the shebang (default: this one)")
-    p.add_argument("--path", metavar="DIR", action="append", default=[],
-                   help="a sealed folder to put on sys.path (the signed site-packages); repeatable")
+    p.add_argument(
+        "--path",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a sealed folder to put on sys.path (the signed site-packages); repeatable",
+    )
     p.add_argument("-o", "--output", metavar="FILE", required=True)
     p.set_defaults(func=cmd_launcher)
 
-    p = sub.add_parser("freeze", help="freeze an app with PyInstaller or cx_Freeze, verifying, sealed",
-                       description="Run the freezer with the frozen-app bootstrap added (PyInstaller: "
-                       "runtime hook; cx_Freeze: init script), then sign the output folder. "
-                       "Without --key (and SIGNEDIMP_KEY) a one-time key is made and thrown away.",
-                       usage="signedimp freeze {pyinstaller,cxfreeze} [--key KEY.pem] -- FREEZER_ARGS...")
+    p = sub.add_parser(
+        "freeze",
+        help="freeze an app with PyInstaller or cx_Freeze, verifying, sealed",
+        description="Run the freezer with the frozen-app bootstrap added (PyInstaller: "
+        "runtime hook; cx_Freeze: init script), then sign the output folder. "
+        "Without --key (and SIGNEDIMP_KEY) a one-time key is made and thrown away.",
+        usage="signedimp freeze {pyinstaller,cxfreeze} [--key KEY.pem] -- FREEZER_ARGS...",
+    )
     p.add_argument("freezer", choices=("pyinstaller", "cxfreeze"))
     _add_signing_key(p)
     p.set_defaults(func=cmd_freeze, freezer_args=[])  # FREEZER_ARGS: split off at '--' by main()
@@ -481,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     freezer_args: list[str] = []
     if args_list and args_list[0] == "freeze" and "--" in args_list:
         cut = args_list.index("--")
-        args_list, freezer_args = args_list[:cut], args_list[cut + 1:]
+        args_list, freezer_args = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
