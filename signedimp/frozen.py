@@ -30,6 +30,7 @@ import sys
 
 from .entries import DirectoryEntry, ManifestSource
 from .errors import IntegrityCheckError, IntegrityCheckMissing
+from .guard import mark_verified
 from .manager import SignedImportManager
 from .manifest import MANIFEST_NAME
 from .roots import ManifestRoot
@@ -150,6 +151,25 @@ class _FatalRoot(ManifestRoot):
             raise
 
 
+def _register_code_with_guard(loader) -> None:
+    """Let the guard run the code PyInstaller's loader takes from the archive inside the
+    executable (trusted: the OS signature covers it). Its code objects carry relative file
+    names (``inspect.py``), so the guard would otherwise refuse them as loaded by path."""
+    if getattr(loader, "_signedimp_registers_code", False):
+        return
+    original = loader.get_code
+
+    def get_code(fullname, _original=original):
+        code = _original(fullname)
+        return code if code is None else mark_verified(code)
+
+    try:
+        loader.get_code = get_code
+        loader._signedimp_registers_code = True
+    except AttributeError:  # a loader with __slots__: its code is then refused, loudly
+        pass
+
+
 class _InExecutableLoader:
     """PyInstaller's loader for a module of the embedded archive, with its disk reads verified.
 
@@ -217,13 +237,11 @@ class FrozenAppManager(SignedImportManager):
 
     def vet(self, spec):
         loader = spec.loader
-        if (
-            self.app.in_exe_loader is not None
-            and type(loader) is self.app.in_exe_loader
-            and not self.app.onefile
-        ):
-            spec.loader = _InExecutableLoader(loader, self, self._contents)
-            return spec
+        if self.app.in_exe_loader is not None and type(loader) is self.app.in_exe_loader:
+            _register_code_with_guard(loader)
+            if not self.app.onefile:
+                spec.loader = _InExecutableLoader(loader, self, self._contents)
+            return spec if not self.app.onefile else super().vet(spec)
         try:
             return super().vet(spec)
         except IntegrityCheckError as exc:

@@ -59,6 +59,9 @@ _lock = _thread.allocate_lock()
 # always loaded; zipimport is imported at start-up for the path hooks).
 _bytecode_loader_code = sys.modules["_frozen_importlib_external"]._compile_bytecode.__code__
 _zip_unmarshal_code = zipimport._unmarshal_code.__code__  # type: ignore[attr-defined]
+# Frozen modules are part of the interpreter (trusted); their code may carry the file name of
+# the machine that built it (a cx_Freeze executable's: /opt/python/.../importlib/_abc.py).
+_frozen_exec_code = sys.modules["_frozen_importlib"].FrozenImporter.exec_module.__code__
 
 
 # -- used by the manager and the verifying loader -------------------------------------------------
@@ -161,13 +164,25 @@ def _check_exec(code, is_trusted) -> None:
                 return
     if not isinstance(filename, str) or not is_module_file(filename):
         return
-    if _trusted_name(filename, is_trusted) or _run_by_trusted_zipimporter(is_trusted):
+    if (
+        _trusted_name(filename, is_trusted)
+        or _run_by_frozen_importer()
+        or _run_by_trusted_zipimporter(is_trusted)
+    ):
         return
     raise IntegrityCheckMissing(
         "code compiled from this module file was about to run without signedimp verifying it"
         " (loaded by path, around the import hook)",
         file=filename,
     )
+
+
+def _run_by_frozen_importer() -> bool:
+    """The code of a frozen module, run by ``FrozenImporter.exec_module`` (trusted)."""
+    try:
+        return sys._getframe(3).f_code is _frozen_exec_code  # <- _check_exec <- _audit <- caller
+    except ValueError:
+        return False
 
 
 def _run_by_trusted_zipimporter(is_trusted) -> bool:
