@@ -35,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: nothing more is imported by the verifier
     import types
 
-__all__ = ["activate", "deactivate", "mark_verified", "run_verified", "is_module_file"]
+__all__ = ["activate", "active_owners", "deactivate", "mark_verified", "run_verified", "is_module_file"]
 
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
 MODULE_SUFFIXES = (".py", ".pyw", ".pyc", ".pyo")
@@ -76,6 +76,12 @@ def activate(owner, is_trusted) -> None:
             _hook_added = True
         _active[:] = [item for item in _active if item[0] is not owner] + [(owner, is_trusted)]
         _trusted_names.clear()
+
+
+def active_owners() -> list:
+    """The managers the guard is guarding for now (the last one decides)."""
+    with _lock:
+        return [owner for owner, _ in _active]
 
 
 def deactivate(owner) -> None:

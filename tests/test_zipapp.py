@@ -302,10 +302,14 @@ def test_exit_codes_and_arguments(apps, pub):
 
 
 def test_run_zipapp_in_process(apps, key, capsys):
-    before = (list(sys.path), list(sys.meta_path), list(sys.argv))
+    from signedimp import guard
+
+    before = (list(sys.path), list(sys.meta_path), list(sys.argv), guard.active_owners())
     assert run_zipapp(str(apps[True]), [key.public_key], ["exit", "5"]) == 5
-    assert (list(sys.path), list(sys.meta_path), list(sys.argv)) == before
+    # Nothing stays installed: no manager, and no guard that would refuse the caller's imports.
+    assert (list(sys.path), list(sys.meta_path), list(sys.argv), guard.active_owners()) == before
     assert run_zipapp(str(apps[True]), key.public_key, ["x"]) == 0
+    assert guard.active_owners() == before[3]
     assert json.loads(capsys.readouterr().out)["argv"] == [str(apps[True]), "x"]
 
 

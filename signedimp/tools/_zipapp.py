@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityCheckError, ManifestError, SignatureMismatch
-from ..guard import mark_verified
+from ..guard import active_owners, mark_verified
 from ..manifest import MANIFEST_NAME, Manifest, check_path
 from ._atomic_write import AtomicFile
 from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
@@ -747,6 +747,7 @@ def execute_main(path: str, main_code: bytes, keys: list[Any], argv: list[str]) 
     module.__file__ = filename
     module.__builtins__ = __builtins__  # type: ignore[attr-defined]
     saved = _SavedState.take()
+    owners_before = active_owners()
     manager = SignedImportManager(keys)
     try:
         manager.install()
@@ -768,6 +769,10 @@ def execute_main(path: str, main_code: bytes, keys: list[Any], argv: list[str]) 
     finally:
         sys.stdout.flush()
         manager.uninstall()
+        # Managers the app installed itself (its bootstrap) go too: the process is the caller's again.
+        for owner in active_owners():
+            if owner not in owners_before:
+                owner.uninstall()
         saved.restore()
 
 
