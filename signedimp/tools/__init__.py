@@ -29,7 +29,6 @@ untouched and no temporary file remains.
 
 from __future__ import annotations
 
-import functools
 import os
 
 from ..errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
@@ -80,6 +79,7 @@ from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
+    from collections.abc import Callable
     from typing import Union
 
     PathLike = str | os.PathLike[str]
@@ -151,9 +151,14 @@ def _stale_bytecode_files(files: dict[str, str]) -> list[str]:
         with open(fs, "rb") as fh:
             header = fh.read(_BYTECODE_HEADER)
         st = os.stat(src)
-        if _is_stale_bytecode(header, int(st.st_mtime), st.st_size, functools.partial(_read_file, src)):
+        if _is_stale_bytecode(header, int(st.st_mtime), st.st_size, _reader(src)):
             stale.append(rel)
     return stale
+
+
+def _reader(path: str) -> Callable[[], bytes]:
+    """Read ``path`` only when asked (hash-based bytecode needs the source's bytes)."""
+    return lambda: _read_file(path)
 
 
 def sign_path(path: PathLike, key: PrivateKey) -> Manifest:

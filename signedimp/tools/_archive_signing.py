@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-from functools import partial
 
 from ..manifest import MANIFEST_NAME, Manifest
 from ._bytecode_check import is_stale, report_left_out, source_of
@@ -23,7 +22,7 @@ from ._zip_time import source_date_time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import zipfile
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from ._signing_keys import PrivateKey
     from ._zip_rewrite import Archive, Entry
@@ -121,12 +120,16 @@ def _drop_stale_bytecode(where: str, archive: Archive) -> None:
         if source is None or member.data is None or source.data is None:
             continue
         data = source.data
-        if is_stale(member.data[:16], _zip_mtime(source), len(data), partial(bytes, data), slack=2):
+        if is_stale(member.data[:16], _zip_mtime(source), len(data), _given(data), slack=2):
             stale.append(member.name)
     if stale:
         dropped = set(stale)
         archive.members[:] = [m for m in archive.members if m.name not in dropped]
         report_left_out(where, sorted(stale), "removed")
+
+
+def _given(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
 
 
 def _zip_mtime(member: Entry) -> int:
