@@ -62,6 +62,10 @@ from ._audit_report import (
     Problem,
     VerifyReport,
 )
+from ._bytecode_check import HEADER_SIZE as _BYTECODE_HEADER
+from ._bytecode_check import is_stale as _is_stale_bytecode
+from ._bytecode_check import report_left_out as _report_left_out
+from ._bytecode_check import source_of as _bytecode_source
 from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
 from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
 from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
@@ -75,6 +79,7 @@ from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
+    from collections.abc import Callable
     from typing import Union
 
     PathLike = str | os.PathLike[str]
@@ -106,7 +111,8 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     """Write ``<path>/signedimp-manifest.txt`` listing every file below ``path``.
 
     ``__pycache__`` bytecode is listed too: sealing an environment after ``compileall`` lets
-    the runtime use that bytecode.  Only the root manifest itself is left out.  A frozen app's
+    the runtime use that bytecode.  Bytecode whose header does not match its source in the tree
+    (edited since compiled) is left out and named on stderr: the runtime compiles the source.  Only the root manifest itself is left out.  A frozen app's
     archives (``base_library.zip``, ``library.zip``) are signed first, then listed whole.
     """
     root = os.fspath(path)
@@ -119,16 +125,40 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     target = _replaceable_target(target)
     # Never list a signedimp temp file (this run's, a concurrent signer's, or one a killed run
     # left): it is gone, or removed by the next run, and the folder would no longer verify.
-    hashes = {
-        rel: _file_sha256(fs)
+    files = {
+        rel: fs
         for rel, fs in _walk_tree(root)
         if rel != MANIFEST_NAME and not _is_temp_name(rel.rpartition("/")[2])
     }
+    stale = _stale_bytecode_files(files)
+    hashes = {rel: _file_sha256(fs) for rel, fs in files.items() if rel not in stale}
     previous = _read_file(target) if os.path.isfile(target) else None
     manifest = sign_manifest(hashes, key, _previous_manifest(previous, target))
     with _AtomicFile(target, _existing_mode(target, MANIFEST_MODE)) as fh:
         fh.write(manifest.serialise())
+    _report_left_out(root, stale)
     return manifest
+
+
+def _stale_bytecode_files(files: dict[str, str]) -> list[str]:
+    """The bytecode files (manifest paths) whose header does not match the source in ``files``."""
+    stale = []
+    for rel, fs in files.items():
+        source = _bytecode_source(rel)
+        if source is None or source not in files:
+            continue
+        src = files[source]
+        with open(fs, "rb") as fh:
+            header = fh.read(_BYTECODE_HEADER)
+        st = os.stat(src)
+        if _is_stale_bytecode(header, int(st.st_mtime), st.st_size, _reader(src)):
+            stale.append(rel)
+    return stale
+
+
+def _reader(path: str) -> Callable[[], bytes]:
+    """Read ``path`` only when asked (hash-based bytecode needs the source's bytes)."""
+    return lambda: _read_file(path)
 
 
 def sign_path(path: PathLike, key: PrivateKey) -> Manifest:

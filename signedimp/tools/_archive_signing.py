@@ -11,6 +11,7 @@ import os
 import stat
 
 from ..manifest import MANIFEST_NAME, Manifest
+from ._bytecode_check import is_stale, report_left_out, source_of
 from ._manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
 from ._tree_walk import checked_rel
 from ._wheel_record import build_record, check_old_record, find_dist_info
@@ -21,7 +22,7 @@ from ._zip_time import source_date_time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import zipfile
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from ._signing_keys import PrivateKey
     from ._zip_rewrite import Archive, Entry
@@ -39,7 +40,7 @@ def sign_zipfile(path: PathLike, key: PrivateKey) -> Manifest:
     return rewrite(
         path,
         lambda where, archive: _sign_zip_members(where, archive, key),
-        keep=lambda name: name == MANIFEST_NAME,
+        keep=lambda name: name == MANIFEST_NAME or _is_python_file(name),
     )
 
 
@@ -50,10 +51,15 @@ def sign_wheel(path: PathLike, key: PrivateKey) -> Manifest:
     included); RECORD is then regenerated so that pip still accepts the wheel.  Every other
     member is copied byte for byte.
     """
-    return rewrite(path, lambda where, archive: _sign_wheel_members(where, archive, key), keep=_kept_in_wheel)
+    return rewrite(
+        path,
+        lambda where, archive: _sign_wheel_members(where, archive, key),
+        keep=lambda name: _kept_in_wheel(name) or _is_python_file(name),
+    )
 
 
 def _sign_zip_members(where: str, archive: Archive, key: PrivateKey) -> Manifest:
+    _drop_stale_bytecode(where, archive)
     at = archive.index(MANIFEST_NAME)
     old = archive.members[at] if at is not None else None
     hashes = _zip_hashes(where, (m for m in archive.files() if m is not old))
@@ -77,6 +83,7 @@ def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manife
     dist_info = find_dist_info(where, archive)
     record, name = f"{dist_info}/RECORD", f"{dist_info}/{MANIFEST_NAME}"
     check_old_record(where, archive, record)
+    _drop_stale_bytecode(where, archive)
     at = archive.index(name)
     old = archive.members.pop(at) if at is not None else None
     hashes = _zip_hashes(where, (m for m in archive.files() if m.name != record))
@@ -92,6 +99,44 @@ def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manife
     members[record_at + 1] = new_record  # type: ignore[operator]  # record_at was found above
     archive.members[:] = members
     return manifest
+
+
+def _is_python_file(name: str) -> bool:
+    """Sources and bytecode: read whole so that stale bytecode can be found (``is_stale``)."""
+    return name.endswith((".py", ".pyc"))
+
+
+def _drop_stale_bytecode(where: str, archive: Archive) -> None:
+    """Remove bytecode members compiled from other source than the member beside them, and say so.
+
+    Left in the archive unlisted, they would make it fail verification (an added entry); left
+    out, the runtime (and zipimport) compiles the listed source instead.
+    """
+    by_name = {m.name: m for m in archive.files()}
+    stale = []
+    for member in by_name.values():
+        source_name = source_of(member.name)
+        source = by_name.get(source_name) if source_name is not None else None
+        if source is None or member.data is None or source.data is None:
+            continue
+        data = source.data
+        if is_stale(member.data[:16], _zip_mtime(source), len(data), _given(data), slack=2):
+            stale.append(member.name)
+    if stale:
+        dropped = set(stale)
+        archive.members[:] = [m for m in archive.members if m.name not in dropped]
+        report_left_out(where, sorted(stale), "removed")
+
+
+def _given(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def _zip_mtime(member: Entry) -> int:
+    """The member's time as zipimport reads it for a timestamp pyc: local time, 2-second steps."""
+    import time
+
+    return int(time.mktime((*member.info.date_time, 0, 0, -1)))
 
 
 def _zip_hashes(where: str, members: Iterable[Entry]) -> dict[str, str]:

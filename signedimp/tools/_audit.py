@@ -218,9 +218,10 @@ def _skip_reason(path: str, manifest_names: list[str], kind: str) -> str | None:
 
 
 def _installed_elsewhere(path: str, listed_by: str, kind: str) -> bool:
-    """A wheel's ``.data/`` file: pip installs it outside site-packages, so it is absent here."""
+    """A wheel's ``.data/`` file listed by its dist-info manifest: pip installs it outside
+    site-packages, so it is absent from an installed tree and from a zip made of one."""
     head = path.split("/", 1)[0]
-    return kind == "directory" and "/" in listed_by and head.endswith(".data")
+    return kind != "wheel" and "/" in listed_by and head.endswith(".data")
 
 
 _INSTALLER_FILES = frozenset({"INSTALLER", "REQUESTED", "direct_url.json"})

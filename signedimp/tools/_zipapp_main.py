@@ -45,7 +45,10 @@ def check_archive(manager, archive):
             f"{len(unlisted)} entries are not listed in the signed manifest (added): {_some(unlisted)}",
             file=archive,
         )
-    absent = sorted({path for manifest in root.manifests for path in manifest.hashes}.difference(names))
+    listed = {path for manifest in root.manifests for path in manifest.hashes}
+    if MANIFEST not in names:  # dist-info manifests decide: their .data/ files are wheel-only paths
+        listed = {path for path in listed if not path.partition("/")[0].endswith(".data")}
+    absent = sorted(listed.difference(names))
     if absent:
         raise errors.IntegrityCheckFailed(
             f"{len(absent)} entries listed in the signed manifest are missing (removed): {_some(absent)}",

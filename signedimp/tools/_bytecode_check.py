@@ -1,0 +1,92 @@
+"""Stale bytecode: a ``.pyc`` whose header no longer matches the source beside it.
+
+Listed bytecode wins over listed source at run time (its hash is its proof), so signing a
+``.pyc`` compiled from an older ``.py`` would silently run the old code. The signers ask
+:func:`is_stale` about every ``.pyc`` whose source is in the same tree and leave out the stale
+ones, saying so (:func:`report_left_out`); the runtime then compiles the listed source.
+
+Only headers of the PEP 552 layout (Python 3.7+, 16 bytes) are judged: timestamp-based ones by
+the source's mtime and size, hash-based ones (checked or unchecked) by the source's SipHash
+keyed with the pyc's own magic number, so bytecode of another Python version is judged too.
+Anything else (an older or unknown magic) stays listed: the runtime never uses it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Callable
+
+#: The first magic number of the 16-byte header (Python 3.7a1).
+_PEP552_MAGIC = 3390
+HEADER_SIZE = 16
+
+
+def source_of(rel: str) -> str | None:
+    """The source path (same tree, ``/``-separated) of bytecode ``rel``, or None if not bytecode.
+
+    ``pkg/__pycache__/mod.cpython-312.pyc`` (also ``.opt-1``) -> ``pkg/mod.py``; a zipimport-style
+    ``pkg/mod.pyc`` -> ``pkg/mod.py``.
+    """
+    if not rel.endswith(".pyc"):
+        return None
+    folder, _, name = rel.rpartition("/")
+    if folder == "__pycache__" or folder.endswith("/__pycache__"):
+        parent = folder[: -len("__pycache__")]
+        stem = name.split(".", 1)[0]
+        return f"{parent}{stem}.py" if stem and name.count(".") >= 2 else None
+    return rel[:-1]
+
+
+def is_stale(header: bytes, mtime: int, size: int, source: Callable[[], bytes], slack: int = 0) -> bool:
+    """Does the 16-byte ``header`` say it was compiled from something other than this source?
+
+    ``mtime``/``size`` describe the source (as the import system reads them); ``source`` gives
+    its bytes, read only for hash-based bytecode. ``slack``: seconds of mtime tolerance (zip
+    members keep times to 2 seconds).
+    """
+    if len(header) < HEADER_SIZE or header[2:4] != b"\r\n":
+        return False
+    magic = int.from_bytes(header[:2], "little")
+    if magic < _PEP552_MAGIC:
+        return False
+    flags = int.from_bytes(header[4:8], "little")
+    if flags & 0b1:
+        digest = _source_hash(header[:4], source())
+        return digest is not None and digest != header[8:16]
+    stamp = int.from_bytes(header[8:12], "little")
+    recorded_size = int.from_bytes(header[12:16], "little")
+    if recorded_size != size & 0xFFFFFFFF:
+        return True
+    return abs(stamp - (mtime & 0xFFFFFFFF)) > slack
+
+
+def _source_hash(magic: bytes, data: bytes) -> bytes | None:
+    """SipHash of ``data`` keyed as the Python that wrote ``magic`` keys it (importlib.util.source_hash)."""
+    import importlib.util
+
+    if magic == importlib.util.MAGIC_NUMBER:
+        return importlib.util.source_hash(data)
+    try:
+        import _imp
+
+        return _imp.source_hash(int.from_bytes(magic, "little"), data)
+    except (ImportError, AttributeError):  # not CPython: cannot judge, keep it listed
+        return None
+
+
+def report_left_out(where: str, stale: list[str], action: str = "left out") -> None:
+    """Say on stderr which bytecode was left out and why (the signer never does it silently).
+
+    ``action``: "left out" (of a folder's manifest) or "removed" (from an archive).
+    """
+    if not stale:
+        return
+    shown = ", ".join(stale[:10]) + (" ..." if len(stale) > 10 else "")
+    print(
+        f"signedimp: {where}: {action} {len(stale)} stale bytecode file{'s' if len(stale) != 1 else ''} "
+        f"(source changed since compiled; the listed source is used instead): {shown}",
+        file=sys.stderr,
+    )
