@@ -10,7 +10,6 @@ ZipFormatError naming the archive and the reason.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 
@@ -24,7 +23,7 @@ __all__ = [
     "read_zip_names",
     "open_archive",
     "prefix_size",
-    "prefix_sha256",
+    "prefix_chunks",
 ]
 
 #: The manifest path under which a zip's root manifest lists the SHA-256 of the archive's
@@ -213,19 +212,17 @@ def prefix_size(members: list[ZipMember]) -> int:
     return min((m.header_offset for m in members), default=0)
 
 
-def prefix_sha256(fp, size: int, where: str) -> str:
-    """The SHA-256 (hex) of the first ``size`` bytes (``prefix_size``) of the archive open as
-    ``fp`` (binary), read in bounded chunks (a preamble can be a whole self-extractor);
+def prefix_chunks(fp, size: int, where: str):
+    """The first ``size`` bytes (``prefix_size``) of the archive open as ``fp`` (binary), in
+    bounded chunks (a preamble can be a whole self-extractor), for the caller to hash;
     ZipFormatError naming ``where`` if the file got shorter meanwhile."""
-    digest = hashlib.sha256()
     fp.seek(0)
     while size > 0:
         chunk = fp.read(min(size, 1 << 20))
         if not chunk:
             raise ZipFormatError(f"{where}: file changed while being read")
-        digest.update(chunk)
+        yield chunk
         size -= len(chunk)
-    return digest.hexdigest()
 
 
 def open_archive(path: str):

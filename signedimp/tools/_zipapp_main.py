@@ -78,9 +78,13 @@ def check_prefix(root, archive, errors):
                 f"{what} is not covered by the signature: re-sign it", file=archive
             )
         return
+    import hashlib
+
+    digest = hashlib.sha256()
     with zipdir.open_archive(archive) as stream:
-        actual = zipdir.prefix_sha256(stream, size, archive)
-    if listed != {actual}:
+        for chunk in zipdir.prefix_chunks(stream, size, archive):
+            digest.update(chunk)
+    if listed != {digest.hexdigest()}:
         raise errors.IntegrityCheckFailed(f"{what} does not match the signed manifest", file=archive)
 
 
