@@ -16,7 +16,7 @@ from .bounded_read import read_file, read_member
 from .errors import ZipFormatError
 from .limits import MAX_MEMBER_SIZE
 from .manifest import MANIFEST_NAME
-from .zipdir import read_zip_directory
+from .zipdir import prefix_size, read_zip_directory
 
 __all__ = [
     "DirectoryEntry",
@@ -161,11 +161,13 @@ class ZipArchive:
         self.members: dict = {}
         self.names: frozenset[str] = frozenset()
         self.dirs: frozenset[str] = frozenset()
+        self.prefix_size = 0  # bytes before the first member: a zipapp's self-check hashes them
         try:
             members = read_zip_directory(archive)
         except (ZipFormatError, OSError) as exc:
             self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
             return
+        self.prefix_size = prefix_size(members)
         self.members = {m.name: m for m in members if not m.name.endswith("/")}
         dirs = {m.name.rstrip("/") for m in members if m.name.endswith("/")}
         for name in self.members:

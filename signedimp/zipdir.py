@@ -16,7 +16,22 @@ import struct
 from .errors import ZipFormatError
 from .limits import MAX_CENTRAL_DIRECTORY_SIZE, MAX_ZIP_ENTRIES
 
-__all__ = ["ZipMember", "read_zip_directory", "read_zip_names", "open_archive"]
+__all__ = [
+    "PREFIX_NAME",
+    "ZipMember",
+    "read_zip_directory",
+    "read_zip_names",
+    "open_archive",
+    "prefix_size",
+    "prefix_chunks",
+]
+
+#: The manifest path under which a zip's root manifest lists the SHA-256 of the archive's
+#: prefix: the bytes before its first member (a "#!" line, any preamble), which ``./app.pyz``
+#: hands to the kernel and the shell. A valid manifest path that no member may have (the
+#: signer refuses it, ``verify`` and a zipapp's self-check report it), so it cannot be faked.
+PREFIX_NAME = ".signedimp/prefix"
+
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -186,6 +201,28 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
             raise fail("truncated central directory")
 
     return _parse_central_directory(directory, entries, cd_start, prefix, fail)
+
+
+def prefix_size(members: list[ZipMember]) -> int:
+    """How many bytes precede the first member (its local header): the archive's prefix.
+
+    The same rule as the signer's (``zipfile``'s lowest header offset), so both hash the same
+    bytes; a signed archive always has a member (its manifest).
+    """
+    return min((m.header_offset for m in members), default=0)
+
+
+def prefix_chunks(fp, size: int, where: str):
+    """The first ``size`` bytes (``prefix_size``) of the archive open as ``fp`` (binary), in
+    bounded chunks (a preamble can be a whole self-extractor), for the caller to hash;
+    ZipFormatError naming ``where`` if the file got shorter meanwhile."""
+    fp.seek(0)
+    while size > 0:
+        chunk = fp.read(min(size, 1 << 20))
+        if not chunk:
+            raise ZipFormatError(f"{where}: file changed while being read")
+        yield chunk
+        size -= len(chunk)
 
 
 def open_archive(path: str):

@@ -37,7 +37,7 @@ from signedimp.tools import (
     verify_path,
 )
 from signedimp.tools import _zip_format as zip_format
-from signedimp.zipdir import read_zip_names
+from signedimp.zipdir import PREFIX_NAME, read_zip_names
 
 from .helpers import clean_env, write_tree
 
@@ -646,7 +646,7 @@ def test_sign_zipfile_keeps_members(tmp_path, ed_key, monkeypatch):
         ]
         contents = {n: zf.read(n) for n in zf.namelist()}
     manifest = sign_zipfile(path, ed_key)
-    assert list(manifest) == ["a_data.bin", "pkg/__init__.py", "pkg/tool.sh", "z_last.txt"]
+    assert list(manifest) == [PREFIX_NAME, "a_data.bin", "pkg/__init__.py", "pkg/tool.sh", "z_last.txt"]
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         after = [(i.filename, i.date_time, i.external_attr, i.compress_type, i.comment) for i in infos[:-1]]
@@ -926,7 +926,7 @@ def test_installed_wheel_verifies_and_seals(wheel, ed_key, tmp_path):
 
 def test_sign_path_dispatch(tmp_path, wheel, ed_key):
     assert len(tools.sign_path(sample_tree(tmp_path / "d"), ed_key)) == 5
-    assert len(tools.sign_path(sample_zip(tmp_path / "z.zip"), ed_key)) == 4
+    assert len(tools.sign_path(sample_zip(tmp_path / "z.zip"), ed_key)) == 5  # 4 files and the prefix
     assert f"tiny_pkg-1.0.dist-info/{MANIFEST_NAME}" not in tools.sign_path(wheel, ed_key)
     (tmp_path / "plain.txt").write_text("x")
     with pytest.raises(ValueError, match="not a directory, wheel, or zip archive"):

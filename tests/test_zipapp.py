@@ -20,6 +20,7 @@ from signedimp.manifest import MANIFEST_NAME, Manifest
 from signedimp.tools import generate_key, sign_zipfile, verify_path
 from signedimp.tools._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, SOURCES_MEMBER
 from signedimp.tools._zipapp import APP_MAIN_MODULE, ZipappError, build_zipapp, run_zipapp
+from signedimp.zipdir import PREFIX_NAME
 
 from .helpers import clean_env, write_tree
 
@@ -219,7 +220,7 @@ def test_archive_layout(apps, key, compiled):
         assert "bin/" not in names and not any("__pycache__" in n for n in names)
         manifest = Manifest.parse(zf.read(MANIFEST_NAME))
         files = [n for n in names if not n.endswith("/") and n != MANIFEST_NAME]
-        assert sorted(manifest) == sorted(files)
+        assert sorted(manifest) == sorted([*files, PREFIX_NAME])  # the (empty) prefix is signed too
         assert "__main__.py" in manifest and "tinydep.py" in manifest
         assert ("demoapp/cli.pyc" in manifest) is compiled
         assert manifest.verify(key.public_key) == key.public_key

@@ -7,10 +7,12 @@ manifest member (and a wheel's RECORD); the manifest member's time comes from
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 
 from ..manifest import MANIFEST_NAME, Manifest
+from ..zipdir import PREFIX_NAME
 from ._bytecode_check import is_stale, report_left_out, source_of
 from ._manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
 from ._tree_walk import checked_rel
@@ -34,7 +36,9 @@ def sign_zipfile(path: PathLike, key: PrivateKey) -> Manifest:
     """Sign a .zip or .pyz in place: the root manifest lists every file member.
 
     The archive is rewritten, never appended to; a zipapp's shebang (any bytes before the
-    zip) and each member's order, time, mode, compression, comment and compressed bytes are
+    first member) is kept and signed: the manifest lists its SHA-256 under ``PREFIX_NAME``,
+    always, the hash of no bytes when there is none, so a prefix added later is caught too.
+    Each member's order, time, mode, compression, comment and compressed bytes are
     kept.  An existing root manifest is replaced where it stands, a new one goes at the end.
     """
     return rewrite(
@@ -63,6 +67,7 @@ def _sign_zip_members(where: str, archive: Archive, key: PrivateKey) -> Manifest
     at = archive.index(MANIFEST_NAME)
     old = archive.members[at] if at is not None else None
     hashes = _zip_hashes(where, (m for m in archive.files() if m is not old))
+    hashes[PREFIX_NAME] = hashlib.sha256(archive.prefix).hexdigest()  # check_names kept it free
     previous = previous_manifest(old.data if old else None, f"{where}!{MANIFEST_NAME}")
     manifest = sign_manifest(hashes, key, previous)
     info = _manifest_info(MANIFEST_NAME, archive, old)

@@ -15,7 +15,7 @@ from ..errors import ManifestError, SignatureMismatch, UnsafeInputError, ZipForm
 from ..keys import Ed25519Key, RSAKey, key_ring
 from ..limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
 from ..manifest import MANIFEST_NAME, Manifest, unlisted_and_missing
-from ..zipdir import open_archive, read_zip_directory
+from ..zipdir import PREFIX_NAME, open_archive, prefix_chunks, prefix_size, read_zip_directory
 from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ._frozen_signing import audit_frozen_archives
 from ._tree_walk import walk_tree
@@ -72,10 +72,17 @@ class _Tree:
     CRC-32 of a zip member) only once exhausted.
     """
 
-    def __init__(self, names: Iterable[str], chunks: Callable[[str, int], Iterator[bytes]]) -> None:
+    def __init__(
+        self,
+        names: Iterable[str],
+        chunks: Callable[[str, int], Iterator[bytes]],
+        prefix: tuple[int, Callable[[], str]] | None = None,
+    ) -> None:
         self.names = sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
         self._set = set(self.names)
         self._chunks = chunks
+        #: A zip's prefix (the bytes before its first member): (size, its SHA-256 on demand).
+        self.prefix = prefix
 
     def __contains__(self, name: str) -> bool:
         return name in self._set
@@ -113,7 +120,15 @@ def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO, report: Ver
     def chunks(name: str, limit: int) -> Iterator[bytes]:
         return member_chunks(stream, by_name[name], where, limit)
 
-    return _Tree(by_name, chunks)
+    size = prefix_size(members)
+
+    def prefix_sha256() -> str:
+        digest = hashlib.sha256()
+        for chunk in prefix_chunks(stream, size, where):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    return _Tree(by_name, chunks, (size, prefix_sha256))
 
 
 def _manifest_names(tree: _Tree) -> list[str]:
@@ -188,6 +203,32 @@ def _check_file(tree: _Tree, path: str, digest: str | None) -> FileResult:
     if actual != digest:
         return FileResult(path, MODIFIED, expected=digest, actual=actual)
     return FileResult(path, OK, expected=digest, actual=actual)
+
+
+def _check_prefix(tree: _Tree, expected: dict[str, str | None]) -> FileResult | None:
+    """A zip's prefix against the hash its manifest lists under ``PREFIX_NAME`` (taken out of
+    ``expected``: it names no member). An archive signed before prefixes were signed lists
+    none: accepted only when it has no prefix, else refused with "re-sign"."""
+    if tree.prefix is None:
+        return None
+    size, sha256_hex = tree.prefix
+    what = f"archive prefix: the {size} bytes before the first member (shebang, preamble)"
+    if PREFIX_NAME not in expected:
+        if size == 0:
+            return None
+        detail = f"{what} not covered by the signature (signed by an older signedimp?): re-sign it"
+        return FileResult(PREFIX_NAME, UNLISTED, detail=detail)
+    digest = expected.pop(PREFIX_NAME)
+    try:
+        actual = sha256_hex()
+    except (UnsafeInputError, OSError) as exc:
+        return FileResult(PREFIX_NAME, MODIFIED, expected=digest, detail=f"{what}, unreadable: {exc}")
+    if digest is None:
+        return FileResult(PREFIX_NAME, MODIFIED, actual=actual, detail=f"{what}: manifests disagree")
+    if actual != digest:  # no ``actual``: ``verify`` then prints this detail, which names the prefix
+        detail = f"{what} do not match the signed manifest (changed, added or removed; sha256 {actual})"
+        return FileResult(PREFIX_NAME, MODIFIED, expected=digest, detail=detail)
+    return None  # reported only when it fails: the files verified are the members
 
 
 def _exempt(manifest_names: list[str]) -> set[str]:
@@ -277,10 +318,11 @@ def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> 
         )
     valid = {n: m for n in names if (m := _load_manifest(tree, n, ring, report)) is not None}
     expected = _expected_hashes(valid, report)
+    prefix = _check_prefix(tree, expected)
+    results = [prefix] if prefix is not None else []
     listed_by = {p: n for n, m in reversed(list(valid.items())) for p in m}
     unlisted, missing = unlisted_and_missing(expected, tree.names, _exempt(names))
     absent = set(missing)
-    results = []
     for path, digest in expected.items():
         if path in absent and _installed_elsewhere(path, listed_by[path], report.kind):
             results.append(

@@ -15,7 +15,7 @@ import os
 import zlib
 
 from ..errors import ZipFormatError
-from ..zipdir import read_zip_directory
+from ..zipdir import PREFIX_NAME, read_zip_directory
 from ._atomic_write import AtomicFile, existing_mode, replaceable_target
 from ._zip_content import CHUNK, corrupt, hash_content
 from ._zip_format import (
@@ -109,11 +109,16 @@ def rewrite(path: PathLike, edit: Callable[[str, Archive], Result], keep: Callab
 
 
 def check_names(where: str, names: list[str]) -> None:
-    """Refuse duplicate member names and names that are absolute or escape with ``..``."""
+    """Refuse duplicate member names, names that are absolute or escape with ``..``, and the
+    name reserved for the archive's prefix in its manifest (``zipdir.PREFIX_NAME``)."""
     seen: set[str] = set()
     for name in names:
         if name in seen:
             raise ZipFormatError(f"{where}: duplicate member name {name!r}")
+        if name == PREFIX_NAME:
+            raise ZipFormatError(
+                f"{where}: member name {name!r} is reserved for the archive prefix in the manifest"
+            )
         seen.add(name)
         _check_member_name(where, name)
 

@@ -36,6 +36,7 @@ from typing import Any
 from ..errors import IntegrityCheckError, ManifestError, SignatureMismatch
 from ..guard import active_owners, mark_verified
 from ..manifest import MANIFEST_NAME, Manifest, check_path
+from ..zipdir import PREFIX_NAME
 from ._atomic_write import AtomicFile
 from ._bootstrap import BYTECODE_MEMBER, RUNTIME_FOLDER, get_bootstrap_code, public_keys, split_bootstrap
 
@@ -124,9 +125,10 @@ def build_zipapp(
         if compile:  # __main__.py too: zipimport would otherwise compile it twice at every start
             compile_bytecode(staging, output.name)
         files, dirs = collect_entries(staging)
-    manifest = sign_files(files, signers)
+    prefix = shebang(interpreter)
+    manifest = sign_files(files, signers, prefix)
     files[MANIFEST_NAME] = manifest.serialise()
-    write_archive(output, files, dirs, interpreter)
+    write_archive(output, files, dirs, prefix, executable=bool(interpreter))
     return manifest
 
 
@@ -565,11 +567,15 @@ def collect_entries(staging: Path) -> tuple[dict[str, bytes], list[str]]:
     return files, dirs
 
 
-def sign_files(files: dict[str, bytes], signers: Sequence[Any]) -> Manifest:
-    """The root manifest over ``files``, signed by each of ``signers`` in turn."""
+def sign_files(files: dict[str, bytes], signers: Sequence[Any], prefix: bytes = b"") -> Manifest:
+    """The root manifest over ``files`` and the archive's ``prefix`` (under ``PREFIX_NAME``),
+    signed by each of ``signers`` in turn."""
     from . import sha256_hex, sign_manifest  # pycryptodome: only needed when signing
 
+    if PREFIX_NAME in files:
+        raise ZipappError(f"{PREFIX_NAME!r} is reserved for the archive prefix in the manifest: rename it")
     hashes = {name: sha256_hex(data) for name, data in files.items()}
+    hashes[PREFIX_NAME] = sha256_hex(prefix)
     manifest = None
     for signer in signers:
         manifest = sign_manifest(hashes, signer, previous=manifest)
@@ -600,16 +606,22 @@ def zip_info(name: str, date_time: tuple[int, int, int, int, int, int]) -> zipfi
     return info
 
 
+def shebang(interpreter: str | None) -> bytes:
+    """The archive's prefix: ``#!INTERPRETER`` and a newline, or nothing."""
+    if not interpreter:
+        return b""
+    return b"#!" + interpreter.encode(sys.getfilesystemencoding()) + b"\n"
+
+
 def write_archive(
-    output: Path, files: dict[str, bytes], dirs: Sequence[str], interpreter: str | None
+    output: Path, files: dict[str, bytes], dirs: Sequence[str], prefix: bytes, executable: bool
 ) -> None:
     """Write the archive beside ``output`` and move it into place: readers never see half of it."""
     date_time = zip_date_time()
     entries = sorted([*files, *dirs], key=lambda n: n.encode("utf-8"))
     output.parent.mkdir(parents=True, exist_ok=True)
-    with AtomicFile(str(output), _output_mode(executable=bool(interpreter))) as stream:
-        if interpreter:
-            stream.write(b"#!" + interpreter.encode(sys.getfilesystemencoding()) + b"\n")
+    with AtomicFile(str(output), _output_mode(executable=executable)) as stream:
+        stream.write(prefix)
         with zipfile.ZipFile(stream, "w") as archive:
             for name in entries:
                 archive.writestr(zip_info(name, date_time), files.get(name, b""))

@@ -40,6 +40,7 @@ def check_archive(manager, archive):
     names = names.names if names is not None else ()
     unlisted = sorted(n for n in names if n != MANIFEST and not root.is_listed(n))
     errors = sys.modules["signedimp"]
+    check_prefix(root, archive, errors)
     if unlisted:
         raise errors.IntegrityCheckMissing(
             f"{len(unlisted)} entries are not listed in the signed manifest (added): {_some(unlisted)}",
@@ -48,12 +49,45 @@ def check_archive(manager, archive):
     listed = {path for manifest in root.manifests for path in manifest.hashes}
     if MANIFEST not in names:  # dist-info manifests decide: their .data/ files are wheel-only paths
         listed = {path for path in listed if not path.partition("/")[0].endswith(".data")}
+    listed.discard(getattr(getattr(errors, "zipdir", None), "PREFIX_NAME", None))  # not a member
     absent = sorted(listed.difference(names))
     if absent:
         raise errors.IntegrityCheckFailed(
             f"{len(absent)} entries listed in the signed manifest are missing (removed): {_some(absent)}",
             file=archive,
         )
+
+
+def check_prefix(root, archive, errors):
+    """The bytes before the first member (the ``#!`` line ``./app.pyz`` hands to the kernel,
+    any preamble) must hash to what the signed manifest lists under ``zipdir.PREFIX_NAME``.
+
+    An archive signed before prefixes were signed lists none: accepted only without a prefix.
+    """
+    zipdir = getattr(errors, "zipdir", None)
+    zip_archive = getattr(root.entry, "archive", None)
+    if zipdir is None or not hasattr(zipdir, "PREFIX_NAME") or zip_archive is None:
+        return  # another signedimp version runs this process, or not a zip
+    name = zipdir.PREFIX_NAME
+    if name in zip_archive.names:
+        raise errors.IntegrityCheckFailed(f"a member is named {name}, reserved for the prefix", file=archive)
+    size = zip_archive.prefix_size
+    what = f"the archive prefix (the {size} bytes before the first member: shebang, preamble)"
+    listed = {manifest.hashes[name] for manifest in root.manifests if name in manifest.hashes}
+    if not listed:
+        if size:
+            raise errors.IntegrityCheckMissing(
+                f"{what} is not covered by the signature: re-sign it", file=archive
+            )
+        return
+    import hashlib
+
+    digest = hashlib.sha256()
+    with zipdir.open_archive(archive) as stream:
+        for chunk in zipdir.prefix_chunks(stream, size, archive):
+            digest.update(chunk)
+    if listed != {digest.hexdigest()}:
+        raise errors.IntegrityCheckFailed(f"{what} does not match the signed manifest", file=archive)
 
 
 def _some(names, limit=5):

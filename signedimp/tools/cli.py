@@ -26,6 +26,7 @@ from ..errors import (
     UnsafeInputError,
     ZipFormatError,
 )
+from ..zipdir import PREFIX_NAME
 
 PROG = "signedimp"
 DEFAULT_KEY_FILE = "signedimp-key.pem"
@@ -134,7 +135,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
     for path in args.paths:
         before = current_signers(path) if os.path.exists(path) else []
         manifest = _tools().sign_path(path, key)
-        print(f"signed {path}: {_count(len(manifest), 'file')}, key {key.fingerprint}")
+        files = len(manifest) - (PREFIX_NAME in manifest)  # a zip's prefix is listed, not a file
+        print(f"signed {path}: {_count(files, 'file')}, key {key.fingerprint}")
         for line in cosigning_report(before, manifest, key.fingerprint):
             print(f"  {line}")
     return EXIT_OK
