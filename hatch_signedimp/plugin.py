@@ -35,18 +35,22 @@ UNSIGNED_MARK = ".signedimp-unsigned-"
 def set_aside(artifact_path: str) -> str:
     """Rename the unsigned wheel to ``.NAME.whl.signedimp-unsigned-<pid>`` beside it (hidden, and
     not ending in ``.whl``, so neither ``dist/*.whl`` nor pip nor twine takes it for a wheel);
-    first remove such files of earlier builds that were killed (their pid is gone)."""
+    first remove such files, and the signer's temp files beside them, of earlier builds that were
+    killed (their pid is gone)."""
+    import re
+
     from signedimp.tools._atomic_write import _process_is_running
 
     directory, name = os.path.split(artifact_path)
     prefix = f".{name}{UNSIGNED_MARK}"
+    stale = re.compile(r"\.?" + re.escape(prefix) + r"([0-9]+)(?:\..*)?")
     try:
-        stale = [n for n in os.listdir(directory or os.curdir) if n.startswith(prefix)]
+        names = os.listdir(directory or os.curdir)
     except OSError:
-        stale = []
-    for other in stale:
-        pid_text = other[len(prefix) :]
-        if not (pid_text.isdigit() and _process_is_running(int(pid_text))):
+        names = []
+    for other in names:
+        found = stale.fullmatch(other)
+        if found and not _process_is_running(int(found.group(1))):
             _remove(os.path.join(directory, other))
     aside = os.path.join(directory, f"{prefix}{os.getpid()}")
     os.replace(artifact_path, aside)
@@ -119,7 +123,7 @@ class SignedImpBuildHook(BuildHookInterface):
         aside = set_aside(artifact_path)
         try:
             if source.path is not None:  # a key file could have been collected into the wheel
-                self._check_no_key_in("wheel", aside, source.pem)
+                self._check_no_key_in("wheel", aside, source.pem, name=artifact_path)
             manifest = self._sign(aside, key)
             os.replace(aside, artifact_path)
         except BaseException:
@@ -158,10 +162,12 @@ class SignedImpBuildHook(BuildHookInterface):
         except OSError:
             return None
 
-    def _check_no_key_in(self, target: str, artifact_path: str, secret: bytes | None) -> None:
+    def _check_no_key_in(
+        self, target: str, artifact_path: str, secret: bytes | None, name: str | None = None
+    ) -> None:
         if not secret:
             return
-        member = find_key_in_artifact(artifact_path, secret)
+        member = find_key_in_artifact(artifact_path, secret, name)
         if member is None:
             return
         _remove(artifact_path)
