@@ -29,20 +29,22 @@ def exclude_hint(target: str, relative_path: str) -> str:
     return f'[tool.hatch.build.targets.{target}]\nexclude = ["{pattern}"]'
 
 
-def find_key_in_artifact(artifact: str, secret: bytes) -> str | None:
-    """The member of a ``.tar.gz`` or ``.whl`` whose bytes are ``secret``, if any."""
+def find_key_in_artifact(artifact: str, secret: bytes, name: str | None = None) -> str | None:
+    """The member of a ``.tar.gz`` or ``.whl`` whose bytes are ``secret``, if any; ``name`` (the
+    artifact's final name, when it is read under another) tells which kind it is."""
     import tarfile  # only when an artifact is checked: keeps plugin discovery cheap
     import zipfile
 
     size = len(secret)
-    if artifact.endswith((".tar.gz", ".tgz", ".tar")):
+    kind = name or artifact
+    if kind.endswith((".tar.gz", ".tgz", ".tar")):
         with tarfile.open(artifact) as tar:
             for member in tar:
                 if member.isfile() and member.size == size:
                     f = tar.extractfile(member)
                     if f is not None and f.read() == secret:
                         return member.name
-    elif artifact.endswith((".whl", ".zip")):
+    elif kind.endswith((".whl", ".zip")):
         with zipfile.ZipFile(artifact) as archive:
             for info in archive.infolist():
                 if info.file_size == size and archive.read(info) == secret:

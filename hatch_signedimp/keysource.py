@@ -183,6 +183,36 @@ def unsigned_warning(options: HookOptions, root: str) -> str:
     )
 
 
+def sdist_key_error(options: HookOptions, root: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why an sdist built from the project's tree must fail, or ``None`` when it may be built.
+
+    ``python -m build`` builds the wheel from the sdist it just made, and a wheel built from an
+    unpacked sdist without a key is left unsigned: so without this check, the default
+    ``require-key = true`` would never fail there. An sdist built from the tree is a build from the
+    project's tree, so it needs a key (present: the key file exists, or ``key-env`` is set; the key
+    is read and checked by the wheel build) unless ``require-key = false``. An sdist rebuilt from an
+    unpacked sdist is someone else's build: never refused here.
+    """
+    if built_from_sdist(root):
+        return None
+    forced = env_requires_key(environ)
+    if not forced and not options.require_key:
+        return None
+    if options.key_path is not None and os.path.exists(options.key_path):
+        return None
+    if environ.get(options.key_env, "").strip():
+        return None
+    msg = (
+        "Build hook `signedimp`: building the sdist from the project's tree needs a private key: the "
+        f"wheel built from this sdist would be unsigned ({_what_is_missing(options)}). Set the "
+        f"environment variable `{options.key_env}` to the key's PEM text, or set option `key-file`; "
+        f"{KEYGEN_HINT}."
+    )
+    if forced:
+        return msg + f" (`{REQUIRE_KEY_ENV}=1` is set: every build must sign.)"
+    return msg + " To build unsigned, set `require-key = false` in [tool.hatch.build.hooks.signedimp]."
+
+
 def load_key(source: KeySource, options: HookOptions, environ: Mapping[str, str] = os.environ) -> PrivateKey:
     """Read the key the way the command line does, naming the option or variable in every failure."""
     from signedimp.errors import KeyFormatError

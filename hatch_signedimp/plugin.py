@@ -13,9 +13,9 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 from .config import PLUGIN_NAME, HookOptions
-from .errors import BuildHookError
+from .errors import BuildHookError, SigningKeyError
 from .exclusion import exclude_hint, find_key_in_artifact, relative_to_root
-from .keysource import KeySource, built_from_sdist, resolve_key
+from .keysource import KeySource, built_from_sdist, resolve_key, sdist_key_error
 from .order import hooks_after
 
 __all__ = ["PLUGIN_NAME", "SignedImpBuildHook"]
@@ -26,6 +26,35 @@ def _remove(path: str) -> None:
         os.remove(path)
     except OSError:
         pass
+
+
+#: Marks an unsigned wheel moved aside while the hook signs it: ``.NAME.whl<mark><pid>``.
+UNSIGNED_MARK = ".signedimp-unsigned-"
+
+
+def set_aside(artifact_path: str) -> str:
+    """Rename the unsigned wheel to ``.NAME.whl.signedimp-unsigned-<pid>`` beside it (hidden, and
+    not ending in ``.whl``, so neither ``dist/*.whl`` nor pip nor twine takes it for a wheel);
+    first remove such files, and the signer's temp files beside them, of earlier builds that were
+    killed (their pid is gone)."""
+    import re
+
+    from signedimp.tools._atomic_write import _process_is_running
+
+    directory, name = os.path.split(artifact_path)
+    prefix = f".{name}{UNSIGNED_MARK}"
+    stale = re.compile(r"\.?" + re.escape(prefix) + r"([0-9]+)(?:\..*)?")
+    try:
+        names = os.listdir(directory or os.curdir)
+    except OSError:
+        names = []
+    for other in names:
+        found = stale.fullmatch(other)
+        if found and not _process_is_running(int(found.group(1))):
+            _remove(os.path.join(directory, other))
+    aside = os.path.join(directory, f"{prefix}{os.getpid()}")
+    os.replace(artifact_path, aside)
+    return aside
 
 
 class SignedImpBuildHook(BuildHookInterface):
@@ -52,8 +81,11 @@ class SignedImpBuildHook(BuildHookInterface):
         self.options.validate()
         self._signing = None
 
-        if self.target_name == "sdist":
-            return  # left unsigned; finalize() refuses it if the key got in
+        if self.target_name == "sdist":  # left unsigned; finalize() refuses it if the key got in
+            problem = sdist_key_error(self.options, self.root)
+            if problem is not None:
+                raise SigningKeyError(problem)
+            return
         if self.target_name != "wheel":
             self.app.display_info(
                 f"Build hook `{self.PLUGIN_NAME}` signs wheels only; the `{self.target_name}` target is "
@@ -84,12 +116,18 @@ class SignedImpBuildHook(BuildHookInterface):
             return
 
         source, key = self._signing
+        # hatchling has already put the unsigned wheel at its final name. Move it at once to a
+        # hidden name that no `*.whl` pattern matches, sign it there, and move the signed wheel back:
+        # a kill while signing leaves no file that looks like a finished wheel (see
+        # docs/signing-faults.md for the window that remains, before this rename).
+        aside = set_aside(artifact_path)
         try:
             if source.path is not None:  # a key file could have been collected into the wheel
-                self._check_no_key_in("wheel", artifact_path, source.pem)
-            manifest = self._sign(artifact_path, key)
+                self._check_no_key_in("wheel", aside, source.pem, name=artifact_path)
+            manifest = self._sign(aside, key)
+            os.replace(aside, artifact_path)
         except BaseException:
-            _remove(artifact_path)  # never leave an unsigned (or half-signed) wheel behind
+            _remove(aside)  # never leave an unsigned (or half-signed) wheel behind
             raise
         self.app.display_info(
             f"Build hook `{self.PLUGIN_NAME}`: signed {os.path.basename(artifact_path)} "
@@ -124,10 +162,12 @@ class SignedImpBuildHook(BuildHookInterface):
         except OSError:
             return None
 
-    def _check_no_key_in(self, target: str, artifact_path: str, secret: bytes | None) -> None:
+    def _check_no_key_in(
+        self, target: str, artifact_path: str, secret: bytes | None, name: str | None = None
+    ) -> None:
         if not secret:
             return
-        member = find_key_in_artifact(artifact_path, secret)
+        member = find_key_in_artifact(artifact_path, secret, name)
         if member is None:
             return
         _remove(artifact_path)

@@ -535,11 +535,12 @@ def _pip(venv: Path, *args: str, wheelhouse: Path, **env: str) -> subprocess.Com
     )
 
 
-def test_published_sdist_installs_without_the_key(plugin_wheelhouse, fresh_venv, tmp_path):
+def test_published_sdist_installs_without_the_key(keys, plugin_wheelhouse, fresh_venv, tmp_path):
     """#12.1: `pip install x.tar.gz` works for whoever has no key (unsigned wheel, with a warning);
-    from the project's tree it still fails, and `SIGNEDIMP_REQUIRE_KEY=1` makes the sdist fail too."""
+    from the project's tree it still fails, and `SIGNEDIMP_REQUIRE_KEY=1` makes the sdist fail too.
+    The publisher builds the sdist with the key (from the tree, the sdist needs it too)."""
     project = copy_sample(tmp_path / "project")
-    proc = run_build(project, "--sdist")
+    proc = run_build(project, "--sdist", env=build_env(SIGNEDIMP_KEY=keys["ed25519"].private.decode()))
     assert proc.returncode == 0, output(proc)
     (sdist,) = (project / "dist").glob("*.tar.gz")
 
@@ -604,3 +605,86 @@ def test_installing_the_project_pulls_in_pycryptodome_only(plugin_wheelhouse, fr
         "hatch-signedimp",
         "pycryptodome",
     ]
+
+
+# -- #12.1: `python -m build` from the tree needs the key, at the sdist already ----------------------
+
+
+SDIST_NEEDS_KEY = (
+    "Build hook `signedimp`: building the sdist from the project's tree needs a private key: the wheel "
+    "built from this sdist would be unsigned (option `key-file` is not set, and the environment variable "
+    "`SIGNEDIMP_KEY` is not set). Set the environment variable `SIGNEDIMP_KEY` to the key's PEM text, or "
+    "set option `key-file`;"
+)
+
+
+def test_python_m_build_from_the_tree_without_a_key_fails_at_the_sdist(keys, tmp_path):
+    """`python -m build` (sdist, then the wheel from it) without a key fails with `require-key`'s
+    default; with the key it gives a signed wheel; `require-key = false` builds both, unsigned."""
+    project = copy_sample(tmp_path / "project")
+    proc = run_build(project)
+    assert proc.returncode != 0
+    text = " ".join(output(proc).split())
+    assert SDIST_NEEDS_KEY in text, text[-3000:]
+    assert "To build unsigned, set `require-key = false` in [tool.hatch.build.hooks.signedimp]." in text
+    assert not list((project / "dist").glob("*.tar.gz")) and wheels(project / "dist") == []
+
+    key = keys["ed25519"]
+    proc = run_build(project, env=build_env(SIGNEDIMP_KEY=key.private.decode()))
+    assert proc.returncode == 0, output(proc)
+    assert "Building wheel from sdist" in output(proc)
+    assert verify_cli(the_wheel(project / "dist"), key.public_file).returncode == 0
+
+    unsigned = copy_sample(tmp_path / "unsigned", "require-key = false")
+    proc = run_build(unsigned)
+    assert proc.returncode == 0, output(proc)
+    assert "the wheel is left UNSIGNED" in output(proc)
+    with zipfile.ZipFile(the_wheel(unsigned / "dist")) as archive:
+        assert not [n for n in archive.namelist() if n.endswith(MANIFEST_NAME)]
+
+    proc = run_build(unsigned, "--sdist", env=build_env(SIGNEDIMP_REQUIRE_KEY="1"))
+    assert proc.returncode != 0
+    assert "(`SIGNEDIMP_REQUIRE_KEY=1` is set: every build must sign.)" in " ".join(output(proc).split())
+
+
+# -- #14.4: a killed build never leaves an unsigned wheel that looks finished ----------------------
+
+
+def test_killed_build_leaves_no_unsigned_wheel_and_the_next_build_cleans_up(keys, tmp_path):
+    """SIGKILL of the whole build while the hook signs (aimed: the signer's temp file exists):
+    `dist/` holds no `*.whl` (the unsigned wheel waits under a hidden name that is no wheel's);
+    the next build removes what the killed one left and gives a signed wheel."""
+    import os
+    import signal
+    import time
+
+    from signedimp.tools._atomic_write import TEMP_MARK
+
+    key = keys["ed25519"]
+    project = copy_sample(tmp_path / "project")
+    blob = project / "src" / "sample_app" / "data" / "blob.bin"
+    blob.write_bytes(os.urandom(48 << 20))  # signing takes long enough to be caught in the act
+    dist = project / "dist"
+    cmd = [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(dist)]
+    env = build_env(SIGNEDIMP_KEY=key.private.decode())
+    proc = subprocess.Popen(
+        cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.monotonic() + 300
+    caught = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        if dist.is_dir() and any(TEMP_MARK in name for name in os.listdir(dist)):
+            os.killpg(proc.pid, signal.SIGKILL)
+            caught = True
+            break
+        time.sleep(0.001)
+    proc.communicate(timeout=60)
+    assert caught, "the build finished before the hook was caught signing"
+    left = sorted(os.listdir(dist))
+    assert wheels(dist) == [], left
+    assert any(".signedimp-unsigned-" in name for name in left), left
+
+    proc = run_build(project, "--wheel", env=env)
+    assert proc.returncode == 0, output(proc)
+    assert sorted(os.listdir(dist)) == [the_wheel(dist).name]
+    assert verify_cli(the_wheel(dist), key.public_file).returncode == 0

@@ -270,3 +270,141 @@ def test_read_only_file_system_names_the_folder_not_a_temp_file(small_mount, key
     assert done.returncode != 0
     assert f"its folder {tree} is not writable" in done.stderr, done.stderr
     assert TEMP_MARK not in done.stderr and ".tmp" not in done.stderr
+
+
+# -- zipapp staging folders (#14.3) ----------------------------------------------------------------
+
+
+def staging_folders(tmpdir: Path) -> list[str]:
+    return sorted(name for name in os.listdir(tmpdir) if name.startswith("signedimp-zipapp-"))
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes (Linux /proc); empty where unknown."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def start_zipapp_and_wait_for_pip(tmp_path: Path, key_pem: Path, tmpdir: Path) -> subprocess.Popen:
+    """Start ``signedimp zipapp`` of a wheel with ``TMPDIR=tmpdir``; return once its staging
+    folder exists and pip, its child, is running (the aimed moment)."""
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("needs /proc to see the pip child process")
+    from .test_zipapp import make_wheel
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir(exist_ok=True)
+    wheel = make_wheel(wheels, "slowpkg", {"slowpkg/__init__.py": "def main():\n    print('hi')\n"})
+    cmd = signedimp("zipapp", wheel, "-o", tmp_path / "app.pyz", "--key", key_pem, "--pip-arg=--no-index")
+    proc = subprocess.Popen(
+        cmd, env=clean_env(TMPDIR=str(tmpdir)), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if staging_folders(tmpdir) and children_of(proc.pid):
+            return proc
+        time.sleep(0.002)
+    proc.kill()
+    _out, err = proc.communicate()
+    pytest.fail(f"zipapp never ran pip in a staging folder (exit {proc.returncode}): {err.decode()[-2000:]}")
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 128 + 15), (signal.SIGINT, 130)])
+def test_terminated_zipapp_removes_its_staging_folder(tmp_path, key_files, signum, status):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = start_zipapp_and_wait_for_pip(tmp_path, key_files[1], tmpdir)
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err.decode()[-2000:]
+    assert staging_folders(tmpdir) == []
+    assert not (tmp_path / "app.pyz").exists()
+
+
+def test_killed_zipapp_leaves_a_staging_folder_that_the_next_run_removes(tmp_path, key_files):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = start_zipapp_and_wait_for_pip(tmp_path, key_files[1], tmpdir)
+    (left,) = staging_folders(tmpdir)
+    assert left.startswith(f"signedimp-zipapp-{proc.pid}-")
+    pip_pids = children_of(proc.pid)
+    proc.kill()
+    proc.communicate(timeout=60)
+    for pid in pip_pids:  # pip, orphaned by the kill, may still be writing into the folder
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.2)
+    assert staging_folders(tmpdir) == [left]
+    # A folder of a live process (ours) and a name without a pid are left alone.
+    live = tmpdir / f"signedimp-zipapp-{os.getpid()}-live"
+    live.mkdir()
+    unknown = tmpdir / "signedimp-zipapp-abc123"
+    unknown.mkdir()
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "__main__.py").write_text("print('ok')\n")
+    done = subprocess.run(
+        signedimp("zipapp", source, "-o", tmp_path / "next.pyz", "--key", key_files[1]),
+        env=clean_env(TMPDIR=str(tmpdir)),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert staging_folders(tmpdir) == sorted([live.name, unknown.name])
+
+
+@pytest.fixture
+def small_tmpdir(tmp_path):
+    """A 1 MiB tmpfs to use as TMPDIR (root only; skipped where mounting is not allowed)."""
+    point = tmp_path / "smalltmp"
+    point.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root and mount(8)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield point
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def test_full_tmpdir_while_staging_gives_a_short_error(tmp_path, small_tmpdir, key_files):
+    source = tmp_path / "big"
+    for i in range(40):  # 40 files of 64 KiB: 2.5 MiB, more than the 1 MiB TMPDIR holds
+        (source / f"pkg{i % 4}").mkdir(parents=True, exist_ok=True)
+        (source / f"pkg{i % 4}" / f"data{i}.bin").write_bytes(os.urandom(64 << 10))
+    (source / "__main__.py").write_text("print('ok')\n")
+    done = subprocess.run(
+        signedimp("zipapp", source, "-o", tmp_path / "app.pyz", "--key", key_files[1]),
+        env=clean_env(TMPDIR=str(small_tmpdir)),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert len(done.stderr) < 800, done.stderr[:3000]
+    assert "the file system of the temporary folder is full" in done.stderr, done.stderr
+    assert "No space left on device" in done.stderr and str(small_tmpdir) in done.stderr
+    assert staging_folders(small_tmpdir) == [] and not (tmp_path / "app.pyz").exists()
+
+
+def test_a_copy_error_listing_many_files_is_reported_by_its_first_failure(tmp_path):
+    """shutil.copytree raises one shutil.Error listing every file it could not write (#14.5 saw
+    lines of 126-619 KB): the message keeps the first failure and the count."""
+    from signedimp.tools._zipapp import staging_error
+
+    failures = [
+        (f"/src/f{i}", f"/tmp/x/app/f{i}", f"[Errno 28] No space left on device: '/tmp/x/app/f{i}'")
+        for i in range(5000)
+    ]
+    message = str(staging_error(shutil.Error(failures), tmp_path))
+    assert message == (
+        f"cannot stage the app in {tmp_path}: the file system of the temporary folder is full: free space "
+        "there or set TMPDIR to a roomier folder: [Errno 28] No space left on device: '/tmp/x/app/f0' "
+        "(and 4999 more files)"
+    )

@@ -111,9 +111,13 @@ def build_zipapp(
         raise ZipappError("nothing to build: give at least one SOURCE or -r REQUIREMENTS")
     pip_args = cross_platform_pip_args(list(pip_args), compile)
     output = Path(output)
-    with tempfile.TemporaryDirectory(prefix="signedimp-zipapp-") as tmp:
+    remove_stale_staging(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=staging_prefix()) as tmp:
         staging = Path(tmp, "app").resolve()
-        requested = stage_sources(names, [os.fspath(r) for r in requirements], staging, pip_args, output)
+        try:
+            requested = stage_sources(names, [os.fspath(r) for r in requirements], staging, pip_args, output)
+        except OSError as error:  # shutil.Error included: one line per file it could not copy
+            raise staging_error(error, Path(tmp)) from None
         entry = choose_entry(staging, main, console_script, requested)
         if entry is None and log is not None:
             log(no_entry_note(output, console_scripts(staging)))
@@ -130,6 +134,60 @@ def build_zipapp(
     files[MANIFEST_NAME] = manifest.serialise()
     write_archive(output, files, dirs, prefix, executable=bool(interpreter))
     return manifest
+
+
+#: The staging folders in ``$TMPDIR``: ``signedimp-zipapp-<pid>-<random>``; the pid says whose.
+STAGING_MARK = "signedimp-zipapp-"
+
+
+def staging_prefix() -> str:
+    """The name prefix of this process's staging folder (``tempfile`` adds the random part)."""
+    return f"{STAGING_MARK}{os.getpid()}-"
+
+
+def remove_stale_staging(directory: str) -> list[str]:
+    """Remove the staging folders in ``directory`` of ``signedimp zipapp`` runs that were killed
+    (SIGKILL, a power cut: nothing could clean up). A folder whose process (the pid in its name)
+    is still running is left alone, as are names without a pid. Returns the removed paths."""
+    from ._atomic_write import _process_is_running
+
+    removed: list[str] = []
+    try:
+        names = [name for name in os.listdir(directory) if name.startswith(STAGING_MARK)]
+    except OSError:
+        return removed
+    for name in names:
+        pid_text, dash, _random = name[len(STAGING_MARK) :].partition("-")
+        if not dash or not pid_text.isdigit() or _process_is_running(int(pid_text)):
+            continue
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def staging_error(error: OSError, folder: Path) -> ZipappError:
+    """A short error for a failed copy into the staging folder: the first failure, and how many
+    more there were (``shutil.Error`` holds one entry per file, which can run to megabytes)."""
+    import errno
+
+    failures = error.args[0] if isinstance(error, shutil.Error) and error.args else None
+    if isinstance(failures, list) and failures:
+        first = failures[0]
+        cause = str(first[2]) if isinstance(first, tuple) and len(first) == 3 else str(first)
+        more = f" (and {len(failures) - 1} more files)" if len(failures) > 1 else ""
+        full = "No space left on device" in cause or "Disk quota exceeded" in cause
+    else:
+        cause, more = str(error), ""
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if full:
+        hint = "the file system of the temporary folder is full: free space there or set TMPDIR to a roomier folder"
+    else:
+        hint = "staging the sources failed"
+    if len(cause) > 300:
+        cause = cause[:300] + "..."
+    return ZipappError(f"cannot stage the app in {folder}: {hint}: {cause}{more}")
 
 
 def classify_source(source: str) -> str:
