@@ -18,6 +18,7 @@ from ..manifest import MANIFEST_NAME, Manifest, unlisted_and_missing
 from ..zipdir import open_archive, read_zip_directory
 from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ._frozen_signing import audit_frozen_archives
+from ._manifest_signing import hash_files
 from ._tree_walk import walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_rewrite import check_names
@@ -72,10 +73,13 @@ class _Tree:
     CRC-32 of a zip member) only once exhausted.
     """
 
-    def __init__(self, names: Iterable[str], chunks: Callable[[str, int], Iterator[bytes]]) -> None:
+    def __init__(
+        self, names: Iterable[str], chunks: Callable[[str, int], Iterator[bytes]], parallel: bool = False
+    ) -> None:
         self.names = sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
         self._set = set(self.names)
         self._chunks = chunks
+        self.parallel = parallel
 
     def __contains__(self, name: str) -> bool:
         return name in self._set
@@ -99,7 +103,7 @@ def _directory_tree(root: str, report: VerifyReport) -> _Tree:
     def chunks(name: str, limit: int) -> Iterator[bytes]:
         return file_chunks(files[name], limit)  # bounded, and never blocks on a FIFO
 
-    return _Tree(files, chunks)
+    return _Tree(files, chunks, parallel=True)  # each file opened on its own: safe in threads
 
 
 def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO, report: VerifyReport) -> _Tree:
@@ -188,6 +192,14 @@ def _check_file(tree: _Tree, path: str, digest: str | None) -> FileResult:
     if actual != digest:
         return FileResult(path, MODIFIED, expected=digest, actual=actual)
     return FileResult(path, OK, expected=digest, actual=actual)
+
+
+def _check_files(tree: _Tree, items: list[tuple[str, str | None]]) -> Iterator[FileResult]:
+    """``_check_file`` of each (path, digest), in order; a folder's files hashed by two threads
+    (a zip's members come from one stream, so they are read in turn)."""
+    if not tree.parallel:
+        return (_check_file(tree, path, digest) for path, digest in items)
+    return hash_files(items, lambda item: _check_file(tree, *item))
 
 
 def _exempt(manifest_names: list[str]) -> set[str]:
@@ -280,8 +292,11 @@ def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> 
     unlisted, missing = unlisted_and_missing(expected, tree.names, _exempt(names))
     absent = set(missing)
     results = []
+    checked = _check_files(tree, [(p, d) for p, d in expected.items() if p not in absent])
     for path, digest in expected.items():
-        if path in absent and _installed_elsewhere(path, listed_by[path], report.kind):
+        if path not in absent:
+            results.append(next(checked))
+        elif _installed_elsewhere(path, listed_by[path], report.kind):
             results.append(
                 FileResult(
                     path,
