@@ -32,10 +32,10 @@ lint:
 	bash scripts/lint.sh .venv-quick
 
 # Every script in benchmarks/ (each writes or prints its table for benchmarks/README.md);
-# the freezers are installed for bench_frozen.py.
+# the freezers (bench_frozen.py) and shiv and pex (bench_zipapp_real.py) are installed first.
 BENCHES := $(sort $(wildcard benchmarks/bench_*.py))
 bench: $(VENV)/.installed
-	$(VENV)/bin/python -m pip install --quiet -e '.[freeze]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[freeze]' shiv pex
 	set -e; for b in $(BENCHES); do echo "== $$b"; $(VENV)/bin/python $$b; done
 
 clean:
