@@ -31,11 +31,12 @@ lint:
 	bash scripts/make-venv.sh "$(PYTHON)" .venv-quick
 	bash scripts/lint.sh .venv-quick
 
+# Every script in benchmarks/ (each writes or prints its table for benchmarks/README.md);
+# the freezers (bench_frozen.py) and shiv and pex (bench_zipapp_real.py) are installed first.
+BENCHES := $(sort $(wildcard benchmarks/bench_*.py))
 bench: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/bench_signature.py
-	$(VENV)/bin/python benchmarks/bench_import.py
-	$(VENV)/bin/python benchmarks/bench_build.py
-	$(VENV)/bin/python benchmarks/bench_zipapp.py
+	$(VENV)/bin/python -m pip install --quiet -e '.[freeze]' shiv pex
+	set -e; for b in $(BENCHES); do echo "== $$b"; $(VENV)/bin/python $$b; done
 
 clean:
 	rm -rf $(VENV) .venv-* dist build .pytest_cache

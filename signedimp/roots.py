@@ -62,6 +62,9 @@ class ManifestRoot:
                 continue
             self.manifests.append(manifest)
             strip = source.strip
+            if not hashes and not strip:  # the usual case, one manifest: a C-speed copy
+                hashes = dict(manifest.hashes)
+                continue
             for path, digest in manifest.hashes.items():
                 if strip:
                     if not path.startswith(strip):

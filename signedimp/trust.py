@@ -25,7 +25,35 @@ INSTALL_FOLDERS = frozenset({"site-packages", "dist-packages"})
 
 def default_trusted_paths() -> tuple[str, ...]:
     """The standard library folders (and zip) of the running interpreter, venv or not."""
-    import sysconfig  # here, not at the top: a frozen app never asks, and it costs ~2 ms to import
+    stdlib, platstdlib = _stdlib_folders()
+    found = [stdlib, platstdlib, os.path.join(platstdlib, "lib-dynload")]
+    os_file = getattr(os, "__file__", None)
+    if os_file:
+        found.append(os.path.dirname(os_file))
+    major, minor = sys.version_info[:2]
+    found.append(os.path.join(sys.base_prefix, sys.platlibdir, f"python{major}{minor}.zip"))
+    return tuple(dict.fromkeys(_normalise(p) for p in found if p))
+
+
+def _stdlib_folders() -> tuple[str, str]:
+    """``sysconfig``'s ``stdlib`` and ``platstdlib`` for the base interpreter.
+
+    CPython's two schemes are spelled out here, because importing ``sysconfig`` (with
+    ``threading``, ``functools`` and ``collections`` behind it) cost ~6 ms of every
+    ``install()``; other interpreters ask ``sysconfig`` (tests/test_trust.py checks both agree).
+    """
+    if sys.implementation.name == "cpython" and "sysconfig" not in sys.modules:
+        if os.name == "posix":
+            major, minor = sys.version_info[:2]
+            thread = "t" if "t" in getattr(sys, "abiflags", "") else ""
+            leaf = f"python{major}.{minor}{thread}"
+            return (
+                os.path.join(sys.base_prefix, sys.platlibdir, leaf),
+                os.path.join(sys.base_exec_prefix, sys.platlibdir, leaf),
+            )
+        if os.name == "nt":
+            return os.path.join(sys.base_prefix, "Lib"), os.path.join(sys.base_prefix, "Lib")
+    import sysconfig  # here, not at the top: it costs ~6 ms to import (a frozen app never asks)
 
     base_vars = {
         "base": sys.base_prefix,
@@ -34,13 +62,7 @@ def default_trusted_paths() -> tuple[str, ...]:
         "installed_platbase": sys.base_exec_prefix,
     }
     paths = sysconfig.get_paths(vars=base_vars)
-    found = [paths["stdlib"], paths["platstdlib"], os.path.join(paths["platstdlib"], "lib-dynload")]
-    os_file = getattr(os, "__file__", None)
-    if os_file:
-        found.append(os.path.dirname(os_file))
-    major, minor = sys.version_info[:2]
-    found.append(os.path.join(sys.base_prefix, sys.platlibdir, f"python{major}{minor}.zip"))
-    return tuple(dict.fromkeys(_normalise(p) for p in found if p))
+    return paths["stdlib"], paths["platstdlib"]
 
 
 def _normalise(path: str) -> str:

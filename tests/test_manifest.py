@@ -640,3 +640,10 @@ def test_imports_only_cheap_standard_library_modules() -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
     assert imported == {"__future__", "binascii", "types", ".errors", ".keys"}  # keys: key_ring, base64
+
+
+def test_fast_path_keeps_line_boundaries() -> None:
+    """One space per line on average is not enough: a line without a space is malformed."""
+    assert manifest_module._read_file_lines([H1 + " p " + H1, "q"]) is None
+    assert manifest_module._read_file_lines([H1 + " a", H1 + " b"]) == {"a": H1, "b": H1}
+    assert manifest_module._read_file_lines([H1 + " a b", H1 + " c"]) == {"a b": H1, "c": H1}

@@ -70,6 +70,7 @@ from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
 from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
 from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
 from ._manifest_signing import file_sha256 as _file_sha256
+from ._manifest_signing import hash_files as _hash_files
 from ._manifest_signing import previous_manifest as _previous_manifest
 from ._signing_key_pem import load_private_key
 from ._signing_keys import PBKDF2_ITERATIONS, PrivateKey, generate_key
@@ -131,7 +132,9 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
         if rel != MANIFEST_NAME and not _is_temp_name(rel.rpartition("/")[2])
     }
     stale = _stale_bytecode_files(files)
-    hashes = {rel: _file_sha256(fs) for rel, fs in files.items() if rel not in stale}
+    kept = [(rel, fs) for rel, fs in files.items() if rel not in stale]
+    digests = _hash_files([fs for _, fs in kept], _file_sha256)  # two threads
+    hashes = {rel: digest for (rel, _), digest in zip(kept, digests)}
     previous = _read_file(target) if os.path.isfile(target) else None
     manifest = sign_manifest(hashes, key, _previous_manifest(previous, target))
     with _AtomicFile(target, _existing_mode(target, MANIFEST_MODE)) as fh:

@@ -18,6 +18,7 @@ from ..manifest import MANIFEST_NAME, Manifest, unlisted_and_missing
 from ..zipdir import PREFIX_NAME, open_archive, prefix_chunks, prefix_size, read_zip_directory
 from ._audit_report import MISSING, MODIFIED, OK, SKIPPED, UNLISTED, FileResult, Problem, VerifyReport
 from ._frozen_signing import audit_frozen_archives
+from ._manifest_signing import hash_files
 from ._tree_walk import walk_tree
 from ._wheel_record import parse_record, record_hash
 from ._zip_rewrite import check_names
@@ -77,12 +78,14 @@ class _Tree:
         names: Iterable[str],
         chunks: Callable[[str, int], Iterator[bytes]],
         prefix: tuple[int, Callable[[], str]] | None = None,
+        parallel: bool = False,
     ) -> None:
         self.names = sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
         self._set = set(self.names)
         self._chunks = chunks
         #: A zip's prefix (the bytes before its first member): (size, its SHA-256 on demand).
         self.prefix = prefix
+        self.parallel = parallel
 
     def __contains__(self, name: str) -> bool:
         return name in self._set
@@ -106,7 +109,7 @@ def _directory_tree(root: str, report: VerifyReport) -> _Tree:
     def chunks(name: str, limit: int) -> Iterator[bytes]:
         return file_chunks(files[name], limit)  # bounded, and never blocks on a FIFO
 
-    return _Tree(files, chunks)
+    return _Tree(files, chunks, parallel=True)  # each file opened on its own: safe in threads
 
 
 def _zip_tree(path: str, members: list[ZipMember], stream: BinaryIO, report: VerifyReport) -> _Tree:
@@ -231,6 +234,14 @@ def _check_prefix(tree: _Tree, expected: dict[str, str | None]) -> FileResult | 
     return None  # reported only when it fails: the files verified are the members
 
 
+def _check_files(tree: _Tree, items: list[tuple[str, str | None]]) -> Iterator[FileResult]:
+    """``_check_file`` of each (path, digest), in order; a folder's files hashed by two threads
+    (a zip's members come from one stream, so they are read in turn)."""
+    if not tree.parallel:
+        return (_check_file(tree, path, digest) for path, digest in items)
+    return hash_files(items, lambda item: _check_file(tree, *item))
+
+
 def _exempt(manifest_names: list[str]) -> set[str]:
     """Files no manifest is expected to list: the manifests and their dist-info RECORD."""
     exempt = set(manifest_names)
@@ -323,8 +334,11 @@ def _audit(tree: _Tree, ring: Mapping[str, PublicKey], report: VerifyReport) -> 
     listed_by = {p: n for n, m in reversed(list(valid.items())) for p in m}
     unlisted, missing = unlisted_and_missing(expected, tree.names, _exempt(names))
     absent = set(missing)
+    checked = _check_files(tree, [(p, d) for p, d in expected.items() if p not in absent])
     for path, digest in expected.items():
-        if path in absent and _installed_elsewhere(path, listed_by[path], report.kind):
+        if path not in absent:
+            results.append(next(checked))
+        elif _installed_elsewhere(path, listed_by[path], report.kind):
             results.append(
                 FileResult(
                     path,

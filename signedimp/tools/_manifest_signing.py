@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 from ..manifest import Manifest, Signature
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import os
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from typing import TypeVar
 
     from ._signing_keys import PrivateKey
 
     PathLike = str | os.PathLike[str]
+    S = TypeVar("S")
+    T = TypeVar("T")
 
 #: Permission bits of a new manifest file or member.
 MANIFEST_MODE = 0o644
@@ -38,6 +42,72 @@ def file_sha256(path: PathLike) -> str:
     for chunk in file_chunks(os.fspath(path)):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+#: Hashing threads: hashlib and os.read release the GIL, so a second thread uses the second core.
+HASH_THREADS = 2
+#: Whether long hashing jobs report progress on stderr (the CLI turns it on for a terminal).
+_progress = {"enabled": False}
+
+
+def set_progress(enabled: bool) -> None:
+    """Report progress of long hashing jobs on stderr (``signedimp sign``/``verify`` on a TTY)."""
+    _progress["enabled"] = bool(enabled)
+
+
+def hash_files(paths: Iterable[S], hash_one: Callable[[S], T]) -> Iterator[T]:
+    """``hash_one`` of every path, in order, computed by ``HASH_THREADS`` threads.
+
+    Results come back in the order of ``paths``; an exception from ``hash_one`` is raised at
+    its place. With progress on, a count goes to stderr as the work advances.
+    """
+    items = list(paths)
+    report = _Progress(len(items)) if _progress["enabled"] and len(items) >= 1000 else None
+    if len(items) < 64 or HASH_THREADS < 2:
+        results: Iterator[T] = map(hash_one, items)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="signedimp-hash")
+        try:
+            results = pool.map(hash_one, items, chunksize=1)
+            for done, result in enumerate(results, 1):
+                if report is not None:
+                    report.update(done)
+                yield result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if report is not None:
+                report.close()
+        return
+    for done, result in enumerate(results, 1):
+        if report is not None:
+            report.update(done)
+        yield result
+    if report is not None:
+        report.close()
+
+
+class _Progress:
+    """``hashed N/TOTAL files`` on one stderr line, redrawn at most every 0.1 s."""
+
+    def __init__(self, total: int) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._total = total
+        self._next = 0.0
+
+    def update(self, done: int) -> None:
+        now = self._clock()
+        if now >= self._next or done == self._total:
+            self._next = now + 0.1
+            sys.stderr.write(f"\rsignedimp: hashed {done}/{self._total} files")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 def sign_manifest(hashes: Mapping[str, str], key: PrivateKey, previous: Manifest | None = None) -> Manifest:

@@ -127,10 +127,19 @@ def cmd_pubkey(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _show_progress(args: argparse.Namespace) -> None:
+    """Progress of long hashing jobs on stderr: only on a terminal, never with ``--quiet``."""
+    from ._manifest_signing import set_progress
+
+    set_progress(not args.quiet and sys.stderr.isatty())
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     """Sign each path in place; one line per path with the signer and the file count."""
     key = _signing_key(args)
     from ._manifest_signing import cosigning_report, current_signers
+
+    _show_progress(args)
 
     for path in args.paths:
         before = current_signers(path) if os.path.exists(path) else []
@@ -170,6 +179,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not os.path.exists(path):
             raise CommandError(f"{path}: no such file or directory")
+    _show_progress(args)
     reports = [_tools().verify_path(path, keys) for path in args.paths]
     ok = all(r.ok for r in reports)
     if args.json:
@@ -360,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_signing_key(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_sign)
 
     p = sub.add_parser(
@@ -371,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_trusted_keys(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(

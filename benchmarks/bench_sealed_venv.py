@@ -1,0 +1,139 @@
+"""A real app from a sealed site-packages: verified against unverified, in one run.
+
+rich (with pygments, markdown-it-py, mdurl) and pip are installed with ``pip install --target``
+into a folder (cached under ~/.cache/signedimp-bench), compiled with ``compileall`` and sealed
+with ``signedimp sign`` (one root manifest). Each case runs in a fresh ``python -I`` with the
+folder first on ``sys.path``; "verified" first imports signedimp and installs a
+``SignedImportManager`` pinned to the sealing key. CPU time of the child (user + system, from
+``os.wait4``), medians of alternating runs, so other load on the machine matters less.
+
+    python benchmarks/bench_sealed_venv.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path.home() / ".cache" / "signedimp-bench" / f"rich-pip-py{sys.version_info[0]}{sys.version_info[1]}"
+
+PRELUDE = """
+import sys
+sys.path.insert(0, {root!r})
+if {verified!r}:
+    import signedimp
+    with open({pub!r}) as fh:
+        signedimp.SignedImportManager([signedimp.load_public_key(fh.read())]).install()
+sys.path.insert(0, {site!r})
+"""
+
+APP = """
+import io
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.syntax import Syntax
+from rich.table import Table
+console = Console(file=io.StringIO(), force_terminal=True, width=100, color_system="truecolor")
+table = Table(title="Numbers")
+for name in ("n", "square", "cube"):
+    table.add_column(name, justify="right")
+for n in range(30):
+    table.add_row(str(n), str(n * n), str(n**3))
+console.print(table)
+console.print(Markdown("# Title\\n\\nSome *markdown* with `code`, a [link](https://example.org)\\n\\n- one\\n- two\\n"))
+console.print(Syntax("def f(x):\\n    return [i * x for i in range(10)]\\n" * 20, "python", line_numbers=True))
+"""
+
+PIP_LIST = """
+import runpy
+sys.argv = ["pip", "list", "--path", {site!r}, "--disable-pip-version-check"]
+try:
+    runpy.run_module("pip", run_name="__main__")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+"""
+
+CASES = {
+    "empty script (import signedimp + install)": "",
+    "first import from the sealed folder (import mdurl)": "import mdurl",
+    "import rich.console": "import rich.console",
+    "rich: table, markdown, syntax": APP,
+    "pip list": PIP_LIST,
+}
+
+
+def prepare() -> Path:
+    """The installed folder, made once and cached (pip's own cache holds the wheels)."""
+    if not (CACHE / "rich").is_dir():
+        staging = CACHE.with_name(CACHE.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--target", str(staging), "rich", "pip"],
+            check=True,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(staging)], check=True, stdout=subprocess.DEVNULL
+        )
+        staging.rename(CACHE)
+    return CACHE
+
+
+def cpu_ms(code: str) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    proc = subprocess.Popen([sys.executable, "-I", "-c", code], env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"benchmark child failed (status {status}): {code[:200]}")
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    cached = prepare()
+    # signedimp's own bytecode, as an installed copy has it (PYTHONDONTWRITEBYTECODE is set here).
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "signedimp")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    cli = [sys.executable, "-m", "signedimp"]
+    with tempfile.TemporaryDirectory(prefix="signedimp-bench-") as tmp:
+        site = Path(tmp) / "site-packages"
+        shutil.copytree(cached, site, symlinks=True)
+        key = Path(tmp) / "key.pem"
+        subprocess.run([*cli, "keygen", "-o", str(key)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*cli, "sign", str(site), "--key", str(key), "-q"], check=True, stdout=subprocess.DEVNULL
+        )
+        lines = (site / "signedimp-manifest.txt").read_text().count("\n")
+        print(
+            f"sealed {site.name}: {lines}-line root manifest; CPU ms, medians of {args.runs} alternating runs"
+        )
+        print("| case | unverified | verified | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        for name, body in CASES.items():
+            codes = {
+                verified: PRELUDE.format(root=str(ROOT), verified=verified, pub=f"{key}.pub", site=str(site))
+                + body.format(site=str(site))
+                for verified in (False, True)
+            }
+            runs: dict[bool, list[float]] = {False: [], True: []}
+            for _ in range(args.runs):
+                for verified, code in codes.items():
+                    runs[verified].append(cpu_ms(code))
+            plain, checked = statistics.median(runs[False]), statistics.median(runs[True])
+            print(f"| {name} | {plain:.1f} | {checked:.1f} | {checked / plain:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
