@@ -159,7 +159,13 @@ def test_bytecode_of_another_python_is_judged_by_its_own_header(tmp_path, key, m
     sign_directory(root, made)
     listed = Manifest.parse((root / MANIFEST_NAME).read_bytes())
     pycs = [p for p in listed if p.endswith(".pyc")]
-    assert [p.split("/")[1].split(".")[0] for p in pycs] == ["fresh"]
+    other_siphash13 = "cpython-31" in caches[0] and not caches[0].split("cpython-3")[1].startswith("10")
+    if mode != "timestamp" and other_siphash13 != (sys.version_info >= (3, 11)):
+        # The other Python's source hash (SipHash-1-3 from 3.11 on, 2-4 before) cannot be computed
+        # here: both are left out, and their listed sources are compiled instead.
+        assert pycs == []
+    else:
+        assert [p.split("/")[1].split(".")[0] for p in pycs] == ["fresh"]
 
 
 def _zip_with_stale_bytecode(tmp_path: Path) -> Path:

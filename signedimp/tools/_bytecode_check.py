@@ -63,12 +63,21 @@ def is_stale(header: bytes, mtime: int, size: int, source: Callable[[], bytes], 
     return abs(stamp - (mtime & 0xFFFFFFFF)) > slack
 
 
+#: The first magic number of CPython 3.11 (3.11a1), whose source hashes use SipHash-1-3.
+_SIPHASH13_MAGIC = 3450
+
+
 def _source_hash(magic: bytes, data: bytes) -> bytes | None:
     """SipHash of ``data`` keyed as the Python that wrote ``magic`` keys it (importlib.util.source_hash)."""
     import importlib.util
 
     if magic == importlib.util.MAGIC_NUMBER:
         return importlib.util.source_hash(data)
+    # CPython 3.11 moved from SipHash-2-4 to SipHash-1-3 (magic 3450 on): across that line this
+    # interpreter cannot compute the other's source hash. Unknown counts as stale (b"": matches
+    # no header), so such bytecode is left out and its listed source is compiled instead.
+    if (int.from_bytes(magic[:2], "little") >= _SIPHASH13_MAGIC) != (sys.version_info >= (3, 11)):
+        return b""
     try:
         import _imp
 
