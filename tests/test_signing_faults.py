@@ -408,3 +408,22 @@ def test_a_copy_error_listing_many_files_is_reported_by_its_first_failure(tmp_pa
         "there or set TMPDIR to a roomier folder: [Errno 28] No space left on device: '/tmp/x/app/f0' "
         "(and 4999 more files)"
     )
+
+
+def test_a_killed_writer_not_yet_reaped_counts_as_gone(tmp_path):
+    """A zombie (killed, not reaped: a container's init may never reap orphans) writes nothing
+    more, so its temp file is stale."""
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        child.kill()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the kernel has made it a zombie
+            with open(f"/proc/{child.pid}/stat", "rb") as fh:
+                if fh.read().rpartition(b")")[2].split()[:1] == [b"Z"]:
+                    break
+            time.sleep(0.01)
+        stale = tmp_path / f".a.zip{TEMP_MARK}{child.pid}-00000000"
+        stale.write_bytes(b"x")
+        assert remove_stale_temps(str(tmp_path), "a.zip") == [str(stale)]
+    finally:
+        child.wait()

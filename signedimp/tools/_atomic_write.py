@@ -183,6 +183,8 @@ def remove_stale_temps(directory: str, target_name: str) -> list[str]:
 
 
 def _process_is_running(pid: int) -> bool:
+    """Is the process ``pid`` alive? A zombie (killed, not yet reaped: common where the init
+    process of a container does not reap orphans) writes nothing more: not running."""
     if pid == os.getpid():
         return True
     try:
@@ -191,7 +193,12 @@ def _process_is_running(pid: int) -> bool:
         return False
     except (PermissionError, OSError):
         return True  # someone else's process: assume alive
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return True  # no /proc (not Linux): os.kill said it exists
+    return state != [b"Z"]
 
 
 def _is_write_error(exc: OSError) -> bool:
