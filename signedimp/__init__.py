@@ -4,12 +4,18 @@ This package is the runtime verifier and imports the standard library alone, so 
 be embedded (see :func:`get_bootstrap_code`). Signing lives in :mod:`signedimp.tools`.
 """
 
-from . import frozen
+import sys
+
+from . import submodules
 from .__about__ import __version__
 from .errors import IntegrityCheckError, IntegrityCheckFailed, IntegrityCheckMissing, ManifestError
 from .keys import Ed25519Key, RSAKey, load_public_key
 from .manager import SignedImportManager
-from .manifest import MANIFEST_NAME, Manifest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # executed on first use (submodules.py); named here for type checkers
+    from . import frozen
+    from .manifest import MANIFEST_NAME, Manifest
 
 __all__ = [
     "Ed25519Key",
@@ -25,6 +31,28 @@ __all__ = [
     "load_public_key",
     "__version__",
 ]
+
+
+#: Public names defined by a module that runs on first use: name -> that module.
+_DEFERRED_NAMES = {"MANIFEST_NAME": "manifest", "Manifest": "manifest"}
+
+
+def __getattr__(name: str):
+    """The runtime's deferred modules (``signedimp.frozen``) and the names they define."""
+    package = sys.modules[__name__]
+    if name in submodules.DEFERRED:
+        return submodules.load(package, name)
+    if name in _DEFERRED_NAMES:
+        return getattr(submodules.load(package, _DEFERRED_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *submodules.DEFERRED, *_DEFERRED_NAMES})
+
+
+if not submodules.can_defer(sys.modules[__name__]):  # e.g. imported from a zip: no files later
+    submodules.load_all(sys.modules[__name__])
 
 
 def get_bootstrap_code(keys) -> str:

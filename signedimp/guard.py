@@ -35,7 +35,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: nothing more is imported by the verifier
     import types
 
-__all__ = ["activate", "active_owners", "deactivate", "mark_verified", "run_verified", "is_module_file"]
+__all__ = [
+    "activate",
+    "active_owners",
+    "deactivate",
+    "mark_verified",
+    "run_verified",
+    "is_module_file",
+    "trust_own_file",
+]
 
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
 MODULE_SUFFIXES = (".py", ".pyw", ".pyc", ".pyo")
@@ -50,6 +58,9 @@ _active: list = []
 _produced: dict = {}
 # File name -> whether the deciding manager trusts it (exec of trusted code is frequent).
 _trusted_names: dict = {}
+# The verifier's own module files (source and bytecode cache) that it loads on first use
+# (signedimp/submodules.py): trusted as the verifier is, whatever the managers trust.
+_own_files: set = set()
 # Threads in which the verifier is loading an extension module it has verified.
 _verifying: set = set()
 _hook_added = False
@@ -112,6 +123,12 @@ def mark_verified(code):
     return code
 
 
+def trust_own_file(path: str) -> None:
+    """Let the verifier read and run its own module file ``path`` (``submodules.load``)."""
+    _own_files.add(path)
+    _trusted_names.pop(path, None)
+
+
 def run_verified(function, *args):
     """Call ``function(*args)`` with extension loading allowed in this thread (verified bytes)."""
     ident = _thread.get_ident()
@@ -157,7 +174,7 @@ def _trusted_name(filename: str, is_trusted) -> bool:
     """``_trusted`` for a module file, cached: the standard library's code runs through here."""
     trusted = _trusted_names.get(filename)
     if trusted is None:
-        trusted = _trusted_names[filename] = _trusted(filename, is_trusted)
+        trusted = _trusted_names[filename] = filename in _own_files or _trusted(filename, is_trusted)
     return trusted
 
 

@@ -8,10 +8,8 @@ signature can never choose a weaker scheme.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
+import sys
 
-from . import der, ed25519, rsa_pss
 from .errors import KeyFormatError
 
 TYPE_CHECKING = False
@@ -46,6 +44,32 @@ _EXPECTED = (
 )
 
 
+#: An Ed25519 SubjectPublicKeyInfo is these 12 bytes and the key (RFC 8410): SEQUENCE {
+#: SEQUENCE { OID 1.3.101.112 }, BIT STRING (0 unused bits) } (tests/test_keys.py checks it
+#: against the DER encoder, which need not be loaded for this).
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 of a short text (a fingerprint) without loading OpenSSL for it.
+
+    ``hashlib`` brings in OpenSSL (about 3 ms) and is needed only once something is verified;
+    a manager is built before that, so its key fingerprints use the interpreter's own SHA-256
+    module (``_sha2``, ``_sha256`` before 3.12) unless ``hashlib`` is loaded already.
+    """
+    hashlib = sys.modules.get("hashlib")
+    if hashlib is None:
+        try:
+            if sys.version_info >= (3, 12):
+                from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+            else:
+                from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:  # a build without the built-in module
+            from hashlib import sha256
+        return sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
 class PublicKey:
     """What both key types share: identity by fingerprint, PEM output, a short repr."""
 
@@ -66,6 +90,8 @@ class PublicKey:
 
     def to_pem(self) -> str:
         """The key as a standard PEM SubjectPublicKeyInfo (64-character base64 lines)."""
+        import binascii  # here: a verified process may never read a key
+
         b64 = binascii.b2a_base64(self.spki_der(), newline=False).decode("ascii")
         lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
         return "\n".join([f"-----BEGIN {_PEM_LABEL}-----", *lines, f"-----END {_PEM_LABEL}-----", ""])
@@ -107,7 +133,7 @@ class Ed25519Key(PublicKey):
         if len(public_bytes) != 32:
             raise ValueError(f"Ed25519 public key must be 32 bytes, not {len(public_bytes)}")
         self._public = public_bytes
-        self._fingerprint = hashlib.sha256(self.spki_der()).hexdigest()
+        self._fingerprint = _sha256_hex(self.spki_der())
 
     @property
     def public_bytes(self) -> bytes:
@@ -117,14 +143,18 @@ class Ed25519Key(PublicKey):
     @property
     def problem(self) -> str | None:
         """Why this key can never verify a signature, or None for a usable key."""
+        from . import ed25519
+
         return ed25519.public_key_problem(self._public)
 
     def spki_der(self) -> bytes:
         """SubjectPublicKeyInfo per RFC 8410: OID 1.3.101.112, no parameters."""
-        return der.encode_spki(OID_ED25519, None, self._public)
+        return _ED25519_SPKI_PREFIX + self._public
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` (64 bytes) is valid for ``message``; never raises."""
+        from . import ed25519
+
         return ed25519.verify(self._public, message, signature)
 
     def __reduce__(self):  # rebuild (and re-check) from the key bytes, never from saved state
@@ -169,7 +199,7 @@ class RSAKey(PublicKey):
             if _parse_spki(spki) != (modulus, pub_exponent):
                 raise ValueError("spki does not encode this modulus and exponent")
         self._spki = spki
-        self._fingerprint = hashlib.sha256(self.spki_der()).hexdigest()
+        self._fingerprint = _sha256_hex(self.spki_der())
 
     @property
     def modulus(self) -> int:
@@ -187,6 +217,8 @@ class RSAKey(PublicKey):
     def spki_der(self) -> bytes:
         """The SubjectPublicKeyInfo: rsaEncryption with NULL parameters, as openssl writes it
         (or the id-RSASSA-PSS DER the key was loaded from)."""
+        from . import der
+
         if self._spki is not None:
             return self._spki
         return der.encode_spki(
@@ -195,6 +227,8 @@ class RSAKey(PublicKey):
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is a valid RSASSA-PSS signature of ``message``; never raises."""
+        from . import rsa_pss
+
         return rsa_pss.verify(self._n, self._e, message, signature)
 
     def __repr__(self) -> str:
@@ -213,6 +247,8 @@ def _rebuild_rsa(modulus: int, pub_exponent: int, spki: bytes | None) -> RSAKey:
 
 def _check_pss_params(params: bytes) -> None:
     """Accept id-RSASSA-PSS parameters only if they allow SHA-256 / MGF1-SHA-256 / salt 32."""
+    from . import der, rsa_pss
+
     fields = {}
     for item in der.read_sequence(params):
         tag, start, end = der.read_tlv(item)
@@ -231,6 +267,8 @@ def _check_pss_params(params: bytes) -> None:
 
 
 def _is_sha256(algorithm: bytes) -> bool:
+    from . import der
+
     items = der.read_sequence(algorithm)
     if not 1 <= len(items) <= 2 or der.read_oid(items[0]) != _OID_SHA256:
         return False
@@ -241,6 +279,8 @@ def _is_sha256(algorithm: bytes) -> bool:
 
 def _parse_spki(data: bytes) -> Ed25519Key | tuple[int, int]:
     """Ed25519Key for an Ed25519 SPKI, (n, e) for an RSA one; KeyFormatError otherwise."""
+    from . import der
+
     oid, params, key = der.parse_spki(data)
     if oid == OID_ED25519:
         if params is not None:
@@ -262,6 +302,8 @@ def _parse_spki(data: bytes) -> Ed25519Key | tuple[int, int]:
 
 
 def _from_der(data: bytes) -> Ed25519Key | RSAKey:
+    from . import der
+
     parsed = _parse_spki(data)
     if isinstance(parsed, Ed25519Key):
         return parsed
@@ -279,6 +321,8 @@ def _from_der(data: bytes) -> Ed25519Key | RSAKey:
 
 
 def _from_pem(text: str) -> Ed25519Key | RSAKey:
+    import binascii  # here: a verified process may never read a key
+
     begin = f"-----BEGIN {_PEM_LABEL}-----"
     end = f"-----END {_PEM_LABEL}-----"
     if text.count(begin) != 1 or text.count(end) != 1:
@@ -314,6 +358,8 @@ def _b64decode_strict(text: str) -> bytes:
     The one strict decoder of the package (keys, manifest signatures, the tools' PEM reader).
     By hand: ``base64`` would import ``re``, and ``a2b_base64(strict_mode=True)`` is 3.11+.
     """
+    import binascii  # here: a verified process may never read a key
+
     if not _B64_ALPHABET.issuperset(text) or len(text) % 4 or "=" in text.rstrip("="):
         raise binascii.Error("characters outside the base64 alphabet, or bad padding")
     raw = binascii.a2b_base64(text)
@@ -349,6 +395,8 @@ def _ssh_mpint(kind: str, name: str, value: bytes) -> int:
 
 def _from_ssh(text: str) -> Ed25519Key | RSAKey:
     """An ``ssh-ed25519`` or ``ssh-rsa`` line, as ``ssh-keygen`` writes it (a comment may follow)."""
+    import binascii  # here: a verified process may never read a key
+
     parts = text.split(None, 2)
     kind = parts[0]
     if kind not in ("ssh-ed25519", "ssh-rsa"):

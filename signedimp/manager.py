@@ -27,27 +27,36 @@ import _thread
 import os
 import sys
 import zipimport
-from importlib.machinery import (
-    BuiltinImporter,
-    ExtensionFileLoader,
-    FrozenImporter,
-    ModuleSpec,
-    SourceFileLoader,
-    SourcelessFileLoader,
-)
 
-from .entries import DirectoryEntry, MissingEntry, ZipArchive, ZipEntry, split_archive_path
+from . import submodules
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing
 from .guard import activate as activate_guard
 from .guard import deactivate as deactivate_guard
 from .keys import key_ring
 from .loader import BYTECODE, EXTENSION, SOURCE, NamespaceLoader, TrustedSourceLoader, VerifyingLoader
-from .metadata import find_verified_distributions, vetted_distributions
-from .rejected_archive import RejectedArchiveFinder
-from .resources import VerifiedTraversable
-from .roots import ManifestRoot
 from .trust import TrustPolicy, default_trusted_paths
-from .zipfinder import VerifyingZipFinder
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: these modules are executed on first use (submodules.py)
+    from importlib.machinery import (
+        BuiltinImporter,
+        ExtensionFileLoader,
+        FrozenImporter,
+        ModuleSpec,
+        SourceFileLoader,
+        SourcelessFileLoader,
+    )
+
+    from .entries import ZipArchive
+    from .resources import VerifiedTraversable
+    from .roots import ManifestRoot
+else:  # importlib.machinery's classes, from the import system itself (importing it: 0.7 ms)
+    BuiltinImporter = sys.modules["_frozen_importlib"].BuiltinImporter
+    FrozenImporter = sys.modules["_frozen_importlib"].FrozenImporter
+    ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
+    ExtensionFileLoader = sys.modules["_frozen_importlib_external"].ExtensionFileLoader
+    SourceFileLoader = sys.modules["_frozen_importlib_external"].SourceFileLoader
+    SourcelessFileLoader = sys.modules["_frozen_importlib_external"].SourcelessFileLoader
 
 __all__ = ["SignedImportManager"]
 
@@ -58,7 +67,12 @@ _spec_from_file_location = sys.modules[SourceFileLoader.__module__].spec_from_fi
 _LEGACY_FINDERS = hasattr(_bootstrap, "_find_spec_legacy")
 _getframe = getattr(sys, "_getframe", None)
 
+# signedimp.zipdir and the like: searched for by an import statement, answered by submodules.py
+_OWN_DEFERRED = frozenset(f"{__package__}.{name}" for name in submodules.DEFERRED)
 _PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
+# A file of the standard library: if the manager does not trust it, the verifier's deferred
+# modules run at install() (os is frozen from 3.11 but still names its file there).
+_STDLIB_PROBE = os.path.join(getattr(sys, "_stdlib_dir", None) or os.path.dirname(os.__file__), "hashlib.py")
 _KINDS = ((ExtensionFileLoader, EXTENSION), (SourcelessFileLoader, BYTECODE), (SourceFileLoader, SOURCE))
 
 
@@ -105,6 +119,11 @@ class SignedImportManager:
         in front of this one or behind it.
         """
         with self._lock:
+            if not self._trust.is_trusted(_STDLIB_PROBE):
+                # The standard library is verified too (trusted_paths=()): the verifier's own
+                # modules must all run now, or a deferred one importing hashlib would need the
+                # verifier to check hashlib first (submodules.py).
+                submodules.load_all(sys.modules[__package__])
             current = sys.meta_path
             finders = [self] + [self._guard(f) for f in current if f is not self]
             if isinstance(current, _GuardedMetaPath) and current._manager is self:
@@ -138,11 +157,11 @@ class SignedImportManager:
                 current[:] = finders
             while self._path_hook in sys.path_hooks:
                 sys.path_hooks.remove(self._path_hook)
+            from . import rejected_archive, zipfinder
+
+            zip_finders = (zipfinder.VerifyingZipFinder, rejected_archive.RejectedArchiveFinder)
             for path, finder in list(sys.path_importer_cache.items()):
-                if (
-                    isinstance(finder, (VerifyingZipFinder, RejectedArchiveFinder))
-                    and finder._manager is self
-                ):
+                if isinstance(finder, zip_finders) and finder._manager is self:
                     del sys.path_importer_cache[path]
             deactivate_guard(self)
 
@@ -164,6 +183,8 @@ class SignedImportManager:
 
         Finders in front of it were asked already by importlib (and are vetted).
         """
+        if fullname in _OWN_DEFERRED:  # the verifier's own modules, run on first use
+            return submodules.find_spec(fullname)
         self._missed = None
         finders = list(sys.meta_path)
         for index, finder in enumerate(finders):
@@ -204,7 +225,9 @@ class SignedImportManager:
 
     def find_distributions(self, context=None):
         """``importlib.metadata``: distributions below untrusted roots, from verified files only."""
-        return find_verified_distributions(self, context)
+        from . import metadata
+
+        return metadata.find_verified_distributions(self, context)
 
     def invalidate_caches(self) -> None:
         with self._lock:
@@ -317,11 +340,13 @@ class SignedImportManager:
 
     def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
         """Verified views of a namespace package's folders that count, each under its own root."""
+        from . import resources
+
         views = []
         for folder in folders:
             found = self._portion_root(fullname, folder)
             if found is not None and (found[0].lists_folder(found[1]) or self._trust.is_trusted(folder)):
-                views.append(VerifiedTraversable(found[0], found[1], fullname))
+                views.append(resources.VerifiedTraversable(found[0], found[1], fullname))
         return views
 
     def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool) -> VerifyingLoader:
@@ -339,17 +364,21 @@ class SignedImportManager:
             with self._lock:
                 root = self._roots.get(path)
                 if root is None:
-                    root = self._roots[path] = ManifestRoot(self._entry(path), self._ring)
+                    from . import roots
+
+                    root = self._roots[path] = roots.ManifestRoot(self._entry(path), self._ring)
         return root
 
     def _entry(self, path: str):
+        from . import entries
+
         if os.path.isdir(path):
-            return DirectoryEntry(path)
-        split = split_archive_path(path)
+            return entries.DirectoryEntry(path)
+        split = entries.split_archive_path(path)
         if split is None:
-            return MissingEntry(path)
+            return entries.MissingEntry(path)
         archive, prefix = split
-        return ZipEntry(path, self.archive(archive), prefix)
+        return entries.ZipEntry(path, self.archive(archive), prefix)
 
     def archive(self, archive: str) -> ZipArchive:
         """The (cached) central-directory view of the zip file ``archive``."""
@@ -358,7 +387,9 @@ class SignedImportManager:
             with self._lock:
                 found = self._archives.get(archive)
                 if found is None:
-                    found = self._archives[archive] = ZipArchive(archive)
+                    from . import entries
+
+                    found = self._archives[archive] = entries.ZipArchive(archive)
         return found
 
     # -- the path hook for zip archives ----------------------------------------------------------
@@ -366,7 +397,9 @@ class SignedImportManager:
     def _path_hook(self, path: str):
         if not path or os.path.isdir(path) or self._trust.is_trusted(path):
             raise ImportError("not an untrusted zip archive", path=path)
-        split = split_archive_path(path)
+        from . import entries
+
+        split = entries.split_archive_path(path)
         if split is None:
             raise ImportError("not a zip archive", path=path)
         archive = self.archive(split[0])
@@ -379,8 +412,12 @@ class SignedImportManager:
                 zipimport.zipimporter(path)
             except (ImportError, OSError):
                 raise ImportError(archive.error, path=path) from None
-            return RejectedArchiveFinder(self, path, archive.error)
-        return VerifyingZipFinder(self, path, archive, split[1])
+            from . import rejected_archive
+
+            return rejected_archive.RejectedArchiveFinder(self, path, archive.error)
+        from . import zipfinder
+
+        return zipfinder.VerifyingZipFinder(self, path, archive, split[1])
 
 
 _STOCK_FILE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
@@ -445,7 +482,9 @@ class _VettedFinder:
 
     def find_distributions(self, *args, **kwargs):
         """The wrapped finder's distributions, those below untrusted roots left out."""
-        return vetted_distributions(self._manager, self._finder, args, kwargs)
+        from . import metadata
+
+        return metadata.vetted_distributions(self._manager, self._finder, args, kwargs)
 
     def __getattr__(self, name):
         return getattr(self._finder, name)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from signedimp.submodules import DEFERRED, DEPENDS
 from signedimp.tools import _bootstrap as bootstrap
 from signedimp.tools import generate_key, sign_directory
 from signedimp.tools._bootstrap import NOT_RUNTIME, get_bootstrap_code, relative_imports, runtime_modules
 
-from .helpers import PROJECT_ROOT, clean_env, write_tree
+from .helpers import PROJECT_ROOT, clean_env, run_python, write_tree
 
 PACKAGE_DIR = PROJECT_ROOT / "signedimp"
 
@@ -70,6 +71,61 @@ def assert_stdlib_only(report: dict) -> None:
     assert foreign == []
 
 
+def _deferred_imports(tree: ast.AST) -> list[tuple[ast.ImportFrom, str, bool]]:
+    """(node, deferred module, at the top of the file) for each relative import of one."""
+    top = {id(node) for node in getattr(tree, "body", [])}
+    typing_only = {  # ``if TYPE_CHECKING:`` imports are for annotations, never executed
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module.split(".")[0]] if node.module else [alias.name for alias in node.names]
+            found.extend((node, name, id(node) in top) for name in names if name in DEFERRED)
+    return found
+
+
+def test_modules_run_at_import_reach_deferred_ones_only_through_the_package():
+    """``from . import x`` in a function goes through ``signedimp.__getattr__`` (submodules.load);
+    ``from .x import y`` would search ``sys.meta_path``, where an installed manager would have to
+    vet the runtime it belongs to (in an unsealed site-packages: refuse it)."""
+    for name in bootstrap.eager_modules():
+        for node, target, at_top in _deferred_imports(ast.parse((PACKAGE_DIR / f"{name}.py").read_text())):
+            assert not at_top and node.module is None, (name, target, node.lineno)
+
+
+def test_deferred_modules_name_what_they_import():
+    """A deferred module's own imports of other deferred modules (any spelling) must already be
+    in ``sys.modules`` when it runs: ``DEPENDS`` lists them and ``load`` runs them first."""
+    for name in sorted(DEFERRED):
+        tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text())
+        assert {target for _, target, _ in _deferred_imports(tree)} == set(DEPENDS.get(name, ())), name
+
+
+def test_import_signedimp_runs_only_the_eager_modules():
+    code = (
+        "import sys, signedimp\n"
+        "print(sorted(m for m in sys.modules if m.startswith('signedimp.')))\n"
+        "print('hashlib' in sys.modules, '_hashlib' in sys.modules)\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
+        "m.uninstall()\n"
+        "print(signedimp.Manifest.__module__, signedimp.MANIFEST_NAME)\n"
+        "print(signedimp.frozen.FrozenAppManager.__module__)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    eager = sorted(f"signedimp.{n}" for n in bootstrap.eager_modules() if n != "__init__")
+    assert out[0] == repr(eager)
+    assert out[1] == "False False"  # OpenSSL is loaded when something is verified, not before
+    assert out[2:] == ["signedimp.manifest signedimp-manifest.txt", "signedimp.frozen"]
+
+
 # -- the module list -----------------------------------------------------------------------------
 
 
@@ -106,7 +162,10 @@ def test_no_runtime_module_imports_the_tools():
 
 def test_runtime_order_respects_imports():
     order = list(runtime_modules())
-    assert order[-1] == "__init__"
+    eager = list(bootstrap.eager_modules())
+    assert eager[-1] == "__init__"
+    assert order[: len(eager)] == eager  # the deferred modules come after, never run by _build
+    assert set(order[len(eager) :]) == DEFERRED
     assert bootstrap.RUNTIME_MODULES == tuple(order)
     for position, name in enumerate(order):
         deps = relative_imports((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
@@ -123,7 +182,11 @@ def test_runtime_imports_only_stdlib_and_itself():
                 roots = [node.module.split(".")[0]]
             else:
                 continue
-            assert all(r in sys.stdlib_module_names for r in roots), (name, roots)
+            # the built-in SHA-256 module is _sha256 before 3.12 and _sha2 from then on
+            assert all(r in sys.stdlib_module_names or r in ("_sha2", "_sha256") for r in roots), (
+                name,
+                roots,
+            )
 
 
 def test_relative_imports_reads_module_level_only():
@@ -407,3 +470,59 @@ def test_no_code_in_strings_and_the_text_is_reproducible(key):
     assert get_bootstrap_code(key, bytecode=True) == get_bootstrap_code(key, bytecode=True)
     magic, codes = bootstrap.compiled_runtime(bootstrap.runtime_sources())
     assert set(codes) == set(runtime_modules())
+
+
+def test_deferred_modules_load_under_an_installed_manager(tmp_path):
+    """An import statement naming a deferred module, with a manager installed and signedimp in
+    an unsealed folder: the manager answers it with the verifier's own module, not a refusal."""
+    shutil.copytree(
+        PACKAGE_DIR, tmp_path / "signedimp", ignore=shutil.ignore_patterns("tools", "__pycache__")
+    )
+    code = (
+        "import sys, signedimp\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
+        "import signedimp.zipdir\n"
+        "from signedimp.der import encode_null\n"
+        "from signedimp import elf\n"
+        "print(signedimp.zipdir.read_zip_names.__module__, encode_null(), elf.__name__)\n"
+        "try:\n"
+        "    import signedimp_not_there\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__)\n"
+        "m.uninstall()\n"
+    )
+    result = run_python(code, cwd=tmp_path, env=clean_env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "signedimp.zipdir b'\\x05\\x00' signedimp.elf",
+        "ModuleNotFoundError",
+    ]
+
+
+def test_a_deferred_module_is_never_handed_out_half_run(tmp_path):
+    """A standard-library module shadowed by an untrusted file beside the script, imported by
+    a deferred module of an installed signedimp: verifying it needs that very module, which is
+    refused with the reason, not an AttributeError from a half-run module."""
+    shutil.copytree(
+        PACKAGE_DIR, tmp_path / "signedimp", ignore=shutil.ignore_patterns("tools", "__pycache__")
+    )
+    write_tree(tmp_path, {"app/struct.py": "raise SystemExit('shadowed struct ran')\n"})
+    code = (
+        "import sys, signedimp\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
+        "try:\n"
+        "    signedimp.zipdir\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+        "print('signedimp.zipdir' in sys.modules)\n"
+        "m.uninstall()\n"
+    )
+    result = run_python(code, str(tmp_path / "app"), cwd=tmp_path, env=clean_env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ImportError signedimp: the verifier needs its module signedimp.zipdir "), (
+        lines
+    )
+    assert "shadowed by an untrusted file earlier on sys.path" in lines[0]
+    assert lines[1] == "False"  # and nothing half-run is left in sys.modules

@@ -50,6 +50,7 @@ from typing import Any
 
 from ..__about__ import __version__
 from ..keys import key_ring
+from ..submodules import DEFERRED
 
 #: Modules of ``signedimp/`` that are not runtime: ``__main__`` only hands over to the tools'
 #: command line. Every other ``signedimp/*.py`` must be reachable from ``__init__`` by top-level
@@ -86,10 +87,12 @@ def relative_imports(source: str) -> list[str]:
 
 @functools.cache
 def runtime_modules() -> tuple[str, ...]:
-    """Runtime modules in execution order: each after those it imports, ``__init__`` last.
+    """Runtime modules in execution order: each after those it imports.
 
-    Computed from the relative imports reachable from ``__init__``, so a new runtime module is
-    embedded without anyone having to remember a list.
+    First the modules that run at ``import signedimp`` (``eager_modules``, ``__init__`` last),
+    then the deferred ones (``signedimp.submodules.DEFERRED``), each after the deferred modules
+    it imports. Computed from the relative imports, so a new runtime module is embedded without
+    anyone having to remember a list.
     """
     root = _package_root()
     order: list[str] = []
@@ -109,7 +112,19 @@ def runtime_modules() -> tuple[str, ...]:
         order.append(name)
 
     visit("__init__")
+    late = [name for name in order if name in DEFERRED]
+    if late:
+        raise RuntimeError(
+            f"signedimp modules that run at import import deferred modules at their top: {late}"
+        )
+    for name in sorted(DEFERRED):
+        visit(name)
     return tuple(order)
+
+
+def eager_modules() -> tuple[str, ...]:
+    """The runtime modules executed at ``import signedimp`` (an embedded copy's ``names``)."""
+    return tuple(name for name in runtime_modules() if name not in DEFERRED)
 
 
 def __getattr__(name: str):
@@ -260,7 +275,29 @@ def runtime_stdlib_imports(sources: Sequence[tuple[str, str]]) -> list[str]:
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module)
-    return sorted(found)
+    # another Python's spelling (_sha256 before 3.12, _sha2 after) is not this one's to collect
+    return sorted(name for name in found if name.split(".")[0] in sys.stdlib_module_names)
+
+
+def deferred_stdlib_imports(sources: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The standard-library modules that deferred runtime modules import at their top, sorted.
+
+    An embedded runtime imports them at start-up, while the script's folder is hidden from
+    ``sys.path`` (``_build``'s ``preload``), so that a module beside the script can never be
+    what the verifier runs later; an installed ``signedimp`` imports them on first use.
+    """
+    found: set[str] = set()
+    for name, text in sources:
+        if name not in DEFERRED:
+            continue
+        for node in ast.parse(text).body:
+            nodes = [*node.body, *node.handlers] if isinstance(node, ast.Try) else [node]
+            for item in nodes:
+                if isinstance(item, ast.Import):
+                    found.update(alias.name for alias in item.names)
+                elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module:
+                    found.add(item.module)
+    return tuple(sorted(name for name in found if name != "__future__"))
 
 
 def _frozen_prologue(sources: Sequence[tuple[str, str]]) -> str:
@@ -317,7 +354,8 @@ def _bootstrap_text(
         "def _signedimp_bootstrap():\n",
         "    import sys\n",
         f"    digest = {sources_digest(sources)!r}\n",
-        f"    names = {tuple(name for name, _ in sources)!r}\n",
+        f"    names = {eager_modules()!r}\n",
+        f"    preload = {deferred_stdlib_imports(sources)!r}\n",
         *payloads,
     ]
     parts.append(prelude_text())
@@ -325,7 +363,7 @@ def _bootstrap_text(
     parts.append("    hidden = sys.path[:0]\n" if frozen else "    hidden = sys.path[: _stdlib_start(sys)]\n")
     parts.append("    del sys.path[: len(hidden)]\n")
     parts.append("    try:\n")
-    parts.append("        _pkg = _runtime(sys, globals(), digest, names, sources, compiled)\n")
+    parts.append("        _pkg = _runtime(sys, globals(), digest, names, sources, compiled, preload)\n")
     parts.append("        keys = [" + ", ".join(key_literal(k) for k in pinned) + "]\n")
     if frozen:
         parts.append("        return _pkg.frozen.install(keys)\n")

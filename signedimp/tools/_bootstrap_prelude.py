@@ -85,12 +85,24 @@ def _unpack(script: "dict[str, Any]", packed: "Payload") -> "list[tuple[str, byt
 
 class _EmbeddedSource:
     """The embedded sources, unpacked on first use: to compile (when the embedded bytecode is
-    for another Python) and for linecache, so tracebacks show the verifier's lines."""
+    for another Python) and for linecache, so tracebacks show the verifier's lines. Also the
+    loader of the runtime's deferred modules (``signedimp/submodules.py``): their code was
+    unpacked and checked at start-up with the rest, and is executed when first needed."""
 
-    def __init__(self, script: "dict[str, Any]", packed: "Payload") -> None:
+    def __init__(self, script: "dict[str, Any]", packed: "Payload", codes: "dict[str, bytes]") -> None:
         self._script = script
         self._packed = packed
+        self._codes = codes
         self._texts: dict[str, str] | None = None
+
+    def deferred_code(self, name: str) -> "tuple[Any, str]":
+        """(code, file name) of the runtime module ``name``, from what start-up unpacked."""
+        filename = "<signedimp-bootstrap>/signedimp/" + name + ".py"
+        if name in self._codes:
+            import marshal
+
+            return marshal.loads(self._codes[name]), filename
+        return compile(self.text(name), filename, "exec", dont_inherit=True), filename
 
     def text(self, name: str) -> str:
         if self._texts is None:
@@ -146,13 +158,14 @@ def _runtime(
     names: "Sequence[str]",
     sources: "Payload",
     compiled: "tuple[str, Payload] | None",
+    preload: "Sequence[str]" = (),
 ) -> "ModuleType":
     """The embedded signedimp package: reused if a signedimp runtime is loaded, else built."""
     pkg = sys.modules.get("signedimp")
     if pkg is not None and hasattr(pkg, "SignedImportManager"):
         return pkg  # one verifier per process: two copies would not know each other's loaders
     try:
-        return _build(sys, script, digest, names, sources, compiled)
+        return _build(sys, script, digest, names, sources, compiled, preload)
     except _Refused as exc:  # nothing of the member ran: refuse to run the app at all
         raise SystemExit(f"signedimp: refusing to run {exc}") from None
 
@@ -164,10 +177,16 @@ def _build(
     names: "Sequence[str]",
     sources: "Payload",
     compiled: "tuple[str, Payload] | None",
+    preload: "Sequence[str]" = (),
 ) -> "ModuleType":
-    """Execute the runtime modules as the package signedimp (bytecode if it fits, else source)."""
+    """Execute the runtime modules as the package signedimp (bytecode if it fits, else source).
+
+    ``names`` are the modules that run at ``import signedimp``; the deferred ones run on first
+    use, from the code unpacked here. ``preload``: the standard-library modules those import,
+    imported now, while the script's folder is hidden, so none of them is ever found beside it.
+    """
     codes = _codes(sys, script, compiled)
-    source_loader = _EmbeddedSource(script, sources)
+    source_loader = _EmbeddedSource(script, sources, codes)
     spec_type = sys.modules["_frozen_importlib"].ModuleSpec
     module_type: Any = type(sys)  # a local annotation: never evaluated
     pkg = module_type("signedimp")
@@ -192,13 +211,11 @@ def _build(
                 module.__spec__ = spec_type(fullname, source_loader, origin="<signedimp-bootstrap>")
                 module.__file__ = "<signedimp-bootstrap>/signedimp/" + name + ".py"
                 sys.modules[fullname] = module
-            if name in codes:
-                code = sys.modules["marshal"].loads(codes[name])
-            else:
-                code = compile(source_loader.text(name), module.__file__, "exec", dont_inherit=True)
-            exec(code, module.__dict__)
+            exec(source_loader.deferred_code(name)[0], module.__dict__)
             if module is not pkg:
                 setattr(pkg, name, module)
+        for name in preload:
+            __import__(name)
     except BaseException:
         for k in [k for k in sys.modules if k == "signedimp" or k.startswith("signedimp.")]:
             del sys.modules[k]

@@ -1,0 +1,182 @@
+"""The runtime's rarely needed modules, executed on first use instead of at ``import signedimp``.
+
+Every verified process pays for ``import signedimp`` before its first import, but most never
+read a zip, load an extension, check an RSA key or freeze an app. The modules in ``DEFERRED``
+are executed when first asked for (``signedimp.<name>``, or ``from . import <name>`` inside
+the runtime, which both reach the package's ``__getattr__``), never through ``sys.meta_path``:
+once a manager is installed, a module found there would have to pass the manager it is part of.
+
+Where the code comes from, so that nothing is read later than it would have been eagerly:
+
+- an embedded runtime (the bootstrap): its loader holds every module's code already
+  (``deferred_code``), read and checked at start-up with the rest;
+- the installed package: the module file beside ``__init__.py``, through importlib's own
+  ``SourceFileLoader`` (bytecode cache included). These exact files are the verifier's own,
+  trusted as the verifier is (docs/threat-model.md): the guard lets their bytecode be read
+  and the code they produce runs as the verifier's;
+- any other loader (a zip on ``sys.path``): every deferred module is executed at once, in
+  :func:`load_all`, as before this module existed.
+
+The modules that run at ``import signedimp`` reach a deferred module only as ``from . import
+name`` inside a function; a deferred module may import others in any spelling, as long as
+``DEPENDS`` names them (tests/test_bootstrap.py checks both rules).
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+
+from . import guard
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import SourceFileLoader
+else:  # from the import system itself: importing importlib.machinery costs 0.7 ms
+    SourceFileLoader = sys.modules["_frozen_importlib_external"].SourceFileLoader
+
+#: Modules executed on first use; every other runtime module runs at ``import signedimp``.
+DEFERRED = frozenset(
+    (
+        "bounded_read",
+        "der",
+        "ed25519",
+        "ed25519_base",
+        "elf",
+        "entries",
+        "extensions",
+        "frozen",
+        "limits",
+        "manifest",
+        "metadata",
+        "rejected_archive",
+        "resources",
+        "roots",
+        "rsa_pss",
+        "zipdir",
+        "zipfinder",
+    )
+)
+
+#: The deferred modules each deferred module imports (at its top or in a function, any
+#: spelling): executed before it, so that its own imports find them in ``sys.modules``.
+#: tests/test_bootstrap.py checks this against the sources.
+DEPENDS = {
+    "bounded_read": ("limits", "zipdir"),
+    "ed25519": ("ed25519_base",),
+    "entries": ("bounded_read", "limits", "manifest", "zipdir"),
+    "extensions": ("elf",),
+    "frozen": ("entries", "manifest", "resources", "roots"),
+    "roots": ("limits", "manifest"),
+    "zipdir": ("limits",),
+}
+
+_lock = _thread.RLock()
+_loading: set = set()  # names being executed (by the thread holding the lock)
+
+
+def load(package, name: str):
+    """The submodule ``name`` of ``package`` (the runtime), executed now if it has not been."""
+    fullname = package.__name__ + "." + name
+    module = sys.modules.get(fullname)
+    if module is not None:
+        return module
+    with _lock:
+        module = sys.modules.get(fullname)
+        if module is not None:
+            return module
+        if fullname in _loading:  # only this thread can be here (the lock): a cycle
+            raise ImportError(
+                f"signedimp: the verifier needs its module {fullname} to check a module that"
+                f" {fullname} itself imports: a standard-library module is shadowed by an"
+                " untrusted file earlier on sys.path, or the standard library is not trusted",
+                name=fullname,
+            )
+        _loading.add(fullname)
+        try:
+            return _execute(package, name, fullname)
+        finally:
+            _loading.discard(fullname)
+
+
+def _execute(package, name: str, fullname: str):
+    """Run the deferred module ``name`` (its dependencies first) and publish it."""
+    for dependency in DEPENDS.get(name, ()):
+        load(package, dependency)
+    loader = package.__spec__.loader
+    embedded = getattr(loader, "deferred_code", None)
+    if embedded is not None:
+        code, filename = embedded(name)
+    else:
+        code, filename, loader = _code_from_folder(package, fullname, name)
+    module = type(sys)(fullname)
+    module.__file__ = filename
+    module.__package__ = package.__name__
+    module.__loader__ = loader
+    module.__spec__ = _spec(fullname, loader, filename)
+    # Published only once it has run: a half-run module is never handed out (see the cycle
+    # check in load).
+    exec(guard.mark_verified(code), module.__dict__)
+    sys.modules[fullname] = module
+    setattr(package, name, module)
+    return module
+
+
+def load_all(package) -> None:
+    """Execute every deferred module now: for a runtime whose files cannot be found later."""
+    for name in sorted(DEFERRED):
+        load(package, name)
+
+
+def can_defer(package) -> bool:
+    """True when deferred modules can be found later the way :func:`load` finds them."""
+    loader = getattr(package.__spec__, "loader", None)
+    if getattr(loader, "deferred_code", None) is not None:
+        return True
+    file = getattr(package, "__file__", None)
+    return isinstance(file, str) and isinstance(loader, SourceFileLoader) and os.path.isfile(file)
+
+
+def _code_from_folder(package, fullname: str, name: str):
+    """(code, file name, loader) of ``name.py`` beside the package's ``__init__.py``."""
+    cache_from_source = sys.modules["_frozen_importlib_external"].cache_from_source
+    path = os.path.join(os.path.dirname(package.__file__), name + ".py")
+    guard.trust_own_file(path)
+    try:
+        guard.trust_own_file(cache_from_source(path))
+    except (NotImplementedError, ValueError):  # no bytecode cache (sys.implementation.cache_tag)
+        pass
+    loader = SourceFileLoader(fullname, path)
+    return loader.get_code(fullname), path, loader
+
+
+def _spec(fullname: str, loader, origin: str):
+    spec_type = sys.modules["_frozen_importlib"].ModuleSpec
+    spec = spec_type(fullname, loader, origin=origin)
+    spec.has_location = not origin.startswith("<")
+    return spec
+
+
+class DeferredLoader:
+    """The loader of a deferred module asked for by an import statement (``import
+    signedimp.zipdir``) while a manager is installed: the manager answers such a search with
+    :func:`find_spec` instead of vetting the verifier's own files like an application's."""
+
+    def __init__(self, package) -> None:
+        self._package = package
+
+    def create_module(self, spec):
+        return load(self._package, spec.name.rpartition(".")[2])
+
+    def exec_module(self, module) -> None:
+        """Nothing: ``create_module`` returned the module, executed."""
+
+
+def find_spec(fullname: str):
+    """A spec for ``fullname`` if it names a deferred module of this runtime, else None."""
+    package_name, _, name = fullname.rpartition(".")
+    package = sys.modules.get(package_name)
+    if name not in DEFERRED or getattr(package, "submodules", None) is not sys.modules[__name__]:
+        return None
+    return _spec(fullname, DeferredLoader(package), "<signedimp deferred module>")
