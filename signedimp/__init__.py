@@ -60,6 +60,6 @@ def get_bootstrap_code(keys) -> str:
 
     Embed it verbatim in a zipapp's ``__main__.py`` or a frozen app's startup script.
     """
-    from .tools._bootstrap import get_bootstrap_code as build  # a tool: it reads our own sources
+    from . import bootstrap_text
 
-    return build(keys)
+    return bootstrap_text.get_bootstrap_code(keys)

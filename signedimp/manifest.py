@@ -16,10 +16,13 @@ import (no ``re``, no ``dataclasses``), because it is loaded before anything els
 from __future__ import annotations
 
 import binascii
-from types import MappingProxyType
 
 from .errors import ManifestError, SignatureMismatch
 from .keys import _b64decode_strict, key_ring
+
+# types.MappingProxyType without importing types (deferred modules import only what
+# `import signedimp` has loaded, or hashlib: see submodules.py)
+MappingProxyType = type(type.__dict__)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: importing typing at run time costs start-up time

@@ -12,7 +12,6 @@ lookup at import time is a single dictionary access.
 from __future__ import annotations
 
 import _thread
-import hashlib
 
 from .errors import (
     IntegrityCheckFailed,
@@ -161,6 +160,8 @@ class ManifestRoot:
             raise IntegrityCheckFailed(
                 f"cannot be read: {_reason(exc)}", module=module, file=self.entry.display(rel)
             ) from None
+        import hashlib  # here: OpenSSL is loaded once something is checked (submodules.py)
+
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckFailed(
                 "its SHA-256 does not match the signed manifest (modified)",

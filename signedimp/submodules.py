@@ -17,6 +17,13 @@ Where the code comes from, so that nothing is read later than it would have been
 - any other loader (a zip on ``sys.path``): every deferred module is executed at once, in
   :func:`load_all`, as before this module existed.
 
+The standard-library modules that deferred modules import are imported here, at
+``import signedimp`` (about 1 ms), but for ``hashlib`` (OpenSSL: 3 ms, first needed to check
+a manifest). A deferred module can run in the middle of importlib's search for any module (a
+zip on ``sys.path`` asks for ``zipfinder`` while ``import importlib`` is searching); importing a
+standard-library module from there could import that very module a second time.
+tests/test_bootstrap.py checks the list.
+
 The modules that run at ``import signedimp`` reach a deferred module only as ``from . import
 name`` inside a function; a deferred module may import others in any spelling, as long as
 ``DEPENDS`` names them (tests/test_bootstrap.py checks both rules).
@@ -25,8 +32,18 @@ name`` inside a function; a deferred module may import others in any spelling, a
 from __future__ import annotations
 
 import _thread
+import atexit  # noqa: F401  (the standard-library modules of the deferred ones, see below)
+import binascii  # noqa: F401
+import errno  # noqa: F401
 import os
+import struct  # noqa: F401
 import sys
+import zlib  # noqa: F401
+
+try:  # Linux only (extensions.py)
+    import fcntl  # noqa: F401
+except ImportError:  # pragma: no cover - not Linux
+    pass
 
 from . import guard
 
@@ -39,6 +56,8 @@ else:  # from the import system itself: importing importlib.machinery costs 0.7 
 #: Modules executed on first use; every other runtime module runs at ``import signedimp``.
 DEFERRED = frozenset(
     (
+        "bootstrap_prelude",
+        "bootstrap_text",
         "bounded_read",
         "der",
         "ed25519",

@@ -14,9 +14,16 @@ bytes are read from the archive, checked, and loaded from memory by
 from __future__ import annotations
 
 import os
-from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+import sys
 
 from .loader import BYTECODE, EXTENSION, SOURCE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec
+else:  # from the import system itself: this module may run while importlib is being imported
+    EXTENSION_SUFFIXES = sys.modules["_frozen_importlib_external"].EXTENSION_SUFFIXES
+    ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
 
 __all__ = ["VerifyingZipFinder"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from signedimp.bootstrap_text import compact
 from signedimp.submodules import DEFERRED, DEPENDS
 from signedimp.tools import _bootstrap as bootstrap
 from signedimp.tools import generate_key, sign_directory
@@ -142,8 +143,8 @@ def test_every_module_of_the_runtime_folder_is_embedded():
 
 
 def test_no_runtime_module_imports_the_tools():
-    """Not even inside a function, except ``get_bootstrap_code`` (it reads the package's own
-    sources, which only an installed copy has)."""
+    """Not even inside a function: ``get_bootstrap_code`` is the runtime's own
+    (``bootstrap_text.py``)."""
     for name in runtime_modules():
         tree = ast.parse((PACKAGE_DIR / f"{name}.py").read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -155,7 +156,7 @@ def test_no_runtime_module_imports_the_tools():
                     or target == "signedimp.tools"
                     or (target == "." and "tools" in names)
                 ):
-                    assert (name, target) == ("__init__", ".tools._bootstrap"), (name, target)
+                    raise AssertionError(f"{name} imports {target} {names}")
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("signedimp.tools") for a in node.names), name
 
@@ -368,7 +369,7 @@ def test_split_bootstrap_pins_its_members_and_leaves_the_public_text_whole(key):
     assert bootstrap.RUNTIME_FOLDER not in get_bootstrap_code(key, bytecode=True)
 
 
-# -- the fixed part of the text is a real module (tools/_bootstrap_prelude.py) ------------------
+# -- the fixed part of the text is a real module (bootstrap_prelude.py) ------------------
 
 
 def _normalised(nodes: list[ast.stmt]) -> list[str]:
@@ -385,7 +386,7 @@ def _normalised(nodes: list[ast.stmt]) -> list[str]:
 
 
 def test_prelude_below_its_marker_is_what_the_bootstrap_embeds(key):
-    source = (PROJECT_ROOT / "signedimp/tools/_bootstrap_prelude.py").read_text(encoding="utf-8")
+    source = (PROJECT_ROOT / "signedimp/bootstrap_prelude.py").read_text(encoding="utf-8")
     head, marker, body = source.partition(bootstrap.PRELUDE_MARKER)
     assert marker, "the EMBEDDED marker line is missing"
     # Above the marker: nothing that runs an import (typing names live under TYPE_CHECKING).
@@ -398,12 +399,13 @@ def test_prelude_below_its_marker_is_what_the_bootstrap_embeds(key):
     assert bootstrap.prelude_text() in text
     (function,) = [n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
     embedded = [n for n in function.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
-    assert _normalised(embedded) == _normalised(module_nodes)
+    # embedded compacted: docstrings and comments blanked (bootstrap_text.compact), code the same
+    assert _normalised(embedded) == _normalised(ast.parse(compact(body)).body)
     assert "_LOADER_TEXT" not in Path(bootstrap.__file__).read_text(encoding="utf-8")
 
 
 def test_prelude_unpacks_what_the_generator_packs():
-    from signedimp.tools import _bootstrap_prelude as prelude
+    from signedimp import bootstrap_prelude as prelude
 
     items = [("__init__", b"x = 1\n"), ("keys", "é\n".encode()), ("empty", b"")]
     literal = ast.literal_eval(bootstrap.pack(items))
@@ -414,7 +416,7 @@ def test_prelude_reads_a_pinned_member_through_the_scripts_loader(tmp_path):
     import zipfile
     import zipimport
 
-    from signedimp.tools import _bootstrap_prelude as prelude
+    from signedimp import bootstrap_prelude as prelude
 
     data = bootstrap.packed([("__init__", b"pass\n")])
     archive = tmp_path / "app.pyz"
@@ -437,7 +439,7 @@ def test_prelude_reads_a_pinned_member_through_the_scripts_loader(tmp_path):
 
 
 def test_prelude_finds_where_the_standard_library_starts_on_sys_path():
-    from signedimp.tools import _bootstrap_prelude as prelude
+    from signedimp import bootstrap_prelude as prelude
 
     index = prelude._stdlib_start(sys)
     import os
@@ -450,7 +452,7 @@ def test_prelude_finds_where_the_standard_library_starts_on_sys_path():
 
 def test_no_code_in_strings_and_the_text_is_reproducible(key):
     """The generator's only strings are short generated lines: the code it embeds or runs is
-    read from real modules (_bootstrap_prelude.py, _bootstrap_compile.py)."""
+    read from real modules (bootstrap_prelude.py, tools/_bootstrap_compile.py)."""
     tree = ast.parse(Path(bootstrap.__file__).read_text(encoding="utf-8"))
     docstrings = {
         id(node.body[0].value)
@@ -500,29 +502,61 @@ def test_deferred_modules_load_under_an_installed_manager(tmp_path):
 
 
 def test_a_deferred_module_is_never_handed_out_half_run(tmp_path):
-    """A standard-library module shadowed by an untrusted file beside the script, imported by
-    a deferred module of an installed signedimp: verifying it needs that very module, which is
-    refused with the reason, not an AttributeError from a half-run module."""
+    """``hashlib`` shadowed by an untrusted file beside the script, imported by a deferred module
+    of an installed signedimp (the one standard-library module they import late): refused with
+    the file and the reason, and no half-run module is left behind."""
     shutil.copytree(
         PACKAGE_DIR, tmp_path / "signedimp", ignore=shutil.ignore_patterns("tools", "__pycache__")
     )
-    write_tree(tmp_path, {"app/struct.py": "raise SystemExit('shadowed struct ran')\n"})
+    write_tree(tmp_path, {"app/hashlib.py": "raise SystemExit('shadowed hashlib ran')\n"})
     code = (
         "import sys, signedimp\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
         "try:\n"
-        "    signedimp.zipdir\n"
+        "    signedimp.ed25519\n"
         "except ImportError as exc:\n"
-        "    print(type(exc).__name__, exc)\n"
-        "print('signedimp.zipdir' in sys.modules)\n"
+        "    print(type(exc).__name__, getattr(exc, 'file', None))\n"
+        "print('signedimp.ed25519' in sys.modules, 'hashlib' in sys.modules)\n"
         "m.uninstall()\n"
     )
     result = run_python(code, str(tmp_path / "app"), cwd=tmp_path, env=clean_env(PYTHONPATH=str(tmp_path)))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("ImportError signedimp: the verifier needs its module signedimp.zipdir "), (
-        lines
+    assert result.stdout.splitlines() == [
+        f"IntegrityCheckMissing {tmp_path / 'app' / 'hashlib.py'}",
+        "False False",
+    ]
+
+
+def test_deferred_modules_find_their_stdlib_loaded():
+    """What deferred modules import from the standard library is loaded at ``import signedimp``
+    (submodules.py), hashlib aside: a deferred module may run in the middle of importlib's
+    search for any module, and importing that module again from there would make two."""
+    from signedimp.bootstrap_text import deferred_stdlib_imports
+
+    code = "import sys\nbefore = set(sys.modules)\nimport signedimp\nprint(' '.join(sorted(sys.modules)))\n"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    needed = set(deferred_stdlib_imports(bootstrap.runtime_sources())) - {"hashlib"}
+    assert needed <= loaded, needed - loaded
+
+
+def test_a_zip_on_sys_path_while_importlib_is_imported(tmp_path):
+    """A zip entry's finder is made (zipfinder, entries... run) while ``import importlib`` is
+    searching: importlib must still be one module, with its submodules as attributes."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "lib.zip", "w") as archive:
+        archive.writestr("mod.py", "")
+    code = (
+        "import sys, signedimp\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
+        f"sys.path.insert(0, {str(tmp_path / 'lib.zip')!r})\n"
+        "import importlib, importlib.resources, pkgutil, struct\n"
+        "print(importlib.machinery is sys.modules['importlib.machinery'])\n"
+        "m.uninstall()\n"
     )
-    assert "shadowed by an untrusted file earlier on sys.path" in lines[0]
-    assert lines[1] == "False"  # and nothing half-run is left in sys.modules
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]

@@ -313,6 +313,7 @@ sys.path.insert(0, CFG["project"])
 import signedimp
 from signedimp import SignedImportManager, load_public_key
 del sys.path[0]
+signedimp.submodules.load_all(signedimp)  # the verifier's own bytecode is not the archive's
 with open(CFG["pub"], "rb") as f:
     SignedImportManager([load_public_key(f.read())]).install()
 sys.path.insert(0, CFG["zip"])

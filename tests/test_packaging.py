@@ -26,4 +26,4 @@ def test_wheel_ships_py_typed_and_the_bootstrap_prelude(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"signedimp/py.typed", "hatch_signedimp/py.typed"} <= names
     # get_bootstrap_code reads this module's text from the installed package
-    assert "signedimp/tools/_bootstrap_prelude.py" in names
+    assert "signedimp/bootstrap_prelude.py" in names

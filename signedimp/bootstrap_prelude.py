@@ -1,10 +1,11 @@
 """The fixed part of the bootstrap: builds the embedded ``signedimp`` package and installs it.
 
-``_bootstrap.py`` does not import this module to run it: it reads this file as source text and
-embeds everything below the ``EMBEDDED`` marker, indented, in the generated
-``_signedimp_bootstrap()`` function, after the lines that bind ``sys`` and the generated
-literals (``digest``, ``names``, ``sources``, ``compiled``). Only keys and payloads are
-generated; this code is linted, typed and tested like the rest of the package.
+Nothing imports this module to run it: ``bootstrap_text.py`` reads it as source text and embeds
+everything below the ``EMBEDDED`` marker, indented, in the generated ``_signedimp_bootstrap()``
+function, after the lines that bind ``sys`` and the generated literals (``digest``, ``names``,
+``preload``, ``sources``, ``compiled``). Only keys and payloads are generated; this code is
+linted, typed and tested like the rest of the package. It is a runtime module (deferred, never
+executed) so that an embedded copy carries its own text and can write a bootstrap too.
 
 Rules for the code below the marker, because of where it runs:
 
