@@ -91,8 +91,11 @@ DEPENDS = {
     "zipdir": ("limits",),
 }
 
-_lock = _thread.RLock()
-_loading: set = set()  # names being executed (by the thread holding the lock)
+# Names each thread is executing now: a cycle is reported, never a half-run module handed out.
+# No lock is held while a module runs (its imports take importlib's module locks, and a lock
+# of ours around them could deadlock with another thread's import): two threads may both run
+# a module, the first to finish is kept (its code defines things, it changes no state).
+_loading: dict = {}
 
 
 def load(package, name: str):
@@ -101,22 +104,22 @@ def load(package, name: str):
     module = sys.modules.get(fullname)
     if module is not None:
         return module
-    with _lock:
-        module = sys.modules.get(fullname)
-        if module is not None:
-            return module
-        if fullname in _loading:  # only this thread can be here (the lock): a cycle
-            raise ImportError(
-                f"signedimp: the verifier needs its module {fullname} to check a module that"
-                f" {fullname} itself imports: a standard-library module is shadowed by an"
-                " untrusted file earlier on sys.path, or the standard library is not trusted",
-                name=fullname,
-            )
-        _loading.add(fullname)
-        try:
-            return _execute(package, name, fullname)
-        finally:
-            _loading.discard(fullname)
+    ident = _thread.get_ident()
+    mine = _loading.setdefault(ident, set())
+    if fullname in mine:
+        raise ImportError(
+            f"signedimp: the verifier needs its module {fullname} to check a module that"
+            f" {fullname} itself imports: a standard-library module is shadowed by an"
+            " untrusted file earlier on sys.path, or the standard library is not trusted",
+            name=fullname,
+        )
+    mine.add(fullname)
+    try:
+        return _execute(package, name, fullname)
+    finally:
+        mine.discard(fullname)
+        if not mine:
+            _loading.pop(ident, None)
 
 
 def _execute(package, name: str, fullname: str):
@@ -134,10 +137,9 @@ def _execute(package, name: str, fullname: str):
     module.__package__ = package.__name__
     module.__loader__ = loader
     module.__spec__ = _spec(fullname, loader, filename)
-    # Published only once it has run: a half-run module is never handed out (see the cycle
-    # check in load).
+    # Published only once it has run: a half-run module is never handed out.
     exec(guard.mark_verified(code), module.__dict__)
-    sys.modules[fullname] = module
+    module = sys.modules.setdefault(fullname, module)
     setattr(package, name, module)
     return module
 

@@ -560,3 +560,25 @@ def test_a_zip_on_sys_path_while_importlib_is_imported(tmp_path):
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True"]
+
+
+def test_threads_racing_for_deferred_modules_get_one_module_each():
+    code = (
+        "import sys, threading, signedimp\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
+        "names = sorted(signedimp.submodules.DEFERRED)\n"
+        "seen = []\n"
+        "start = threading.Barrier(8)\n"
+        "def work():\n"
+        "    start.wait()\n"
+        "    seen.append(tuple(id(getattr(signedimp, n)) for n in names))\n"
+        "threads = [threading.Thread(target=work) for _ in range(8)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()\n"
+        "m.uninstall()\n"
+        "print(len(seen), len(set(seen)))\n"
+        "print(seen[0] == tuple(id(sys.modules['signedimp.' + n]) for n in names))\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["8", "1", "True"]
