@@ -71,8 +71,11 @@ _getframe = getattr(sys, "_getframe", None)
 _OWN_DEFERRED = frozenset(f"{__package__}.{name}" for name in submodules.DEFERRED)
 _PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
 # A file of the standard library: if the manager does not trust it, the verifier's deferred
-# modules run at install() (os is frozen from 3.11 but still names its file there).
-_STDLIB_PROBE = os.path.join(getattr(sys, "_stdlib_dir", None) or os.path.dirname(os.__file__), "hashlib.py")
+# modules run at install() (os is frozen from 3.11 but still names its file there; where
+# nothing names the folder, the relative name is trusted by no manager: all run at install).
+_STDLIB_PROBE = os.path.join(
+    getattr(sys, "_stdlib_dir", None) or os.path.dirname(getattr(os, "__file__", None) or ""), "hashlib.py"
+)
 _KINDS = ((ExtensionFileLoader, EXTENSION), (SourcelessFileLoader, BYTECODE), (SourceFileLoader, SOURCE))
 
 
