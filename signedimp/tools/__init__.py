@@ -62,25 +62,19 @@ from ._audit_report import (
     Problem,
     VerifyReport,
 )
-from ._bytecode_check import HEADER_SIZE as _BYTECODE_HEADER
-from ._bytecode_check import is_stale as _is_stale_bytecode
 from ._bytecode_check import report_left_out as _report_left_out
-from ._bytecode_check import source_of as _bytecode_source
 from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
 from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
 from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
-from ._manifest_signing import file_sha256 as _file_sha256
-from ._manifest_signing import hash_files as _hash_files
 from ._manifest_signing import previous_manifest as _previous_manifest
 from ._signing_key_pem import load_private_key
 from ._signing_keys import PBKDF2_ITERATIONS, PrivateKey, generate_key
+from ._tree_digests import tree_digests as _digests_of_tree
 from ._tree_walk import read_file as _read_file
-from ._tree_walk import walk_tree as _walk_tree
 from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
-    from collections.abc import Callable
     from typing import Union
 
     PathLike = str | os.PathLike[str]
@@ -126,42 +120,18 @@ def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
     target = _replaceable_target(target)
     # Never list a signedimp temp file (this run's, a concurrent signer's, or one a killed run
     # left): it is gone, or removed by the next run, and the folder would no longer verify.
-    files = {
-        rel: fs
-        for rel, fs in _walk_tree(root)
-        if rel != MANIFEST_NAME and not _is_temp_name(rel.rpartition("/")[2])
-    }
-    stale = _stale_bytecode_files(files)
-    kept = [(rel, fs) for rel, fs in files.items() if rel not in stale]
-    digests = _hash_files([fs for _, fs in kept], _file_sha256)  # two threads
-    hashes = {rel: digest for (rel, _), digest in zip(kept, digests)}
+    hashes, stale = _digests_of_tree(root, _never_listed)  # one read per file, two hashing threads
     previous = _read_file(target) if os.path.isfile(target) else None
-    manifest = sign_manifest(hashes, key, _previous_manifest(previous, target))
+    manifest = sign_manifest(hashes, key, _previous_manifest(previous, target), checked=True)
     with _AtomicFile(target, _existing_mode(target, MANIFEST_MODE)) as fh:
         fh.write(manifest.serialise())
     _report_left_out(root, stale)
     return manifest
 
 
-def _stale_bytecode_files(files: dict[str, str]) -> list[str]:
-    """The bytecode files (manifest paths) whose header does not match the source in ``files``."""
-    stale = []
-    for rel, fs in files.items():
-        source = _bytecode_source(rel)
-        if source is None or source not in files:
-            continue
-        src = files[source]
-        with open(fs, "rb") as fh:
-            header = fh.read(_BYTECODE_HEADER)
-        st = os.stat(src)
-        if _is_stale_bytecode(header, int(st.st_mtime), st.st_size, _reader(src)):
-            stale.append(rel)
-    return stale
-
-
-def _reader(path: str) -> Callable[[], bytes]:
-    """Read ``path`` only when asked (hash-based bytecode needs the source's bytes)."""
-    return lambda: _read_file(path)
+def _never_listed(rel: str) -> bool:
+    """The root manifest itself and signer temp files are never listed."""
+    return rel == MANIFEST_NAME or _is_temp_name(rel.rpartition("/")[2])
 
 
 def sign_path(path: PathLike, key: PrivateKey) -> Manifest:
