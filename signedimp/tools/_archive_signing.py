@@ -69,7 +69,7 @@ def _sign_zip_members(where: str, archive: Archive, key: PrivateKey) -> Manifest
     hashes = _zip_hashes(where, (m for m in archive.files() if m is not old))
     hashes[PREFIX_NAME] = hashlib.sha256(archive.prefix).hexdigest()  # check_names kept it free
     previous = previous_manifest(old.data if old else None, f"{where}!{MANIFEST_NAME}")
-    manifest = sign_manifest(hashes, key, previous)
+    manifest = sign_manifest(hashes, key, previous, checked=True)  # paths: checked_rel, digests: ours
     info = _manifest_info(MANIFEST_NAME, archive, old)
     new = new_entry(info, manifest.serialise())
     if at is None:
@@ -93,7 +93,7 @@ def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manife
     old = archive.members.pop(at) if at is not None else None
     hashes = _zip_hashes(where, (m for m in archive.files() if m.name != record))
     previous = previous_manifest(old.data if old else None, f"{where}!{name}")
-    manifest = sign_manifest(hashes, key, previous)
+    manifest = sign_manifest(hashes, key, previous, checked=True)  # paths: checked_rel, digests: ours
     record_at = archive.index(record)
     old_record = archive.members[record_at]  # type: ignore[index]
     manifest_info = _manifest_info(name, archive, old)
