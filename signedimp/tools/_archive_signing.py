@@ -87,7 +87,7 @@ def _kept_in_wheel(name: str) -> bool:
 def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manifest:
     dist_info = find_dist_info(where, archive)
     record, name = f"{dist_info}/RECORD", f"{dist_info}/{MANIFEST_NAME}"
-    check_old_record(where, archive, record)
+    encoded = check_old_record(where, archive, record)
     _drop_stale_bytecode(where, archive)
     at = archive.index(name)
     old = archive.members.pop(at) if at is not None else None
@@ -99,7 +99,7 @@ def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manife
     manifest_info = _manifest_info(name, archive, old)
     new_manifest = new_entry(manifest_info, manifest.serialise())
     members = [*archive.members[:record_at], new_manifest, *archive.members[record_at:]]
-    record_data = build_record(members, record)
+    record_data = build_record(members, record, encoded)
     new_record = new_entry(clone_info(old_record.info), record_data)
     members[record_at + 1] = new_record  # type: ignore[operator]  # record_at was found above
     archive.members[:] = members
