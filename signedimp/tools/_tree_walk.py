@@ -15,7 +15,6 @@ from ..bounded_read import read_file as bounded_read_file
 from ..errors import UnsafeInputError
 from ..limits import MAX_MEMBER_SIZE, MAX_TREE_DEPTH
 from ..manifest import check_path
-from ._audit_report import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -108,6 +107,8 @@ def _special_kind(entry: os.DirEntry) -> str:
 
 def _shown(path: str) -> str:
     """A path for a message: control characters and undecodable bytes escaped."""
+    from ._audit_report import shown  # only for messages: the wheel signer imports this module
+
     return shown(path)
 
 
