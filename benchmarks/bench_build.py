@@ -189,7 +189,7 @@ def signing_key_pem() -> str:
     return ECC.generate(curve="ed25519").export_key(format="PEM")
 
 
-def bench(modules: int, repeats: int) -> dict[str, object]:
+def bench(modules: int, repeats: int, before: str | None = None) -> dict[str, object]:
     # No PYTHON* variables, PYTHONDONTWRITEBYTECODE included: users' builds read cached bytecode
     # of hatchling and of the hook; with the variable set, every run would compile them anew.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "SIGNEDIMP_", "HATCH_"))}
@@ -198,7 +198,14 @@ def bench(modules: int, repeats: int) -> dict[str, object]:
         # The do-nothing plugin is on the path of all three builds, so all scan the same folders.
         env["PYTHONPATH"] = str(install_noop_plugin(Path(tmp) / "plugins"))
         projects = {name: make_project(Path(tmp) / name, modules, table) for name, table in BUILDS.items()}
-        samples = interleaved(list(projects), repeats, lambda name: build_once(projects[name], env))
+        envs = dict.fromkeys(projects, env)
+        if before is not None:  # the same signed project, built with an older signedimp and hook
+            projects["signed (before)"] = projects["signed"]
+            envs["signed (before)"] = {
+                **env,
+                "PYTHONPATH": os.pathsep.join((os.path.abspath(before), env["PYTHONPATH"])),
+            }
+        samples = interleaved(list(projects), repeats, lambda name: build_once(projects[name], envs[name]))
         wheel_size = next((projects["signed"] / "dist").glob("*.whl")).stat().st_size
         parts = breakdown(next((projects["plain"] / "dist").glob("*.whl")), env)
     med = medians(samples)
@@ -210,6 +217,7 @@ def bench(modules: int, repeats: int) -> dict[str, object]:
         "cpu_ratio": med["signed"]["cpu"] / med["noop"]["cpu"],
         "plain_ratio": med["signed"]["wall"] / med["plain"]["wall"],
         "noop_ratio": med["noop"]["wall"] / med["plain"]["wall"],
+        "before": before is not None,
         "wheel_kib": wheel_size / 1024,
         "times": {name: figures["wall"] for name, figures in samples.items()},
         "parts": parts,
@@ -243,10 +251,17 @@ def profile(modules: int) -> str:
     return stream.getvalue()
 
 
+BEFORE_OPTION = " --before OLD"
+FOURTH = (
+    " (and a fourth: the signed project again, with the `signedimp` and `hatch_signedimp` of OLD,"
+    " this branch's starting point, commit 02bb950, first on `PYTHONPATH`)"
+)
+
 LABELS = {
     "plain": "no build hook",
     "noop": "a do-nothing third-party hook (`[tool.hatch.build.hooks.noop]`)",
     "signed": "the signedimp hook (`[tool.hatch.build.hooks.signedimp]`)",
+    "signed (before)": "the same, with the signedimp and hatch_signedimp of `--before OLD`",
 }
 
 
@@ -258,17 +273,18 @@ def markdown(result: dict[str, object]) -> str:
     own_ms = (parts["tools"] + parts["crypto"] + parts["load"] + parts["sign"]) * 1000
     rows = "\n".join(
         f"| {LABELS[name]} | {med[name]['wall']:.3f} | {med[name]['cpu']:.3f} | "
-        f"{med[name]['wall'] / noop:.2f}x | {', '.join(f'{t:.2f}' for t in times[name])} |"
-        for name in BUILDS
+        f"{med[name]['wall'] / noop:.2f}x | {med[name]['cpu'] / med['noop']['cpu']:.2f}x | "
+        f"{', '.join(f'{t:.2f}' for t in times[name])} |"
+        for name in med
     )
     return (
         textwrap.dedent(f"""\
         {SECTION}
 
-        `.venv/bin/python benchmarks/bench_build.py --repeats {result["repeats"]}` generates a project of
+        `.venv/bin/python benchmarks/bench_build.py --repeats {result["repeats"]}{BEFORE_OPTION if result["before"] else ""}` generates a project of
         {result["modules"]:,} modules (20 packages of 50 modules of about 0.7 KiB, a data file and `py.typed`;
         the wheel is {result["wheel_kib"]:.0f} KiB) and times `python -m build --wheel --no-isolation` of it
-        three ways, in turns (the order rotating), {result["repeats"]} runs each after one warm-up run each:
+        three ways{FOURTH if result["before"] else ""}, in turns (the order rotating), {result["repeats"]} runs each after one warm-up run each:
         without a build hook; with a do-nothing third-party hook, registered exactly as
         `hatch_signedimp` is (a plugin package with a `hatch` entry point and a
         `hatch_register_build_hook` hookimpl, whose hook class does nothing); and with the signedimp
@@ -282,8 +298,8 @@ def markdown(result: dict[str, object]) -> str:
 
         Machine: `python -VV`: `{sys.version.splitlines()[0]}`; `nproc`: {os.cpu_count()}; {platform.machine()}, {platform.system()} {platform.release().split("-")[0]}; load average at the end {os.getloadavg()[0]:.1f}.
 
-        | build | median wall (s) | median CPU (s) | wall / do-nothing hook | wall time of each run (s) |
-        | --- | ---: | ---: | ---: | --- |
+        | build | median wall (s) | median CPU (s) | wall / do-nothing | CPU / do-nothing | wall time of each run (s) |
+        | --- | ---: | ---: | ---: | ---: | --- |
         ROWS
 
         **signedimp / do-nothing hook: {result["ratio"]:.2f}x wall, {result["cpu_ratio"]:.2f}x CPU** (target:
@@ -339,7 +355,9 @@ ANALYSIS = """What changed for this table (issue 13), and what is left:
   most of that import: ctypes, cffi and through `ctypes.util` even `subprocess`). Signing
   needs constant-time C for the private key, so this stays.
 
-What is left of the hook's own time is mostly `sign_wheel()` (per member: the central
+Measured in the same turns, the hook as it was (the last row with `--before`) costs about as
+much: these changes took a few milliseconds off a hook whose own time is set by `sign_wheel()`
+and the pycryptodome import. What is left of the hook's own time is mostly `sign_wheel()` (per member: the central
 directory read twice, by the runtime's reader, whose refusals decide what may be signed, and
 by `zipfile`, which gives the `ZipInfo` the raw copy writes back; each member inflated once to
 hash it and check its CRC-32; its central record written), then the pycryptodome import (the
@@ -354,11 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--write", action="store_true", help="update benchmarks/README.md")
     parser.add_argument("--profile", action="store_true", help="print a profile of one signed build")
+    parser.add_argument(
+        "--before", metavar="DIR", help="an older checkout (signedimp and hatch_signedimp) to compare with"
+    )
     args = parser.parse_args(argv)
     if args.profile:
         print(profile(args.modules))
         return 0
-    result = bench(args.modules, args.repeats)
+    result = bench(args.modules, args.repeats, args.before)
     text = markdown(result)
     print(text)
     if args.write:
