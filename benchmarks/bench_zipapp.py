@@ -15,16 +15,16 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from _timing import interleaved, medians, time_once, write_section
 
 from signedimp.manifest import MANIFEST_NAME
 from signedimp.tools import generate_key
@@ -58,31 +58,17 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def time_run(app: Path, args: tuple[str, ...], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-I", str(app), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{app} {' '.join(args)} failed:\n{result.stderr.decode()[-2000:]}")
-    return elapsed
-
-
 def compare(signed: Path, plain: Path, args: tuple[str, ...], runs: int) -> dict:
     """Alternate signed/plain runs (after one warm-up each); medians and their ratio."""
     env = child_env()
-    for app in (signed, plain):
-        time_run(app, args, env)
-    times: dict[str, list[float]] = {"signed": [], "plain": []}
-    for i in range(runs):
-        order = (
-            (("signed", signed), ("plain", plain)) if i % 2 == 0 else (("plain", plain), ("signed", signed))
-        )
-        for label, app in order:
-            times[label].append(time_run(app, args, env))
-    signed_ms = statistics.median(times["signed"]) * 1000
-    plain_ms = statistics.median(times["plain"]) * 1000
+    apps = {"signed": signed, "plain": plain}
+    samples = interleaved(
+        list(apps),
+        runs,
+        lambda name: {"wall": time_once([sys.executable, "-I", str(apps[name]), *args], env)[0]},
+    )
+    ms = medians(samples, 1000)
+    signed_ms, plain_ms = ms["signed"]["wall"], ms["plain"]["wall"]
     return {"signed_ms": signed_ms, "plain_ms": plain_ms, "ratio": signed_ms / plain_ms}
 
 
@@ -177,19 +163,6 @@ taking the trusted standard-library paths from `sys` alone instead of `sysconfig
 is a change to `trust.py`."""
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of benchmarks/README.md, leaving the others alone."""
-    readme = HERE / "README.md"
-    old = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end < 0 else old[end:].lstrip("\n").join(["\n", ""]))
-    readme.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
@@ -218,7 +191,7 @@ def main() -> int:
         if options.profile:
             print(profile(archives[True][0], COMMANDS[0]))
         if not options.no_write:
-            write_section(markdown(results, options.runs, modules))
+            write_section(SECTION, markdown(results, options.runs, modules))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

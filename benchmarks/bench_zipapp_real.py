@@ -24,15 +24,15 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from _timing import interleaved, medians, time_once, write_section
 
 from signedimp.tools import generate_key
 from signedimp.tools._zipapp import build_zipapp
@@ -163,43 +163,21 @@ def env_for(root: Path) -> dict[str, str]:
     return env
 
 
-def time_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system, of the child and its children) of one run."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    errors = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{command} failed:\n{errors.decode()[-2000:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime
-
-
 def measure(commands: dict[str, list[str]], runs: int, workdir: Path) -> dict[str, dict[str, float]]:
     """Median cold and warm start of each, wall and CPU, in ms, interleaved."""
-    names = list(commands)
     warm_root = workdir / "warm"
     warm_root.mkdir()
     warm_env = env_for(warm_root)
-    for name in names:  # fill the caches (and the page cache) once
-        time_once(commands[name], warm_env)
-    times: dict[str, dict[str, list[float]]] = {
-        n: {"cold": [], "warm": [], "cold_cpu": [], "warm_cpu": []} for n in names
-    }
-    for i in range(runs):
-        order = names[i % len(names) :] + names[: i % len(names)]
-        for name in order:
-            cold_root = Path(tempfile.mkdtemp(dir=workdir, prefix="cold-"))
-            wall, cpu = time_once(commands[name], env_for(cold_root))
-            times[name]["cold"].append(wall)
-            times[name]["cold_cpu"].append(cpu)
-            shutil.rmtree(cold_root)
-            wall, cpu = time_once(commands[name], warm_env)
-            times[name]["warm"].append(wall)
-            times[name]["warm_cpu"].append(cpu)
-    return {n: {k: statistics.median(v) * 1000 for k, v in t.items()} for n, t in times.items()}
+
+    def cold_and_warm(name: str) -> dict[str, float]:
+        cold_root = Path(tempfile.mkdtemp(dir=workdir, prefix="cold-"))
+        cold, cold_cpu = time_once(commands[name], env_for(cold_root))
+        shutil.rmtree(cold_root)
+        warm, warm_cpu = time_once(commands[name], warm_env)
+        return {"cold": cold, "warm": warm, "cold_cpu": cold_cpu, "warm_cpu": warm_cpu}
+
+    # The warm-up run of each fills the warm caches (and the page cache).
+    return medians(interleaved(list(commands), runs, cold_and_warm), 1000)
 
 
 def versions() -> str:
@@ -250,19 +228,6 @@ the wall times are inflated and noisy; the CPU times are the steadier comparison
 ratios are what to read. A plain venv remains faster (1.3x), as expected: no zip, no checks."""
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of benchmarks/README.md, leaving the others alone."""
-    readme = HERE / "README.md"
-    old = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("" if end < 0 else old[end:].lstrip("\n").join(["\n", ""]))
-    readme.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -283,7 +248,7 @@ def main() -> int:
                 flush=True,
             )
         if not options.no_write:
-            write_section(markdown(results, options.runs))
+            write_section(SECTION, markdown(results, options.runs))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

@@ -466,3 +466,57 @@ def test_main_returns_codes_in_process(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "signed " in out and "FAILED" in out
     assert os.path.exists(tree / MANIFEST_NAME)
+
+
+# The options of every subcommand, as DESIGN.md spells them (the parser builds shared options
+# with one helper each: -k/--key, -o/--output, -q/--quiet, -c/-m entry points).
+OPTION_SPELLINGS = {
+    "keygen": {"-t/--type", "-o/--output KEY.pem", "--bits", "--force", "--passphrase-env VAR"},
+    "pubkey": {"--passphrase-env VAR"},
+    "sign": {"--key/-k KEY.pem", "--passphrase-env VAR", "-q/--quiet"},
+    "verify": {"--key/-k PUB.pem", "--json", "-q/--quiet"},
+    "zipapp": {
+        "-r/--requirement REQUIREMENTS",
+        "-o/--output APP.pyz",
+        "--key/-k KEY.pem",
+        "--passphrase-env VAR",
+        "-c/--console-script CONSOLE_SCRIPT",
+        "-m/--main pkg.mod:fn",
+        "-p/--python INTERPRETER",
+        "--compile",
+        "--pip-arg ARG",
+    },
+    "run": {"--key/-k PUB.pem"},
+    "bootstrap": {"--key/-k PUB.pem", "--frozen", "-o/--output FILE"},
+    "launcher": {
+        "--key/-k PUB.pem",
+        "-c/--console-script CONSOLE_SCRIPT",
+        "-m/--main pkg.mod:fn",
+        "--python PYTHON",
+        "--path DIR",
+        "-o/--output FILE",
+    },
+    "freeze": {"--key/-k KEY.pem", "--passphrase-env VAR"},
+}
+
+
+def test_every_subcommand_keeps_its_option_spellings() -> None:
+    from signedimp.tools.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    found = {}
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        options = set()
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            spelled = "/".join(action.option_strings)
+            options.add(f"{spelled} {action.metavar}" if action.metavar else spelled)
+        found[name] = options
+    assert found == OPTION_SPELLINGS
+    required = {
+        name: sorted(a.dest for a in command._actions if a.required and a.option_strings)
+        for name, command in sub.choices.items()  # type: ignore[union-attr]
+    }
+    assert {k: v for k, v in required.items() if v} == {"launcher": ["output"], "zipapp": ["output"]}

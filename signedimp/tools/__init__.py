@@ -29,61 +29,32 @@ untouched and no temporary file remains.
 
 from __future__ import annotations
 
-import os
-
-from ..errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
-from ..keys import Ed25519Key, RSAKey, key_ring, load_public_key
-from ..manifest import MANIFEST_NAME, Manifest, Signature, check_path
-
-# Re-exported: the public names of the signing tools, and the constants this module always had.
-from ._archive_signing import sign_wheel, sign_zipfile
-
-# Used by sign_directory, not re-exported.
-from ._atomic_write import (
-    AtomicFile as _AtomicFile,
-)
-from ._atomic_write import TargetError as _TargetError
-from ._atomic_write import (
-    existing_mode as _existing_mode,
-)
-from ._atomic_write import (
-    is_temp_name as _is_temp_name,
-)
-from ._atomic_write import replaceable_target as _replaceable_target
-from ._audit import verify_path
-from ._audit_report import (
-    FAILING,
-    MISSING,
-    MODIFIED,
-    OK,
-    SKIPPED,
-    UNLISTED,
-    FileResult,
-    Problem,
-    VerifyReport,
-)
-from ._bytecode_check import HEADER_SIZE as _BYTECODE_HEADER
-from ._bytecode_check import is_stale as _is_stale_bytecode
-from ._bytecode_check import report_left_out as _report_left_out
-from ._bytecode_check import source_of as _bytecode_source
-from ._frozen_signing import sign_frozen_archives as _sign_frozen_archives
-from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
-from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
-from ._manifest_signing import file_sha256 as _file_sha256
-from ._manifest_signing import hash_files as _hash_files
-from ._manifest_signing import previous_manifest as _previous_manifest
-from ._signing_key_pem import load_private_key
-from ._signing_keys import PBKDF2_ITERATIONS, PrivateKey, generate_key
-from ._tree_walk import read_file as _read_file
-from ._tree_walk import walk_tree as _walk_tree
-from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
-
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
-    from collections.abc import Callable
-    from typing import Union
-
-    PathLike = str | os.PathLike[str]
+if TYPE_CHECKING:  # for type checkers: at run time every name is imported on first use
+    from ..errors import KeyFormatError, ManifestError, SignatureMismatch, UnsafeInputError, ZipFormatError
+    from ..keys import Ed25519Key, RSAKey, key_ring, load_public_key
+    from ..manifest import MANIFEST_NAME, Manifest, Signature, check_path
+    from ._archive_signing import sign_wheel, sign_zipfile
+    from ._audit import verify_path
+    from ._audit_report import (
+        FAILING,
+        MISSING,
+        MODIFIED,
+        OK,
+        SKIPPED,
+        UNLISTED,
+        FileResult,
+        Problem,
+        VerifyReport,
+    )
+    from ._bootstrap import get_bootstrap_code
+    from ._directory_signing import sign_directory, sign_path
+    from ._key_files import KEY_ENV, PASSPHRASE_ENV, load_signing_key, load_verify_keys
+    from ._manifest_signing import MANIFEST_MODE, sha256_hex, sign_manifest
+    from ._signing_key_pem import load_private_key
+    from ._signing_keys import PBKDF2_ITERATIONS, PrivateKey, generate_key
+    from ._zip_time import ZIP_EPOCH_MAX, ZIP_EPOCH_MIN
+    from ._zipapp import ZipappError, build_zipapp, run_zipapp
 
 __all__ = [
     "FileResult",
@@ -107,98 +78,52 @@ __all__ = [
     "verify_path",
 ]
 
-
-def sign_directory(path: PathLike, key: PrivateKey) -> Manifest:
-    """Write ``<path>/signedimp-manifest.txt`` listing every file below ``path``.
-
-    ``__pycache__`` bytecode is listed too: sealing an environment after ``compileall`` lets
-    the runtime use that bytecode.  Bytecode whose header does not match its source in the tree
-    (edited since compiled) is left out and named on stderr: the runtime compiles the source.  Only the root manifest itself is left out.  A frozen app's
-    archives (``base_library.zip``, ``library.zip``) are signed first, then listed whole.
-    """
-    root = os.fspath(path)
-    if not os.path.isdir(root):
-        raise NotADirectoryError(f"{root}: not a directory")
-    _sign_frozen_archives(root, key)
-    target = os.path.join(root, MANIFEST_NAME)
-    if os.path.islink(target):  # never write through a link that may lead out of the tree
-        raise _TargetError(f"{target}: is a symlink; a folder's manifest must be a regular file")
-    target = _replaceable_target(target)
-    # Never list a signedimp temp file (this run's, a concurrent signer's, or one a killed run
-    # left): it is gone, or removed by the next run, and the folder would no longer verify.
-    files = {
-        rel: fs
-        for rel, fs in _walk_tree(root)
-        if rel != MANIFEST_NAME and not _is_temp_name(rel.rpartition("/")[2])
-    }
-    stale = _stale_bytecode_files(files)
-    kept = [(rel, fs) for rel, fs in files.items() if rel not in stale]
-    digests = _hash_files([fs for _, fs in kept], _file_sha256)  # two threads
-    hashes = {rel: digest for (rel, _), digest in zip(kept, digests)}
-    previous = _read_file(target) if os.path.isfile(target) else None
-    manifest = sign_manifest(hashes, key, _previous_manifest(previous, target))
-    with _AtomicFile(target, _existing_mode(target, MANIFEST_MODE)) as fh:
-        fh.write(manifest.serialise())
-    _report_left_out(root, stale)
-    return manifest
-
-
-def _stale_bytecode_files(files: dict[str, str]) -> list[str]:
-    """The bytecode files (manifest paths) whose header does not match the source in ``files``."""
-    stale = []
-    for rel, fs in files.items():
-        source = _bytecode_source(rel)
-        if source is None or source not in files:
-            continue
-        src = files[source]
-        with open(fs, "rb") as fh:
-            header = fh.read(_BYTECODE_HEADER)
-        st = os.stat(src)
-        if _is_stale_bytecode(header, int(st.st_mtime), st.st_size, _reader(src)):
-            stale.append(rel)
-    return stale
-
-
-def _reader(path: str) -> Callable[[], bytes]:
-    """Read ``path`` only when asked (hash-based bytecode needs the source's bytes)."""
-    return lambda: _read_file(path)
-
-
-def sign_path(path: PathLike, key: PrivateKey) -> Manifest:
-    """Sign a directory, wheel, or zip/zipapp, chosen by what ``path`` is."""
-    target = os.fspath(path)
-    if os.path.isdir(target):
-        return sign_directory(target, key)
-    if not os.path.exists(target):
-        raise FileNotFoundError(f"{target}: no such file or directory")
-    if not os.path.isfile(target):  # a FIFO would block zipfile's open: never opened
-        raise UnsafeInputError(f"{target}: not a regular file, directory, wheel or zip archive")
-    suffix = os.path.splitext(target)[1].lower()
-    if suffix == ".whl":
-        return sign_wheel(target, key)
-    if suffix in (".zip", ".pyz", ".pyzw") or _is_zipfile(target):
-        return sign_zipfile(target, key)
-    raise ValueError(f"{target}: not a directory, wheel, or zip archive")
-
-
-def _is_zipfile(path: str) -> bool:
-    import zipfile
-
-    return zipfile.is_zipfile(path)
-
-
-_ON_FIRST_USE = {  # heavier tools, imported only when asked for (the build hook needs none of them)
-    "build_zipapp": "._zipapp",
-    "run_zipapp": "._zipapp",
-    "ZipappError": "._zipapp",
+# Where each name lives. Nothing is imported with the package: the build hook needs the key
+# readers and ``sign_wheel`` only, ``signedimp sign`` no audit, ``verify`` no signer.
+_WHERE = {
+    **dict.fromkeys(
+        ("KeyFormatError", "ManifestError", "SignatureMismatch", "UnsafeInputError", "ZipFormatError"),
+        "..errors",
+    ),
+    **dict.fromkeys(("Ed25519Key", "RSAKey", "key_ring", "load_public_key"), "..keys"),
+    **dict.fromkeys(("MANIFEST_NAME", "Manifest", "Signature", "check_path"), "..manifest"),
+    **dict.fromkeys(("sign_wheel", "sign_zipfile"), "._archive_signing"),
+    "verify_path": "._audit",
+    **dict.fromkeys(
+        (
+            "FAILING",
+            "MISSING",
+            "MODIFIED",
+            "OK",
+            "SKIPPED",
+            "UNLISTED",
+            "FileResult",
+            "Problem",
+            "VerifyReport",
+        ),
+        "._audit_report",
+    ),
     "get_bootstrap_code": "._bootstrap",
+    **dict.fromkeys(("sign_directory", "sign_path"), "._directory_signing"),
+    **dict.fromkeys(("KEY_ENV", "PASSPHRASE_ENV", "load_signing_key", "load_verify_keys"), "._key_files"),
+    **dict.fromkeys(("MANIFEST_MODE", "sha256_hex", "sign_manifest"), "._manifest_signing"),
+    "load_private_key": "._signing_key_pem",
+    **dict.fromkeys(("PBKDF2_ITERATIONS", "PrivateKey", "generate_key"), "._signing_keys"),
+    **dict.fromkeys(("ZIP_EPOCH_MAX", "ZIP_EPOCH_MIN"), "._zip_time"),
+    **dict.fromkeys(("ZipappError", "build_zipapp", "run_zipapp"), "._zipapp"),
 }
 
 
-def __getattr__(name: str):
-    module = _ON_FIRST_USE.get(name)
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -69,7 +69,7 @@ def _sign_zip_members(where: str, archive: Archive, key: PrivateKey) -> Manifest
     hashes = _zip_hashes(where, (m for m in archive.files() if m is not old))
     hashes[PREFIX_NAME] = hashlib.sha256(archive.prefix).hexdigest()  # check_names kept it free
     previous = previous_manifest(old.data if old else None, f"{where}!{MANIFEST_NAME}")
-    manifest = sign_manifest(hashes, key, previous)
+    manifest = sign_manifest(hashes, key, previous, checked=True)  # paths: checked_rel, digests: ours
     info = _manifest_info(MANIFEST_NAME, archive, old)
     new = new_entry(info, manifest.serialise())
     if at is None:
@@ -87,19 +87,19 @@ def _kept_in_wheel(name: str) -> bool:
 def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manifest:
     dist_info = find_dist_info(where, archive)
     record, name = f"{dist_info}/RECORD", f"{dist_info}/{MANIFEST_NAME}"
-    check_old_record(where, archive, record)
+    encoded = check_old_record(where, archive, record)
     _drop_stale_bytecode(where, archive)
     at = archive.index(name)
     old = archive.members.pop(at) if at is not None else None
     hashes = _zip_hashes(where, (m for m in archive.files() if m.name != record))
     previous = previous_manifest(old.data if old else None, f"{where}!{name}")
-    manifest = sign_manifest(hashes, key, previous)
+    manifest = sign_manifest(hashes, key, previous, checked=True)  # paths: checked_rel, digests: ours
     record_at = archive.index(record)
     old_record = archive.members[record_at]  # type: ignore[index]
     manifest_info = _manifest_info(name, archive, old)
     new_manifest = new_entry(manifest_info, manifest.serialise())
     members = [*archive.members[:record_at], new_manifest, *archive.members[record_at:]]
-    record_data = build_record(members, record)
+    record_data = build_record(members, record, encoded)
     new_record = new_entry(clone_info(old_record.info), record_data)
     members[record_at + 1] = new_record  # type: ignore[operator]  # record_at was found above
     archive.members[:] = members

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 
 from ..manifest import Manifest, Signature
+
+# Hashing in two threads lives in ``_hash_pool``; these names stay importable from here.
+from ._hash_pool import HASH_THREADS, set_progress
+
+__all__ = ["HASH_THREADS", "hash_files", "set_progress", "sign_manifest", "previous_manifest"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -44,93 +48,64 @@ def file_sha256(path: PathLike) -> str:
     return digest.hexdigest()
 
 
-#: Hashing threads: hashlib and os.read release the GIL, so a second thread uses the second core.
-HASH_THREADS = 2
-#: Whether long hashing jobs report progress on stderr (the CLI turns it on for a terminal).
-_progress = {"enabled": False}
-
-
-def set_progress(enabled: bool) -> None:
-    """Report progress of long hashing jobs on stderr (``signedimp sign``/``verify`` on a TTY)."""
-    _progress["enabled"] = bool(enabled)
-
-
 def hash_files(paths: Iterable[S], hash_one: Callable[[S], T]) -> Iterator[T]:
     """``hash_one`` of every path, in order, computed by ``HASH_THREADS`` threads.
 
-    Results come back in the order of ``paths``; an exception from ``hash_one`` is raised at
-    its place. With progress on, a count goes to stderr as the work advances.
+    An exception from ``hash_one`` is raised (for the first item, in order, that raised one)
+    before any result is returned. With progress on, a count goes to stderr as the work advances.
     """
-    items = list(paths)
-    report = _Progress(len(items)) if _progress["enabled"] and len(items) >= 1000 else None
-    if len(items) < 64 or HASH_THREADS < 2:
-        results: Iterator[T] = map(hash_one, items)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+    from ._hash_pool import map_in_threads
 
-        pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="signedimp-hash")
-        try:
-            results = pool.map(hash_one, items, chunksize=1)
-            for done, result in enumerate(results, 1):
-                if report is not None:
-                    report.update(done)
-                yield result
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            if report is not None:
-                report.close()
-        return
-    for done, result in enumerate(results, 1):
-        if report is not None:
-            report.update(done)
-        yield result
-    if report is not None:
-        report.close()
+    return iter(map_in_threads(hash_one, paths))
 
 
-class _Progress:
-    """``hashed N/TOTAL files`` on one stderr line, redrawn at most every 0.1 s."""
-
-    def __init__(self, total: int) -> None:
-        import time
-
-        self._clock = time.monotonic
-        self._total = total
-        self._next = 0.0
-
-    def update(self, done: int) -> None:
-        now = self._clock()
-        if now >= self._next or done == self._total:
-            self._next = now + 0.1
-            sys.stderr.write(f"\rsignedimp: hashed {done}/{self._total} files")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-def sign_manifest(hashes: Mapping[str, str], key: PrivateKey, previous: Manifest | None = None) -> Manifest:
+def sign_manifest(
+    hashes: Mapping[str, str], key: PrivateKey, previous: Manifest | None = None, *, checked: bool = False
+) -> Manifest:
     """Sign ``hashes``; co-sign ``previous`` when it lists exactly the same files and hashes.
 
     Same hash lines: the previous signature lines stay and this key's line is added (or
     replaced, for re-signing with the same key).  Anything changed: the old signatures no
     longer cover the content, so the result carries only this key's line.
+
+    ``checked``: every path has passed ``check_path`` already (``walk_tree`` checks each one)
+    and every digest is a ``hexdigest()``, so they are not checked a second time (for 20,000
+    files that second check took 50 ms).
     """
-    unsigned = Manifest(hashes)
+    unsigned = _unsigned(hashes) if checked else Manifest(hashes)
     message = unsigned.signed_bytes()
     base = previous if previous is not None and previous.signed_bytes() == message else unsigned
     return base.with_signature(Signature(key.fingerprint, key.sign(message)))
 
 
+def _unsigned(hashes: Mapping[str, str]) -> Manifest:
+    """``Manifest(hashes)`` for paths and digests already known to be valid."""
+    from_valid = getattr(Manifest, "_from_valid", None)
+    if from_valid is None:  # the runtime no longer offers it: check again, as any caller does
+        return Manifest(hashes)
+    return from_valid(dict(sorted(hashes.items())), (), None)
+
+
 def previous_manifest(data: bytes | None, source: str) -> Manifest | None:
-    """The manifest being replaced, for co-signing; an unreadable one is simply replaced."""
+    """The manifest being replaced, for co-signing; an unreadable one is simply replaced.
+
+    The last result is kept: ``signedimp sign`` reads the old manifest once for its report
+    (``current_signers``) and once to co-sign it, and a 20,000-line manifest takes 20 ms to parse.
+    """
     if data is None:
         return None
+    cached = _last_previous.get("entry")
+    if cached is not None and cached[0] == data and cached[1] == source:
+        return cached[2]
     try:
-        return Manifest.parse(data, source=source)
+        manifest: Manifest | None = Manifest.parse(data, source=source)
     except ValueError:
-        return None
+        manifest = None
+    _last_previous["entry"] = (data, source, manifest)
+    return manifest
+
+
+_last_previous: dict[str, tuple[bytes, str, Manifest | None]] = {}
 
 
 def current_signers(path: PathLike) -> list[str]:
@@ -149,9 +124,10 @@ def current_signers(path: PathLike) -> list[str]:
     # vetted the input (a FIFO, a zip bomb or a bad name must be refused by the signer itself).
     target = os.fspath(path)
     data: bytes | None = None
+    source = target  # named as the signer names it: the parse is then shared (previous_manifest)
     try:
         if os.path.isdir(target):
-            manifest_path = os.path.join(target, MANIFEST_NAME)
+            manifest_path = source = os.path.join(target, MANIFEST_NAME)
             if os.path.isfile(manifest_path):
                 data = read_file(manifest_path, MAX_MANIFEST_SIZE, "manifest")
         elif os.path.isfile(target):
@@ -162,10 +138,11 @@ def current_signers(path: PathLike) -> list[str]:
                     not wheel and member.name == MANIFEST_NAME
                 ):
                     data = read_member(target, member, MAX_MANIFEST_SIZE)
+                    source = f"{target}!{member.name}"
                     break
     except (OSError, UnsafeInputError):
         return []
-    manifest = previous_manifest(data, target)
+    manifest = previous_manifest(data, source)
     return [] if manifest is None else [s.fingerprint for s in manifest.signatures]
 
 

@@ -15,7 +15,6 @@ from ..bounded_read import read_file as bounded_read_file
 from ..errors import UnsafeInputError
 from ..limits import MAX_MEMBER_SIZE, MAX_TREE_DEPTH
 from ..manifest import check_path
-from ._audit_report import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
@@ -35,43 +34,52 @@ def walk_tree(root: str, errors: list[str] | None = None) -> Iterator[tuple[str,
     stopping). The walk is iterative: no depth of nesting can exhaust the stack.
     """
     real_root = os.path.realpath(root)
-    # A stack of pending work, in reverse order: files to yield, folders to open.
-    stack: list[tuple] = [("dir", root, (), frozenset({real_root}))]
+    # A stack of pending work, in reverse order: files to yield, folders to open. A folder
+    # carries its real path (for the loop check), built by joining names: realpath (an lstat
+    # per component) is called only for symlinks.
+    stack: list[tuple] = [("dir", root, (), real_root, frozenset({real_root}))]
     while stack:
         item = stack.pop()
         if item[0] == "file":
             yield item[1], item[2]
             continue
-        _, directory, parts, active = item
+        _, directory, parts, real_dir, active = item
         try:
             with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
+                entries = sorted(it, key=_entry_order)
         except OSError as exc:
             _report(UnsafeInputError(f"{_shown(directory)}: cannot be listed: {exc.strerror}"), errors)
             continue
         work = []
         for entry in entries:
             try:
-                work.append(_classify(entry, parts, real_root, active))
+                work.append(_classify(entry, parts, real_root, real_dir, active))
             except UnsafeInputError as exc:
                 _report(exc, errors)
         stack.extend(reversed(work))
 
 
-def _classify(entry: os.DirEntry, parts: tuple[str, ...], real_root: str, active: frozenset[str]) -> tuple:
+def _entry_order(entry: os.DirEntry) -> bytes:
+    """Manifest order: by the UTF-8 bytes of the name."""
+    return entry.name.encode("utf-8", "surrogateescape")
+
+
+def _classify(
+    entry: os.DirEntry, parts: tuple[str, ...], real_root: str, real_dir: str, active: frozenset[str]
+) -> tuple:
     """The work item for one directory entry: a file to list or a folder to open."""
     rel_parts = (*parts, entry.name)
-    if entry.is_symlink():
-        _check_symlink(entry.path, real_root)
+    real = _check_symlink(entry.path, real_root) if entry.is_symlink() else None
     if entry.is_dir(follow_symlinks=True):
         if len(rel_parts) > MAX_TREE_DEPTH:
             raise UnsafeInputError(
                 f"{_shown(entry.path)}: nested more than {MAX_TREE_DEPTH} folders deep (the limit)"
             )
-        real = os.path.realpath(entry.path)
+        if real is None:
+            real = os.path.join(real_dir, entry.name)
         if real in active:
             raise UnsafeInputError(f"{_shown(entry.path)}: symlink loop")
-        return ("dir", entry.path, rel_parts, active | {real})
+        return ("dir", entry.path, rel_parts, real, active | {real})
     if entry.is_file(follow_symlinks=True):
         return ("file", checked_rel("/".join(rel_parts), entry.path), entry.path)
     raise UnsafeInputError(f"{_shown(entry.path)}: {_special_kind(entry)}, not a regular file or directory")
@@ -99,6 +107,8 @@ def _special_kind(entry: os.DirEntry) -> str:
 
 def _shown(path: str) -> str:
     """A path for a message: control characters and undecodable bytes escaped."""
+    from ._audit_report import shown  # only for messages: the wheel signer imports this module
+
     return shown(path)
 
 
@@ -120,12 +130,14 @@ def checked_rel(rel: str, where: str) -> str:
     return rel
 
 
-def _check_symlink(path: str, real_root: str) -> None:
+def _check_symlink(path: str, real_root: str) -> str:
+    """The real path a symlink leads to, when it stays inside the tree and exists."""
     target = os.path.realpath(path)
     if not _is_within(target, real_root):
         raise UnsafeInputError(f"{_shown(path)}: symlink points outside the tree (to {_shown(target)})")
     if not os.path.exists(target):
         raise UnsafeInputError(f"{_shown(path)}: dangling symlink")
+    return target
 
 
 def _is_within(path: str, root: str) -> bool:

@@ -15,7 +15,7 @@ from ..errors import ZipFormatError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from ._zip_rewrite import Archive, Entry
 
@@ -60,8 +60,12 @@ def parse_record(data: bytes) -> list[list[str]]:
     return [row for row in csv.reader(io.StringIO(text)) if row]
 
 
-def check_old_record(where: str, archive: Archive, record: str) -> None:
-    """Refuse to sign a wheel whose RECORD already disagrees with its files."""
+def check_old_record(where: str, archive: Archive, record: str) -> dict[bytes, str]:
+    """Refuse to sign a wheel whose RECORD already disagrees with its files.
+
+    Returns the RECORD form of every digest it compared (digest -> ``sha256=...``), which
+    ``build_record`` then reuses instead of encoding each digest a second time.
+    """
     import csv
 
     digests = {m.name: m.digest for m in archive.files()}
@@ -69,16 +73,21 @@ def check_old_record(where: str, archive: Archive, record: str) -> None:
         rows = parse_record(_member(archive, record).data or b"")
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ZipFormatError(f"{where}: {record} is unreadable: {exc}") from None
+    encoded: dict[bytes, str] = {}
     for row in rows:
         name, digest = row[0], row[1] if len(row) > 1 else ""
         if not digest.startswith("sha256=") or name not in digests:
             continue
-        if digest != record_digest(digests[name]):
+        ours = encoded[digests[name]] = record_digest(digests[name])
+        if digest != ours:
             raise ZipFormatError(f"{where}: {record} does not match {name}: refusing to sign")
+    return encoded
 
 
-def build_record(members: Iterable[Entry], record: str) -> bytes:
-    """RECORD as pip and wheel write it: path,sha256=<urlsafe b64>,size; RECORD itself empty."""
+def build_record(members: Iterable[Entry], record: str, encoded: Mapping[bytes, str] | None = None) -> bytes:
+    """RECORD as pip and wheel write it: path,sha256=<urlsafe b64>,size; RECORD itself empty.
+
+    ``encoded``: RECORD forms of digests already computed (``check_old_record``'s result)."""
     import csv
     import io
 
@@ -90,7 +99,8 @@ def build_record(members: Iterable[Entry], record: str) -> bytes:
         if member.name == record:
             writer.writerow((member.name, "", ""))
         else:
-            writer.writerow((member.name, record_digest(member.digest), member.info.file_size))
+            known = encoded.get(member.digest) if encoded else None
+            writer.writerow((member.name, known or record_digest(member.digest), member.info.file_size))
     return buf.getvalue().encode("utf-8")
 
 

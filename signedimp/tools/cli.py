@@ -10,12 +10,8 @@ names in text output are escaped (``audit_report.shown``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
 
 from ..__about__ import __version__
 from ..errors import (
@@ -27,6 +23,11 @@ from ..errors import (
     ZipFormatError,
 )
 from ..zipdir import PREFIX_NAME
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing, pathlib and json cost start-up time of every command
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
 
 PROG = "signedimp"
 DEFAULT_KEY_FILE = "signedimp-key.pem"
@@ -87,7 +88,7 @@ def _verify_keys(paths: Sequence[str] | None, passphrase_env: str | None = None)
     return keys
 
 
-def _write_new_file(path: Path, data: bytes, mode: int, force: bool) -> None:
+def _write_new_file(path: str, data: bytes, mode: int, force: bool) -> None:
     """Create ``path`` with ``mode`` from the start (a private key is never world-readable)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
     fd = os.open(path, flags, mode)
@@ -102,9 +103,9 @@ def _write_new_file(path: Path, data: bytes, mode: int, force: bool) -> None:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     """Write a new private key (mode 0600) and its public key beside it (``.pub``)."""
-    out = Path(args.output)
-    pub = Path(f"{out}.pub")
-    existing = [str(p) for p in (out, pub) if p.exists()]
+    out = str(args.output)
+    pub = f"{out}.pub"
+    existing = [p for p in (out, pub) if os.path.exists(p)]
     if existing and not args.force:
         raise CommandError(f"{existing[0]} already exists (use --force to overwrite)")
     passphrase = _env_passphrase(args.passphrase_env)
@@ -183,6 +184,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     reports = [_tools().verify_path(path, keys) for path in args.paths]
     ok = all(r.ok for r in reports)
     if args.json:
+        import json
+
         document = {
             "ok": ok,
             "keys": [k.fingerprint for k in keys],
@@ -240,7 +243,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     # Frozen: with the runtime compiled by this Python (used when the app runs on the same one).
     text = bootstrap.get_bootstrap_code(keys, frozen=args.frozen, bytecode=args.frozen)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -324,6 +328,32 @@ def _add_trusted_keys(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_output(
+    parser: argparse.ArgumentParser,
+    metavar: str,
+    help: str | None = None,
+    *,
+    required: bool = False,
+    default: str | None = None,
+) -> None:
+    """``-o/--output FILE``: what the command writes (each command names and explains its file)."""
+    parser.add_argument("-o", "--output", metavar=metavar, required=required, default=default, help=help)
+
+
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: no progress line on stderr (shown only on a terminal anyway)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _add_entry_point(
+    parser: argparse.ArgumentParser, console_script_help: str, main_help: str, *, required: bool = False
+) -> None:
+    """``-c/--console-script NAME`` or ``-m/--main pkg.mod:fn``, one of them (zipapp, launcher)."""
+    which = parser.add_mutually_exclusive_group(required=required)
+    which.add_argument("-c", "--console-script", metavar="CONSOLE_SCRIPT", help=console_script_help)
+    which.add_argument("-m", "--main", metavar="pkg.mod:fn", help=main_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand of DESIGN.md."""
     parser = _Parser(
@@ -342,12 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-t", "--type", choices=("ed25519", "rsa"), default="ed25519", help="key type (default: ed25519)"
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="KEY.pem",
-        default=DEFAULT_KEY_FILE,
-        help=f"private key file to write (default: {DEFAULT_KEY_FILE})",
+    _add_output(
+        p, "KEY.pem", f"private key file to write (default: {DEFAULT_KEY_FILE})", default=DEFAULT_KEY_FILE
     )
     p.add_argument("--bits", type=int, default=None, help="RSA modulus size (default: 3072)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -370,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_signing_key(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_quiet(p)
     p.set_defaults(func=cmd_sign)
 
     p = sub.add_parser(
@@ -382,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_trusted_keys(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_quiet(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
@@ -416,16 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REQUIREMENTS",
         help="install from a requirements file (repeatable)",
     )
-    p.add_argument("-o", "--output", metavar="APP.pyz", required=True)
+    _add_output(p, "APP.pyz", required=True)
     _add_signing_key(p)
-    entry = p.add_mutually_exclusive_group()
-    entry.add_argument(
-        "-c",
-        "--console-script",
-        metavar="CONSOLE_SCRIPT",
-        help="entry point: the console script of that name, from any installed distribution",
+    _add_entry_point(
+        p,
+        "entry point: the console script of that name, from any installed distribution",
+        "entry point: a function",
     )
-    entry.add_argument("-m", "--main", metavar="pkg.mod:fn", help="entry point: a function")
     p.add_argument("-p", "--python", metavar="INTERPRETER", help="shebang interpreter")
     p.add_argument("--compile", action="store_true", help="include bytecode for this Python")
     p.add_argument(
@@ -464,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="for a freezer's runtime hook (PyInstaller) or init script (cx_Freeze)",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of stdout")
+    _add_output(p, "FILE", "write the code to FILE instead of stdout")
     p.set_defaults(func=cmd_bootstrap)
 
     p = sub.add_parser(
@@ -475,14 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
         "point, every import verified. Install it by a trusted path.",
     )
     _add_trusted_keys(p)
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "-c",
-        "--console-script",
-        metavar="CONSOLE_SCRIPT",
-        help="a console script of a distribution in the sealed folders",
+    _add_entry_point(
+        p, "a console script of a distribution in the sealed folders", "the entry point", required=True
     )
-    which.add_argument("-m", "--main", metavar="pkg.mod:fn", help="the entry point")
     p.add_argument("--python", metavar="PYTHON", help="interpreter for the shebang (default: this one)")
     p.add_argument(
         "--path",
@@ -491,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a sealed folder to put on sys.path (the signed site-packages); repeatable",
     )
-    p.add_argument("-o", "--output", metavar="FILE", required=True)
+    _add_output(p, "FILE", required=True)
     p.set_defaults(func=cmd_launcher)
 
     p = sub.add_parser(
@@ -633,6 +651,8 @@ def _fail(message: str, json_errors: bool = False) -> int:
     """A usage error: one line on stderr, and for ``verify --json`` a JSON document on stdout too."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
     if json_errors:
+        import json
+
         print(json.dumps({"ok": False, "error": message, "exit_status": EXIT_USAGE}, indent=2))
     return EXIT_USAGE
 
