@@ -77,8 +77,49 @@ def _kind(mode: int) -> str:
 
 
 def read_file(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> bytes:
-    """The content of the regular file at ``path``, at most ``limit`` bytes (``file_chunks``)."""
-    return b"".join(file_chunks(path, limit, what))
+    """The content of the regular file at ``path``, at most ``limit`` bytes (see ``file_chunks``).
+
+    The runtime reads every module this way, so the usual case is two ``read`` calls: the
+    whole file and one byte more (``fstat`` gave its size), then one byte to see the end
+    (a short read is not always the end). Only a file that grew or came in pieces is read
+    on in chunks, under the same limit.
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
+    try:
+        size = _regular_size(fd, path, limit, what)
+        pieces = []
+        total = 0
+        if size < READ_CHUNK:
+            data = os.read(fd, size + 1)
+            if len(data) == size:
+                end = os.read(fd, 1)
+                if not end:
+                    return data
+                data += end
+            pieces.append(data)
+            total = len(data)
+        while True:
+            if total > limit:
+                raise UnsafeInputError(
+                    f"{path}: grew over the limit of {limit} bytes for a {what} while being read"
+                )
+            piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))
+            if not piece:
+                return b"".join(pieces)
+            total += len(piece)
+            pieces.append(piece)
+    finally:
+        os.close(fd)
+
+
+def _regular_size(fd: int, path: str, limit: int, what: str) -> int:
+    """The size of the open file ``fd``; UnsafeInputError unless a regular file within ``limit``."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeInputError(f"{path}: {_kind(info.st_mode)}, not a regular file")
+    if info.st_size > limit:
+        raise UnsafeInputError(f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}")
+    return info.st_size
 
 
 def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> Iterator[bytes]:
@@ -90,13 +131,7 @@ def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> 
     """
     fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UnsafeInputError(f"{path}: {_kind(info.st_mode)}, not a regular file")
-        if info.st_size > limit:
-            raise UnsafeInputError(
-                f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}"
-            )
+        _regular_size(fd, path, limit, what)
         total = 0
         while True:  # read(n) allocates n bytes up front: never ask for more than a chunk
             piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))

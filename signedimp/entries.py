@@ -64,13 +64,19 @@ class DirectoryEntry:
         self.path = path
         self.real = os.path.realpath(path)
         self.error: str | None = None
+        # POSIX: "/" is the separator, so a manifest path is a file path below real as it is.
+        self._below = None if os.sep != "/" else self.real.rstrip("/") + "/"
 
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
 
     def file(self, rel: str) -> str:
         """Where ``rel`` is read from: below the resolved folder."""
-        return os.path.join(self.real, *rel.split("/")) if rel else self.real
+        if not rel:
+            return self.real
+        if self._below is not None:
+            return self._below + rel
+        return os.path.join(self.real, *rel.split("/"))
 
     def read(self, rel: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
         """The file's bytes; UnsafeInputError for a special file or one over ``limit``."""
