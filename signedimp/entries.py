@@ -175,11 +175,14 @@ class ZipArchive:
             return
         self.prefix_size = prefix_size(members)
         self.members = {m.name: m for m in members if not m.name.endswith("/")}
-        dirs = {m.name.rstrip("/") for m in members if m.name.endswith("/")}
+        dirs: set[str] = set()
         for name in self.members:
-            parts = name.split("/")
-            for i in range(1, len(parts)):
-                dirs.add("/".join(parts[:i]))
+            # Each folder once: climb until a folder already seen (its parents are in too).
+            head = name.rpartition("/")[0]
+            while head and head not in dirs:
+                dirs.add(head)
+                head = head.rpartition("/")[0]
+        dirs.update(m.name.rstrip("/") for m in members if m.name.endswith("/"))
         self.names = frozenset(self.members)
         self.dirs = frozenset(dirs)
 
