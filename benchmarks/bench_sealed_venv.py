@@ -7,7 +7,13 @@ folder first on ``sys.path``; "verified" first imports signedimp and installs a
 ``SignedImportManager`` pinned to the sealing key. CPU time of the child (user + system, from
 ``os.wait4``), medians of alternating runs, so other load on the machine matters less.
 
-    python benchmarks/bench_sealed_venv.py [--runs 15]
+    python benchmarks/bench_sealed_venv.py [--runs 15] [--instructions]
+
+``--instructions`` counts the instructions of one child per case instead (``valgrind
+--tool=callgrind``, with a fixed ``PYTHONHASHSEED``): the same from run to run to 0.1 %,
+whatever else the machine does, so it shows what a change saves where CPU times on a shared
+machine drift by 10 % or more. Valgrind does not emulate the SHA extensions, so SHA-256
+weighs several times more there (about 28 instructions a byte) than on a CPU that has them.
 """
 
 from __future__ import annotations
@@ -95,10 +101,32 @@ def cpu_ms(code: str) -> float:
     return (usage.ru_utime + usage.ru_stime) * 1000
 
 
+def instructions(code: str) -> int:
+    """Instructions one child executes (callgrind's ``Collected``), start-up included."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-I", "-c", code],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    found = [line for line in proc.stderr.splitlines() if "Collected :" in line]
+    if proc.returncode != 0 or not found:
+        raise SystemExit(f"benchmark child failed under valgrind: {proc.stderr[-2000:]}")
+    return int(found[-1].rsplit(":", 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under valgrind (one run per case)"
+    )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind on PATH")
     cached = prepare()
     # signedimp's own bytecode, as an installed copy has it (PYTHONDONTWRITEBYTECODE is set here).
     subprocess.run(
@@ -116,9 +144,12 @@ def main() -> None:
             [*cli, "sign", str(site), "--key", str(key), "-q"], check=True, stdout=subprocess.DEVNULL
         )
         lines = (site / "signedimp-manifest.txt").read_text().count("\n")
-        print(
-            f"sealed {site.name}: {lines}-line root manifest; CPU ms, medians of {args.runs} alternating runs"
-        )
+        if args.instructions:
+            print(f"sealed {site.name}: {lines}-line root manifest; millions of instructions (callgrind)")
+        else:
+            print(
+                f"sealed {site.name}: {lines}-line root manifest; CPU ms, medians of {args.runs} alternating runs"
+            )
         print("| case | unverified | verified | ratio |")
         print("| --- | ---: | ---: | ---: |")
         for name, body in CASES.items():
@@ -127,6 +158,10 @@ def main() -> None:
                 + body.format(site=str(site))
                 for verified in (False, True)
             }
+            if args.instructions:
+                plain, checked = (instructions(codes[verified]) / 1e6 for verified in (False, True))
+                print(f"| {name} | {plain:.1f} | {checked:.1f} | {checked / plain:.3f}x |", flush=True)
+                continue
             runs: dict[bool, list[float]] = {False: [], True: []}
             for _ in range(args.runs):
                 for verified, code in codes.items():

@@ -77,8 +77,49 @@ def _kind(mode: int) -> str:
 
 
 def read_file(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> bytes:
-    """The content of the regular file at ``path``, at most ``limit`` bytes (``file_chunks``)."""
-    return b"".join(file_chunks(path, limit, what))
+    """The content of the regular file at ``path``, at most ``limit`` bytes (see ``file_chunks``).
+
+    The runtime reads every module this way, so the usual case is two ``read`` calls: the
+    whole file and one byte more (``fstat`` gave its size), then one byte to see the end
+    (a short read is not always the end). Only a file that grew or came in pieces is read
+    on in chunks, under the same limit.
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
+    try:
+        size = _regular_size(fd, path, limit, what)
+        pieces = []
+        total = 0
+        if size < READ_CHUNK:
+            data = os.read(fd, size + 1)
+            if len(data) == size:
+                end = os.read(fd, 1)
+                if not end:
+                    return data
+                data += end
+            pieces.append(data)
+            total = len(data)
+        while True:
+            if total > limit:
+                raise UnsafeInputError(
+                    f"{path}: grew over the limit of {limit} bytes for a {what} while being read"
+                )
+            piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))
+            if not piece:
+                return b"".join(pieces)
+            total += len(piece)
+            pieces.append(piece)
+    finally:
+        os.close(fd)
+
+
+def _regular_size(fd: int, path: str, limit: int, what: str) -> int:
+    """The size of the open file ``fd``; UnsafeInputError unless a regular file within ``limit``."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeInputError(f"{path}: {_kind(info.st_mode)}, not a regular file")
+    if info.st_size > limit:
+        raise UnsafeInputError(f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}")
+    return info.st_size
 
 
 def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> Iterator[bytes]:
@@ -90,13 +131,7 @@ def file_chunks(path: str, limit: int = MAX_MEMBER_SIZE, what: str = "file") -> 
     """
     fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UnsafeInputError(f"{path}: {_kind(info.st_mode)}, not a regular file")
-        if info.st_size > limit:
-            raise UnsafeInputError(
-                f"{path}: {info.st_size} bytes, over the limit of {limit} bytes for a {what}"
-            )
+        _regular_size(fd, path, limit, what)
         total = 0
         while True:  # read(n) allocates n bytes up front: never ask for more than a chunk
             piece = os.read(fd, min(READ_CHUNK, limit + 1 - total))
@@ -219,5 +254,59 @@ def read_member(
 ) -> bytes:
     """The whole content of ``member`` of the zip file ``archive``, checked (see above)."""
     check_member(where or archive, member, limit)
+    if _pread is not None and member.compress_size <= READ_CHUNK and member.file_size < READ_CHUNK:
+        content = _read_small_member(archive, member)
+        if content is not None:
+            return content
+    # Large members, and every member that is not perfectly well formed: the stepwise reader,
+    # which also says exactly what is wrong.
     with open_archive(archive) as stream:
         return b"".join(member_chunks(stream, member, where or archive, limit))
+
+
+_pread = getattr(os, "pread", None)
+#: Bytes read beyond the name for the local header's extra field (zipfile writes none, or
+#: a ZIP64 one of 20): header, name, extra field and data then come in one ``pread``.
+_EXTRA_ROOM = 64
+
+
+def _read_small_member(archive: str, member: ZipMember) -> bytes | None:
+    """A member of at most ``READ_CHUNK`` bytes either way, read with one ``pread`` and
+    inflated with one call bounded by its declared size (modules: every import from a zip).
+
+    None when anything is unusual (a local header that differs, a long extra field, a short
+    file, a deflate stream that does not end exactly at the member's end, a size or CRC-32
+    that does not match): the caller then reads it step by step, which names the fault.
+    """
+    fd = os.open(archive, os.O_RDONLY | _NONBLOCK | _BINARY | _CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        name_end = _LOCAL.size + len(member.raw_name)
+        block = _pread(fd, name_end + _EXTRA_ROOM + member.compress_size, member.header_offset)  # type: ignore[misc]  # not None here
+    finally:
+        os.close(fd)
+    if len(block) < name_end:
+        return None
+    fields = _LOCAL.unpack_from(block)
+    if fields[0] != _LOCAL_SIGNATURE or fields[9] != len(member.raw_name):
+        return None
+    if block[_LOCAL.size : name_end] != member.raw_name:
+        return None
+    start = name_end + fields[10]
+    end = start + member.compress_size
+    if end > len(block):
+        return None
+    if member.compress_type == STORED:
+        content = block[start:end]
+    else:
+        inflater = zlib.decompressobj(-15)
+        try:
+            content = inflater.decompress(memoryview(block)[start:end], member.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+            return None
+    if len(content) != member.file_size or binascii.crc32(content) != member.crc:
+        return None
+    return content

@@ -64,13 +64,19 @@ class DirectoryEntry:
         self.path = path
         self.real = os.path.realpath(path)
         self.error: str | None = None
+        # POSIX: "/" is the separator, so a manifest path is a file path below real as it is.
+        self._below = None if os.sep != "/" else self.real.rstrip("/") + "/"
 
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
 
     def file(self, rel: str) -> str:
         """Where ``rel`` is read from: below the resolved folder."""
-        return os.path.join(self.real, *rel.split("/")) if rel else self.real
+        if not rel:
+            return self.real
+        if self._below is not None:
+            return self._below + rel
+        return os.path.join(self.real, *rel.split("/"))
 
     def read(self, rel: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
         """The file's bytes; UnsafeInputError for a special file or one over ``limit``."""
@@ -169,11 +175,14 @@ class ZipArchive:
             return
         self.prefix_size = prefix_size(members)
         self.members = {m.name: m for m in members if not m.name.endswith("/")}
-        dirs = {m.name.rstrip("/") for m in members if m.name.endswith("/")}
+        dirs: set[str] = set()
         for name in self.members:
-            parts = name.split("/")
-            for i in range(1, len(parts)):
-                dirs.add("/".join(parts[:i]))
+            # Each folder once: climb until a folder already seen (its parents are in too).
+            head = name.rpartition("/")[0]
+            while head and head not in dirs:
+                dirs.add(head)
+                head = head.rpartition("/")[0]
+        dirs.update(m.name.rstrip("/") for m in members if m.name.endswith("/"))
         self.names = frozenset(self.members)
         self.dirs = frozenset(dirs)
 

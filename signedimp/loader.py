@@ -110,12 +110,21 @@ class VerifyingLoader:
                     path=self.origin,
                 )
             return mark_verified(code)
-        entry = self.root.entry
+        root = self.root
+        entry = root.entry
         for candidate in entry.bytecode_candidates(self.rel):
-            if self.root.is_listed(candidate) and entry.is_file(candidate):
-                code = code_from_bytecode(self.root.read_verified(candidate, self.name), self.origin)
+            if root.is_listed(candidate):
+                # Read at once (no stat before): only when that fails is it asked whether the
+                # listed bytecode is simply gone (a cleaned __pycache__: the source is used).
+                try:
+                    data = root.read_verified(candidate, self.name)
+                except ImportError:
+                    if entry.is_file(candidate):
+                        raise
+                    continue
+                code = code_from_bytecode(data, self.origin)
                 if code is not None:
-                    if not hasattr(self.root.entry, "archive"):
+                    if not hasattr(entry, "archive"):
                         # A folder: name the source as SourceFileLoader does (pip compiles in a
                         # staging folder); zips keep the compiled-in name, as zipimport does.
                         _imp._fix_co_filename(code, self.origin)  # type: ignore[attr-defined]

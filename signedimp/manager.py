@@ -189,15 +189,20 @@ class SignedImportManager:
         if fullname in _OWN_DEFERRED:  # the verifier's own modules, run on first use
             return submodules.find_spec(fullname)
         self._missed = None
-        finders = list(sys.meta_path)
-        for index, finder in enumerate(finders):
-            if finder is self:
-                finders = finders[index + 1 :]
-                break
+        finders = sys.meta_path
+        if finders and finders[0] is self:  # where install() puts it: no search for itself
+            finders = finders[1:]
+        else:
+            finders = list(finders)
+            for index, finder in enumerate(finders):
+                if finder is self:
+                    finders = finders[index + 1 :]
+                    break
         for finder in finders:
-            if _is_manager(finder):
+            cls = type(finder)
+            if getattr(cls, "_signedimp_manager", False) is True:
                 continue
-            if _is_vetted(finder):
+            if getattr(cls, "_signedimp_vetted", False) is True:
                 finder = finder._finder  # type: ignore[attr-defined]
             find = getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find is not None else _ask_legacy(finder, fullname, path)
@@ -248,7 +253,22 @@ class SignedImportManager:
         found, as if those folders were not there.
         """
         loader = spec.loader
-        if isinstance(loader, (VerifyingLoader, NamespaceLoader)) or loader in _PASS_THROUGH_LOADERS:
+        kind = _STOCK_KINDS.get(type(loader))
+        if kind is not None:
+            # The usual answer of PathFinder: a stock file loader (checked first, by its exact type).
+            origin = spec.origin
+            if origin and origin != "built-in" and origin != "frozen":
+                if self._trust.is_trusted(origin):
+                    return self._vet_trusted(spec, origin)
+                spec.loader = self.make_loader(  # type: ignore[assignment]
+                    spec.name, origin, kind, spec.submodule_search_locations is not None
+                )
+                return spec
+        if (
+            isinstance(loader, (VerifyingLoader, NamespaceLoader))
+            or loader is BuiltinImporter
+            or loader is FrozenImporter
+        ):
             return spec
         if loader is None and spec.origin is None and spec.submodule_search_locations is not None:
             # A namespace package (PathFinder leaves its loader to importlib): no code, but its
@@ -264,24 +284,7 @@ class SignedImportManager:
         if loader is None or spec.origin in ("built-in", "frozen"):
             return spec
         if self._trusted(spec):
-            origin: str = spec.origin  # type: ignore[assignment]  # a trusted spec has a file
-            real = self._trust.resolve(origin)
-            if real != os.path.normcase(origin):
-                # Trusted as what it resolves to (a symlink into the standard library): load
-                # it from there, so that swapping the link afterwards changes nothing.
-                spec = _at_resolved_path(spec, real)
-            # Without sys.pycache_prefix the bytecode cache is the trusted folder's own __pycache__;
-            # only with a prefix can it lie elsewhere (checked only then: this runs for every
-            # standard-library import).
-            loader = spec.loader
-            if (
-                sys.pycache_prefix
-                and isinstance(loader, SourceFileLoader)
-                and spec.cached
-                and not self._trust.is_trusted(spec.cached)
-            ):
-                spec.loader = TrustedSourceLoader(loader.name, loader.path)
-            return spec
+            return self._vet_trusted(spec, spec.origin)  # type: ignore[arg-type]  # a trusted spec has a file
         kind = next((kind for cls, kind in _KINDS if isinstance(loader, cls)), None)
         if kind is None:
             if not spec.has_location and not isinstance(loader, zipimport.zipimporter):
@@ -292,6 +295,26 @@ class SignedImportManager:
         spec.loader = self.make_loader(  # type: ignore[assignment]
             spec.name, spec.origin or "", kind, spec.submodule_search_locations is not None
         )
+        return spec
+
+    def _vet_trusted(self, spec: ModuleSpec, origin: str) -> ModuleSpec:
+        """A trusted spec, at its resolved path and, with a bytecode cache elsewhere, compiled."""
+        real = self._trust.resolve(origin)
+        if real != origin and real != os.path.normcase(origin):
+            # Trusted as what it resolves to (a symlink into the standard library): load
+            # it from there, so that swapping the link afterwards changes nothing.
+            spec = _at_resolved_path(spec, real)
+        # Without sys.pycache_prefix the bytecode cache is the trusted folder's own __pycache__;
+        # only with a prefix can it lie elsewhere (checked only then: this runs for every
+        # standard-library import).
+        if sys.pycache_prefix:
+            loader = spec.loader
+            if (
+                isinstance(loader, SourceFileLoader)
+                and spec.cached
+                and not self._trust.is_trusted(spec.cached)
+            ):
+                spec.loader = TrustedSourceLoader(loader.name, loader.path)
         return spec
 
     def _trusted(self, spec: ModuleSpec) -> bool:
@@ -424,6 +447,12 @@ class SignedImportManager:
 
 
 _STOCK_FILE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
+#: The stock file loaders by exact type (a subclass may read differently: it takes the long way).
+_STOCK_KINDS: dict[type, str] = {
+    SourceFileLoader: SOURCE,
+    SourcelessFileLoader: BYTECODE,
+    ExtensionFileLoader: EXTENSION,
+}
 
 
 def _at_resolved_path(spec: ModuleSpec, real: str) -> ModuleSpec:

@@ -111,6 +111,14 @@ def _verified_distribution_class():
                 return pathlib.Path(self._root.entry.display(str(path)))
 
             @property
+            def _path(self):
+                """The metadata folder, as ``PathDistribution`` has it: tools such as pip take
+                name and version from its name (reading nothing) and would otherwise parse
+                ``METADATA`` with the ``email`` package again and again (pip list: 7 times each).
+                Only where the folder is; its files are still read through ``read_text``."""
+                return pathlib.Path(self._root.entry.display(self._folder))
+
+            @property
             def _normalized_name(self):
                 return _normalise(self._folder.rpartition(".")[0].partition("-")[0])
 

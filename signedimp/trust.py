@@ -86,11 +86,43 @@ class TrustPolicy:
 
     A path that reaches an install folder (``site-packages``) below the trusted root is not
     trusted, unless the trusted root itself is inside such a folder (the caller named it).
+
+    Every import asks this (the manager for each spec, the guard for each code object run),
+    so the answer is cached per folder as given: its resolved form and whether what lies
+    directly in it is trusted. A file is then one ``rpartition``, one dictionary lookup and one
+    set lookup, with no system call; the folder is resolved (``realpath``: an ``lstat`` per
+    component) once.
     """
 
     def __init__(self, trusted_paths) -> None:
         self.trusted = tuple(dict.fromkeys(_resolve(os.fspath(p)) for p in trusted_paths))
-        self._prefixes: dict[str, str] = {}  # folder as given -> resolved folder + separator
+        self._roots = frozenset(self.trusted)
+        # folder as given -> (resolved folder + separator, whether its entries are trusted)
+        self._folders: dict[str, tuple[str, bool]] = {}
+
+    def _folder(self, head: str) -> tuple[str, bool]:
+        """The cached (resolved prefix, entries trusted) of the absolute folder ``head``."""
+        found = self._folders.get(head)
+        if found is None:
+            prefix = _resolve(head)
+            found = (prefix if prefix.endswith(_SEP) else prefix + _SEP, self._below_root(prefix))
+            if len(self._folders) >= _CACHE_LIMIT:
+                self._folders.clear()
+            self._folders[head] = found
+        return found
+
+    def _below_root(self, folder: str) -> bool:
+        """Whether an entry of the resolved ``folder`` (not an install folder itself) is
+        trusted: ``folder`` is a trusted root, or below one with no install folder between."""
+        for root in self.trusted:
+            if folder == root:
+                return True
+            prefix = root.rstrip(_SEP) + _SEP
+            if folder.startswith(prefix) and not INSTALL_FOLDERS.intersection(
+                folder[len(prefix) :].split(_SEP)
+            ):
+                return True
+        return False
 
     def resolve(self, path: str) -> str:
         """``path`` with every symlink and ``..`` resolved (``os.path.realpath``), normcased.
@@ -101,39 +133,43 @@ class TrustPolicy:
         """
         head, _, tail = path.rpartition(_SEP)
         if _SIMPLE_SEP and head and tail and tail != os.curdir and tail != os.pardir:
-            prefix = self._prefixes.get(head)
-            if prefix is not None:
-                return prefix + tail
+            found = self._folders.get(head)
+            if found is not None:
+                return found[0] + tail
         else:
             head, tail = os.path.split(path)
             if not tail or tail == os.curdir or tail == os.pardir:
                 return _resolve(path)
         if not os.path.isabs(head):
             return _resolve(path)
-        prefix = self._prefixes.get(head)
-        if prefix is None:
-            prefix = _resolve(head)
-            if not prefix.endswith(_SEP):
-                prefix += _SEP
-            if len(self._prefixes) >= _CACHE_LIMIT:
-                self._prefixes.clear()
-            self._prefixes[head] = prefix
-        return prefix + os.path.normcase(tail)
+        return self._folder(head)[0] + os.path.normcase(tail)
 
     def invalidate_caches(self) -> None:
         """Forget resolved folders (``importlib.invalidate_caches()``: links may have changed)."""
-        self._prefixes.clear()
+        self._folders.clear()
 
     def is_trusted(self, path: str | None) -> bool:
         if not path or not self.trusted:
             return False
-        path = self.resolve(path)
+        head, _, tail = path.rpartition(_SEP)
+        if _SIMPLE_SEP and head and tail and tail != os.curdir and tail != os.pardir:
+            # The usual case, a file in an absolute folder seen before: no string building.
+            found = self._folders.get(head)
+            if found is None and os.path.isabs(head):
+                found = self._folder(head)
+            if found is not None:
+                if found[1] and tail not in INSTALL_FOLDERS:
+                    return True
+                return (found[0] + tail) in self._roots  # the path names a trusted root itself
+        return self._is_trusted_resolved(self.resolve(path))
+
+    def _is_trusted_resolved(self, path: str) -> bool:
         for root in self.trusted:
             if path == root:
                 return True
-            prefix = root.rstrip(os.sep) + os.sep
+            prefix = root.rstrip(_SEP) + _SEP
             if path.startswith(prefix):
-                below = path[len(prefix) :].split(os.sep)
+                below = path[len(prefix) :].split(_SEP)
                 if not INSTALL_FOLDERS.intersection(below):
                     return True
         return False

@@ -41,6 +41,7 @@ OUT["spoof"] = attempt(lambda: md.version("spoof"))
 OUT["plugins"] = attempt(lambda: sorted(ep.value for ep in md.entry_points(group="app.plugins")))
 OUT["names"] = attempt(lambda: sorted(d.metadata["Name"] for d in md.distributions()))
 OUT["requires"] = attempt(lambda: md.requires("good"))
+OUT["info_dir"] = attempt(lambda: str(getattr(md.distribution("good"), "_path", None)))
 print("RESULT:" + repr(OUT))
 """
 
@@ -98,6 +99,14 @@ def test_unsigned_distributions_are_not_seen(layout):
     assert out["plugins"] == ["good_plugin"]
     assert "spoof" not in out["names"] and out["names"].count("good") == 1
     assert out["requires"] == ["six"]
+
+
+def test_verified_distributions_name_their_metadata_folder(layout):
+    """``_path``, as ``PathDistribution`` has it: pip reads name and version from the folder's
+    name and, without it, parses every ``METADATA`` with the ``email`` package seven times."""
+    out = run(layout, manager=True, paths=[layout["signed"], layout["unsigned"]])
+    assert out["info_dir"] == str(layout["signed"] / "good-1.0.dist-info")
+    assert run(layout, manager=False, paths=[layout["signed"]])["info_dir"] == out["info_dir"]
 
 
 def test_added_and_modified_files_in_a_signed_distribution(layout):
