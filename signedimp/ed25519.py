@@ -28,8 +28,6 @@ as OpenSSL and Go's crypto/ed25519 do. The table for ``-A`` is cached per public
 
 from __future__ import annotations
 
-import hashlib
-
 from .ed25519_base import BASE_MULTIPLES, SQRT_M1, D
 
 __all__ = ["verify", "public_key_problem"]
@@ -301,6 +299,8 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
     if a_table is None:
         return False
     r = signature[:32]
+    import hashlib  # here: reading a key (load_public_key checks its point) needs no OpenSSL
+
     k = int.from_bytes(hashlib.sha512(r + public + message).digest(), "little") % L
     X, Y, Z = _combined(s, k, a_table)
     zi = pow(Z, -1, P)
