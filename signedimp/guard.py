@@ -43,6 +43,7 @@ __all__ = [
     "run_verified",
     "is_module_file",
     "trust_own_file",
+    "forget_decisions",
 ]
 
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
@@ -121,6 +122,12 @@ def mark_verified(code):
 
     _produced.setdefault(filename, []).append(_weakref.ref(code, forget))
     return code
+
+
+def forget_decisions() -> None:
+    """Forget which file names were trusted (``invalidate_caches``: a link may point elsewhere)."""
+    with _lock:
+        _trusted_names.clear()
 
 
 def trust_own_file(path: str) -> None:

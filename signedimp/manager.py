@@ -32,6 +32,7 @@ from . import submodules
 from .errors import IntegrityCheckFailed, IntegrityCheckMissing
 from .guard import activate as activate_guard
 from .guard import deactivate as deactivate_guard
+from .guard import forget_decisions as forget_guard_decisions
 from .keys import key_ring
 from .loader import BYTECODE, EXTENSION, SOURCE, NamespaceLoader, TrustedSourceLoader, VerifyingLoader
 from .trust import TrustPolicy, default_trusted_paths
@@ -243,6 +244,7 @@ class SignedImportManager:
             self._archives.clear()
             self._broken.clear()
             self._trust.invalidate_caches()
+            forget_guard_decisions()
 
     # -- vetting -----------------------------------------------------------------------------
 

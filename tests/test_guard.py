@@ -563,3 +563,36 @@ print(sorted(values) == list(range(60)), errors)
     proc = run_python(code, str(PROJECT_ROOT), str(pub), str(app), env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True []"
+
+
+def test_invalidate_caches_makes_the_guard_decide_again(tmp_path):
+    """A trusted folder reached through a link: once the link points at an untrusted folder
+    and ``importlib.invalidate_caches()`` ran, code loaded by path through it is refused."""
+    trusted, untrusted = tmp_path / "trusted", tmp_path / "untrusted"
+    canary = tmp_path / "canary"
+    write_tree(trusted, {"mod.py": "VALUE = 'trusted'\n"})
+    write_tree(untrusted, {"mod.py": f"open({str(canary)!r}, 'w').close()\nVALUE = 'untrusted'\n"})
+    link = tmp_path / "link"
+    link.symlink_to(trusted)
+    code = f"""
+import importlib, os, runpy, sys
+sys.path.insert(0, {str(PROJECT_ROOT)!r})
+import signedimp
+del sys.path[0]
+trusted_paths = [{str(trusted)!r}, *signedimp.trust.default_trusted_paths()]
+manager = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))], trusted_paths=trusted_paths)
+manager.install()
+print(runpy.run_path({str(link / "mod.py")!r})["VALUE"])
+os.remove({str(link)!r})
+os.symlink({str(untrusted)!r}, {str(link)!r})
+importlib.invalidate_caches()
+try:
+    runpy.run_path({str(link / "mod.py")!r})
+except ImportError as exc:
+    print(type(exc).__name__)
+manager.uninstall()
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["trusted", "IntegrityCheckMissing"]
+    assert not canary.exists()
