@@ -172,6 +172,8 @@ def _zip64_values(extra: bytes) -> list[int] | None:
 
 def strip_zip64_extra(extra: bytes) -> bytes:
     """Extra fields minus ZIP64 ones: those are written anew, for the new offsets."""
+    if not extra:  # most members
+        return b""
     out = bytearray()
     for field_id, data in _extra_fields(extra):
         if field_id != _ZIP64_EXTRA:

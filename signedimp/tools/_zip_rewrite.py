@@ -54,7 +54,7 @@ class Entry:
     manifest); every other member is hashed and then copied without being kept.
     """
 
-    __slots__ = ("info", "name", "name_bytes", "local", "source", "start", "digest", "data")
+    __slots__ = ("info", "name", "name_bytes", "local", "source", "start", "digest", "data", "directory")
 
     def __init__(
         self,
@@ -74,9 +74,10 @@ class Entry:
         self.start = start
         self.digest = digest
         self.data = data
+        self.directory = self.name.endswith("/")  # asked for several times per member
 
     def is_dir(self) -> bool:
-        return self.name.endswith("/")
+        return self.directory
 
 
 class Archive:
@@ -90,7 +91,7 @@ class Archive:
         self.comment = comment
 
     def files(self) -> Iterator[Entry]:
-        return (m for m in self.members if not m.is_dir())
+        return (m for m in self.members if not m.directory)
 
     def index(self, name: str) -> int | None:
         for i, member in enumerate(self.members):
@@ -279,5 +280,8 @@ def _write_zip(out: BinaryIO, archive: Archive) -> None:
 
 def _copy_data(out: BinaryIO, entry: Entry) -> None:
     end = entry.start + entry.info.compress_size
+    if end - entry.start <= CHUNK:  # most members: one slice
+        out.write(entry.source[entry.start : end])
+        return
     for position in range(entry.start, end, CHUNK):
         out.write(entry.source[position : min(end, position + CHUNK)])
