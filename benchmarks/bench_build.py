@@ -368,8 +368,11 @@ which inflating and hashing is about 12 ms), and pycryptodome's import (about 26
 importtime`): its C modules are loaded through `Crypto.Util._raw_api`, which imports
 `ctypes` and `ctypes.util` and through it `subprocess`, `platform` and `locale` (about 12 ms),
 and `Crypto.Util._cpu_features` (about 5 ms of its own); none of that can be skipped without
-patching pycryptodome. The wall times swing with the load of the shared machine (see the load
-average): the CPU ratio is the figure to read."""
+patching pycryptodome. Measured in the same turns, the hook as it was (the `--before` row) is
+within the run-to-run spread of the new one: the few milliseconds taken off `sign_wheel()` are
+smaller than that spread, and the step from the previous table (1.15x CPU, at a load average
+of 8.2) to this one owes more to a quieter machine than to this round. The wall times swing
+with the load of the shared machine (see the load average): the CPU ratio is the figure to read."""
 
 
 def main(argv: list[str] | None = None) -> int:
