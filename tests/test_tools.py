@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from signedimp import tools
+from signedimp import tools, zipdir
 from signedimp.errors import KeyFormatError, SignatureMismatch, ZipFormatError
 from signedimp.keys import Ed25519Key, RSAKey, load_public_key
 from signedimp.manifest import MANIFEST_NAME, Manifest, Signature
@@ -1284,4 +1284,32 @@ def test_a_unicode_path_extra_field_for_another_name_is_signed_and_kept(tmp_path
     sign_zipfile(path, ed_key)
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("a.py").extra == member.extra
+    assert verify_path(path, ed_key.public_key).ok
+
+
+def test_signing_keeps_each_central_record_but_its_offset(tmp_path, ed_key):
+    """The directory is read with the runtime's reader alone: every field of a copied member's
+    central record (versions, system, attributes, extra field, comment) is written back as read."""
+    unix = info("pkg/\u00e9t\u00e9.py", comment=b"a member comment")
+    dos = info("data.bin", compress=zipfile.ZIP_STORED)
+    dos.create_system, dos.internal_attr, dos.external_attr = 0, 1, 0x20
+    dos.extra = struct.pack("<2H", 0xCAFE, 4) + b"abcd"
+    path = make_zip(
+        tmp_path / "f.zip",
+        [(unix, b"X = 1\n"), (dos, b"\x00\x01" * 50)],
+        prefix=b"#!/usr/bin/env python3\n",
+        comment=b"archive comment",
+    )
+
+    def records(central):
+        offset = 16  # the local header offset, the only field that moves
+        return [(f[:offset], f[offset + 1 :], e, c) for f, e, c in central.records]
+
+    before = zipdir.read_zip_central(path)
+    sign_zipfile(path, ed_key)
+    after = zipdir.read_zip_central(path)
+    assert records(after)[:2] == records(before)
+    assert [m.raw_name for m in after.members[:2]] == [m.raw_name for m in before.members]
+    assert after.comment == b"archive comment"
+    assert after.members[2].name == MANIFEST_NAME
     assert verify_path(path, ed_key.public_key).ok
