@@ -19,7 +19,9 @@ from .limits import MAX_CENTRAL_DIRECTORY_SIZE, MAX_ZIP_ENTRIES
 __all__ = [
     "PREFIX_NAME",
     "ZipMember",
+    "ZipCentral",
     "read_zip_directory",
+    "read_zip_central",
     "read_zip_names",
     "open_archive",
     "prefix_size",
@@ -61,6 +63,8 @@ _ZIP64_END_REST = _ZIP64_END.size - 12
 # date, CRC-32, compressed and uncompressed size, name / extra / comment lengths, disk start,
 # internal and external attributes, offset of the local header.
 _CENTRAL = struct.Struct("<4s6H3I5H2I")
+#: The layout of the raw fields in ``ZipCentral.records`` (for readers of those fields).
+CENTRAL_RECORD = _CENTRAL
 _CENTRAL_SIGNATURE = b"PK\x01\x02"
 _LOCAL_HEADER_SIZE = 30
 
@@ -157,7 +161,44 @@ def read_zip_names(archive: str | os.PathLike) -> list[str]:
 
 def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
     """The central directory entries of ``archive``, in order; see ``read_zip_names``."""
-    path = os.fspath(archive)
+    return _read_directory(os.fspath(archive), None).members
+
+
+class ZipCentral:
+    """The whole central directory of an archive, as ``read_zip_central`` read and checked it.
+
+    ``members`` is what ``read_zip_directory`` returns; ``records`` holds, for each member, the
+    raw central record fields (``CENTRAL_RECORD`` unpacked), its extra field and its comment;
+    ``directory_start`` is where the central directory starts in the file (prefix included),
+    ``comment`` the archive comment and ``size`` the file's size when it was read.
+    """
+
+    __slots__ = ("members", "records", "directory_start", "comment", "size")
+
+    def __init__(
+        self,
+        members: list[ZipMember],
+        records: list[tuple[tuple, bytes, bytes]],
+        directory_start: int,
+        comment: bytes,
+        size: int,
+    ) -> None:
+        self.members = members
+        self.records = records
+        self.directory_start = directory_start
+        self.comment = comment
+        self.size = size
+
+
+def read_zip_central(archive: str | os.PathLike) -> ZipCentral:
+    """``read_zip_directory`` with everything a zip rewriter needs besides the names: the raw
+    central records, where the directory starts and the archive comment (the signer's one
+    parse of the directory: every check of ``read_zip_directory`` applies)."""
+    return _read_directory(os.fspath(archive), [])
+
+
+def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None) -> ZipCentral:
+    """The checks and parse of ``read_zip_directory``; raw records into ``records`` unless None."""
 
     def fail(reason: str) -> ZipFormatError:
         return ZipFormatError(f"{path}: {reason}")
@@ -199,8 +240,12 @@ def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
         directory = _read_at(fp, cd_start, cd_size)
         if len(directory) != cd_size:
             raise fail("truncated central directory")
+        comment = b""
+        if records is not None and end[-1]:
+            comment = _read_at(fp, end_position + _EOCD.size, end[-1])
 
-    return _parse_central_directory(directory, entries, cd_start, prefix, fail)
+    members = _parse_central_directory(directory, entries, cd_start, prefix, fail, records)
+    return ZipCentral(members, records or [], cd_start, comment, size)
 
 
 def prefix_size(members: list[ZipMember]) -> int:
@@ -313,15 +358,17 @@ def _read_zip64_end(fp, end_position: int, end: tuple, fail) -> tuple[int, tuple
 
 
 def _parse_central_directory(
-    directory: bytes, entries: int, cd_start: int, prefix: int, fail
+    directory: bytes, entries: int, cd_start: int, prefix: int, fail, records: list | None = None
 ) -> list[ZipMember]:
-    """The entries of the central directory ``directory``, which must hold exactly ``entries``."""
+    """The entries of the central directory ``directory``, which must hold exactly ``entries``;
+    each entry's raw fields, extra field and comment appended to ``records`` unless it is None."""
     result = []
     seen = set()
     position = 0
     for number in range(1, entries + 1):
         if position + _CENTRAL.size > len(directory):
             raise fail(f"central directory entry {number} is truncated")
+        fields = _CENTRAL.unpack_from(directory, position)
         (
             signature,
             _,
@@ -340,7 +387,7 @@ def _parse_central_directory(
             _,
             _,
             header_offset,
-        ) = _CENTRAL.unpack_from(directory, position)
+        ) = fields
         if signature != _CENTRAL_SIGNATURE:
             raise fail(f"central directory entry {number} has a bad signature")
         name_start = position + _CENTRAL.size
@@ -369,6 +416,9 @@ def _parse_central_directory(
             raise fail(f"duplicate member name {name!r}")
         seen.add(key)
         result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags, raw_name))
+        if records is not None:
+            comment_start = extra_start + extra_size
+            records.append((fields, directory[extra_start:comment_start], directory[comment_start:position]))
     if position != len(directory):
         raise fail("central directory size does not match its entries")
     return result

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
-from signedimp import tools
+from signedimp import tools, zipdir
 from signedimp.errors import KeyFormatError, SignatureMismatch, ZipFormatError
 from signedimp.keys import Ed25519Key, RSAKey, load_public_key
 from signedimp.manifest import MANIFEST_NAME, Manifest, Signature
@@ -1232,3 +1233,83 @@ def test_deflate_stream_must_match_recorded_size(tmp_path, ed_key, monkeypatch):
     path.write_bytes(bytes(data))
     with pytest.raises(ZipFormatError, match="member 'a.py' is corrupt: more data than its recorded size"):
         sign_zipfile(path, ed_key)
+
+
+def _with_central_field(path: Path, offset: int, value: bytes) -> bytes:
+    """The zip at ``path`` with ``value`` written at ``offset`` into its first central record."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"PK\x01\x02") + offset
+    data[at : at + len(value)] = value
+    path.write_bytes(data)
+    return bytes(data)
+
+
+def test_a_member_needing_a_later_zip_version_is_refused_with_a_clear_error(tmp_path, ed_key):
+    """zipfile refuses such an entry (NotImplementedError, which escaped the signer); the signer
+    reads the directory with the runtime's reader alone now and refuses it as zipfile did."""
+    path = make_zip(tmp_path / "v.zip", [(info("a.py"), b"A = 1\n"), (info("b.py"), b"B = 2\n")])
+    before = _with_central_field(path, 6, struct.pack("<H", 64))  # version needed to extract: 6.4
+    with pytest.raises(ZipFormatError, match=f"^{path}: not a valid zip archive: zip file version 6.4$"):
+        sign_zipfile(path, ed_key)
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"\x01\x00", r"Corrupt unicode path extra field \(0x7075\)"),
+        (None, r"Corrupt unicode path extra field \(0x7075\): invalid utf-8 bytes"),
+    ],
+)
+def test_a_corrupt_unicode_path_extra_field_is_still_refused(tmp_path, ed_key, payload, reason):
+    """What zipfile's parse refused is refused without it, in the same words."""
+    name = "a.py"
+    if payload is None:  # version 1, the CRC-32 of the stored name, then bytes that are not UTF-8
+        payload = struct.pack("<BL", 1, zlib.crc32(name.encode())) + b"\xff\xfe"
+    member = info(name)
+    member.extra = struct.pack("<2H", 0x7075, len(payload)) + payload
+    path = make_zip(tmp_path / "u.zip", [(member, b"A = 1\n")])
+    before = path.read_bytes()
+    with pytest.raises(ZipFormatError, match=f"^{path}: not a valid zip archive: {reason}$"):
+        sign_zipfile(path, ed_key)
+    assert path.read_bytes() == before
+
+
+def test_a_unicode_path_extra_field_for_another_name_is_signed_and_kept(tmp_path, ed_key):
+    """zipfile ignores a 0x7075 field whose CRC-32 is not the name's: so does the signer."""
+    member = info("a.py")
+    member.extra = struct.pack("<2HBL", 0x7075, 7, 1, 0) + b"\xff\xfe"
+    path = make_zip(tmp_path / "u.zip", [(member, b"A = 1\n")])
+    sign_zipfile(path, ed_key)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("a.py").extra == member.extra
+    assert verify_path(path, ed_key.public_key).ok
+
+
+def test_signing_keeps_each_central_record_but_its_offset(tmp_path, ed_key):
+    """The directory is read with the runtime's reader alone: every field of a copied member's
+    central record (versions, system, attributes, extra field, comment) is written back as read."""
+    unix = info("pkg/\u00e9t\u00e9.py", comment=b"a member comment")
+    dos = info("data.bin", compress=zipfile.ZIP_STORED)
+    dos.create_system, dos.internal_attr, dos.external_attr = 0, 1, 0x20
+    dos.extra = struct.pack("<2H", 0xCAFE, 4) + b"abcd"
+    path = make_zip(
+        tmp_path / "f.zip",
+        [(unix, b"X = 1\n"), (dos, b"\x00\x01" * 50)],
+        prefix=b"#!/usr/bin/env python3\n",
+        comment=b"archive comment",
+    )
+
+    def records(central):
+        offset = 16  # the local header offset, the only field that moves
+        return [(f[:offset], f[offset + 1 :], e, c) for f, e, c in central.records]
+
+    before = zipdir.read_zip_central(path)
+    sign_zipfile(path, ed_key)
+    after = zipdir.read_zip_central(path)
+    assert records(after)[:2] == records(before)
+    assert [m.raw_name for m in after.members[:2]] == [m.raw_name for m in before.members]
+    assert after.comment == b"archive comment"
+    assert after.members[2].name == MANIFEST_NAME
+    assert verify_path(path, ed_key.public_key).ok

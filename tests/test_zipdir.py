@@ -70,6 +70,21 @@ def assert_same_as_zipfile(path: Path) -> list[ZipMember]:
             info.CRC,
             info.flag_bits,
         )
+    # read_zip_central: the same entries, and the raw fields a zip rewriter needs (the signer's
+    # only parse of the directory), as zipfile reads them.
+    central = zipdir.read_zip_central(path)
+    assert central.members == entries
+    assert central.directory_start == zf.start_dir
+    assert central.comment == zf.comment
+    assert central.size == path.stat().st_size
+    for (fields, extra, comment), info in zip(central.records, infos, strict=True):
+        assert zipdir.CENTRAL_RECORD.size == 46 and fields[0] == b"PK\x01\x02"
+        assert (fields[1], fields[2]) == (
+            info.create_version | info.create_system << 8,
+            info.extract_version | info.reserved << 8,
+        )
+        assert (fields[14], fields[15]) == (info.internal_attr, info.external_attr)
+        assert (extra, comment) == (info.extra, info.comment)
     return entries
 
 

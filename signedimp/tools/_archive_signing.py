@@ -168,7 +168,7 @@ def _manifest_date_time(
     if stamp is not None:
         return stamp
     stamps = [tuple(m.info.date_time)[:6] for m in members]
-    return max(stamps, default=(1980, 1, 1, 0, 0, 0))  # type: ignore[return-value]  # six fields
+    return max(stamps, default=(1980, 1, 1, 0, 0, 0))
 
 
 def _manifest_compression(archive: Archive, old: Entry | None) -> int:

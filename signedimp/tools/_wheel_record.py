@@ -94,7 +94,7 @@ def build_record(members: Iterable[Entry], record: str, encoded: Mapping[bytes, 
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=",", quotechar='"', lineterminator="\n")
     for member in members:
-        if member.is_dir():
+        if member.directory:
             continue
         if member.name == record:
             writer.writerow((member.name, "", ""))

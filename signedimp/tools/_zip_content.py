@@ -18,20 +18,21 @@ from ._zip_format import DEFLATED, STORED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
-    import zipfile
     from collections.abc import Iterator
     from typing import Any
+
+    from ._zip_format import Info
 
 CHUNK = READ_CHUNK
 _SMALL = 4 * CHUNK  # inflated in one call up to this size, in steps above it
 
 
-def corrupt(where: str, info: zipfile.ZipInfo, reason: str, prefix: str = "is corrupt: ") -> ZipFormatError:
+def corrupt(where: str, info: Info, reason: str, prefix: str = "is corrupt: ") -> ZipFormatError:
     """The error for a member of archive ``where`` that cannot be what it claims."""
     return ZipFormatError(f"{where}: member {info.orig_filename!r} {prefix}{reason}")
 
 
-def check_limits(where: str, info: zipfile.ZipInfo, keep: bool) -> None:
+def check_limits(where: str, info: Info, keep: bool) -> None:
     """Refuse, before reading it, a member the runtime would refuse: over the size limit (the
     manifest limit for the members whose content is kept: manifests, RECORD), or compressed
     with a method other than stored and deflated (the runtime inflates with zlib alone)."""
@@ -49,9 +50,7 @@ def check_limits(where: str, info: zipfile.ZipInfo, keep: bool) -> None:
         raise corrupt(where, info, f"is {info.file_size} bytes, over the limit of {limit} bytes", prefix="")
 
 
-def hash_content(
-    where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, start: int, keep: bool
-) -> tuple[bytes, bytes | None]:
+def hash_content(where: str, buf: Any, info: Info, start: int, keep: bool) -> tuple[bytes, bytes | None]:
     """SHA-256 of the member's content, decompressed once and checked against CRC-32 and size;
     the content itself too when ``keep``. Inflated in steps, never past the recorded size."""
     check_limits(where, info, keep)
@@ -62,7 +61,7 @@ def hash_content(
     digest = hashlib.sha256()
     crc = size = 0
     parts: list[bytes] = []
-    for chunk in _content_chunks(where, zf, buf, info, start):
+    for chunk in _content_chunks(where, buf, info, start):
         digest.update(chunk)
         crc = zlib.crc32(chunk, crc)
         size += len(chunk)
@@ -74,14 +73,14 @@ def hash_content(
     return digest.digest(), (b"".join(parts) if keep else None)
 
 
-def _check_content(where: str, info: zipfile.ZipInfo, size: int, crc: int) -> None:
+def _check_content(where: str, info: Info, size: int, crc: int) -> None:
     if size != info.file_size:
         raise corrupt(where, info, f"{size} bytes, not the recorded {info.file_size}")
     if crc != info.CRC:
         raise corrupt(where, info, "bad CRC-32")
 
 
-def _small_content(where: str, info: zipfile.ZipInfo, buf: Any, start: int) -> bytes:
+def _small_content(where: str, info: Info, buf: Any, start: int) -> bytes:
     """The content of a stored or deflated member of at most CHUNK compressed bytes, in one go
     (most members of a wheel: this path is what signing a large wheel costs)."""
     raw = buf[start : start + info.compress_size]
@@ -103,9 +102,7 @@ def _small_content(where: str, info: zipfile.ZipInfo, buf: Any, start: int) -> b
     return data
 
 
-def _content_chunks(
-    where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, start: int
-) -> Iterator[bytes]:
+def _content_chunks(where: str, buf: Any, info: Info, start: int) -> Iterator[bytes]:
     """The member's content in pieces of at most CHUNK bytes."""
     end = start + info.compress_size
     if info.compress_type == STORED:
@@ -117,7 +114,7 @@ def _content_chunks(
         yield from _inflate(where, info, buf, start, end)
 
 
-def _inflate(where: str, info: zipfile.ZipInfo, buf: Any, start: int, end: int) -> Iterator[bytes]:
+def _inflate(where: str, info: Info, buf: Any, start: int, end: int) -> Iterator[bytes]:
     """Raw deflate of buf[start:end], which must hold exactly one complete stream."""
     inflater = zlib.decompressobj(-15)
     position = start

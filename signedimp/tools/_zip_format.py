@@ -8,11 +8,14 @@ comparisons that decide whether an old local header can be copied as it is.
 from __future__ import annotations
 
 import struct
+import zlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs import time in every signed build
     import zipfile
     from collections.abc import Iterator
+
+    from ..zipdir import ZipMember
 
 LOCAL = struct.Struct("<4s2B4HL2L2H")  # local file header
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # central directory file header
@@ -20,6 +23,7 @@ _END = struct.Struct("<4s4H2LH")  # end of central directory record
 _END64 = struct.Struct("<4sQ2H2L4Q")  # ZIP64 end of central directory record
 _END64_LOCATOR = struct.Struct("<4sLQL")  # ZIP64 end of central directory locator
 _EXTRA_HEADER = struct.Struct("<2H")
+_UNICODE_PATH = struct.Struct("<BL")
 LOCAL_SIGNATURE = b"PK\x03\x04"
 
 _ZIP64_EXTRA = 0x0001
@@ -31,7 +35,87 @@ FLAG_DESCRIPTOR = 0x08  # sizes and CRC in a data descriptor after the data
 STORED, DEFLATED = 0, 8
 
 
-def name_bytes(info: zipfile.ZipInfo) -> bytes:
+_MAX_EXTRACT_VERSION = 63  # as zipfile: an entry that needs a later version is refused
+_UNICODE_PATH_EXTRA = 0x7075
+
+
+class MemberInfo:
+    """A member's central directory fields under ``zipfile.ZipInfo``'s names, made from the
+    runtime reader's parse (``zipdir.read_zip_central``): the signer reads the directory once.
+
+    ``fields`` are the raw central record (``zipdir.CENTRAL_RECORD``); sizes and the header
+    offset come from ``member``, the ``ZipMember``, which applied ZIP64 and the prefix.
+    """
+
+    __slots__ = (
+        "orig_filename",
+        "create_version",
+        "create_system",
+        "extract_version",
+        "reserved",
+        "flag_bits",
+        "compress_type",
+        "date_time",
+        "CRC",
+        "compress_size",
+        "file_size",
+        "internal_attr",
+        "external_attr",
+        "header_offset",
+        "extra",
+        "comment",
+    )
+
+    def __init__(self, member: ZipMember, fields: tuple, extra: bytes, comment: bytes) -> None:
+        made_by, needed, dos_time, dos_date = fields[1], fields[2], fields[5], fields[6]
+        self.orig_filename = member.name
+        self.create_version, self.create_system = made_by & 0xFF, made_by >> 8
+        self.extract_version, self.reserved = needed & 0xFF, needed >> 8
+        self.flag_bits = member.flags
+        self.compress_type = member.compress_type
+        self.date_time = (
+            (dos_date >> 9) + 1980,
+            (dos_date >> 5) & 0xF,
+            dos_date & 0x1F,
+            dos_time >> 11,
+            (dos_time >> 5) & 0x3F,
+            (dos_time & 0x1F) * 2,
+        )
+        self.CRC = member.crc
+        self.compress_size = member.compress_size
+        self.file_size = member.file_size
+        self.internal_attr, self.external_attr = fields[14], fields[15]
+        self.header_offset = member.header_offset
+        self.extra = extra
+        self.comment = comment
+
+
+if TYPE_CHECKING:
+    Info = zipfile.ZipInfo | MemberInfo  # read from an archive, or made for a new member
+
+
+def directory_problem(info: MemberInfo, raw_name: bytes) -> str | None:
+    """What ``zipfile`` would refuse in a central record that the runtime's reader accepts
+    (a version it cannot extract, a corrupt Unicode path extra field), in zipfile's words."""
+    if info.extract_version > _MAX_EXTRACT_VERSION:
+        return "zip file version %.1f" % (info.extract_version / 10)
+    if not info.extra:
+        return None
+    for field_id, data in _extra_fields(info.extra):
+        if field_id != _UNICODE_PATH_EXTRA:
+            continue
+        if len(data) < 5:
+            return "Corrupt unicode path extra field (0x7075)"
+        version, name_crc = _UNICODE_PATH.unpack_from(data)
+        if version == 1 and name_crc == zlib.crc32(raw_name):
+            try:
+                data[5:].decode("utf-8")
+            except UnicodeDecodeError:
+                return "Corrupt unicode path extra field (0x7075): invalid utf-8 bytes"
+    return None
+
+
+def name_bytes(info: Info) -> bytes:
     """The member name as stored: UTF-8 with flag bit 11, else code page 437 (as zipfile read it)."""
     name = info.orig_filename
     if name.isascii():
@@ -39,7 +123,7 @@ def name_bytes(info: zipfile.ZipInfo) -> bytes:
     return name.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
 
 
-def local_header_agrees(info: zipfile.ZipInfo, fields: tuple, extra: bytes) -> bool:
+def local_header_agrees(info: Info, fields: tuple, extra: bytes) -> bool:
     """Whether a local header (``LOCAL`` fields, extra) says what the central directory says:
     flags, method, time, CRC and sizes, with no data descriptor."""
     (_, _, _, flags, method, dos_time, dos_date, crc, compress_size, file_size, _, _) = fields
@@ -88,6 +172,8 @@ def _zip64_values(extra: bytes) -> list[int] | None:
 
 def strip_zip64_extra(extra: bytes) -> bytes:
     """Extra fields minus ZIP64 ones: those are written anew, for the new offsets."""
+    if not extra:  # most members
+        return b""
     out = bytearray()
     for field_id, data in _extra_fields(extra):
         if field_id != _ZIP64_EXTRA:
@@ -95,13 +181,13 @@ def strip_zip64_extra(extra: bytes) -> bytes:
     return bytes(out)
 
 
-def _dos_date_time(info: zipfile.ZipInfo) -> tuple[int, int]:
+def _dos_date_time(info: Info) -> tuple[int, int]:
     """The MS-DOS (date, time) words of ``info.date_time`` (zipfile decodes them losslessly)."""
     year, month, day, hour, minute, second = info.date_time
     return (year - 1980) << 9 | month << 5 | day, hour << 11 | minute << 5 | second // 2
 
 
-def new_local_header(info: zipfile.ZipInfo, name: bytes, extra: bytes) -> bytes:
+def new_local_header(info: Info, name: bytes, extra: bytes) -> bytes:
     """A local header from the central directory's values, without a data descriptor."""
     file_size, compress_size = info.file_size, info.compress_size
     version = info.extract_version
@@ -127,7 +213,7 @@ def new_local_header(info: zipfile.ZipInfo, name: bytes, extra: bytes) -> bytes:
     return header + name + extra
 
 
-def central_record(info: zipfile.ZipInfo, name: bytes, offset: int) -> bytes:
+def central_record(info: Info, name: bytes, offset: int) -> bytes:
     """The central directory record of a member named ``name`` whose local header is at ``offset``."""
     extra = strip_zip64_extra(info.extra)
     file_size, compress_size = info.file_size, info.compress_size

@@ -15,7 +15,7 @@ import os
 import zlib
 
 from ..errors import ZipFormatError
-from ..zipdir import PREFIX_NAME, read_zip_directory
+from ..zipdir import PREFIX_NAME, read_zip_central
 from ._atomic_write import AtomicFile, existing_mode, replaceable_target
 from ._zip_content import CHUNK, corrupt, hash_content
 from ._zip_format import (
@@ -24,7 +24,9 @@ from ._zip_format import (
     LOCAL,
     LOCAL_SIGNATURE,
     STORED,
+    MemberInfo,
     central_record,
+    directory_problem,
     end_records,
     local_header_agrees,
     name_bytes,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
     from collections.abc import Callable, Iterator
     from typing import Any, BinaryIO, TypeVar
 
+    from ._zip_format import Info
+
     PathLike = str | os.PathLike[str]
     Result = TypeVar("Result")
 
@@ -50,11 +54,11 @@ class Entry:
     manifest); every other member is hashed and then copied without being kept.
     """
 
-    __slots__ = ("info", "name", "name_bytes", "local", "source", "start", "digest", "data")
+    __slots__ = ("info", "name", "name_bytes", "local", "source", "start", "digest", "data", "directory")
 
     def __init__(
         self,
-        info: zipfile.ZipInfo,
+        info: Info,
         name_bytes: bytes,
         local: bytes,
         source: Any,
@@ -70,9 +74,10 @@ class Entry:
         self.start = start
         self.digest = digest
         self.data = data
+        self.directory = self.name.endswith("/")  # asked for several times per member
 
     def is_dir(self) -> bool:
-        return self.name.endswith("/")
+        return self.directory
 
 
 class Archive:
@@ -86,7 +91,7 @@ class Archive:
         self.comment = comment
 
     def files(self) -> Iterator[Entry]:
-        return (m for m in self.members if not m.is_dir())
+        return (m for m in self.members if not m.directory)
 
     def index(self, name: str) -> int | None:
         for i, member in enumerate(self.members):
@@ -156,7 +161,7 @@ def new_entry(info: zipfile.ZipInfo, data: bytes) -> Entry:
     return Entry(info, name, local, payload, 0, hashlib.sha256(data).digest(), data)
 
 
-def clone_info(src: zipfile.ZipInfo) -> zipfile.ZipInfo:
+def clone_info(src: Info) -> zipfile.ZipInfo:
     """A fresh ZipInfo with the member's name, time, mode, compression, comment and extras."""
     import zipfile
 
@@ -171,8 +176,9 @@ def clone_info(src: zipfile.ZipInfo) -> zipfile.ZipInfo:
 
 
 class _Source:
-    """An archive opened for rewriting: zipfile for its central directory, a read-only map of
-    its bytes for copying.  Closed before the rewritten file replaces it (Windows needs that).
+    """An archive opened for rewriting: its central directory as the runtime's reader parses
+    it, a read-only map of its bytes for copying.  Closed before the rewritten file replaces it
+    (Windows needs that).
     """
 
     def __init__(self, path: str) -> None:
@@ -181,50 +187,58 @@ class _Source:
 
     def __enter__(self) -> _Source:
         import mmap
-        import zipfile
 
-        # The runtime's reader first: what it refuses (bytes after the end record, an entry
-        # count that does not fit, a name that is not UTF-8, over the limits) is never signed.
-        read_zip_directory(self.path)
+        # The runtime's reader, the only parse of the directory: what it refuses (bytes after
+        # the end record, an entry count that does not fit, a name that is not UTF-8, over the
+        # limits) is never signed.
+        self.central = read_zip_central(self.path)
         self.fh = open(self.path, "rb")
         try:
-            self.zf = zipfile.ZipFile(self.fh)
             self.map = mmap.mmap(self.fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        except (ValueError, OSError) as exc:
             self.fh.close()
             raise ZipFormatError(f"{self.where}: not a valid zip archive: {exc}") from None
+        if len(self.map) != self.central.size:
+            self.__exit__()
+            raise ZipFormatError(f"{self.where}: file changed while being read")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.map.close()
-        self.zf.close()
         self.fh.close()
 
     def read(self, keep: Callable[[str], bool]) -> Archive:
         """Every member, checked (names, local header, CRC-32, size) and hashed once;
         the content is kept for the members ``keep(name)`` asks for."""
-        infos = self.zf.infolist()
-        check_names(self.where, [i.orig_filename for i in infos])
+        central = self.central
+        infos = []
+        for member, (fields, extra, comment) in zip(central.members, central.records):
+            info = MemberInfo(member, fields, extra, comment)
+            problem = directory_problem(info, member.raw_name)
+            if problem is not None:  # what zipfile refused when it read the directory too
+                raise ZipFormatError(f"{self.where}: not a valid zip archive: {problem}")
+            infos.append((info, member.raw_name))
+        check_names(self.where, [i.orig_filename for i, _ in infos])
+        end = central.directory_start
         members = [
-            _read_entry(self.where, self.zf, self.map, info, keep(info.orig_filename)) for info in infos
+            _read_entry(self.where, end, self.map, info, raw, keep(info.orig_filename)) for info, raw in infos
         ]
-        start = min((i.header_offset for i in infos), default=self.zf.start_dir)
-        return Archive(self.map[:start], members, self.zf.comment)
+        start = min((i.header_offset for i, _ in infos), default=end)
+        return Archive(self.map[:start], members, central.comment)
 
 
-def _read_entry(where: str, zf: zipfile.ZipFile, buf: Any, info: zipfile.ZipInfo, keep: bool) -> Entry:
+def _read_entry(where: str, end: int, buf: Any, info: MemberInfo, name: bytes, keep: bool) -> Entry:
     """Check one member's local header and content, hash the content once, and plan its copy."""
     if info.flag_bits & FLAG_ENCRYPTED:
         raise ZipFormatError(f"{where}: member {info.orig_filename!r} is encrypted")
-    name = name_bytes(info)
     local, start = _local_header(where, info, buf, name)
-    if start + info.compress_size > zf.start_dir:
+    if start + info.compress_size > end:
         raise corrupt(where, info, "its data runs into the central directory")
-    digest, data = hash_content(where, zf, buf, info, start, keep)
+    digest, data = hash_content(where, buf, info, start, keep)
     return Entry(info, name, local, buf, start, digest, data)
 
 
-def _local_header(where: str, info: zipfile.ZipInfo, buf: Any, name: bytes) -> tuple[bytes, int]:
+def _local_header(where: str, info: Info, buf: Any, name: bytes) -> tuple[bytes, int]:
     """The local header to write for ``info`` and where its compressed data starts.
 
     The old header is copied as it is when it agrees with the central directory; one that
@@ -266,5 +280,8 @@ def _write_zip(out: BinaryIO, archive: Archive) -> None:
 
 def _copy_data(out: BinaryIO, entry: Entry) -> None:
     end = entry.start + entry.info.compress_size
+    if end - entry.start <= CHUNK:  # most members: one slice
+        out.write(entry.source[entry.start : end])
+        return
     for position in range(entry.start, end, CHUNK):
         out.write(entry.source[position : min(end, position + CHUNK)])
