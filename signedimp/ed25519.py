@@ -301,7 +301,9 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
     r = signature[:32]
     import hashlib  # here: reading a key (load_public_key checks its point) needs no OpenSSL
 
-    k = int.from_bytes(hashlib.sha512(r + public + message).digest(), "little") % L
+    digest = hashlib.sha512(r + public)
+    digest.update(message)  # not ``r + public + message``: a manifest's message is large
+    k = int.from_bytes(digest.digest(), "little") % L
     X, Y, Z = _combined(s, k, a_table)
     zi = pow(Z, -1, P)
     xa = X * zi % P

@@ -271,6 +271,7 @@ def test_find_module_only_finders_keep_missing_modules_module_not_found(tmp_path
 
 COUNT_SNIPPET = '''
 import importlib.util
+import hashlib  # the verifier imports it on its first check: here, before anything is counted
 CALLS = {"front": [], "back": [], "entry": []}
 
 class Counting:
