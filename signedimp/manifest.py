@@ -42,6 +42,9 @@ _HEX_BYTES = _HEX_DIGITS.encode("ascii")
 # Bytes that may appear in a manifest: "\n", printable ASCII but the backslash, and the bytes of
 # multi-byte UTF-8 sequences (whose C1 controls _decode_text looks for separately).
 _ALLOWED_BYTES = b"\n" + bytes(c for c in range(0x20, 0x100) if c not in (0x5C, 0x7F))
+# What _parse_fast deletes to see a file's line structure: every allowed byte but " " and "\n".
+_NOT_STRUCTURE = bytes(c for c in _ALLOWED_BYTES if c not in b" \n")
+_HASH_TYPE_LINE = f"{HASH_TYPE}\n".encode("ascii")
 _BAD_BYTE_NAMES = {0x00: "NUL", 0x09: "tab", 0x0D: "carriage return (CR)", 0x5C: "backslash"}
 
 
@@ -244,54 +247,11 @@ class Manifest:
         if not isinstance(data, bytes):
             raise TypeError(f"a manifest is parsed from bytes, not {type(data).__name__}")
 
-        def fail(reason: str, line: int) -> ManifestError:
-            return ManifestError(reason, line=line, source=source)
-
-        text = _decode_text(data, fail)
-        lines = text.split("\n")
-        lines.pop()  # the empty string after the final "\n"
-        count = len(lines)
-
-        # Signature lines, up to the first empty line.
-        signatures = []
-        fingerprints = set()
-        index = 0
-        while index < count and lines[index]:
-            parsed = _parse_signature_line(lines[index])
-            if isinstance(parsed, str):
-                if index == 0 and lines[0] == HASH_TYPE:
-                    parsed = "missing signature line: the manifest must start with one"
-                raise fail(parsed, index + 1)
-            if parsed.fingerprint in fingerprints:
-                raise fail(f"second signature line for key {parsed.fingerprint}", index + 1)
-            fingerprints.add(parsed.fingerprint)
-            signatures.append(parsed)
-            index += 1
-        if not signatures:
-            raise fail("missing signature line: the manifest must start with one", 1)
-        if index == count:
-            raise fail("unexpected end of file: expected the empty line after the signatures", index + 1)
-
-        # The empty line, then the hash type.
-        index += 1
-        if index == count:
-            raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}", index + 1)
-        if lines[index] != HASH_TYPE:
-            if not lines[index]:
-                reason = "more than one empty line"
-            elif " " in lines[index]:
-                reason = f"expected the hash type line {HASH_TYPE!r}"
-            else:
-                reason = f"unsupported hash type {lines[index]!r} (only {HASH_TYPE!r} is)"
-            raise fail(reason, index + 1)
-
-        # File lines: "<hex> <path>", strictly increasing by the UTF-8 bytes of the path.
-        body = lines[index + 1 :]
-        hashes = _read_file_lines(body)
-        if hashes is None:
-            hashes = _read_file_lines_carefully(body, index + 2, fail)
-
-        return cls._from_valid(hashes, tuple(signatures), source)
+        parsed = _parse_fast(data)
+        if parsed is None:  # unusual or malformed: the line-by-line parse decides, names the problem
+            parsed = _parse_line_by_line(data, source)
+        signatures, hashes = parsed
+        return cls._from_valid(hashes, signatures, source)
 
     @classmethod
     def parse_trusted(
@@ -431,6 +391,133 @@ class Manifest:
             if verified is None:
                 verified = key
         return verified
+
+
+def _parse_fast(data: bytes) -> tuple[tuple[Signature, ...], dict[str, str]] | None:
+    """(signatures, path -> digest) of a well-formed manifest, proved with whole-file passes.
+
+    The fast path of ``parse``: a dozen C-speed operations over the whole file instead of
+    several per line, so a 3,500-line manifest costs about a millisecond. It only ever proves
+    validity; None means "not proved" (a malformed file, or only an unusual one: a space, a
+    ':' or a '/.' in a path) and the line-by-line parse then decides and names the problem.
+    Every rule of that parse is covered here:
+
+    - The signature lines (before the first empty line) are parsed one by one, strictly, and
+      ASCII; the next line is ``sha256``; the file ends with a line end.
+    - The *skeleton*: deleting every byte that may appear in a manifest except the space and the
+      line end leaves exactly one space and one line end per line, in that order. So each line
+      holds exactly one space, and no control character (tab, CR, NUL, DEL...) or backslash
+      appears anywhere: those bytes are not deleted and would break the pattern.
+    - Valid UTF-8 (the decoder rejects overlong forms and surrogates), no C1 control.
+    - Split at every space and line end, the tokens alternate digest, path: every digest is
+      exactly 64 characters, all lowercase hex; the paths are strictly increasing (code point
+      order is UTF-8 byte order), so also unique.
+    - Joined between "/" separators, every segment of every path sits between two "/": "//"
+      finds an empty segment (and an empty, absolute or trailing-slash path), "/./" and "/../"
+      the dot segments; a ':' as second character might be a drive letter.
+    """
+    end = data.find(b"\n\n")
+    if end <= 0 or not data.startswith(_HASH_TYPE_LINE, end + 2) or not data.endswith(b"\n"):
+        return None
+    head = data[:end]
+    if not head.isascii():
+        return None
+    signatures = []
+    for line in head.decode("ascii").split("\n"):
+        parsed = _parse_signature_line(line)
+        if isinstance(parsed, str):
+            return None
+        signatures.append(parsed)
+    if len({sig.fingerprint for sig in signatures}) != len(signatures):
+        return None
+    skeleton = data.translate(None, _NOT_STRUCTURE)
+    head_skeleton = b" \n" * len(signatures) + b"\n\n"
+    count, odd = divmod(len(skeleton) - len(head_skeleton), 2)
+    if odd or skeleton != head_skeleton + b" \n" * count:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if b"\xc2" in data and any(char in text for char in _C1_CONTROLS):
+        return None
+    if not count:
+        return tuple(signatures), {}
+    # The head and the hash type line are ASCII: byte and character offsets agree.
+    tokens = text[end + 2 + len(_HASH_TYPE_LINE) :].replace("\n", " ").split(" ")
+    tokens.pop()  # the empty string after the final line end
+    digests = tokens[0::2]
+    paths = tokens[1::2]
+    if set(map(len, digests)) != {64}:
+        return None
+    joined = "".join(digests)
+    if not joined.isascii() or joined.encode("ascii").translate(None, _HEX_BYTES):
+        return None
+    if paths != sorted(paths):
+        return None
+    hashes = dict(zip(paths, digests))
+    if len(hashes) != count:
+        return None
+    wrapped = "/" + "/".join(paths) + "/"
+    if "//" in wrapped or ("/." in wrapped and ("/./" in wrapped or "/../" in wrapped)):
+        return None
+    if ":" in wrapped and any(path[1:2] == ":" for path in paths):
+        return None
+    return tuple(signatures), hashes
+
+
+def _parse_line_by_line(data: bytes, source: str | None) -> tuple[tuple[Signature, ...], dict[str, str]]:
+    """(signatures, path -> digest), checked line by line: the first problem raises
+    ManifestError naming the line and the reason. Slower than ``_parse_fast``, and the judge."""
+
+    def fail(reason: str, line: int) -> ManifestError:
+        return ManifestError(reason, line=line, source=source)
+
+    text = _decode_text(data, fail)
+    lines = text.split("\n")
+    lines.pop()  # the empty string after the final "\n"
+    count = len(lines)
+
+    # Signature lines, up to the first empty line.
+    signatures = []
+    fingerprints = set()
+    index = 0
+    while index < count and lines[index]:
+        parsed = _parse_signature_line(lines[index])
+        if isinstance(parsed, str):
+            if index == 0 and lines[0] == HASH_TYPE:
+                parsed = "missing signature line: the manifest must start with one"
+            raise fail(parsed, index + 1)
+        if parsed.fingerprint in fingerprints:
+            raise fail(f"second signature line for key {parsed.fingerprint}", index + 1)
+        fingerprints.add(parsed.fingerprint)
+        signatures.append(parsed)
+        index += 1
+    if not signatures:
+        raise fail("missing signature line: the manifest must start with one", 1)
+    if index == count:
+        raise fail("unexpected end of file: expected the empty line after the signatures", index + 1)
+
+    # The empty line, then the hash type.
+    index += 1
+    if index == count:
+        raise fail(f"unexpected end of file: expected the hash type line {HASH_TYPE!r}", index + 1)
+    if lines[index] != HASH_TYPE:
+        if not lines[index]:
+            reason = "more than one empty line"
+        elif " " in lines[index]:
+            reason = f"expected the hash type line {HASH_TYPE!r}"
+        else:
+            reason = f"unsupported hash type {lines[index]!r} (only {HASH_TYPE!r} is)"
+        raise fail(reason, index + 1)
+
+    # File lines: "<hex> <path>", strictly increasing by the UTF-8 bytes of the path.
+    body = lines[index + 1 :]
+    hashes = _read_file_lines(body)
+    if hashes is None:
+        hashes = _read_file_lines_carefully(body, index + 2, fail)
+
+    return tuple(signatures), hashes
 
 
 def _decode_text(data: bytes, fail) -> str:

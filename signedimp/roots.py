@@ -12,7 +12,6 @@ lookup at import time is a single dictionary access.
 from __future__ import annotations
 
 import _thread
-import hashlib
 
 from .errors import (
     IntegrityCheckFailed,
@@ -56,16 +55,21 @@ class ManifestRoot:
         if self.entry.error:
             self._tampered.append(self.entry.error)
             return hashes
+        shared = False  # hashes is a manifest's own dict, read-only here
         for source in self.entry.manifest_candidates():
             manifest = self._read_manifest(source)
             if manifest is None:
                 continue
             self.manifests.append(manifest)
             strip = source.strip
-            if not hashes and not strip:  # the usual case, one manifest: a C-speed copy
-                hashes = dict(manifest.hashes)
+            if not hashes and not strip:  # the usual case, one manifest: its dict, no copy
+                hashes = manifest._hashes
+                shared = True
                 continue
-            for path, digest in manifest.hashes.items():
+            if shared:  # a second manifest: merge into a copy, never into the first one
+                hashes = dict(hashes)
+                shared = False
+            for path, digest in manifest._hashes.items():
                 if strip:
                     if not path.startswith(strip):
                         continue
@@ -161,6 +165,8 @@ class ManifestRoot:
             raise IntegrityCheckFailed(
                 f"cannot be read: {_reason(exc)}", module=module, file=self.entry.display(rel)
             ) from None
+        import hashlib  # here, not at the top: importing signedimp must not load OpenSSL
+
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckFailed(
                 "its SHA-256 does not match the signed manifest (modified)",
