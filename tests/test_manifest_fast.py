@@ -160,6 +160,12 @@ def test_a_spaced_path_does_not_hide_a_line_without_a_space() -> None:
     _check_rejected(data, BAD_LINE + 1, EXPECTED_FORMAT)
 
 
+def test_a_short_and_a_long_digest_do_not_add_up() -> None:
+    """63 and 65 hex digits are 128 in all, as two good digests: each must be 64."""
+    data = with_middle(f"{H[:63]} m/a.py", f"{H}0 m/b.py")
+    _check_rejected(data, BAD_LINE, EXPECTED_FORMAT)
+
+
 def test_trailing_line_without_newline_is_rejected() -> None:
     lines = [line.encode() for line in BEFORE + AFTER] + [f"{H} zz.py".encode()]
     data = signed_file(lines, final_newline=False)
