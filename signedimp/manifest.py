@@ -42,8 +42,8 @@ _HEX_BYTES = _HEX_DIGITS.encode("ascii")
 # Bytes that may appear in a manifest: "\n", printable ASCII but the backslash, and the bytes of
 # multi-byte UTF-8 sequences (whose C1 controls _decode_text looks for separately).
 _ALLOWED_BYTES = b"\n" + bytes(c for c in range(0x20, 0x100) if c not in (0x5C, 0x7F))
-# What _parse_fast deletes to see a file's line structure: every allowed byte but " " and "\n".
-_NOT_STRUCTURE = bytes(c for c in _ALLOWED_BYTES if c not in b" \n")
+# _parse_fast's view of a file: every byte no line may hold becomes a backslash (itself one).
+_BAD_TO_BACKSLASH = bytes(c if c in _ALLOWED_BYTES else 0x5C for c in range(256))
 _HASH_TYPE_LINE = f"{HASH_TYPE}\n".encode("ascii")
 _BAD_BYTE_NAMES = {0x00: "NUL", 0x09: "tab", 0x0D: "carriage return (CR)", 0x5C: "backslash"}
 
@@ -404,14 +404,15 @@ def _parse_fast(data: bytes) -> tuple[tuple[Signature, ...], dict[str, str]] | N
 
     - The signature lines (before the first empty line) are parsed one by one, strictly, and
       ASCII; the next line is ``sha256``; the file ends with a line end.
-    - The *skeleton*: deleting every byte that may appear in a manifest except the space and the
-      line end leaves exactly one space and one line end per line, in that order. So each line
-      holds exactly one space, and no control character (tab, CR, NUL, DEL...) or backslash
-      appears anywhere: those bytes are not deleted and would break the pattern.
+    - One ``bytes.translate`` deletes the lowercase hex digits and turns every byte that no
+      line may hold (control characters such as tab, CR, NUL, DEL; the backslash) into a
+      backslash: there must be none. Of each file line a space, the path's other bytes and the
+      line end are left: every line left must start with its space, so the line held nothing
+      but lowercase hex before it.
     - Valid UTF-8 (the decoder rejects overlong forms and surrogates), no C1 control.
-    - Split at every space and line end, the tokens alternate digest, path: every digest is
-      exactly 64 characters, all lowercase hex; the paths are strictly increasing (code point
-      order is UTF-8 byte order), so also unique.
+    - Split at every space and line end, there are exactly two tokens per line: so one space
+      per line, and the tokens alternate digest, path. Every digest is 64 characters; the
+      paths are strictly increasing (code point order is UTF-8 byte order), so also unique.
     - Joined between "/" separators, every segment of every path sits between two "/": "//"
       finds an empty segment (and an empty, absolute or trailing-slash path), "/./" and "/../"
       the dot segments; a ':' as second character might be a drive letter.
@@ -430,10 +431,20 @@ def _parse_fast(data: bytes) -> tuple[tuple[Signature, ...], dict[str, str]] | N
         signatures.append(parsed)
     if len({sig.fingerprint for sig in signatures}) != len(signatures):
         return None
-    skeleton = data.translate(None, _NOT_STRUCTURE)
-    head_skeleton = b" \n" * len(signatures) + b"\n\n"
-    count, odd = divmod(len(skeleton) - len(head_skeleton), 2)
-    if odd or skeleton != head_skeleton + b" \n" * count:
+    # One pass for the byte rules and the digests: hex digits go, a byte no line may hold
+    # becomes a backslash (one itself), the rest stays. A file line "<digest> <path>\n" leaves
+    # " ", what its path holds but hex digits, and "\n". So if every line of what is left
+    # starts with a space (before it, the line held lowercase hex only) and there are as many
+    # spaces as lines (one per line: checked below, with the tokens), the lines are well formed.
+    kept = data.translate(_BAD_TO_BACKSLASH, _HEX_BYTES)
+    if b"\\" in kept:
+        return None
+    body = len(data[: end + 2 + len(_HASH_TYPE_LINE)].translate(None, _HEX_BYTES))
+    if len(kept) == body:  # the file ends with "sha256\n": no file line
+        count = 0
+    elif kept.startswith(b" ", body):
+        count = kept.count(b"\n ", body) + 1  # lines that start with a space
+    else:
         return None
     try:
         text = data.decode("utf-8")
@@ -444,20 +455,19 @@ def _parse_fast(data: bytes) -> tuple[tuple[Signature, ...], dict[str, str]] | N
     if not count:
         return tuple(signatures), {}
     # Split at every space and line end: two tokens per signature line, "" for the empty line,
-    # "sha256", then digest and path of each file line, and "" after the final line end.
+    # "sha256", then digest and path of each file line, and "" after the final line end. The
+    # file lines hold at least as many spaces as lines, and as many line ends; as many
+    # tokens as both together means exactly one of each per line.
     tokens = text.replace("\n", " ").split(" ")
     first = 2 * len(signatures) + 2
+    if len(tokens) != first + 2 * count + 1:
+        return None
     digests = tokens[first:-1:2]
     paths = tokens[first + 1 :: 2]
-    # Joined by line ends (which no token holds), 64-character digests put one at every 65th
-    # character and nowhere else; deleting the hex digits must then leave only those.
+    # All lowercase hex already; joined by line ends, 64-character digests put one at every
+    # 65th character and nowhere else.
     joined = "\n".join(digests)
-    if (
-        len(joined) != 65 * count - 1
-        or joined[64::65] != "\n" * (count - 1)
-        or not joined.isascii()
-        or joined.encode("ascii").translate(None, _HEX_BYTES) != b"\n" * (count - 1)
-    ):
+    if len(joined) != 65 * count - 1 or joined[64::65] != "\n" * (count - 1):
         return None
     if paths != sorted(paths):
         return None

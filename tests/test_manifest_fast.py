@@ -166,6 +166,16 @@ def test_a_short_and_a_long_digest_do_not_add_up() -> None:
     _check_rejected(data, BAD_LINE, EXPECTED_FORMAT)
 
 
+def test_extra_spaces_cannot_shift_the_last_digest() -> None:
+    """ "<30 hex> 1x <33 chars> 1x": split at spaces, the line gives two digest and two path
+    tokens; its path twice makes one dict entry, and 30 + 33 characters with the separator
+    are one digest's 64. Lengths, order and counts alone would add up."""
+    lines = [f"{digest(i)} 0/pkg_{i:05d}.py".encode() for i in range(COUNT)]
+    last = f"{H[:30]} 1x {'p' * 33} 1x"
+    data = signed_file([*lines, last.encode()])
+    _check_rejected(data, FIRST_FILE_LINE + COUNT, EXPECTED_FORMAT)
+
+
 def test_trailing_line_without_newline_is_rejected() -> None:
     lines = [line.encode() for line in BEFORE + AFTER] + [f"{H} zz.py".encode()]
     data = signed_file(lines, final_newline=False)
