@@ -9,10 +9,13 @@ cold) and "warm" the median of further loads in the same child, split into the s
 (``key.verify`` over the signed bytes) and the strict parse (``Manifest.parse``). CPU time of
 the child (``time.process_time``), medians over the runs, so other load matters less.
 
-    python benchmarks/bench_manifest.py [--runs 11] [--compare OLD_TREE]
+    python benchmarks/bench_manifest.py [--runs 11] [--compare OLD_TREE] [--instructions]
 
 ``--compare`` runs the same children against another checkout of the project (for instance
 ``git archive main | tar -x -C /tmp/old``), alternating with this one, for before/after rows.
+``--instructions`` adds a table of instructions executed (valgrind's callgrind, one warm
+call each): slow, but independent of the machine's load, so before/after stay comparable on a
+busy machine.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import hashlib
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,6 +79,33 @@ print(json.dumps({{
 """
 
 
+# One warm call of each measured step inside functools.reduce, the only code callgrind counts.
+CHILD_INSTRUCTIONS = """
+import functools, sys
+sys.path.insert(0, {tree!r})
+from signedimp.entries import DirectoryEntry
+from signedimp.keys import key_ring, load_public_key
+from signedimp.manifest import Manifest
+from signedimp.roots import ManifestRoot
+
+key = load_public_key({pem!r})
+ring = key_ring([key])
+with open({manifest!r}, "rb") as fh:
+    data = fh.read()
+manifest = Manifest.parse(data)
+signed = manifest.signed_bytes()
+signature = manifest.signatures[0].signature
+steps = {{
+    "load": lambda: ManifestRoot(DirectoryEntry({folder!r}), ring).expected_digest({probe!r}),
+    "verify": lambda: key.verify(signed, signature),
+    "parse": lambda: Manifest.parse(data),
+}}
+step = steps[sys.argv[1]]
+step()
+functools.reduce(lambda _, __: step(), range(1), None)
+"""
+
+
 def manifest_paths(count: int) -> dict[str, str]:
     """``count`` distinct site-packages-like paths (sources and their bytecode) -> SHA-256."""
     hashes: dict[str, str] = {}
@@ -118,12 +149,45 @@ def run_child(tree: str, folder: Path, probe: str, digest: str, pem: str, warm: 
     return json.loads(out.stdout)
 
 
+def count_instructions(tree: str, folder: Path, probe: str, pem: str, step: str) -> int:
+    """Instructions callgrind counts for one warm ``step`` (load, verify or parse)."""
+    code = CHILD_INSTRUCTIONS.format(
+        tree=tree, pem=pem, folder=str(folder), manifest=str(folder / "signedimp-manifest.txt"), probe=probe
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-manifest-cg-") as tmp:
+        out = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--toggle-collect=functools_reduce",
+                f"--callgrind-out-file={tmp}/out",
+                sys.executable,
+                "-I",
+                "-c",
+                code,
+                step,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    for line in out.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1])
+    raise RuntimeError(f"no instruction count from callgrind:\n{out.stderr}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=11, help="fresh children per case (default 11)")
     parser.add_argument("--warm", type=int, default=15, help="warm loads per child (default 15)")
     parser.add_argument("--compare", metavar="OLD_TREE", help="another checkout to time in the same run")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions with valgrind (callgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind on PATH")
 
     from signedimp.tools._signing_keys import PrivateKey
 
@@ -133,10 +197,18 @@ def main() -> None:
     if args.compare:
         trees.insert(0, ("compared", str(Path(args.compare).resolve())))
     rows = []
+    counted = []
     with tempfile.TemporaryDirectory(prefix="bench-manifest-") as tmp:
         for count in SIZES:
             folder = Path(tmp) / f"root{count}"
             probe, digest = make_root(folder, count, key)
+            if args.instructions:
+                for name, tree in trees:
+                    ir = {
+                        step: count_instructions(tree, folder, probe, pem, step)
+                        for step in ("load", "verify", "parse")
+                    }
+                    counted.append((count, name, ir))
             results: dict[str, list[dict]] = {name: [] for name, _ in trees}
             for _ in range(args.runs):  # alternate the trees, so load changes hit both alike
                 for name, tree in trees:
@@ -158,6 +230,15 @@ def main() -> None:
         print(
             f"| {count:,} | {name} | {med['fresh']:.2f} | {med['warm']:.2f} | {med['verify']:.2f} | {med['parse']:.2f} |"
         )
+
+    if counted:
+        print("\nInstructions executed, millions (callgrind, one warm call each)\n")
+        print("| manifest lines | tree | load | of which: signature check | strict parse |")
+        print("| ---: | --- | ---: | ---: | ---: |")
+        for count, name, ir in counted:
+            print(
+                f"| {count:,} | {name} | {ir['load'] / 1e6:.1f} | {ir['verify'] / 1e6:.1f} | {ir['parse'] / 1e6:.1f} |"
+            )
 
 
 if __name__ == "__main__":
