@@ -27,6 +27,8 @@ from signedimp.manifest import MANIFEST_NAME, Manifest, Signature
 from signedimp.roots import ManifestRoot
 from signedimp.tools._signing_keys import PrivateKey
 
+from .test_manifest import manifests, mutations
+
 KEY = PrivateKey.from_ed25519_seed(bytes(range(32)))
 H = hashlib.sha256(b"hostile").hexdigest()
 COUNT = 3000
@@ -303,6 +305,23 @@ def test_fast_path_agrees_on_mutated_manifests(body: list[str], edits) -> None:
         position %= len(data) + 1
         data[position : position + len(chunk)] = chunk
     _both(bytes(data))
+
+
+@given(manifests, mutations)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fast_path_agrees_on_generated_manifests(m: Manifest, edits) -> None:
+    data = m.serialise()
+    _both(data)
+    mutated = bytearray(data)
+    for kind, position, chunk in edits:
+        position %= len(mutated) + 1
+        if kind == "replace":
+            mutated[position : position + len(chunk)] = chunk
+        elif kind == "insert":
+            mutated[position:position] = chunk
+        else:
+            del mutated[position : position + len(chunk)]
+    _both(bytes(mutated))
 
 
 # -- roots: a lone manifest's dict is used as it is; merging never changes it ------------------------
