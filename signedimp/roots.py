@@ -55,16 +55,21 @@ class ManifestRoot:
         if self.entry.error:
             self._tampered.append(self.entry.error)
             return hashes
+        shared = False  # hashes is a manifest's own dict, read-only here
         for source in self.entry.manifest_candidates():
             manifest = self._read_manifest(source)
             if manifest is None:
                 continue
             self.manifests.append(manifest)
             strip = source.strip
-            if not hashes and not strip:  # the usual case, one manifest: a C-speed copy
-                hashes = dict(manifest.hashes)
+            if not hashes and not strip:  # the usual case, one manifest: its dict, no copy
+                hashes = manifest._hashes
+                shared = True
                 continue
-            for path, digest in manifest.hashes.items():
+            if shared:  # a second manifest: merge into a copy, never into the first one
+                hashes = dict(hashes)
+                shared = False
+            for path, digest in manifest._hashes.items():
                 if strip:
                     if not path.startswith(strip):
                         continue
