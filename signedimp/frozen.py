@@ -28,11 +28,18 @@ from __future__ import annotations
 import os
 import sys
 
-from .entries import DirectoryEntry, ManifestSource
-from .errors import IntegrityCheckError, IntegrityCheckMissing
+from .entries import DirectoryEntry, ManifestSource, ZipArchive
+from .errors import (
+    IntegrityCheckError,
+    IntegrityCheckFailed,
+    IntegrityCheckMissing,
+    ManifestError,
+    UnsafeInputError,
+)
 from .guard import mark_verified
+from .limits import MAX_MANIFEST_SIZE
 from .manager import SignedImportManager
-from .manifest import MANIFEST_NAME
+from .manifest import MANIFEST_NAME, Manifest
 from .roots import ManifestRoot
 
 __all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
@@ -40,6 +47,9 @@ __all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
 PYINSTALLER, CX_FREEZE = "pyinstaller", "cx_Freeze"
 #: The archives that freezers put on ``sys.path`` inside the app folder.
 ARCHIVE_NAMES = ("base_library.zip", "library.zip")
+#: An archive on ``sys.path`` checked whole at start-up is kept in memory up to this size, and
+#: its members read from there; a larger one is read member by member (each one verified).
+MAX_KEPT_ARCHIVE = 64 * 1024 * 1024
 
 
 class FrozenApp:
@@ -95,13 +105,13 @@ class _NestedEntry(DirectoryEntry):
     def __init__(self, path: str, top: str, strip: str) -> None:
         super().__init__(path)
         self._top = DirectoryEntry(top)
-        self._strip = strip
+        self.strip = strip
 
     def manifest_candidates(self) -> list[ManifestSource]:
         top = self._top
         if not os.path.isfile(top.display(MANIFEST_NAME)):
             return []
-        return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self._strip)]
+        return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self.strip)]
 
 
 def refuse(exc: IntegrityCheckError) -> None:
@@ -129,7 +139,22 @@ class _FatalRoot(ManifestRoot):
     A file that is neither listed nor there is only absent: ``FileNotFoundError``, as without
     signedimp, so that code probing for an optional data file (``pkgutil.get_data``) or a
     module's source (tracebacks, ``inspect``) carries on.
+
+    ``hashes``: the root's file list when a check already made gives it (see
+    ``FrozenAppManager._known_files``): its manifest is then not read and checked again.
+    ``whole``: the root is an archive whose bytes were checked whole at start-up; its members
+    are read from those bytes and not hashed one by one.
     """
+
+    def __init__(self, entry, ring: dict, known: tuple | None = None, whole: bool = False) -> None:
+        super().__init__(entry, ring)
+        self.whole = whole
+        if known is not None:
+            self._hashes, self.manifests = known
+
+    def listed_files(self) -> dict:
+        """Manifest path -> SHA-256 hex of every file this root's valid manifests list."""
+        return self._hashes if self._hashes is not None else self._load()
 
     def _absent(self, rel: str) -> bool:
         return not self.is_listed(rel) and not self.entry.is_file(rel)
@@ -145,6 +170,14 @@ class _FatalRoot(ManifestRoot):
         if self._absent(rel):
             raise FileNotFoundError(2, "No such file or directory", self.entry.display(rel))
         try:
+            if self.whole:
+                self.expected_digest(rel, module)  # listed (the bytes are those checked whole)
+                try:
+                    return self.entry.read(rel)
+                except (OSError, UnsafeInputError) as exc:
+                    raise IntegrityCheckFailed(
+                        f"cannot be read: {exc}", module=module, file=self.entry.display(rel)
+                    ) from None
             return super().read_verified(rel, module)
         except IntegrityCheckError as exc:
             refuse(exc)
@@ -248,15 +281,45 @@ class FrozenAppManager(SignedImportManager):
             refuse(exc)
             raise
 
-    def root(self, path: str) -> ManifestRoot:
+    def root(self, path: str) -> _FatalRoot:
         """As ``SignedImportManager.root``, with roots whose refusals end the process."""
         root = self._roots.get(path)
         if root is None:
             with self._lock:
                 root = self._roots.get(path)
                 if root is None:
-                    root = self._roots[path] = _FatalRoot(self._entry(path), self._ring)
-        return root
+                    entry = self._entry(path)
+                    known, whole = self._known_files(entry)
+                    root = self._roots[path] = _FatalRoot(entry, self._ring, known, whole)
+        return root  # type: ignore[return-value]  # every root of this manager is a _FatalRoot
+
+    def _known_files(self, entry) -> tuple[tuple[dict, list] | None, bool]:
+        """((file list, its manifests) or None, checked whole?) of ``entry``, from checks made.
+
+        A folder below the app folder: the app folder's manifest, checked once, lines outside
+        the folder left out and the folder's path taken off the others (its signature is not
+        checked again for each ``sys.path`` entry). An archive checked whole at start-up: the
+        manifest inside it, parsed from the checked bytes, whose signature would prove no more
+        than that check did. None: the root reads and checks its manifests itself.
+        """
+        if isinstance(entry, _NestedEntry):
+            top = self.root(self.app.folder)
+            hashes = top.listed_files()
+            if not top.manifests or top.tampered(None, entry.path) is not None:
+                return None, False  # the entry's own root says what is wrong
+            strip, size = entry.strip, len(entry.strip)
+            return ({p[size:]: d for p, d in hashes.items() if p.startswith(strip)}, top.manifests), False
+        archive = getattr(entry, "archive", None)
+        if not isinstance(archive, ZipArchive) or archive.data is None or archive.error:
+            return None, False
+        if entry.prefix or MANIFEST_NAME not in archive.names:
+            return None, True
+        try:
+            text = archive.read(MANIFEST_NAME, MAX_MANIFEST_SIZE)
+            manifest = Manifest.parse(text, source=entry.display(MANIFEST_NAME))
+        except (ManifestError, OSError, UnsafeInputError):
+            return None, True  # the usual reading says why
+        return (dict(manifest.hashes), [manifest]), True
 
     def _entry(self, path: str):
         if not self.app.onefile and os.path.isdir(path):
@@ -307,8 +370,13 @@ class FrozenAppManager(SignedImportManager):
         archives = set()
         for entry in list(sys.path):
             if isinstance(entry, str) and entry.startswith(starts) and os.path.isfile(entry):
-                self._check_file(_real(entry), None)
-                archives.add(_real(entry))
+                real = _real(entry)
+                data = self._check_file(real, None)
+                archives.add(real)
+                if len(data) <= MAX_KEPT_ARCHIVE and entry not in self._archives:
+                    # Its members are read from these checked bytes from now on (no second
+                    # read, central directory or per-member hash: see _known_files).
+                    self._archives[entry] = ZipArchive(entry, data)
         checked = []
         for name, module in list(sys.modules.items()):
             spec = getattr(module, "__spec__", None)
@@ -336,7 +404,7 @@ class FrozenAppManager(SignedImportManager):
         #: Modules that were loaded before the manager and checked here (tests report on them).
         self.checked_at_startup = frozenset(checked)
 
-    def _check_file(self, path: str, module: str | None) -> None:
+    def _check_file(self, path: str, module: str | None) -> bytes:
         if not path.startswith(self.app.folder + os.sep):
             refuse(
                 IntegrityCheckMissing(
@@ -346,7 +414,7 @@ class FrozenAppManager(SignedImportManager):
                 )
             )
         rel = path[len(self.app.folder) + 1 :].replace(os.sep, "/")
-        self.root(self.app.folder).read_verified(rel, module)
+        return self.root(self.app.folder).read_verified(rel, module)
 
 
 def install(keys) -> FrozenAppManager:
