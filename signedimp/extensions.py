@@ -279,7 +279,7 @@ def _check_copy(fd: int, size: int, digest: str) -> DynamicInfo | None:
     """The dynamic facts of the ``size`` bytes in ``fd`` if they hash to ``digest``, else None."""
     if not size:
         return DynamicInfo() if hashlib.sha256(b"").hexdigest() == digest else None
-    with mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ) as view:
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
         if hashlib.sha256(view).hexdigest() != digest:
             return None
         return _dynamic(view)  # type: ignore[arg-type]  # read like bytes

@@ -25,7 +25,10 @@ written just before Python starts, so it is trusted as the executable is
 
 from __future__ import annotations
 
+import hashlib
+import mmap
 import os
+import stat
 import sys
 
 from .entries import DirectoryEntry, ManifestSource, ZipArchive
@@ -37,7 +40,7 @@ from .errors import (
     UnsafeInputError,
 )
 from .guard import mark_verified
-from .limits import MAX_MANIFEST_SIZE
+from .limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
 from .manager import SignedImportManager
 from .manifest import MANIFEST_NAME, Manifest
 from .roots import ManifestRoot
@@ -114,6 +117,55 @@ class _NestedEntry(DirectoryEntry):
         return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self.strip)]
 
 
+def _open_regular(path: str) -> tuple[int, int] | None:
+    """(descriptor, size) of the regular file at ``path`` within the size limit, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MEMBER_SIZE:
+        os.close(fd)
+        return None
+    return fd, info.st_size
+
+
+def _read_regular_file(path: str) -> bytes | None:
+    """The whole file, read at once (its size is known), or None on any problem."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        data = os.read(fd, size + 1)
+        return data if len(data) == size else None  # grew or shrank meanwhile: the usual read
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _file_digest(path: str) -> str | None:
+    """SHA-256 hex of the file, hashed through a read-only mapping; None on any problem."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        if not size:
+            return hashlib.sha256(b"").hexdigest()
+        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
+            return hashlib.sha256(view).hexdigest()
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
 def refuse(exc: IntegrityCheckError) -> None:
     """End the process: a frozen app whose folder fails verification has been tampered with.
 
@@ -151,6 +203,23 @@ class _FatalRoot(ManifestRoot):
         self.whole = whole
         if known is not None:
             self._hashes, self.manifests = known
+
+    def read_whole(self, rel: str, module: str | None) -> bytes:
+        """``read_verified`` of a large file in one read (a library zip kept in memory)."""
+        expected = self.expected_digest(rel, module)
+        data = _read_regular_file(self.entry.file(rel))
+        if data is not None and hashlib.sha256(data).hexdigest() == expected:
+            return data
+        return self.read_verified(rel, module)  # the usual read says what is wrong (or not)
+
+    def check_file(self, rel: str, module: str | None) -> None:
+        """Check ``rel`` (a module loaded before the verifier) against the manifest, or refuse.
+
+        Hashed through a read-only mapping: these bytes are not used, only compared.
+        """
+        expected = self.expected_digest(rel, module)
+        if _file_digest(self.entry.file(rel)) != expected:
+            self.read_verified(rel, module)  # the usual read says what is wrong (or not)
 
     def listed_files(self) -> dict:
         """Manifest path -> SHA-256 hex of every file this root's valid manifests list."""
@@ -361,17 +430,27 @@ class FrozenAppManager(SignedImportManager):
         top = self.app.folder
         prefix = top + os.sep
         # Cheap string tests first (realpath costs a few system calls per module): the folder
-        # as the freezer spelled it and as resolved.
+        # as the freezer spelled it and as resolved; folders are resolved once each.
         spelled = {prefix, os.path.dirname(os.path.abspath(sys.executable)) + os.sep}
         meipass = getattr(sys, "_MEIPASS", None)
         if meipass:
             spelled.add(os.path.abspath(meipass) + os.sep)
         starts = tuple(spelled)
+        folders: dict[str, str] = {}
+
+        def resolve(path: str) -> str:
+            head, tail = os.path.split(path)
+            real = folders.get(head)
+            if real is None:
+                real = folders[head] = _real(head)
+            return _real(path) if tail in ("", ".", "..") else os.path.join(real, os.path.normcase(tail))
+
         archives = set()
+        root = self.root(top)
         for entry in list(sys.path):
             if isinstance(entry, str) and entry.startswith(starts) and os.path.isfile(entry):
-                real = _real(entry)
-                data = self._check_file(real, None)
+                real = resolve(entry)
+                data = root.read_whole(self._relative(real, None), None)
                 archives.add(real)
                 if len(data) <= MAX_KEPT_ARCHIVE and entry not in self._archives:
                     # Its members are read from these checked bytes from now on (no second
@@ -395,16 +474,18 @@ class FrozenAppManager(SignedImportManager):
                 continue
             archive = getattr(loader, "archive", None)
             if archive is not None:
-                if _real(archive) not in archives:
-                    self._check_file(_real(archive), name)  # an archive no longer on sys.path
+                real = resolve(archive)
+                if real not in archives:  # an archive no longer on sys.path
+                    root.check_file(self._relative(real, name), name)
                 checked.append(name)
-            elif origin.startswith(starts) or _real(origin).startswith(prefix):
-                self._check_file(_real(origin), name)
+            elif origin.startswith(starts) or resolve(origin).startswith(prefix):
+                root.check_file(self._relative(resolve(origin), name), name)
                 checked.append(name)
         #: Modules that were loaded before the manager and checked here (tests report on them).
         self.checked_at_startup = frozenset(checked)
 
-    def _check_file(self, path: str, module: str | None) -> bytes:
+    def _relative(self, path: str, module: str | None) -> str:
+        """``path`` (resolved) as a manifest path of the app folder; refused if outside it."""
         if not path.startswith(self.app.folder + os.sep):
             refuse(
                 IntegrityCheckMissing(
@@ -413,8 +494,7 @@ class FrozenAppManager(SignedImportManager):
                     file=path,
                 )
             )
-        rel = path[len(self.app.folder) + 1 :].replace(os.sep, "/")
-        return self.root(self.app.folder).read_verified(rel, module)
+        return path[len(self.app.folder) + 1 :].replace(os.sep, "/")
 
 
 def install(keys) -> FrozenAppManager:
