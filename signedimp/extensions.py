@@ -378,11 +378,13 @@ def _bundled_libraries(
     dynamic facts ``info`` needs, dependencies first.
 
     A library counts when a ``DT_NEEDED`` name is found in an ``$ORIGIN``-relative search
-    folder inside ``root``; it is read verified (unlisted or changed: refused). Libraries that
-    this process already loaded are not read again.
+    folder inside ``root``, or in one of the root's ``library_folders``; it is read verified
+    (unlisted or changed: refused). Libraries that this process already loaded are not read
+    again.
     """
     order: list[tuple[str, str, Any]] = []
     seen: set[str] = set()
+    extra = list(getattr(root, "library_folders", ()))
 
     def visit(obj_rel: str, info: DynamicInfo, inherited: list[str], depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -390,7 +392,10 @@ def _bundled_libraries(
                 f"bundled libraries of {where!r} nest deeper than {MAX_DEPTH}", name=module, path=where
             )
         own = _origin_folders(obj_rel, info.runpath or info.rpath)
-        search = own if info.runpath else own + inherited
+        # The linker's order: RPATH (with the RPATHs inherited from the objects that need this
+        # one) unless there is a RUNPATH, then LD_LIBRARY_PATH, then RUNPATH. The root's
+        # ``library_folders`` are the LD_LIBRARY_PATH folders inside it (a frozen app's).
+        search = ([] if info.runpath else own + inherited) + extra + (own if info.runpath else [])
         passed_on = inherited if info.runpath else own + inherited
         for needed in info.needed:
             if "/" in needed:
@@ -405,6 +410,8 @@ def _bundled_libraries(
             )
             if lib_rel is None or lib_rel in seen:
                 continue
+            if extra and _already_mapped(root, lib_rel):
+                continue  # loaded by the linker before the verifier (libcrypto for hashlib)
             seen.add(lib_rel)
             if len(seen) > MAX_LIBRARIES:
                 raise ImportError(
@@ -440,6 +447,24 @@ def _bundled_libraries(
                 lib_data.close()
         raise
     return order
+
+
+def _already_mapped(root, rel: str) -> bool:
+    """True when the file ``rel`` of ``root`` is mapped into this process already.
+
+    A library found through ``LD_LIBRARY_PATH`` may have been loaded before the verifier
+    existed (the interpreter itself, OpenSSL for ``hashlib``): the linker resolves later needs
+    to it by SONAME, and a second copy must not be loaded beside it.
+    """
+    file_of = getattr(root.entry, "file", None)
+    if file_of is None:
+        return False
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            text = maps.read()
+    except OSError:
+        return False
+    return (b" " + os.fsencode(os.path.realpath(file_of(rel))) + b"\n") in text
 
 
 def _origin_folders(obj_rel: str, paths: tuple[str, ...]) -> list[str]:

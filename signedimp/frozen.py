@@ -41,6 +41,7 @@ from .errors import (
 )
 from .guard import mark_verified
 from .limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
+from .loader import EXTENSION
 from .manager import SignedImportManager
 from .manifest import MANIFEST_NAME, Manifest
 from .roots import ManifestRoot
@@ -197,6 +198,10 @@ class _FatalRoot(ManifestRoot):
     ``whole``: the root is an archive whose bytes were checked whole at start-up; its members
     are read from those bytes and not hashed one by one.
     """
+
+    #: Folders (relative to the root) that the dynamic linker searches for libraries by name:
+    #: the app folder's ``LD_LIBRARY_PATH`` entries (PyInstaller's ``_internal``).
+    library_folders: tuple[str, ...] = ()
 
     def __init__(self, entry, ring: dict, known: tuple | None = None, whole: bool = False) -> None:
         super().__init__(entry, ring)
@@ -359,8 +364,39 @@ class FrozenAppManager(SignedImportManager):
                 if root is None:
                     entry = self._entry(path)
                     known, whole = self._known_files(entry)
-                    root = self._roots[path] = _FatalRoot(entry, self._ring, known, whole)
+                    root = _FatalRoot(entry, self._ring, known, whole)
+                    if path == self.app.folder:
+                        root.library_folders = self._library_folders()
+                    self._roots[path] = root
         return root  # type: ignore[return-value]  # every root of this manager is a _FatalRoot
+
+    def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool):
+        """As ``SignedImportManager.make_loader``; an extension module in a folder below the app
+        folder gets the app folder's root, so that the libraries it needs from elsewhere in the
+        folder (PyInstaller's ``_internal/libbz2.so.1.0``, found through ``LD_LIBRARY_PATH``)
+        are verified and loaded first too, not left to the dynamic linker to read from disk."""
+        loader = super().make_loader(fullname, origin, kind, is_package)
+        entry = loader.root.entry
+        if kind == EXTENSION and isinstance(entry, _NestedEntry):
+            loader.root, loader.rel = self.root(self.app.folder), entry.strip + loader.rel
+        return loader
+
+    def _library_folders(self) -> tuple[str, ...]:
+        """The ``LD_LIBRARY_PATH`` folders inside the app folder, relative to it ("" for itself).
+
+        The linker read the variable when the process started; PyInstaller's bootloader sets
+        it to the contents folder before Python starts.
+        """
+        found: list[str] = []
+        top = self.app.folder
+        for folder in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+            if not folder:
+                continue
+            real = _real(folder)
+            rel = "" if real == top else real[len(top) + 1 :] if real.startswith(top + os.sep) else None
+            if rel is not None and rel.replace(os.sep, "/") not in found:
+                found.append(rel.replace(os.sep, "/"))
+        return tuple(found)
 
     def _known_files(self, entry) -> tuple[tuple[dict, list] | None, bool]:
         """((file list, its manifests) or None, checked whole?) of ``entry``, from checks made.

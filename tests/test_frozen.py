@@ -503,6 +503,22 @@ def test_changed_extension_module_is_refused(sealed, copy_of) -> None:
 
 
 @heavy
+def test_changed_library_of_an_extension_is_refused(sealed, copy_of) -> None:
+    """The library ``_bz2`` needs (PyInstaller: ``_internal/libbz2.so.1.0``, which the dynamic
+    linker would find through ``LD_LIBRARY_PATH``; cx_Freeze: ``lib/libbz2-*.so``, through
+    ``$ORIGIN``) is verified and loaded before the extension, never read from disk by the linker."""
+    freezer, app = sealed
+    app = copy_of(app)
+    [target] = _lib(freezer, app).glob("libbz2*")
+    with open(target, "ab") as fh:
+        fh.write(b"\0")
+    result = run_app(app / "main")
+    assert result.returncode == 1, result.stdout
+    assert f"{REFUSED} module '_bz2', file '{target}': its SHA-256 does not match" in result.stderr
+    assert EXPECTED not in result.stdout
+
+
+@heavy
 def test_changed_startup_extension_is_detected(sealed, copy_of) -> None:
     """zlib is loaded (for the freezer's own archives) before any hook: detected at start-up."""
     freezer, app = sealed
