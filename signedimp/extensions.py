@@ -400,18 +400,25 @@ def _bundled_libraries(
         for needed in info.needed:
             if "/" in needed:
                 continue
-            lib_rel = next(
+            found = next(
                 (
-                    c
-                    for c in (f"{d}/{needed}" if d else needed for d in search)
-                    if root.is_listed(c) or root.entry.is_file(c)
+                    (folder, candidate)
+                    for folder, candidate in ((d, f"{d}/{needed}" if d else needed) for d in search)
+                    if root.is_listed(candidate) or root.entry.is_file(candidate)
                 ),
                 None,
             )
-            if lib_rel is None or lib_rel in seen:
+            if found is None or found[1] in seen:
                 continue
-            if extra and _already_mapped(root, lib_rel):
-                continue  # loaded by the linker before the verifier (libcrypto for hashlib)
+            folder, lib_rel = found
+            if folder in extra and folder not in own and folder not in inherited:
+                # Found through LD_LIBRARY_PATH: checked where it lies, for the linker to load
+                # (preloading it would need _ctypes, itself an extension with such a library).
+                if not _already_mapped(root, lib_rel):  # else loaded before the verifier
+                    seen.add(lib_rel)
+                    checked = _checked_in_place(root, lib_rel, module)
+                    visit(lib_rel, checked, passed_on, depth + 1)
+                continue
             seen.add(lib_rel)
             if len(seen) > MAX_LIBRARIES:
                 raise ImportError(
@@ -447,6 +454,29 @@ def _bundled_libraries(
                 lib_data.close()
         raise
     return order
+
+
+def _checked_in_place(root, rel: str, module: str) -> DynamicInfo:
+    """Check the library file ``rel`` of ``root`` where it lies; its dynamic facts if it
+    matches the manifest, else the refusal (``read_verified`` says why)."""
+    digest = root.expected_digest(rel, module)
+    try:
+        fd = os.open(root.entry.file(rel), os.O_RDONLY | _NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        fd = -1
+    try:
+        if fd >= 0:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= MAX_MEMBER_SIZE:
+                with mmap.mmap(fd, info.st_size, access=mmap.ACCESS_READ) as view:
+                    if hashlib.sha256(view).hexdigest() == digest:
+                        return _dynamic(view)  # type: ignore[arg-type]  # read like bytes
+    except (OSError, ValueError):
+        pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return _dynamic(root.read_verified(rel, module))
 
 
 def _already_mapped(root, rel: str) -> bool:

@@ -373,8 +373,9 @@ class FrozenAppManager(SignedImportManager):
     def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool):
         """As ``SignedImportManager.make_loader``; an extension module in a folder below the app
         folder gets the app folder's root, so that the libraries it needs from elsewhere in the
-        folder (PyInstaller's ``_internal/libbz2.so.1.0``, found through ``LD_LIBRARY_PATH``)
-        are verified and loaded first too, not left to the dynamic linker to read from disk."""
+        folder are verified too: PyInstaller's ``_internal/libbz2.so.1.0``, which the dynamic
+        linker finds through ``LD_LIBRARY_PATH``, is checked against the manifest just before
+        the extension is loaded (``extensions._checked_in_place``)."""
         loader = super().make_loader(fullname, origin, kind, is_package)
         entry = loader.root.entry
         if kind == EXTENSION and isinstance(entry, _NestedEntry):
