@@ -193,8 +193,8 @@ class _FatalRoot(ManifestRoot):
     signedimp, so that code probing for an optional data file (``pkgutil.get_data``) or a
     module's source (tracebacks, ``inspect``) carries on.
 
-    ``hashes``: the root's file list when a check already made gives it (see
-    ``FrozenAppManager._known_files``): its manifest is then not read and checked again.
+    ``known``: (file list, manifests) of the root when a check already made gives them (see
+    ``FrozenAppManager._known_files``): its manifests are then not read and checked again.
     ``whole``: the root is an archive whose bytes were checked whole at start-up; its members
     are read from those bytes and not hashed one by one.
     """
