@@ -9,11 +9,19 @@ Results go to benchmarks/README.md, section "Frozen app start-up".
 
     python benchmarks/bench_frozen.py [--runs N] [--no-write]
         [--freezer pyinstaller|pyinstaller-onefile|cxfreeze|pyinstaller-strip]...
+    python benchmarks/bench_frozen.py --phases [--runs N]
+
+``--phases`` (PyInstaller onedir only) says where the time goes: both builds get a runtime hook
+that notes the CPU time (``time.process_time``) when it starts and when the process exits; in
+the signed build the hook is the frozen bootstrap itself (two-step path: ``bootstrap`` text,
+``--runtime-hook``, ``sign``), which also notes the time once the embedded runtime is built and
+once the manager is installed and the start-up check done. Printed only.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -85,6 +93,104 @@ def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
     return exe
 
 
+# -- --phases ---------------------------------------------------------------------------------
+
+#: Put before the hook's code: the clock, and a report (JSON, to $BENCH_PHASES) at exit.
+PHASE_PROLOGUE = """\
+import atexit as _bench_atexit, json as _bench_json, os as _bench_os, time as _bench_time
+_bench_marks = {"hook": _bench_time.process_time()}
+def _bench_mark(name):
+    _bench_marks[name] = _bench_time.process_time()
+def _bench_report():
+    _bench_mark("exit")
+    with open(_bench_os.environ["BENCH_PHASES"], "w") as _bench_fh:
+        _bench_json.dump(_bench_marks, _bench_fh)
+if _bench_os.environ.get("BENCH_PHASES"):
+    _bench_atexit.register(_bench_report)
+"""
+
+
+def phase_hook(signed: bool, key: Path) -> str:
+    """The runtime hook of a ``--phases`` build: the clock alone, or around the bootstrap."""
+    if not signed:
+        return PHASE_PROLOGUE
+    sys.path.insert(0, str(HERE.parent))
+    from signedimp.tools import load_private_key
+    from signedimp.tools._bootstrap import get_bootstrap_code
+
+    text = get_bootstrap_code(load_private_key(key.read_bytes()), frozen=True, bytecode=True)
+    install = "        return _pkg.frozen.install(keys)\n"
+    if install not in text:
+        raise SystemExit("--phases: the frozen bootstrap no longer ends with _pkg.frozen.install(keys)")
+    text = text.replace(install, '        _bench_mark("runtime")\n' + install, 1)
+    end = "del _signedimp_bootstrap\n"
+    return PHASE_PROLOGUE + text.replace(end, end + '_bench_mark("installed")\n', 1)
+
+
+def build_phases(signed: bool, work: Path, key: Path) -> Path:
+    """PyInstaller onedir with ``phase_hook`` as its (first) runtime hook, sealed if signed."""
+    src = work / "src"
+    shutil.copytree(APP, src)
+    hook = work / "phase_hook.py"
+    hook.write_text(phase_hook(signed, key), encoding="utf-8")
+    args = [
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(work / "dist"),
+        "--workpath",
+        str(work / "build"),
+        "--specpath",
+        str(work),
+        "--runtime-hook",
+        str(hook),
+        "--add-data",
+        f"{src / 'fzapp' / 'data'}:fzapp/data",
+        "--additional-hooks-dir",
+        str(src / "pyinstaller_hooks"),
+        str(src / "main.py"),
+    ]
+    quiet = subprocess.DEVNULL
+    freeze = [sys.executable, "-m", "PyInstaller", *args]
+    subprocess.run(freeze, cwd=src, check=True, env=child_env(), stdout=quiet, stderr=quiet)
+    dist = work / "dist" / "main"
+    if signed:
+        sign = [sys.executable, "-m", "signedimp", "sign", str(dist), "--key", str(key)]
+        subprocess.run(sign, check=True, env=child_env(), stdout=quiet, stderr=quiet)
+    return dist / "main"
+
+
+def measure_phases(runs: int, tmp: Path, key: Path) -> None:
+    """Median CPU ms of each phase, plain and signed, printed as a table."""
+    exes = {kind: build_phases(kind == "signed", tmp / f"phases-{kind}", key) for kind in ("plain", "signed")}
+    marks: dict[str, list[dict[str, float]]] = {"plain": [], "signed": []}
+    for index in range(runs + 2):
+        for kind, exe in exes.items():
+            env = child_env()
+            env["BENCH_PHASES"] = str(tmp / f"phases-{kind}.json")
+            time_run(exe, env)
+            if index >= 2:  # two warm-up rounds
+                marks[kind].append(json.loads((tmp / f"phases-{kind}.json").read_text()))
+    spans = {
+        "start to the first runtime hook": ("", "hook"),
+        "bootstrap: unpack and run the embedded runtime": ("hook", "runtime"),
+        "bootstrap: manager, start-up check": ("runtime", "installed"),
+        "the app, to exit (plain: hook to exit)": ("installed", "exit"),
+    }
+    print(f"| phase (CPU ms, median of {runs}) | plain | signedimp |")
+    print("| --- | ---: | ---: |")
+    for label, (start, end) in spans.items():
+        cells = []
+        for kind in ("plain", "signed"):
+            first = start if kind == "signed" or start in ("", "hook") else "hook"
+            values = [m[end] - (m[first] if first else 0.0) for m in marks[kind] if end in m]
+            cells.append(f"{statistics.median(values) * 1000:.1f}" if values else "-")
+        print(f"| {label} | {cells[0]} | {cells[1]} |")
+    totals = [statistics.median(m["exit"] for m in marks[kind]) * 1000 for kind in ("plain", "signed")]
+    print(f"| total (start to exit) | {totals[0]:.1f} | {totals[1]:.1f} |")
+
+
 def time_run(exe: Path, env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system of the process and its children)."""
     start = time.perf_counter()
@@ -131,7 +237,7 @@ def versions() -> str:
     return ", ".join(found)
 
 
-def report(rows: list[tuple[str, float, float]], runs: int) -> str:
+def report(rows: list[tuple[str, float, float, float, float]], runs: int) -> str:
     lines = [
         SECTION,
         "",
@@ -174,6 +280,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--freezer", action="append", choices=FREEZERS)
     parser.add_argument("--no-write", action="store_true", help="print only; leave README.md alone")
+    parser.add_argument("--phases", action="store_true", help="where the time goes (PyInstaller onedir)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-frozen-") as tmp:
@@ -183,6 +290,9 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        if args.phases:
+            measure_phases(args.runs, Path(tmp), key)
+            return
         for freezer in args.freezer or FREEZERS[:3]:
             pw, sw, pc, sc = measure(freezer, args.runs, Path(tmp), key)
             rows.append((freezer, pw, sw, pc, sc))

@@ -9,10 +9,11 @@ at the offsets it gives.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
-from .bounded_read import read_file, read_member
+from .bounded_read import member_chunks, read_file, read_member
 from .errors import ZipFormatError
 from .limits import MAX_MEMBER_SIZE
 from .manifest import MANIFEST_NAME
@@ -161,15 +162,18 @@ class ZipArchive:
     stdlib ``zipimport`` keeps its own, cached across the process).
     """
 
-    def __init__(self, archive: str) -> None:
+    def __init__(self, archive: str, data: bytes | None = None) -> None:
         self.archive = archive
+        #: The archive's bytes when they were read and checked whole (a frozen app's library
+        #: zip): members are read from them, never from the file again.
+        self.data = data
         self.error: str | None = None
         self.members: dict = {}
         self.names: frozenset[str] = frozenset()
         self.dirs: frozenset[str] = frozenset()
         self.prefix_size = 0  # bytes before the first member: a zipapp's self-check hashes them
         try:
-            members = read_zip_directory(archive)
+            members = read_zip_directory(archive, None if data is None else io.BytesIO(data))
         except (ZipFormatError, OSError) as exc:
             self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
             return
@@ -195,6 +199,8 @@ class ZipArchive:
         member = self.members.get(name)
         if member is None:
             raise FileNotFoundError(f"{self.archive}{os.sep}{name}: no such member in the archive")
+        if self.data is not None:
+            return b"".join(member_chunks(io.BytesIO(self.data), member, self.archive, limit))
         return read_member(self.archive, member, limit)
 
 

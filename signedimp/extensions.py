@@ -34,11 +34,14 @@ import _thread
 import atexit
 import errno
 import hashlib
+import mmap
 import os
+import stat
 import sys
 
 from .elf import DynamicInfo, ElfError, read_dynamic
 from .errors import IntegrityCheckFailed
+from .limits import MAX_MEMBER_SIZE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,6 +56,12 @@ except ImportError:  # pragma: no cover - not Linux
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["create_extension_module", "WINDOWLESS"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 _SEALS = 0
 if fcntl is not None and hasattr(fcntl, "F_ADD_SEALS"):
@@ -75,34 +84,44 @@ _private_roots: list = []  # roots mirrored in the private folder (their index i
 _memfd_unusable: list[str] = []  # why memfd_create failed at run time, if it did
 
 
-def create_extension_module(spec: ModuleSpec, data: bytes, root=None, rel: str | None = None):
+def create_extension_module(spec: ModuleSpec, data: bytes | None, root=None, rel: str | None = None):
     """Create (not yet execute) the extension module ``spec.name`` from verified ``data``.
 
     ``root`` (a :class:`~signedimp.roots.ManifestRoot`) and ``rel`` (the file's path in it)
     let the libraries bundled beside the package be found and verified; without them only
-    ``data`` is loaded.
+    ``data`` is loaded. ``data`` None: the file ``rel`` of ``root`` is read here, verified (see
+    :func:`_copy_from_file`: a folder's file is copied by the kernel into its sealed memfd,
+    or the private copy, and hashed there).
     """
     name = spec.name
-    where = root.entry.display(rel) if root is not None and rel is not None else (spec.origin or name)
-    digest = (
-        root.expected_digest(rel, name)
-        if root is not None and rel is not None
-        else hashlib.sha256(data).hexdigest()
-    )
+    if root is None or rel is None:
+        if data is None:
+            raise TypeError("create_extension_module needs the bytes, or the root and path to read")
+        where, digest, file = spec.origin or name, hashlib.sha256(data).hexdigest(), ""
+    else:
+        where, digest, file = root.entry.display(rel), root.expected_digest(rel, name), rel
     with _lock:
         path = _paths.get(digest)
         if path is None or not _still_ours(path):
-            libraries = (
-                _bundled_libraries(name, data, root, rel, where)
-                if root is not None and rel is not None
-                else []
-            )
+            payload: bytes | _Copied = b""
+            libraries: list = []
             try:
-                path = _materialise(name, where, digest, data, root, rel, libraries)
+                if data is None:
+                    label = f"signedimp:{name}"
+                    payload = _copy_from_file(root, file, digest, label) or root.read_verified(file, name)
+                else:
+                    payload = data
+                if file:
+                    libraries = _bundled_libraries(name, _info(payload), root, file, where)
+                path = _materialise(name, where, digest, payload, root, rel, libraries)
             except OSError as exc:
                 raise ImportError(
                     f"cannot load extension module {name!r} from {where!r}: {exc}", name=name, path=where
                 ) from None
+            finally:
+                for item in (payload, *(lib[2] for lib in libraries)):
+                    if isinstance(item, _Copied):
+                        item.close()  # not kept (an error on the way): not left open either
     return _create_from_path(spec, path)
 
 
@@ -146,20 +165,23 @@ class _NoMemfd(Exception):
     """memfd_create is refused here (old kernel, seccomp sandbox): use the private copy."""
 
 
-def _memfd_path(label: str, digest: str, data: bytes) -> str:
+def _memfd_path(label: str, digest: str, data: bytes | _Copied) -> str:
+    """The ``/proc/self/fd`` path of a sealed memfd holding ``data`` (kept open for good)."""
+    if isinstance(data, _Copied) and data.fd >= 0:
+        fd = data.take()
+    else:
+        data = _bytes(data)
+        fd = _new_memfd(label)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+        except BaseException:
+            os.close(fd)
+            raise
     try:
-        fd = os.memfd_create(label, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.EACCES):
-            _memfd_unusable.append(str(exc))
-            raise _NoMemfd() from None
-        raise
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
         fd = _fresh_number(fd)
     except BaseException:
         os.close(fd)
@@ -169,6 +191,126 @@ def _memfd_path(label: str, digest: str, data: bytes) -> str:
     _used_paths.add(path)
     _paths[digest] = path
     return path
+
+
+def _new_memfd(label: str) -> int:
+    try:
+        return os.memfd_create(label, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.EACCES):
+            _memfd_unusable.append(str(exc))
+            raise _NoMemfd() from None
+        raise
+
+
+class _Copied:
+    """A file's verified bytes put in place by the kernel (see :func:`_copy_from_file`): a
+    sealed memfd (``fd``) or the private copy (``path``), and their ELF dynamic facts."""
+
+    __slots__ = ("fd", "path", "size", "info")
+
+    def __init__(self, fd: int, path: str | None, size: int, info: DynamicInfo) -> None:
+        self.fd, self.path, self.size, self.info = fd, path, size, info
+
+    def take(self) -> int:
+        """The memfd, now the caller's to keep."""
+        fd, self.fd = self.fd, -1
+        return fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.take())
+
+
+def _copy_from_file(root, rel: str, digest: str, label: str) -> _Copied | None:
+    """The folder file ``rel`` of ``root`` copied by the kernel, if the copy hashes to ``digest``.
+
+    Where sealed memfds work the copy is one, sealed before it is hashed (through a read-only
+    mapping), so the bytes the linker maps are the bytes that were checked; elsewhere it is the
+    private copy, hashed once written. ``sendfile`` moves the bytes without a pass through
+    Python's memory, which for a large extension module cost more than the hash. None when
+    that cannot be done here (not a folder, not a regular file, an error, or a digest that does
+    not match): the caller then reads the file the usual way (``read_verified``), which
+    refuses a file that is wrong, with the reason.
+    """
+    file_of = getattr(root.entry, "file", None)
+    if file_of is None or not hasattr(os, "sendfile"):  # a zip member, or Windows
+        return None
+    windowless = WINDOWLESS and not _memfd_unusable
+    target = None if windowless else _private_target(root, rel, digest)
+    if target is not None and os.path.exists(target):
+        return None
+    try:
+        source = os.open(file_of(rel), os.O_RDONLY | _NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    fd = -1
+    try:
+        info = os.fstat(source)
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode) or size > MAX_MEMBER_SIZE:
+            return None
+        if target is None:
+            fd = _new_memfd(label)
+        else:
+            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+            fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o500)
+        done = 0
+        while done < size:
+            sent = os.sendfile(fd, source, done, size - done)
+            if not sent:
+                break  # the file got shorter
+            done += sent
+        if target is None:
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+        dynamic = _check_copy(fd, done, digest) if done == size else None
+        if dynamic is None:
+            return None
+        if target is not None:
+            os.close(fd)
+            fd = -1
+            _paths[digest] = target
+        copied, fd = _Copied(fd, target, size, dynamic), -1
+        return copied
+    except (OSError, ValueError, _NoMemfd):
+        return None
+    finally:
+        os.close(source)
+        if fd >= 0:
+            os.close(fd)
+            if target is not None:
+                _unlink(target)
+
+
+def _check_copy(fd: int, size: int, digest: str) -> DynamicInfo | None:
+    """The dynamic facts of the ``size`` bytes in ``fd`` if they hash to ``digest``, else None."""
+    if not size:
+        return DynamicInfo() if hashlib.sha256(b"").hexdigest() == digest else None
+    with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
+        if hashlib.sha256(view).hexdigest() != digest:
+            return None
+        return _dynamic(view)  # type: ignore[arg-type]  # read like bytes
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _info(data: bytes | _Copied) -> DynamicInfo:
+    return data.info if isinstance(data, _Copied) else _dynamic(data)
+
+
+def _bytes(data: bytes | _Copied) -> bytes:
+    """The bytes of ``data`` (a kernel copy is read back: for the other way of loading)."""
+    if not isinstance(data, _Copied):
+        return data
+    if data.path is not None:
+        with open(data.path, "rb") as stream:
+            return stream.read()
+    return os.pread(data.fd, data.size, 0) if data.size else b""
 
 
 def _fresh_number(fd: int) -> int:
@@ -203,7 +345,7 @@ def _is_sealed(fd: int) -> bool:
         return False
 
 
-def _preload(module: str, where: str, rel: str, digest: str, data: bytes) -> None:
+def _preload(module: str, where: str, rel: str, digest: str, data: bytes | _Copied) -> None:
     if digest in _paths and _still_ours(_paths[digest]):
         return
     path = _memfd_path(f"signedimp:{rel.rpartition('/')[2]}", digest, data)
@@ -236,15 +378,20 @@ def _dynamic(data: bytes) -> DynamicInfo:
         return DynamicInfo()
 
 
-def _bundled_libraries(module: str, data: bytes, root, rel: str, where: str) -> list[tuple[str, str, bytes]]:
-    """(rel, SHA-256, bytes) of the bundled libraries ``data`` needs, dependencies first.
+def _bundled_libraries(
+    module: str, info: DynamicInfo, root, rel: str, where: str
+) -> list[tuple[str, str, Any]]:
+    """(rel, SHA-256, bytes or kernel copy) of the bundled libraries that an object with the
+    dynamic facts ``info`` needs, dependencies first.
 
     A library counts when a ``DT_NEEDED`` name is found in an ``$ORIGIN``-relative search
-    folder inside ``root``; it is read verified (unlisted or changed: refused). Libraries that
-    this process already loaded are not read again.
+    folder inside ``root``, or in one of the root's ``library_folders``; it is read verified
+    (unlisted or changed: refused). Libraries that this process already loaded are not read
+    again.
     """
-    order: list[tuple[str, str, bytes]] = []
+    order: list[tuple[str, str, Any]] = []
     seen: set[str] = set()
+    extra = list(getattr(root, "library_folders", ()))
 
     def visit(obj_rel: str, info: DynamicInfo, inherited: list[str], depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -252,20 +399,32 @@ def _bundled_libraries(module: str, data: bytes, root, rel: str, where: str) -> 
                 f"bundled libraries of {where!r} nest deeper than {MAX_DEPTH}", name=module, path=where
             )
         own = _origin_folders(obj_rel, info.runpath or info.rpath)
-        search = own if info.runpath else own + inherited
+        # The linker's order: RPATH (with the RPATHs inherited from the objects that need this
+        # one) unless there is a RUNPATH, then LD_LIBRARY_PATH, then RUNPATH. The root's
+        # ``library_folders`` are the LD_LIBRARY_PATH folders inside it (a frozen app's).
+        search = ([] if info.runpath else own + inherited) + extra + (own if info.runpath else [])
         passed_on = inherited if info.runpath else own + inherited
         for needed in info.needed:
             if "/" in needed:
                 continue
-            lib_rel = next(
+            found = next(
                 (
-                    c
-                    for c in (f"{d}/{needed}" if d else needed for d in search)
-                    if root.is_listed(c) or root.entry.is_file(c)
+                    (folder, candidate)
+                    for folder, candidate in ((d, f"{d}/{needed}" if d else needed) for d in search)
+                    if root.is_listed(candidate) or root.entry.is_file(candidate)
                 ),
                 None,
             )
-            if lib_rel is None or lib_rel in seen:
+            if found is None or found[1] in seen:
+                continue
+            folder, lib_rel = found
+            if folder in extra and folder not in own and folder not in inherited:
+                # Found through LD_LIBRARY_PATH: checked where it lies, for the linker to load
+                # (preloading it would need _ctypes, itself an extension with such a library).
+                if not _already_mapped(root, lib_rel):  # else loaded before the verifier
+                    seen.add(lib_rel)
+                    checked = _checked_in_place(root, lib_rel, module)
+                    visit(lib_rel, checked, passed_on, depth + 1)
                 continue
             seen.add(lib_rel)
             if len(seen) > MAX_LIBRARIES:
@@ -276,18 +435,73 @@ def _bundled_libraries(module: str, data: bytes, root, rel: str, where: str) -> 
             if digest in _paths and _still_ours(_paths[digest]):
                 continue
             try:
-                lib_data = root.read_verified(lib_rel, module)
+                label = f"signedimp:{needed}"
+                lib_data = _copy_from_file(root, lib_rel, digest, label) or root.read_verified(
+                    lib_rel, module
+                )
             except OSError as exc:
                 raise IntegrityCheckFailed(
                     f"listed in the signed manifest but cannot be read ({exc})",
                     module=module,
                     file=root.entry.display(lib_rel),
                 ) from None
-            visit(lib_rel, _dynamic(lib_data), passed_on, depth + 1)
+            try:
+                visit(lib_rel, _info(lib_data), passed_on, depth + 1)
+            except BaseException:
+                if isinstance(lib_data, _Copied):
+                    lib_data.close()
+                raise
             order.append((lib_rel, digest, lib_data))
 
-    visit(rel, _dynamic(data), [], 0)
+    try:
+        visit(rel, info, [], 0)
+    except BaseException:
+        for _rel, _digest, lib_data in order:
+            if isinstance(lib_data, _Copied):
+                lib_data.close()
+        raise
     return order
+
+
+def _checked_in_place(root, rel: str, module: str) -> DynamicInfo:
+    """Check the library file ``rel`` of ``root`` where it lies; its dynamic facts if it
+    matches the manifest, else the refusal (``read_verified`` says why)."""
+    digest = root.expected_digest(rel, module)
+    try:
+        fd = os.open(root.entry.file(rel), os.O_RDONLY | _NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        fd = -1
+    try:
+        if fd >= 0:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= MAX_MEMBER_SIZE:
+                with mmap.mmap(fd, info.st_size, access=mmap.ACCESS_READ) as view:
+                    if hashlib.sha256(view).hexdigest() == digest:
+                        return _dynamic(view)  # type: ignore[arg-type]  # read like bytes
+    except (OSError, ValueError):
+        pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return _dynamic(root.read_verified(rel, module))
+
+
+def _already_mapped(root, rel: str) -> bool:
+    """True when the file ``rel`` of ``root`` is mapped into this process already.
+
+    A library found through ``LD_LIBRARY_PATH`` may have been loaded before the verifier
+    existed (the interpreter itself, OpenSSL for ``hashlib``): the linker resolves later needs
+    to it by SONAME, and a second copy must not be loaded beside it.
+    """
+    file_of = getattr(root.entry, "file", None)
+    if file_of is None:
+        return False
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            text = maps.read()
+    except OSError:
+        return False
+    return (b" " + os.fsencode(os.path.realpath(file_of(rel))) + b"\n") in text
 
 
 def _origin_folders(obj_rel: str, paths: tuple[str, ...]) -> list[str]:
@@ -338,8 +552,8 @@ def _private_folder() -> str:
     return _private[0]
 
 
-def _private_copy(root, rel: str | None, digest: str, data: bytes, fallback_name: str = "") -> str:
-    """Write verified ``data`` below the private folder, at ``rel`` under the root's index."""
+def _private_target(root, rel: str | None, digest: str, fallback_name: str = "") -> str:
+    """Where the private copy of ``rel`` of ``root`` goes: below the root's index."""
     folder = _private_folder()
     if root is None or rel is None:
         parts = ["loose", digest[:32], fallback_name or "extension"]
@@ -349,12 +563,19 @@ def _private_copy(root, rel: str | None, digest: str, data: bytes, fallback_name
             index = len(_private_roots)
             _private_roots.append(root)
         parts = [str(index), *rel.split("/")]
-    target = os.path.join(folder, *parts)
+    return os.path.join(folder, *parts)
+
+
+def _private_copy(root, rel: str | None, digest: str, data: bytes | _Copied, fallback_name: str = "") -> str:
+    """Write verified ``data`` below the private folder, at ``rel`` under the root's index."""
+    if isinstance(data, _Copied) and data.path is not None:
+        return data.path  # written and checked there already
+    target = _private_target(root, rel, digest, fallback_name)
     if not os.path.exists(target):
         os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o500)
         with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
+            stream.write(_bytes(data))
     _paths[digest] = target
     return target
 

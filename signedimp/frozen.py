@@ -25,14 +25,25 @@ written just before Python starts, so it is trusted as the executable is
 
 from __future__ import annotations
 
+import hashlib
+import mmap
 import os
+import stat
 import sys
 
-from .entries import DirectoryEntry, ManifestSource
-from .errors import IntegrityCheckError, IntegrityCheckMissing
+from .entries import DirectoryEntry, ManifestSource, ZipArchive
+from .errors import (
+    IntegrityCheckError,
+    IntegrityCheckFailed,
+    IntegrityCheckMissing,
+    ManifestError,
+    UnsafeInputError,
+)
 from .guard import mark_verified
+from .limits import MAX_MANIFEST_SIZE, MAX_MEMBER_SIZE
+from .loader import EXTENSION
 from .manager import SignedImportManager
-from .manifest import MANIFEST_NAME
+from .manifest import MANIFEST_NAME, Manifest
 from .roots import ManifestRoot
 
 __all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
@@ -40,6 +51,9 @@ __all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
 PYINSTALLER, CX_FREEZE = "pyinstaller", "cx_Freeze"
 #: The archives that freezers put on ``sys.path`` inside the app folder.
 ARCHIVE_NAMES = ("base_library.zip", "library.zip")
+#: An archive on ``sys.path`` checked whole at start-up is kept in memory up to this size, and
+#: its members read from there; a larger one is read member by member (each one verified).
+MAX_KEPT_ARCHIVE = 64 * 1024 * 1024
 
 
 class FrozenApp:
@@ -95,13 +109,62 @@ class _NestedEntry(DirectoryEntry):
     def __init__(self, path: str, top: str, strip: str) -> None:
         super().__init__(path)
         self._top = DirectoryEntry(top)
-        self._strip = strip
+        self.strip = strip
 
     def manifest_candidates(self) -> list[ManifestSource]:
         top = self._top
         if not os.path.isfile(top.display(MANIFEST_NAME)):
             return []
-        return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self._strip)]
+        return [ManifestSource(top.display(MANIFEST_NAME), top.read, MANIFEST_NAME, self.strip)]
+
+
+def _open_regular(path: str) -> tuple[int, int] | None:
+    """(descriptor, size) of the regular file at ``path`` within the size limit, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MEMBER_SIZE:
+        os.close(fd)
+        return None
+    return fd, info.st_size
+
+
+def _read_regular_file(path: str) -> bytes | None:
+    """The whole file, read at once (its size is known), or None on any problem."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        data = os.read(fd, size + 1)
+        return data if len(data) == size else None  # grew or shrank meanwhile: the usual read
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _file_digest(path: str) -> str | None:
+    """SHA-256 hex of the file, hashed through a read-only mapping; None on any problem."""
+    opened = _open_regular(path)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        if not size:
+            return hashlib.sha256(b"").hexdigest()
+        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
+            return hashlib.sha256(view).hexdigest()
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def refuse(exc: IntegrityCheckError) -> None:
@@ -129,7 +192,43 @@ class _FatalRoot(ManifestRoot):
     A file that is neither listed nor there is only absent: ``FileNotFoundError``, as without
     signedimp, so that code probing for an optional data file (``pkgutil.get_data``) or a
     module's source (tracebacks, ``inspect``) carries on.
+
+    ``known``: (file list, manifests) of the root when a check already made gives them (see
+    ``FrozenAppManager._known_files``): its manifests are then not read and checked again.
+    ``whole``: the root is an archive whose bytes were checked whole at start-up; its members
+    are read from those bytes and not hashed one by one.
     """
+
+    #: Folders (relative to the root) that the dynamic linker searches for libraries by name:
+    #: the app folder's ``LD_LIBRARY_PATH`` entries (PyInstaller's ``_internal``).
+    library_folders: tuple[str, ...] = ()
+
+    def __init__(self, entry, ring: dict, known: tuple | None = None, whole: bool = False) -> None:
+        super().__init__(entry, ring)
+        self.whole = whole
+        if known is not None:
+            self._hashes, self.manifests = known
+
+    def read_whole(self, rel: str, module: str | None) -> bytes:
+        """``read_verified`` of a large file in one read (a library zip kept in memory)."""
+        expected = self.expected_digest(rel, module)
+        data = _read_regular_file(self.entry.file(rel))
+        if data is not None and hashlib.sha256(data).hexdigest() == expected:
+            return data
+        return self.read_verified(rel, module)  # the usual read says what is wrong (or not)
+
+    def check_file(self, rel: str, module: str | None) -> None:
+        """Check ``rel`` (a module loaded before the verifier) against the manifest, or refuse.
+
+        Hashed through a read-only mapping: these bytes are not used, only compared.
+        """
+        expected = self.expected_digest(rel, module)
+        if _file_digest(self.entry.file(rel)) != expected:
+            self.read_verified(rel, module)  # the usual read says what is wrong (or not)
+
+    def listed_files(self) -> dict:
+        """Manifest path -> SHA-256 hex of every file this root's valid manifests list."""
+        return self._hashes if self._hashes is not None else self._load()
 
     def _absent(self, rel: str) -> bool:
         return not self.is_listed(rel) and not self.entry.is_file(rel)
@@ -145,6 +244,14 @@ class _FatalRoot(ManifestRoot):
         if self._absent(rel):
             raise FileNotFoundError(2, "No such file or directory", self.entry.display(rel))
         try:
+            if self.whole:
+                self.expected_digest(rel, module)  # listed (the bytes are those checked whole)
+                try:
+                    return self.entry.read(rel)
+                except (OSError, UnsafeInputError) as exc:
+                    raise IntegrityCheckFailed(
+                        f"cannot be read: {exc}", module=module, file=self.entry.display(rel)
+                    ) from None
             return super().read_verified(rel, module)
         except IntegrityCheckError as exc:
             refuse(exc)
@@ -248,15 +355,77 @@ class FrozenAppManager(SignedImportManager):
             refuse(exc)
             raise
 
-    def root(self, path: str) -> ManifestRoot:
+    def root(self, path: str) -> _FatalRoot:
         """As ``SignedImportManager.root``, with roots whose refusals end the process."""
         root = self._roots.get(path)
         if root is None:
             with self._lock:
                 root = self._roots.get(path)
                 if root is None:
-                    root = self._roots[path] = _FatalRoot(self._entry(path), self._ring)
-        return root
+                    entry = self._entry(path)
+                    known, whole = self._known_files(entry)
+                    root = _FatalRoot(entry, self._ring, known, whole)
+                    if path == self.app.folder:
+                        root.library_folders = self._library_folders()
+                    self._roots[path] = root
+        return root  # type: ignore[return-value]  # every root of this manager is a _FatalRoot
+
+    def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool):
+        """As ``SignedImportManager.make_loader``; an extension module in a folder below the app
+        folder gets the app folder's root, so that the libraries it needs from elsewhere in the
+        folder are verified too: PyInstaller's ``_internal/libbz2.so.1.0``, which the dynamic
+        linker finds through ``LD_LIBRARY_PATH``, is checked against the manifest just before
+        the extension is loaded (``extensions._checked_in_place``)."""
+        loader = super().make_loader(fullname, origin, kind, is_package)
+        entry = loader.root.entry
+        if kind == EXTENSION and isinstance(entry, _NestedEntry):
+            loader.root, loader.rel = self.root(self.app.folder), entry.strip + loader.rel
+        return loader
+
+    def _library_folders(self) -> tuple[str, ...]:
+        """The ``LD_LIBRARY_PATH`` folders inside the app folder, relative to it ("" for itself).
+
+        The linker read the variable when the process started; PyInstaller's bootloader sets
+        it to the contents folder before Python starts.
+        """
+        found: list[str] = []
+        top = self.app.folder
+        for folder in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+            if not folder:
+                continue
+            real = _real(folder)
+            rel = "" if real == top else real[len(top) + 1 :] if real.startswith(top + os.sep) else None
+            if rel is not None and rel.replace(os.sep, "/") not in found:
+                found.append(rel.replace(os.sep, "/"))
+        return tuple(found)
+
+    def _known_files(self, entry) -> tuple[tuple[dict, list] | None, bool]:
+        """((file list, its manifests) or None, checked whole?) of ``entry``, from checks made.
+
+        A folder below the app folder: the app folder's manifest, checked once, lines outside
+        the folder left out and the folder's path taken off the others (its signature is not
+        checked again for each ``sys.path`` entry). An archive checked whole at start-up: the
+        manifest inside it, parsed from the checked bytes, whose signature would prove no more
+        than that check did. None: the root reads and checks its manifests itself.
+        """
+        if isinstance(entry, _NestedEntry):
+            top = self.root(self.app.folder)
+            hashes = top.listed_files()
+            if not top.manifests or top.tampered(None, entry.path) is not None:
+                return None, False  # the entry's own root says what is wrong
+            strip, size = entry.strip, len(entry.strip)
+            return ({p[size:]: d for p, d in hashes.items() if p.startswith(strip)}, top.manifests), False
+        archive = getattr(entry, "archive", None)
+        if not isinstance(archive, ZipArchive) or archive.data is None or archive.error:
+            return None, False
+        if entry.prefix or MANIFEST_NAME not in archive.names:
+            return None, True
+        try:
+            text = archive.read(MANIFEST_NAME, MAX_MANIFEST_SIZE)
+            manifest = Manifest.parse(text, source=entry.display(MANIFEST_NAME))
+        except (ManifestError, OSError, UnsafeInputError):
+            return None, True  # the usual reading says why
+        return (dict(manifest.hashes), [manifest]), True
 
     def _entry(self, path: str):
         if not self.app.onefile and os.path.isdir(path):
@@ -298,17 +467,32 @@ class FrozenAppManager(SignedImportManager):
         top = self.app.folder
         prefix = top + os.sep
         # Cheap string tests first (realpath costs a few system calls per module): the folder
-        # as the freezer spelled it and as resolved.
+        # as the freezer spelled it and as resolved; folders are resolved once each.
         spelled = {prefix, os.path.dirname(os.path.abspath(sys.executable)) + os.sep}
         meipass = getattr(sys, "_MEIPASS", None)
         if meipass:
             spelled.add(os.path.abspath(meipass) + os.sep)
         starts = tuple(spelled)
+        folders: dict[str, str] = {}
+
+        def resolve(path: str) -> str:
+            head, tail = os.path.split(path)
+            real = folders.get(head)
+            if real is None:
+                real = folders[head] = _real(head)
+            return _real(path) if tail in ("", ".", "..") else os.path.join(real, os.path.normcase(tail))
+
         archives = set()
+        root = self.root(top)
         for entry in list(sys.path):
             if isinstance(entry, str) and entry.startswith(starts) and os.path.isfile(entry):
-                self._check_file(_real(entry), None)
-                archives.add(_real(entry))
+                real = resolve(entry)
+                data = root.read_whole(self._relative(real, None), None)
+                archives.add(real)
+                if len(data) <= MAX_KEPT_ARCHIVE and entry not in self._archives:
+                    # Its members are read from these checked bytes from now on (no second
+                    # read, central directory or per-member hash: see _known_files).
+                    self._archives[entry] = ZipArchive(entry, data)
         checked = []
         for name, module in list(sys.modules.items()):
             spec = getattr(module, "__spec__", None)
@@ -327,16 +511,18 @@ class FrozenAppManager(SignedImportManager):
                 continue
             archive = getattr(loader, "archive", None)
             if archive is not None:
-                if _real(archive) not in archives:
-                    self._check_file(_real(archive), name)  # an archive no longer on sys.path
+                real = resolve(archive)
+                if real not in archives:  # an archive no longer on sys.path
+                    root.check_file(self._relative(real, name), name)
                 checked.append(name)
-            elif origin.startswith(starts) or _real(origin).startswith(prefix):
-                self._check_file(_real(origin), name)
+            elif origin.startswith(starts) or resolve(origin).startswith(prefix):
+                root.check_file(self._relative(resolve(origin), name), name)
                 checked.append(name)
         #: Modules that were loaded before the manager and checked here (tests report on them).
         self.checked_at_startup = frozenset(checked)
 
-    def _check_file(self, path: str, module: str | None) -> None:
+    def _relative(self, path: str, module: str | None) -> str:
+        """``path`` (resolved) as a manifest path of the app folder; refused if outside it."""
         if not path.startswith(self.app.folder + os.sep):
             refuse(
                 IntegrityCheckMissing(
@@ -345,8 +531,7 @@ class FrozenAppManager(SignedImportManager):
                     file=path,
                 )
             )
-        rel = path[len(self.app.folder) + 1 :].replace(os.sep, "/")
-        self.root(self.app.folder).read_verified(rel, module)
+        return path[len(self.app.folder) + 1 :].replace(os.sep, "/")
 
 
 def install(keys) -> FrozenAppManager:

@@ -78,13 +78,9 @@ class VerifyingLoader:
         if self.kind == EXTENSION:
             from . import extensions
 
-            return run_verified(
-                extensions.create_extension_module,
-                spec,
-                self.root.read_verified(self.rel, self.name),
-                self.root,
-                self.rel,
-            )
+            # The bytes are read (verified) by create_extension_module: a folder's file goes
+            # straight into its sealed memfd and is hashed there.
+            return run_verified(extensions.create_extension_module, spec, None, self.root, self.rel)
         return None
 
     def exec_module(self, module) -> None:

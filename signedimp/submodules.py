@@ -35,6 +35,7 @@ import _thread
 import atexit  # noqa: F401  (the standard-library modules of the deferred ones, see below)
 import binascii  # noqa: F401
 import errno  # noqa: F401
+import mmap  # noqa: F401
 import os
 import struct  # noqa: F401
 import sys
@@ -85,8 +86,8 @@ DEPENDS = {
     "bounded_read": ("limits", "zipdir"),
     "ed25519": ("ed25519_base",),
     "entries": ("bounded_read", "limits", "manifest", "zipdir"),
-    "extensions": ("elf",),
-    "frozen": ("entries", "manifest", "resources", "roots"),
+    "extensions": ("elf", "limits"),
+    "frozen": ("entries", "limits", "manifest", "resources", "roots"),
     "roots": ("limits", "manifest"),
     "zipdir": ("limits",),
 }

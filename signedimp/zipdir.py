@@ -159,9 +159,13 @@ def read_zip_names(archive: str | os.PathLike) -> list[str]:
     return [entry.name for entry in read_zip_directory(archive)]
 
 
-def read_zip_directory(archive: str | os.PathLike) -> list[ZipMember]:
-    """The central directory entries of ``archive``, in order; see ``read_zip_names``."""
-    return _read_directory(os.fspath(archive), None).members
+def read_zip_directory(archive: str | os.PathLike, stream=None) -> list[ZipMember]:
+    """The central directory entries of ``archive``, in order; see ``read_zip_names``.
+
+    ``stream``: the archive's bytes, open as a binary file (``io.BytesIO`` of bytes already
+    read and checked whole): read from there, the file is not opened again.
+    """
+    return _read_directory(os.fspath(archive), None, stream).members
 
 
 class ZipCentral:
@@ -197,13 +201,14 @@ def read_zip_central(archive: str | os.PathLike) -> ZipCentral:
     return _read_directory(os.fspath(archive), [])
 
 
-def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None) -> ZipCentral:
-    """The checks and parse of ``read_zip_directory``; raw records into ``records`` unless None."""
+def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None, stream=None) -> ZipCentral:
+    """The checks and parse of ``read_zip_directory``; raw records into ``records`` unless None;
+    from ``stream`` (an open binary file of the archive's bytes) unless None."""
 
     def fail(reason: str) -> ZipFormatError:
         return ZipFormatError(f"{path}: {reason}")
 
-    with open_archive(path) as fp:
+    with open_archive(path) if stream is None else stream as fp:
         size = fp.seek(0, os.SEEK_END)
         end_position, end = _read_end_record(fp, size, fail)
         _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, _ = end

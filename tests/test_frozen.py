@@ -274,6 +274,16 @@ def _assert_verified(report: dict, freezer: str) -> None:
         assert modules["yaml"] == ["_InExecutableLoader", False]  # from the PYZ inside the executable
     else:
         assert modules["yaml"] == ["VerifyingLoader", False]  # a member of lib/library.zip
+    if sys.platform.startswith("linux"):
+        # The extension is mapped from the verified copy, never from the app folder: a sealed
+        # memfd, or the private copy where the interpreter has no os.memfd_create (cx_Freeze's
+        # own manylinux2014 build).
+        mapped = report["yaml_mapped"]
+        assert mapped, report
+        for path in mapped:
+            assert path.startswith("/memfd:signedimp:yaml._yaml") or "/signedimp-" in path, mapped
+        if freezer == "pyinstaller":
+            assert all(path.startswith("/memfd:signedimp:yaml._yaml") for path in mapped), mapped
 
 
 @heavy
@@ -439,6 +449,29 @@ def test_changed_archive_member_is_refused_at_start_up(sealed, copy_of, tmp_path
 
 
 @heavy
+def test_archive_members_come_from_the_bytes_checked_at_start_up(sealed, copy_of, tmp_path: Path) -> None:
+    """After the start-up check the library zip is not read again: its members come from the
+    bytes that were checked whole, so an archive changed on disk later is not what runs."""
+    freezer, app = sealed
+    app = copy_of(app)
+    canary = tmp_path / "canary"
+    if freezer == "pyinstaller":
+        archive, module = app / "_internal" / "base_library.zip", "traceback"
+    else:
+        archive = app / "lib" / "library.zip"
+        with zipfile.ZipFile(archive) as zf:
+            module = next(m for m in ("pprint", "textwrap", "calendar") if f"{m}.pyc" in zf.namelist())
+    swapped = tmp_path / "swapped.zip"
+    shutil.copy2(archive, swapped)
+    _rewrite_member(swapped, f"{module}.pyc", _pyc(_canary_source(canary), f"{module}.py"))
+    result = run_app(app / "main", "--swap", str(swapped), module)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["app started", f"late import: {module}"]
+    assert EXPECTED in result.stdout
+    assert not canary.exists()
+
+
+@heavy
 def test_changed_early_archive_member_is_detected(pyinstaller_onedir: Path, copy_of) -> None:
     """``encodings`` is imported by the interpreter before any hook: detected, not prevented.
 
@@ -466,6 +499,22 @@ def test_changed_extension_module_is_refused(sealed, copy_of) -> None:
     result = run_app(app / "main")
     assert result.returncode == 1
     assert f"{REFUSED} module 'yaml._yaml', file '{target}': its SHA-256 does not match" in result.stderr
+    assert EXPECTED not in result.stdout
+
+
+@heavy
+def test_changed_library_of_an_extension_is_refused(sealed, copy_of) -> None:
+    """The library ``_bz2`` needs (PyInstaller: ``_internal/libbz2.so.1.0``, which the dynamic
+    linker would find through ``LD_LIBRARY_PATH``; cx_Freeze: ``lib/libbz2-*.so``, through
+    ``$ORIGIN``) is verified and loaded before the extension, never read from disk by the linker."""
+    freezer, app = sealed
+    app = copy_of(app)
+    [target] = _lib(freezer, app).glob("libbz2*")
+    with open(target, "ab") as fh:
+        fh.write(b"\0")
+    result = run_app(app / "main")
+    assert result.returncode == 1, result.stdout
+    assert f"{REFUSED} module '_bz2', file '{target}': its SHA-256 does not match" in result.stderr
     assert EXPECTED not in result.stdout
 
 
