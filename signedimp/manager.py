@@ -71,9 +71,9 @@ _getframe = getattr(sys, "_getframe", None)
 # signedimp.zipdir and the like: searched for by an import statement, answered by submodules.py
 _OWN_DEFERRED = frozenset(f"{__package__}.{name}" for name in submodules.DEFERRED)
 _PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
-# A file of the standard library: if the manager does not trust it, the verifier's deferred
-# modules run at install() (os is frozen from 3.11 but still names its file there; where
-# nothing names the folder, the relative name is trusted by no manager: all run at install).
+# A file of the standard library: if the manager does not trust it, install() imports hashlib
+# (os is frozen from 3.11 but still names its file there; where nothing names the folder, the
+# relative name is trusted by no manager).
 _STDLIB_PROBE = os.path.join(
     getattr(sys, "_stdlib_dir", None) or os.path.dirname(getattr(os, "__file__", None) or ""), "hashlib.py"
 )
@@ -124,10 +124,10 @@ class SignedImportManager:
         """
         with self._lock:
             if not self._trust.is_trusted(_STDLIB_PROBE):
-                # The standard library is verified too (trusted_paths=()): the verifier's own
-                # modules must all run now, or a deferred one importing hashlib would need the
-                # verifier to check hashlib first (submodules.py).
-                submodules.load_all(sys.modules[__package__])
+                # The standard library is verified too (trusted_paths=(), frozen apps): hashlib,
+                # the one standard-library module the verifier imports late (submodules.py),
+                # is imported now, or checking a manifest would first need hashlib checked.
+                import hashlib  # noqa: F401
             current = sys.meta_path
             finders = [self] + [self._guard(f) for f in current if f is not self]
             if isinstance(current, _GuardedMetaPath) and current._manager is self:
