@@ -46,6 +46,8 @@ from .manager import SignedImportManager
 from .manifest import MANIFEST_NAME, Manifest
 from .roots import ManifestRoot
 
+TYPE_CHECKING = False
+
 __all__ = ["FrozenApp", "FrozenAppManager", "detect", "install"]
 
 PYINSTALLER, CX_FREEZE = "pyinstaller", "cx_Freeze"
@@ -355,20 +357,18 @@ class FrozenAppManager(SignedImportManager):
             refuse(exc)
             raise
 
-    def root(self, path: str) -> _FatalRoot:
-        """As ``SignedImportManager.root``, with roots whose refusals end the process."""
-        root = self._roots.get(path)
-        if root is None:
-            with self._lock:
-                root = self._roots.get(path)
-                if root is None:
-                    entry = self._entry(path)
-                    known, whole = self._known_files(entry)
-                    root = _FatalRoot(entry, self._ring, known, whole)
-                    if path == self.app.folder:
-                        root.library_folders = self._library_folders()
-                    self._roots[path] = root
-        return root  # type: ignore[return-value]  # every root of this manager is a _FatalRoot
+    if TYPE_CHECKING:  # every root of this manager is made by _new_root: a _FatalRoot
+
+        def root(self, path: str) -> _FatalRoot: ...
+
+    def _new_root(self, path: str) -> _FatalRoot:
+        """As ``SignedImportManager``'s, with roots whose refusals end the process."""
+        entry = self._entry(path)
+        known, whole = self._known_files(entry)
+        root = _FatalRoot(entry, self._ring, known, whole)
+        if path == self.app.folder:
+            root.library_folders = self._library_folders()
+        return root
 
     def make_loader(self, fullname: str, origin: str, kind: str, is_package: bool):
         """As ``SignedImportManager.make_loader``; an extension module in a folder below the app

@@ -392,10 +392,14 @@ class SignedImportManager:
             with self._lock:
                 root = self._roots.get(path)
                 if root is None:
-                    from . import roots
-
-                    root = self._roots[path] = roots.ManifestRoot(self._entry(path), self._ring)
+                    root = self._roots[path] = self._new_root(path)
         return root
+
+    def _new_root(self, path: str) -> ManifestRoot:
+        """The root of ``path``, made once (``root`` caches it); a subclass makes its own kind."""
+        from . import roots
+
+        return roots.ManifestRoot(self._entry(path), self._ring)
 
     def _entry(self, path: str):
         from . import entries
