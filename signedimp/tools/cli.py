@@ -564,6 +564,11 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+#: The termination signals received (``_exit_cleanly_on_termination``): whatever error the
+#: unwinding after one raises (a file closed under a reader, say), the exit status says signal.
+_terminated: list[int] = []
+
+
 def _exit_cleanly_on_termination() -> None:
     """Turn SIGTERM and SIGHUP (what ``timeout``, systemd and CI cancellation send) into
     ``SystemExit``, so that temp files and staging folders are removed as on an error."""
@@ -574,6 +579,7 @@ def _exit_cleanly_on_termination() -> None:
         return
 
     def terminate(signum: int, frame: object) -> None:
+        _terminated.append(signum)
         raise SystemExit(128 + signum)
 
     for name in ("SIGTERM", "SIGHUP"):
@@ -611,7 +617,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, json_errors: bool = False) -> int:
     if args.command != "run":  # an app run by `signedimp run` keeps the default signal handling
         _exit_cleanly_on_termination()
-    status = _run_command(args)
+    try:
+        status = _run_command(args)
+    except BaseException:
+        if _terminated:
+            raise SystemExit(128 + _terminated[0]) from None
+        raise
+    if _terminated:
+        return 128 + _terminated[0]
     if isinstance(status, str):
         return _fail(status, json_errors)
     return status
