@@ -63,6 +63,7 @@ __all__ = [
     "runtime_modules",
     "runtime_sources",
     "sources_digest",
+    "sources_payload",
 ]
 
 #: Modules of ``signedimp/`` that are not runtime: ``__main__`` only hands over to the tools'
@@ -344,8 +345,10 @@ def get_bootstrap_code(keys: Any, *, trusted_paths: Iterable[str] | None = None)
     ``()`` only built-in and frozen modules.
     """
     sources = runtime_sources()
-    payloads = [
-        f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n",
-        "    compiled = None\n",
-    ]
+    payloads = [sources_payload(sources), "    compiled = None\n"]
     return bootstrap_text(public_keys(keys), sources, payloads, trusted_paths)
+
+
+def sources_payload(sources: Sequence[tuple[str, str]]) -> str:
+    """The generated line that binds ``sources``: the runtime's texts, packed as a literal."""
+    return f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n"

@@ -45,7 +45,9 @@ from ..bootstrap_text import (
     runtime_modules,
     runtime_sources,
     sources_digest,
+    sources_payload,
 )
+from ..bootstrap_text import get_bootstrap_code as runtime_bootstrap_code
 
 __all__ = [
     "BYTECODE_MEMBER",
@@ -131,8 +133,10 @@ def get_bootstrap_code(
     is passed to ``SignedImportManager``: ``None`` trusts the standard library directories,
     ``()`` only built-in and frozen modules.
     """
+    if not bytecode and not frozen:  # the runtime's own text
+        return runtime_bootstrap_code(keys, trusted_paths=trusted_paths)
     sources = runtime_sources()
-    payloads = [f"    sources = {pack([(name, text.encode('utf-8')) for name, text in sources])}\n"]
+    payloads = [sources_payload(sources)]
     if bytecode:
         magic, codes = compiled_runtime(sources)
         payloads.append(f"    compiled = ({magic.hex()!r}, {pack(list(codes.items()))})\n")
