@@ -138,7 +138,7 @@ def _other_python() -> str | None:
 
 
 @pytest.mark.parametrize("mode", ["timestamp", "checked-hash"])
-def test_bytecode_of_another_python_is_judged_by_its_own_header(tmp_path, key, mode):
+def test_bytecode_of_another_python_is_judged_by_its_own_header(tmp_path, key, mode, capfd):
     """Fresh bytecode of another version stays listed (the runtime falls back to source); stale
     bytecode of another version is left out too (its hash is keyed with its own magic)."""
     other = _other_python()
@@ -156,16 +156,27 @@ def test_bytecode_of_another_python_is_judged_by_its_own_header(tmp_path, key, m
     caches = sorted(p.name for p in (root / "__pycache__").iterdir())
     assert len(caches) == 2 and not any(TAG in c for c in caches)
     _edit(root / "edited.py", "E = 2\n")
+    capfd.readouterr()
     sign_directory(root, made)
     listed = Manifest.parse((root / MANIFEST_NAME).read_bytes())
     pycs = [p for p in listed if p.endswith(".pyc")]
     other_siphash13 = "cpython-31" in caches[0] and not caches[0].split("cpython-3")[1].startswith("10")
     if mode != "timestamp" and other_siphash13 != (sys.version_info >= (3, 11)):
         # The other Python's source hash (SipHash-1-3 from 3.11 on, 2-4 before) cannot be computed
-        # here: both are left out, and their listed sources are compiled instead.
+        # here: both are left out, said so as such (not as "stale"), and their listed sources are
+        # compiled instead.
         assert pycs == []
+        assert capfd.readouterr().err == (
+            f"signedimp: {root}: left out 2 unchecked bytecode files (hash-based bytecode whose "
+            "source hash this Python cannot compute (SipHash family); the listed source is used "
+            f"instead): __pycache__/{caches[0]}, __pycache__/{caches[1]}\n"
+        )
     else:
         assert [p.split("/")[1].split(".")[0] for p in pycs] == ["fresh"]
+        assert capfd.readouterr().err == (
+            f"signedimp: {root}: left out 1 stale bytecode file (source changed since compiled; "
+            f"the listed source is used instead): __pycache__/{caches[0]}\n"
+        )
 
 
 def _zip_with_stale_bytecode(tmp_path: Path) -> Path:

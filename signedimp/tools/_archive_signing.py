@@ -13,7 +13,7 @@ import stat
 
 from ..manifest import MANIFEST_NAME, Manifest
 from ..zipdir import PREFIX_NAME
-from ._bytecode_check import is_stale, report_left_out, source_of
+from ._bytecode_check import report_left_out, source_of, stale_reason
 from ._manifest_signing import MANIFEST_MODE, previous_manifest, sign_manifest
 from ._tree_walk import checked_rel
 from ._wheel_record import build_record, check_old_record, find_dist_info
@@ -107,7 +107,7 @@ def _sign_wheel_members(where: str, archive: Archive, key: PrivateKey) -> Manife
 
 
 def _is_python_file(name: str) -> bool:
-    """Sources and bytecode: read whole so that stale bytecode can be found (``is_stale``)."""
+    """Sources and bytecode: read whole so that stale bytecode can be found (``stale_reason``)."""
     return name.endswith((".py", ".pyc"))
 
 
@@ -118,19 +118,19 @@ def _drop_stale_bytecode(where: str, archive: Archive) -> None:
     out, the runtime (and zipimport) compiles the listed source instead.
     """
     by_name = {m.name: m for m in archive.files()}
-    stale = []
+    stale: dict[str, str] = {}
     for member in by_name.values():
         source_name = source_of(member.name)
         source = by_name.get(source_name) if source_name is not None else None
         if source is None or member.data is None or source.data is None:
             continue
         data = source.data
-        if is_stale(member.data[:16], _zip_mtime(source), len(data), _given(data), slack=2):
-            stale.append(member.name)
+        why = stale_reason(member.data[:16], _zip_mtime(source), len(data), _given(data), slack=2)
+        if why is not None:
+            stale[member.name] = why
     if stale:
-        dropped = set(stale)
-        archive.members[:] = [m for m in archive.members if m.name not in dropped]
-        report_left_out(where, sorted(stale), "removed")
+        archive.members[:] = [m for m in archive.members if m.name not in stale]
+        report_left_out(where, stale, "removed")
 
 
 def _given(data: bytes) -> Callable[[], bytes]:

@@ -16,7 +16,7 @@ from stat import S_ISREG
 from ..bounded_read import file_chunks
 from ..bounded_read import read_file as bounded_read_file
 from ..limits import MAX_MEMBER_SIZE, READ_CHUNK
-from ._bytecode_check import HEADER_SIZE, is_stale, source_of
+from ._bytecode_check import HEADER_SIZE, source_of, stale_reason
 from ._hash_pool import HashPool, progress_enabled
 from ._tree_walk import walk_tree
 
@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # annotations only
     from collections.abc import Callable
 
 
-def tree_digests(root: str, skip: Callable[[str], bool]) -> tuple[dict[str, str], list[str]]:
-    """(manifest path -> SHA-256 hex of every file under ``root``, the stale bytecode left out).
+def tree_digests(root: str, skip: Callable[[str], bool]) -> tuple[dict[str, str], dict[str, str]]:
+    """(manifest path -> SHA-256 hex of every file under ``root``, bytecode left out -> why).
 
     ``skip(rel)``: files never listed (the manifest itself, signer temp files). The walk's rules
     hold (``walk_tree``: symlinks inside the tree only, no special files, bounded depth and
@@ -45,9 +45,8 @@ def tree_digests(root: str, skip: Callable[[str], bool]) -> tuple[dict[str, str]
                 pool.submit(fs)
         results = pool.results()
     by_rel = {rel: (fs, result) for (rel, fs), result in zip(listed, results)}
-    stale = [rel for rel in by_rel if _is_stale(rel, by_rel)]
-    dropped = set(stale)
-    hashes = {rel: result[0] for rel, (_, result) in by_rel.items() if rel not in dropped}
+    stale = {rel: why for rel in by_rel if (why := _stale_reason(rel, by_rel)) is not None}
+    hashes = {rel: result[0] for rel, (_, result) in by_rel.items() if rel not in stale}
     return hashes, stale
 
 
@@ -92,12 +91,12 @@ def _digest_slowly(path: str) -> tuple[str, bytes, int]:
     return digest.hexdigest(), head, size
 
 
-def _is_stale(rel: str, by_rel: dict[str, tuple[str, tuple[str, bytes, int]]]) -> bool:
-    """Is ``rel`` bytecode whose header does not match its source in the tree?"""
+def _stale_reason(rel: str, by_rel: dict[str, tuple[str, tuple[str, bytes, int]]]) -> str | None:
+    """Why ``rel`` is bytecode whose header does not match its source in the tree (None: it does)."""
     source = source_of(rel)
     if source is None or source not in by_rel:
-        return False
+        return None
     source_fs, (_, _, source_size) = by_rel[source]
     header = by_rel[rel][1][1]
     mtime = int(os.stat(source_fs).st_mtime)
-    return is_stale(header, mtime, source_size, lambda: bounded_read_file(source_fs))
+    return stale_reason(header, mtime, source_size, lambda: bounded_read_file(source_fs))
