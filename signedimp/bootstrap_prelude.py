@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # annotations only: the embedded text imports nothing
     from types import ModuleType
     from typing import Any
 
-    #: A payload: base64 text (a literal in the bootstrap) or (archive member, its sha256 hex).
-    Payload = str | tuple[str, str]
+    #: A payload: base64 text or raw bytes (literals in the bootstrap), or (archive member, its
+    #: sha256 hex).
+    Payload = str | bytes | tuple[str, str]
 
 # ---- EMBEDDED: everything below this line is the bootstrap's fixed text ----
 
@@ -65,8 +66,14 @@ def _read_member(script: "dict[str, Any]", name: str, digest: str) -> bytes:
 
 
 def _unpack(script: "dict[str, Any]", packed: "Payload") -> "list[tuple[str, bytes]]":
-    """The (name, bytes) pairs of a payload: embedded text, or a pinned (member, sha256)."""
-    if isinstance(packed, str):
+    """The (name, bytes) pairs of a payload: embedded text or bytes, or a pinned (member, sha256).
+
+    Raw bytes (the frozen bootstrap's bytecode) need no decoding: the freezer stores the
+    compiled hook compressed already, so a compressed text literal would be decoded twice.
+    """
+    if isinstance(packed, bytes):
+        raw = packed
+    elif isinstance(packed, str):
         import binascii
         import zlib
 

@@ -7,7 +7,8 @@ prelude), so that ``signedimp.get_bootstrap_code`` needs no tool. Added here:
   ``_bootstrap_compile.py``, run as ``python -I -S -c`` text with a fixed hash seed, so that
   builds are reproducible;
 - ``frozen=True``: the variant for a freezer's runtime hook (imports the freezers can see,
-  ``frozen.install``, cx_Freeze's ``run(name)`` from ``_bootstrap_frozen_run.py``);
+  ``frozen.install``, cx_Freeze's ``run(name)`` from ``_bootstrap_frozen_run.py``; its
+  bytecode is a raw bytes literal, since the freezer compiles and compresses the hook itself);
 - ``split_bootstrap``: a zipapp built by ``signedimp zipapp`` keeps the runtime's sources and
   bytecode as archive members pinned by SHA-256 literals in ``__main__``, checked before use,
   because runpy reads and unmarshals ``__main__.pyc`` twice and a 190 kB one cost about 3 ms
@@ -56,6 +57,7 @@ __all__ = [
     "PRELUDE_MARKER",
     "RUNTIME_FOLDER",
     "SOURCES_MEMBER",
+    "bytes_literal",
     "compiled_runtime",
     "deferred_stdlib_imports",
     "eager_modules",
@@ -139,7 +141,10 @@ def get_bootstrap_code(
     payloads = [sources_payload(sources)]
     if bytecode:
         magic, codes = compiled_runtime(sources)
-        payloads.append(f"    compiled = ({magic.hex()!r}, {pack(list(codes.items()))})\n")
+        # A frozen app's hook is compiled and stored compressed by the freezer: its bytecode
+        # goes in as a raw bytes literal, used as it is at every start (no base64, no zlib).
+        literal = bytes_literal(packed(list(codes.items()))) if frozen else pack(list(codes.items()))
+        payloads.append(f"    compiled = ({magic.hex()!r}, {literal})\n")
     else:
         payloads.append("    compiled = None\n")
     if frozen:
@@ -155,6 +160,13 @@ def get_bootstrap_code(
             epilogue=frozen_epilogue_text(),
         )
     return bootstrap_text(public_keys(keys), sources, payloads, trusted_paths)
+
+
+def bytes_literal(data: bytes, width: int = 48) -> str:
+    """``data`` as a parenthesised bytes literal over short lines (adjacent literals, joined by
+    the compiler), for a bootstrap whose text is compiled by a freezer before it ships."""
+    chunks = [repr(data[i : i + width]) for i in range(0, len(data), width)] or ["b''"]
+    return "(\n" + "".join(f"        {chunk}\n" for chunk in chunks) + "    )"
 
 
 def runtime_stdlib_imports(sources: Sequence[tuple[str, str]]) -> list[str]:
