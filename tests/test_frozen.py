@@ -260,6 +260,9 @@ def _lib(freezer: str, app: Path) -> Path:
 
 def _assert_verified(report: dict, freezer: str) -> None:
     assert report["manager"] == "FrozenAppManager"
+    # The collector is on again after start-up, with what start-up made in its permanent
+    # generation (the verifier's objects are never walked by the app's collections).
+    assert report["gc"] == [True, True]
     modules = report["modules"]
     for name in ("fzapp.cli", "yaml._yaml"):
         assert modules[name] == ["VerifyingLoader", False], (name, modules.get(name))
@@ -593,6 +596,20 @@ def test_frozen_bootstrap_shows_freezers_its_imports(keys_light) -> None:
         assert f"\n    import {name}\n" in prologue
     assert "\ndef run(name):\n" in text  # cx_Freeze's init-script entry point
     assert "_pkg.frozen.install(keys)" in text
+
+
+def test_frozen_bootstrap_carries_raw_bytecode(keys_light) -> None:
+    """The freezer compiles and compresses the hook: its bytecode is a bytes literal, used as it
+    is at every start (no base64 or zlib to undo), and the prelude unpacks such a payload."""
+    from signedimp import bootstrap_prelude as prelude
+    from signedimp.tools._bootstrap import packed
+
+    text = signedimp("bootstrap", "--key", str(keys_light), "--frozen").stdout
+    assert "\n    compiled = ('" in text
+    assert text.split("\n    compiled = ('")[1].split("\n")[1].startswith("        b")
+    items = [("a", b"\x00\xff" * 3), ("bc", b"")]
+    assert prelude._unpack({}, packed(items)) == items
+    assert text.count("_signedimp_gc.disable()") == 1 and text.count("_signedimp_gc.freeze()") == 1
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,25 @@ def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[st
     return bytes.fromhex(answer["magic"]), {n: bytes.fromhex(c) for n, c in answer["code"].items()}
 
 
+#: Around a frozen bootstrap: the collector is off while the verifier is built and the start-up
+#: check runs (they make only objects that stay alive, so every collection there would be
+#: wasted), and what is alive at the end (the verifier, the checked archives' directories, the
+#: modules imported so far: all kept for the life of the app) is moved to the permanent
+#: generation, so the app's collections never walk it again. About a tenth of a frozen app's
+#: start-up CPU time is the collector's.
+FROZEN_GC_HEAD = (
+    "import gc as _signedimp_gc\n"
+    "_signedimp_gc_enabled = _signedimp_gc.isenabled()\n"
+    "_signedimp_gc.disable()\n"
+)
+FROZEN_GC_TAIL = (
+    "_signedimp_gc.freeze()\n"
+    "if _signedimp_gc_enabled:\n"
+    "    _signedimp_gc.enable()\n"
+    "del _signedimp_gc, _signedimp_gc_enabled\n"
+)
+
+
 def get_bootstrap_code(
     keys: Any, *, trusted_paths: Iterable[str] | None = None, bytecode: bool = False, frozen: bool = False
 ) -> str:
@@ -157,7 +176,7 @@ def get_bootstrap_code(
             None,
             prologue=_frozen_prologue(sources),
             install="_pkg.frozen.install(keys)",
-            epilogue=frozen_epilogue_text(),
+            epilogue=FROZEN_GC_TAIL + frozen_epilogue_text(),
         )
     return bootstrap_text(public_keys(keys), sources, payloads, trusted_paths)
 
@@ -192,6 +211,7 @@ def _frozen_prologue(sources: Sequence[tuple[str, str]]) -> str:
         "def _signedimp_freezer_imports():  # never called: shows freezers what the runtime imports\n"
         + imports
         + "\n\n"
+        + FROZEN_GC_HEAD
     )
 
 
