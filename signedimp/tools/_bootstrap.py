@@ -132,9 +132,7 @@ def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[st
 #: generation, so the app's collections never walk it again. About a tenth of a frozen app's
 #: start-up CPU time is the collector's.
 FROZEN_GC_HEAD = (
-    "import gc as _signedimp_gc\n"
-    "_signedimp_gc_enabled = _signedimp_gc.isenabled()\n"
-    "_signedimp_gc.disable()\n"
+    "import gc as _signedimp_gc\n_signedimp_gc_enabled = _signedimp_gc.isenabled()\n_signedimp_gc.disable()\n"
 )
 FROZEN_GC_TAIL = (
     "_signedimp_gc.freeze()\n"
