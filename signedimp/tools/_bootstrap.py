@@ -131,9 +131,7 @@ def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[st
 #: modules imported so far: all kept for the life of the app) is moved to the permanent
 #: generation, so the app's collections never walk it again. About a tenth of a frozen app's
 #: start-up CPU time is the collector's.
-FROZEN_GC_HEAD = (
-    "import gc as _signedimp_gc\n_signedimp_gc_enabled = _signedimp_gc.isenabled()\n_signedimp_gc.disable()\n"
-)
+FROZEN_GC_HEAD = "import gc as _signedimp_gc\n_signedimp_gc_enabled = _signedimp_gc.isenabled()\n_signedimp_gc.disable()\n\n\n"
 FROZEN_GC_TAIL = (
     "_signedimp_gc.freeze()\n"
     "if _signedimp_gc_enabled:\n"
@@ -187,11 +185,24 @@ def bytes_literal(data: bytes, width: int = 48) -> str:
     return "(\n" + "".join(f"        {chunk}\n" for chunk in chunks) + "    )"
 
 
-#: Left out of a frozen bootstrap's preload: ``frozen.install`` imports it itself where the app
-#: hashes (onedir, cx_Freeze), so that a onefile app, which trusts its extracted folder, never
-#: loads OpenSSL (3 to 4 ms) for nothing. A frozen bootstrap hides nothing from ``sys.path``,
-#: so the preload's other purpose does not apply.
+#: Preloaded by a frozen bootstrap only where the app hashes (onedir, cx_Freeze: before the
+#: pinned keys' fingerprints are taken, which would otherwise load ``_sha2`` for them), so that a
+#: PyInstaller onefile app, which trusts its extracted folder, never loads OpenSSL (3 to 4 ms) for
+#: nothing. ``frozen.install`` imports it before the manager in any case; a frozen bootstrap
+#: hides nothing from ``sys.path``, so the preload's other purpose does not apply.
 FROZEN_NOT_PRELOADED = ("hashlib",)
+
+#: Top level of a frozen bootstrap, before ``_signedimp_bootstrap``: the modules preloaded only
+#: where the app hashes. A onefile app's contents folder is PyInstaller's ``_MEIxxxxxx``; a
+#: wrong guess costs time, never safety.
+FROZEN_PRELOAD_FUNCTION = """\
+def _signedimp_frozen_preload():
+    import sys
+    contents = (getattr(sys, "_MEIPASS", None) or "").replace("\\\\", "/").rstrip("/")
+    return () if contents.rpartition("/")[2].startswith("_MEI") else %r
+
+
+"""
 
 
 def _frozen_preload(text: str, sources: Sequence[tuple[str, str]]) -> str:
@@ -201,7 +212,7 @@ def _frozen_preload(text: str, sources: Sequence[tuple[str, str]]) -> str:
     if text.count(line) != 1:
         raise RuntimeError("the bootstrap text no longer has one preload line")
     kept = tuple(name for name in modules if name not in FROZEN_NOT_PRELOADED)
-    return text.replace(line, f"\n    preload = {kept!r}\n")
+    return text.replace(line, f"\n    preload = {kept!r} + _signedimp_frozen_preload()\n")
 
 
 def runtime_stdlib_imports(sources: Sequence[tuple[str, str]]) -> list[str]:
@@ -227,6 +238,7 @@ def _frozen_prologue(sources: Sequence[tuple[str, str]]) -> str:
         "def _signedimp_freezer_imports():  # never called: shows freezers what the runtime imports\n"
         + imports
         + "\n\n"
+        + FROZEN_PRELOAD_FUNCTION % (FROZEN_NOT_PRELOADED,)
         + FROZEN_GC_HEAD
     )
 
