@@ -95,13 +95,18 @@ def _tool_source(filename: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+def _embedded_text(filename: str) -> str:
+    """The text of the tool module ``filename`` below its ``EMBEDDED`` marker."""
+    head, marker, body = _tool_source(filename).partition(PRELUDE_MARKER)
+    if not marker:
+        raise RuntimeError(f"{filename} has lost its EMBEDDED marker line")
+    return body
+
+
 def frozen_epilogue_text() -> str:
     """The end of a frozen bootstrap: ``_bootstrap_frozen_run.py`` below its marker (cx_Freeze's
     ``run(name)``), at the top level of the text."""
-    head, marker, body = _tool_source("_bootstrap_frozen_run.py").partition(PRELUDE_MARKER)
-    if not marker:
-        raise RuntimeError("_bootstrap_frozen_run.py has lost its EMBEDDED marker line")
-    return "\n" + body
+    return "\n" + _embedded_text("_bootstrap_frozen_run.py")
 
 
 def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[str, bytes]]:
@@ -131,7 +136,9 @@ def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[st
 #: modules imported so far: all kept for the life of the app) is moved to the permanent
 #: generation, so the app's collections never walk it again. About a tenth of a frozen app's
 #: start-up CPU time is the collector's.
-FROZEN_GC_HEAD = "import gc as _signedimp_gc\n_signedimp_gc_enabled = _signedimp_gc.isenabled()\n_signedimp_gc.disable()\n\n\n"
+FROZEN_GC_HEAD = (
+    "import gc as _signedimp_gc\n_signedimp_gc_enabled = _signedimp_gc.isenabled()\n_signedimp_gc.disable()\n"
+)
 FROZEN_GC_TAIL = (
     "_signedimp_gc.freeze()\n"
     "if _signedimp_gc_enabled:\n"
@@ -185,24 +192,11 @@ def bytes_literal(data: bytes, width: int = 48) -> str:
     return "(\n" + "".join(f"        {chunk}\n" for chunk in chunks) + "    )"
 
 
-#: Preloaded by a frozen bootstrap only where the app hashes (onedir, cx_Freeze: before the
-#: pinned keys' fingerprints are taken, which would otherwise load ``_sha2`` for them), so that a
-#: PyInstaller onefile app, which trusts its extracted folder, never loads OpenSSL (3 to 4 ms) for
-#: nothing. ``frozen.install`` imports it before the manager in any case; a frozen bootstrap
-#: hides nothing from ``sys.path``, so the preload's other purpose does not apply.
+#: Left out of a frozen bootstrap's fixed preload: added by ``_signedimp_frozen_preload``
+#: (``_bootstrap_frozen_head.py``) where the app hashes, so that a PyInstaller onefile app never
+#: loads OpenSSL for nothing. A frozen bootstrap hides nothing from ``sys.path``, so the
+#: preload's other purpose does not apply there.
 FROZEN_NOT_PRELOADED = ("hashlib",)
-
-#: Top level of a frozen bootstrap, before ``_signedimp_bootstrap``: the modules preloaded only
-#: where the app hashes. A onefile app's contents folder is PyInstaller's ``_MEIxxxxxx``; a
-#: wrong guess costs time, never safety.
-FROZEN_PRELOAD_FUNCTION = """\
-def _signedimp_frozen_preload():
-    import sys
-    contents = (getattr(sys, "_MEIPASS", None) or "").replace("\\\\", "/").rstrip("/")
-    return () if contents.rpartition("/")[2].startswith("_MEI") else %r
-
-
-"""
 
 
 def _frozen_preload(text: str, sources: Sequence[tuple[str, str]]) -> str:
@@ -237,9 +231,10 @@ def _frozen_prologue(sources: Sequence[tuple[str, str]]) -> str:
     return (
         "def _signedimp_freezer_imports():  # never called: shows freezers what the runtime imports\n"
         + imports
+        + _embedded_text("_bootstrap_frozen_head.py")
         + "\n\n"
-        + FROZEN_PRELOAD_FUNCTION % (FROZEN_NOT_PRELOADED,)
         + FROZEN_GC_HEAD
+        + "\n\n"
     )
 
 
