@@ -616,16 +616,22 @@ def test_frozen_preload_hashlib_only_where_the_app_hashes(monkeypatch) -> None:
 
 
 def test_frozen_bootstrap_carries_raw_bytecode(keys_light) -> None:
-    """The freezer compiles and compresses the hook: its bytecode is a bytes literal, used as it
-    is at every start (no base64 or zlib to undo), and the prelude unpacks such a payload."""
+    """The freezer compiles and compresses the hook: its payloads are bytes literals (no base64),
+    each module's bytecode compressed alone and inflated when it runs, and the prelude unpacks
+    such payloads."""
     from signedimp import bootstrap_prelude as prelude
-    from signedimp.tools._bootstrap import packed
+    from signedimp.tools._bootstrap import packed, zipped
 
     text = signedimp("bootstrap", "--key", str(keys_light), "--frozen").stdout
     assert "\n    compiled = ('" in text
     assert text.split("\n    compiled = ('")[1].split("\n")[1].startswith("        b")
+    assert text.split("\n    sources = (\n")[1].startswith("        b'Z")  # inflated only if needed
     items = [("a", b"\x00\xff" * 3), ("bc", b"")]
     assert prelude._unpack({}, packed(items)) == items
+    assert prelude._unpack({}, zipped(packed(items))) == items
+    code = compile("x = 1", "m.py", "exec")
+    assert prelude._inflated(zipped(marshal.dumps(code))) == marshal.dumps(code)
+    assert prelude._inflated(marshal.dumps(code)) == marshal.dumps(code)
     assert text.count("_signedimp_gc.disable()") == 1 and text.count("_signedimp_gc.freeze()") == 1
 
 

@@ -8,7 +8,8 @@ prelude), so that ``signedimp.get_bootstrap_code`` needs no tool. Added here:
   builds are reproducible;
 - ``frozen=True``: the variant for a freezer's runtime hook (imports the freezers can see,
   ``frozen.install``, cx_Freeze's ``run(name)`` from ``_bootstrap_frozen_run.py``; its
-  bytecode is a raw bytes literal, since the freezer compiles and compresses the hook itself);
+  payloads are bytes literals, each module's bytecode compressed alone, since the freezer
+  compiles and compresses the hook itself);
 - ``split_bootstrap``: a zipapp built by ``signedimp zipapp`` keeps the runtime's sources and
   bytecode as archive members pinned by SHA-256 literals in ``__main__``, checked before use,
   because runpy reads and unmarshals ``__main__.pyc`` twice and a 190 kB one cost about 3 ms
@@ -27,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -58,6 +60,7 @@ __all__ = [
     "RUNTIME_FOLDER",
     "SOURCES_MEMBER",
     "bytes_literal",
+    "zipped",
     "compiled_runtime",
     "deferred_stdlib_imports",
     "eager_modules",
@@ -160,12 +163,21 @@ def get_bootstrap_code(
     if not bytecode and not frozen:  # the runtime's own text
         return runtime_bootstrap_code(keys, trusted_paths=trusted_paths)
     sources = runtime_sources()
-    payloads = [sources_payload(sources)]
+    if frozen:
+        # The freezer compiles the hook and stores it compressed: the payloads are bytes
+        # literals, compressed by us (``Z`` + zlib, see the prelude's ``_inflated``), which the
+        # freezer then stores as they are. Nothing is base64; the sources are inflated only if
+        # needed, the bytecode module by module as each one runs.
+        texts = packed([(name, text.encode("utf-8")) for name, text in sources])
+        payloads = [f"    sources = {bytes_literal(zipped(texts))}\n"]
+    else:
+        payloads = [sources_payload(sources)]
     if bytecode:
         magic, codes = compiled_runtime(sources)
-        # A frozen app's hook is compiled and stored compressed by the freezer: its bytecode
-        # goes in as a raw bytes literal, used as it is at every start (no base64, no zlib).
-        literal = bytes_literal(packed(list(codes.items()))) if frozen else pack(list(codes.items()))
+        if frozen:
+            literal = bytes_literal(packed([(name, zipped(code)) for name, code in codes.items()]))
+        else:
+            literal = pack(list(codes.items()))
         payloads.append(f"    compiled = ({magic.hex()!r}, {literal})\n")
     else:
         payloads.append("    compiled = None\n")
@@ -183,6 +195,11 @@ def get_bootstrap_code(
         )
         return _frozen_preload(text, sources)
     return bootstrap_text(public_keys(keys), sources, payloads, trusted_paths)
+
+
+def zipped(data: bytes) -> bytes:
+    """``data`` as a frozen bootstrap carries it compressed: ``Z`` and zlib data (level 9)."""
+    return b"Z" + zlib.compress(data, 9)
 
 
 def bytes_literal(data: bytes, width: int = 48) -> str:
