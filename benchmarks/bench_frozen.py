@@ -317,12 +317,20 @@ def report(rows: list[tuple[str, float, float, float, float]], runs: int) -> str
     return "\n".join(lines) + "\n"
 
 
+#: In the README section, the notes below this line (phases, instructions, analysis) are kept
+#: when the table above them is rewritten.
+KEEP = "<!-- bench_frozen.py keeps what follows when it rewrites the table above -->"
+
+
 def write_section(text: str) -> None:
     readme = HERE / "README.md"
     content = readme.read_text(encoding="utf-8")
     if SECTION in content:
         start = content.index(SECTION)
         end = content.find("\n## ", start + len(SECTION))
+        section = content[start:] if end == -1 else content[start:end]
+        if KEEP in section:
+            text += "\n" + section[section.index(KEEP) :].rstrip("\n") + "\n"
         content = content[:start] + text + ("" if end == -1 else content[end:])
     else:
         content = content.rstrip("\n") + "\n\n" + text
