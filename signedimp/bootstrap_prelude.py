@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # annotations only: the embedded text imports nothing
     from types import ModuleType
     from typing import Any
 
-    #: A payload: base64 text (a literal in the bootstrap) or (archive member, its sha256 hex).
-    Payload = str | tuple[str, str]
+    #: A payload: base64 text or raw bytes (literals in the bootstrap), or (archive member, its
+    #: sha256 hex).
+    Payload = str | bytes | tuple[str, str]
 
 # ---- EMBEDDED: everything below this line is the bootstrap's fixed text ----
 
@@ -65,8 +66,15 @@ def _read_member(script: "dict[str, Any]", name: str, digest: str) -> bytes:
 
 
 def _unpack(script: "dict[str, Any]", packed: "Payload") -> "list[tuple[str, bytes]]":
-    """The (name, bytes) pairs of a payload: embedded text, or a pinned (member, sha256)."""
-    if isinstance(packed, str):
+    """The (name, bytes) pairs of a payload: embedded text or bytes, or a pinned (member, sha256).
+
+    Bytes (a frozen bootstrap's) are raw, or zlib data after a ``Z`` (see ``_inflated``): the
+    freezer compiles the hook and stores it compressed already, so base64 text would be decoded
+    at every start for nothing.
+    """
+    if isinstance(packed, bytes):
+        raw = _inflated(packed)
+    elif isinstance(packed, str):
         import binascii
         import zlib
 
@@ -82,6 +90,18 @@ def _unpack(script: "dict[str, Any]", packed: "Payload") -> "list[tuple[str, byt
         items.append((name, raw[pos + 4 : pos + 4 + size]))
         pos += 4 + size
     return items
+
+
+def _inflated(data: bytes) -> bytes:
+    """``data``, or the zlib data after its leading ``Z`` inflated. A frozen bootstrap compresses
+    each module's bytecode alone, so that only the modules that run are inflated (a marshalled
+    code object starts with ``c`` or ``\\xe3``, never ``Z``), and its sources as a whole,
+    inflated only if a traceback or another Python needs them."""
+    if data[:1] != b"Z":
+        return data
+    import zlib
+
+    return zlib.decompress(data[1:])
 
 
 class _EmbeddedSource:
@@ -102,7 +122,7 @@ class _EmbeddedSource:
         if name in self._codes:
             import marshal
 
-            return marshal.loads(self._codes[name]), filename
+            return marshal.loads(_inflated(self._codes[name])), filename
         return compile(self.text(name), filename, "exec", dont_inherit=True), filename
 
     def text(self, name: str) -> str:

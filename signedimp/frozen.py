@@ -25,7 +25,6 @@ written just before Python starts, so it is trusted as the executable is
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import stat
@@ -152,6 +151,15 @@ def _read_regular_file(path: str) -> bytes | None:
         os.close(fd)
 
 
+def _sha256_hex(data) -> str:
+    """SHA-256 hex of ``data``. hashlib is imported by ``install`` before the manager exists,
+    except in a onefile app, which trusts its extracted folder and may never hash anything:
+    OpenSSL is then not loaded at all."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def _file_digest(path: str) -> str | None:
     """SHA-256 hex of the file, hashed through a read-only mapping; None on any problem."""
     opened = _open_regular(path)
@@ -160,9 +168,9 @@ def _file_digest(path: str) -> str | None:
     fd, size = opened
     try:
         if not size:
-            return hashlib.sha256(b"").hexdigest()
+            return _sha256_hex(b"")
         with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
-            return hashlib.sha256(view).hexdigest()
+            return _sha256_hex(view)
     except (OSError, ValueError):
         return None
     finally:
@@ -215,7 +223,7 @@ class _FatalRoot(ManifestRoot):
         """``read_verified`` of a large file in one read (a library zip kept in memory)."""
         expected = self.expected_digest(rel, module)
         data = _read_regular_file(self.entry.file(rel))
-        if data is not None and hashlib.sha256(data).hexdigest() == expected:
+        if data is not None and _sha256_hex(data) == expected:
             return data
         return self.read_verified(rel, module)  # the usual read says what is wrong (or not)
 
@@ -547,6 +555,11 @@ def install(keys) -> FrozenAppManager:
             "signedimp refused to start: this frozen-app bootstrap runs only inside a "
             "PyInstaller or cx_Freeze executable (use the plain bootstrap elsewhere)"
         )
+    if not app.onefile:
+        # Imported before the manager: the start-up check hashes, and importing hashlib through
+        # the manager would need that check first. (The frozen bootstrap leaves it out of its
+        # preload: a onefile app trusts its extracted folder and need not load OpenSSL.)
+        import hashlib  # noqa: F401
     manager = FrozenAppManager(keys, app)
     manager.install()
     manager.check_startup()  # a refusal ends the process

@@ -260,6 +260,10 @@ def _lib(freezer: str, app: Path) -> Path:
 
 def _assert_verified(report: dict, freezer: str) -> None:
     assert report["manager"] == "FrozenAppManager"
+    # The collector is on again after start-up, with what start-up made in its permanent
+    # generation (the verifier's objects are never walked by the app's collections).
+    assert report["gc"] == [True, True]
+    assert report["openssl"] is True  # imported before the manager: the start-up check hashes
     modules = report["modules"]
     for name in ("fzapp.cli", "yaml._yaml"):
         assert modules[name] == ["VerifyingLoader", False], (name, modules.get(name))
@@ -367,7 +371,11 @@ def test_onefile_runs_verified(pyinstaller_onefile: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == ["app started", EXPECTED]
-    assert json.loads(lines[2])["manager"] == "FrozenAppManager"
+    report = json.loads(lines[2])
+    assert report["manager"] == "FrozenAppManager"
+    # Nothing outside the extracted (trusted) folder was loaded: OpenSSL was never needed.
+    assert report["openssl"] is False
+    assert report["gc"] == [True, True]
 
 
 @heavy
@@ -593,6 +601,38 @@ def test_frozen_bootstrap_shows_freezers_its_imports(keys_light) -> None:
         assert f"\n    import {name}\n" in prologue
     assert "\ndef run(name):\n" in text  # cx_Freeze's init-script entry point
     assert "_pkg.frozen.install(keys)" in text
+
+
+def test_frozen_preload_hashlib_only_where_the_app_hashes(monkeypatch) -> None:
+    """hashlib (OpenSSL) is preloaded in a onedir or cx_Freeze app, not in a onefile one."""
+    from signedimp.tools._bootstrap_frozen_head import _signedimp_frozen_preload
+
+    monkeypatch.delattr(sys, "_MEIPASS", raising=False)
+    assert _signedimp_frozen_preload() == ("hashlib",)  # cx_Freeze
+    monkeypatch.setattr(sys, "_MEIPASS", "/opt/app/_internal", raising=False)
+    assert _signedimp_frozen_preload() == ("hashlib",)  # PyInstaller onedir
+    monkeypatch.setattr(sys, "_MEIPASS", "/tmp/_MEIa1b2c3/", raising=False)
+    assert _signedimp_frozen_preload() == ()  # PyInstaller onefile
+
+
+def test_frozen_bootstrap_carries_raw_bytecode(keys_light) -> None:
+    """The freezer compiles and compresses the hook: its payloads are bytes literals (no base64),
+    each module's bytecode compressed alone and inflated when it runs, and the prelude unpacks
+    such payloads."""
+    from signedimp import bootstrap_prelude as prelude
+    from signedimp.tools._bootstrap import packed, zipped
+
+    text = signedimp("bootstrap", "--key", str(keys_light), "--frozen").stdout
+    assert "\n    compiled = ('" in text
+    assert text.split("\n    compiled = ('")[1].split("\n")[1].startswith("        b")
+    assert text.split("\n    sources = (\n")[1].startswith("        b'Z")  # inflated only if needed
+    items = [("a", b"\x00\xff" * 3), ("bc", b"")]
+    assert prelude._unpack({}, packed(items)) == items
+    assert prelude._unpack({}, zipped(packed(items))) == items
+    code = compile("x = 1", "m.py", "exec")
+    assert prelude._inflated(zipped(marshal.dumps(code))) == marshal.dumps(code)
+    assert prelude._inflated(marshal.dumps(code)) == marshal.dumps(code)
+    assert text.count("_signedimp_gc.disable()") == 1 and text.count("_signedimp_gc.freeze()") == 1
 
 
 @pytest.mark.parametrize(
