@@ -260,9 +260,9 @@ def _lib(freezer: str, app: Path) -> Path:
 
 def _assert_verified(report: dict, freezer: str) -> None:
     assert report["manager"] == "FrozenAppManager"
-    # The collector is on again after start-up, with what start-up made in its permanent
-    # generation (the verifier's objects are never walked by the app's collections).
-    assert report["gc"] == [True, True]
+    # The collector is on again after start-up, and nothing was moved to its permanent
+    # generation (how the app's garbage is collected is left to the app).
+    assert report["gc"] == [True, 0]
     assert report["openssl"] is True  # imported before the manager: the start-up check hashes
     modules = report["modules"]
     for name in ("fzapp.cli", "yaml._yaml"):
@@ -375,7 +375,7 @@ def test_onefile_runs_verified(pyinstaller_onefile: Path) -> None:
     assert report["manager"] == "FrozenAppManager"
     # Nothing outside the extracted (trusted) folder was loaded: OpenSSL was never needed.
     assert report["openssl"] is False
-    assert report["gc"] == [True, True]
+    assert report["gc"] == [True, 0]
 
 
 @heavy
@@ -632,7 +632,7 @@ def test_frozen_bootstrap_carries_raw_bytecode(keys_light) -> None:
     code = compile("x = 1", "m.py", "exec")
     assert prelude._inflated(zipped(marshal.dumps(code))) == marshal.dumps(code)
     assert prelude._inflated(marshal.dumps(code)) == marshal.dumps(code)
-    assert text.count("_signedimp_gc.disable()") == 1 and text.count("_signedimp_gc.freeze()") == 1
+    assert text.count("_signedimp_gc.disable()") == 1 and "freeze()" not in text
 
 
 @pytest.mark.parametrize(
