@@ -142,9 +142,7 @@ FROZEN_GC_HEAD = (
     "import gc as _signedimp_gc\n_signedimp_gc_enabled = _signedimp_gc.isenabled()\n_signedimp_gc.disable()\n"
 )
 FROZEN_GC_TAIL = (
-    "if _signedimp_gc_enabled:\n"
-    "    _signedimp_gc.enable()\n"
-    "del _signedimp_gc, _signedimp_gc_enabled\n"
+    "if _signedimp_gc_enabled:\n    _signedimp_gc.enable()\ndel _signedimp_gc, _signedimp_gc_enabled\n"
 )
 
 
