@@ -320,6 +320,32 @@ def test_nul_in_name(tmp_path: Path) -> None:
         read_zip_names(mutate(path, data))
 
 
+def test_nul_in_non_ascii_name(tmp_path: Path) -> None:
+    # Non-ASCII names are decoded apart from ASCII ones (which take a fast path): both are checked.
+    path = make_zip(tmp_path / "a.zip", members={"\u00e9vil.py?x": b"", "ok.py": b""})
+    data = path.read_bytes().replace(b"vil.py?x", b"vil.py\x00x")
+    with pytest.raises(ZipFormatError, match="NUL character in member name '\u00e9vil.py"):
+        read_zip_names(mutate(path, data))
+
+
+def test_first_offending_name_is_named(tmp_path: Path) -> None:
+    # NUL characters and duplicates are looked for over all names at once: the report still
+    # names the first offending entry in directory order, as a reader going entry by entry would.
+    members = {f"pkg/m{i}.py": b"" for i in range(50)} | {"pkg/a?.py": b"", "pkg/b?.py": b""}
+    path = make_zip(tmp_path / "a.zip", members=members)
+    data = path.read_bytes().replace(b"pkg/a?.py", b"pkg/a\x00.py").replace(b"pkg/b?.py", b"pkg/b\x00.py")
+    with pytest.raises(ZipFormatError, match=r"NUL character in member name 'pkg/a\\x00.py'"):
+        read_zip_names(mutate(path, data))
+    dup = tmp_path / "dup.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns "Duplicate name"
+        with zipfile.ZipFile(dup, "w") as zf:
+            for name in ("x.py", "b.py", "a.py", "pkg\\b.py", "b.py", "a.py"):
+                zf.writestr(name, b"")
+    with pytest.raises(ZipFormatError, match=r"duplicate member name 'b.py'"):
+        read_zip_names(dup)
+
+
 def test_overrunning_extra_field(tmp_path: Path) -> None:
     path = tmp_path / "x.zip"
     with zipfile.ZipFile(path, "w") as zf:
