@@ -57,6 +57,7 @@ else:  # from the import system itself: importing importlib.machinery costs 0.7 
 #: Modules executed on first use; every other runtime module runs at ``import signedimp``.
 DEFERRED = frozenset(
     (
+        "__about__",
         "bootstrap_prelude",
         "bootstrap_text",
         "bounded_read",
@@ -83,6 +84,7 @@ DEFERRED = frozenset(
 #: spelling): executed before it, so that its own imports find them in ``sys.modules``.
 #: tests/test_bootstrap.py checks this against the sources.
 DEPENDS = {
+    "bootstrap_text": ("__about__",),
     "bounded_read": ("limits", "zipdir"),
     "ed25519": ("ed25519_base",),
     "entries": ("bounded_read", "limits", "manifest", "zipdir"),

@@ -582,3 +582,20 @@ def test_threads_racing_for_deferred_modules_get_one_module_each():
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["8", "1", "True"]
+
+
+def test_version_is_read_on_first_use():
+    """``__version__`` comes from ``__about__`` when asked for: one module search less at every
+    ``import signedimp`` (bench_startup.py), the same value for every spelling."""
+    from signedimp.__about__ import __version__
+
+    code = (
+        "import sys, signedimp\n"
+        "print('signedimp.__about__' in sys.modules)\n"
+        "from signedimp import __version__\n"
+        "print(__version__, signedimp.__version__, 'signedimp.__about__' in sys.modules)\n"
+        "print('__version__' in dir(signedimp))\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False", f"{__version__} {__version__} True", "True"]
