@@ -178,15 +178,18 @@ class ZipArchive:
             self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
             return
         self.prefix_size = prefix_size(members)
-        self.members = {m.name: m for m in members if not m.name.endswith("/")}
+        self.members = by_name = {m.name: m for m in members}
+        slashed = [name for name in by_name if name.endswith("/")]  # folder entries
+        for name in slashed:
+            del by_name[name]
         dirs: set[str] = set()
-        for name in self.members:
-            # Each folder once: climb until a folder already seen (its parents are in too).
-            head = name.rpartition("/")[0]
+        # The folder of each file once (a zipapp has a thousand files in a hundred folders),
+        # then its parents: climb until a folder already seen (its parents are in too).
+        for head in {name.rpartition("/")[0] for name in by_name}:
             while head and head not in dirs:
                 dirs.add(head)
                 head = head.rpartition("/")[0]
-        dirs.update(m.name.rstrip("/") for m in members if m.name.endswith("/"))
+        dirs.update(name.rstrip("/") for name in slashed)
         self.names = frozenset(self.members)
         self.dirs = frozenset(dirs)
 
