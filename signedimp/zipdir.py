@@ -20,6 +20,8 @@ __all__ = [
     "PREFIX_NAME",
     "ZipMember",
     "ZipCentral",
+    "ZipIndex",
+    "read_zip_index",
     "read_zip_directory",
     "read_zip_central",
     "read_zip_names",
@@ -170,6 +172,49 @@ def read_zip_directory(archive: str | os.PathLike, stream=None) -> list[ZipMembe
     return _read_directory(os.fspath(archive), None, stream).members
 
 
+class ZipIndex:
+    """What the verifier keeps of an archive's central directory (``read_zip_index``).
+
+    ``rows``: file name -> its ``ZipMember`` fields as a plain tuple (``member`` makes the
+    object): a zipapp's start-up reads a thousand entries and a few dozen members, and tuples
+    are quicker to make than objects, and cost the garbage collector nothing once it has seen
+    them. ``names`` are the files (folder entries, ending in ``/``, are not files), ``dirs``
+    every folder, stored as an entry or implied by a name; ``prefix_size`` as ``prefix_size``.
+    """
+
+    __slots__ = ("rows", "names", "dirs", "prefix_size")
+
+    def __init__(self, rows: dict[str, tuple], dirs: frozenset[str], prefix_size: int) -> None:
+        self.rows = rows
+        self.names = frozenset(rows)
+        self.dirs = dirs
+        self.prefix_size = prefix_size
+
+    def member(self, name: str) -> ZipMember | None:
+        """The member named ``name`` (a file), or None."""
+        row = self.rows.get(name)
+        return None if row is None else ZipMember(*row)
+
+
+def read_zip_index(archive: str | os.PathLike, stream=None) -> ZipIndex:
+    """The files, folders and prefix size of ``archive``, with every check of
+    ``read_zip_directory`` (``stream`` as there)."""
+    rows, names, lowest = _read_rows(os.fspath(archive), None, stream)[:3]
+    files = dict(zip(names, rows))
+    slashed = [name for name in names if name.endswith("/")]  # folder entries
+    for name in slashed:
+        del files[name]
+    dirs: set[str] = set()
+    # The folder of each file once (a zipapp has a thousand files in a hundred folders),
+    # then its parents: climb until a folder already seen (its parents are in too).
+    for head in {name.rpartition("/")[0] for name in files}:
+        while head and head not in dirs:
+            dirs.add(head)
+            head = head.rpartition("/")[0]
+    dirs.update(name.rstrip("/") for name in slashed)
+    return ZipIndex(files, frozenset(dirs), lowest)
+
+
 class ZipCentral:
     """The whole central directory of an archive, as ``read_zip_central`` read and checked it.
 
@@ -206,6 +251,15 @@ def read_zip_central(archive: str | os.PathLike) -> ZipCentral:
 def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None, stream=None) -> ZipCentral:
     """The checks and parse of ``read_zip_directory``; raw records into ``records`` unless None;
     from ``stream`` (an open binary file of the archive's bytes) unless None."""
+    rows, _, _, cd_start, comment, size = _read_rows(path, records, stream)
+    return ZipCentral([ZipMember(*row) for row in rows], records or [], cd_start, comment, size)
+
+
+def _read_rows(
+    path: str, records: list[tuple[tuple, bytes, bytes]] | None, stream=None
+) -> tuple[list[tuple], list[str], int, int, bytes, int]:
+    """``_read_directory`` before any ``ZipMember`` is made: (rows, names, lowest header
+    offset, start of the central directory, archive comment, file size)."""
 
     def fail(reason: str) -> ZipFormatError:
         return ZipFormatError(f"{path}: {reason}")
@@ -251,8 +305,8 @@ def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None,
         if records is not None and end[-1]:
             comment = _read_at(fp, end_position + _EOCD.size, end[-1])
 
-    members = _parse_central_directory(directory, entries, cd_start, prefix, fail, records)
-    return ZipCentral(members, records or [], cd_start, comment, size)
+    rows, names, lowest = _scan_central_directory(directory, entries, cd_start, prefix, fail, records)
+    return rows, names, lowest, cd_start, comment, size
 
 
 def prefix_size(members: list[ZipMember]) -> int:
@@ -368,15 +422,25 @@ def _parse_central_directory(
     directory: bytes, entries: int, cd_start: int, prefix: int, fail, records: list | None = None
 ) -> list[ZipMember]:
     """The entries of the central directory ``directory``, which must hold exactly ``entries``;
-    each entry's raw fields, extra field and comment appended to ``records`` unless it is None.
+    each entry's raw fields, extra field and comment appended to ``records`` unless it is None."""
+    rows = _scan_central_directory(directory, entries, cd_start, prefix, fail, records)[0]
+    return [ZipMember(*row) for row in rows]
+
+
+def _scan_central_directory(
+    directory: bytes, entries: int, cd_start: int, prefix: int, fail, records: list | None = None
+) -> tuple[list[tuple], list[str], int]:
+    """``_parse_central_directory`` as plain tuples: (rows in ``ZipMember`` field order, the
+    names, the lowest header offset: the prefix size).
 
     One pass, written for speed (a zipapp's start-up reads every entry of its archive): the
     fields are unpacked with one ``struct`` call, names that are plain ASCII are decoded
     without a helper call, and the checks that look at every name at once (NUL characters,
     duplicates) run once over all of them, in C, and find the offending entry only if one fails.
     """
-    result: list[ZipMember] = []
+    result: list[tuple] = []
     append = result.append
+    lowest = cd_start
     names: list[str] = []
     add_name = names.append
     unpack_from = _CENTRAL_FIELDS.unpack_from
@@ -426,9 +490,10 @@ def _parse_central_directory(
         if header_offset + compress_size > data_end:
             raise fail(f"member {name!r} points beyond the start of the central directory")
         add_name(name)
-        append(
-            ZipMember(name, compress_size, file_size, header_offset + prefix, method, crc, flags, raw_name)
-        )
+        header_offset += prefix
+        if header_offset < lowest:
+            lowest = header_offset
+        append((name, compress_size, file_size, header_offset, method, crc, flags, raw_name))
         if records is not None:
             comment_start = extra_start + extra_size
             records.append(
@@ -441,7 +506,7 @@ def _parse_central_directory(
     if position != limit:
         raise fail("central directory size does not match its entries")
     _check_names(names, fail)
-    return result
+    return result, names, lowest if result else 0
 
 
 def _check_names(names: list[str], fail) -> None:

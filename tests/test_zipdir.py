@@ -471,3 +471,21 @@ def test_random_byte_changes(tmp_path: Path, tmp_path_factory, changes) -> None:
     for position, value in changes:
         data[position % len(data)] = value
     _read_or_refuse(tmp_path, bytes(data))
+
+
+@pytest.mark.parametrize("prefix", [b"", b"#!/usr/bin/env python3\n"])
+def test_index_is_the_directory_without_member_objects(tmp_path: Path, prefix: bytes) -> None:
+    """``read_zip_index`` (what the verifier keeps of an archive: rows, files, folders, prefix
+    size) agrees with ``read_zip_directory`` field by field, and makes a member on request."""
+    members = {"pkg/": b"", "pkg/mod.py": b"x = 1\n", "pkg/sub/data.txt": b"d", "top.py": b"", "e/f/": b""}
+    path = make_zip(tmp_path / "a.zip", members=members, prefix=prefix, compression=zipfile.ZIP_DEFLATED)
+    entries = read_zip_directory(path)
+    index = zipdir.read_zip_index(path)
+    files = [entry for entry in entries if not entry.name.endswith("/")]
+    assert index.names == {entry.name for entry in files}
+    assert [index.member(entry.name) for entry in files] == files
+    assert index.member("pkg/") is None and index.member("absent.py") is None
+    assert index.dirs == {"pkg", "pkg/sub", "e/f"}  # a folder entry's parents only if a file implies them
+    assert index.prefix_size == zipdir.prefix_size(entries) == len(prefix)
+    with pytest.raises(ZipFormatError, match="duplicate member name 'pkg/'"):
+        zipdir.read_zip_index(mutate(path, path.read_bytes().replace(b"e/f/", b"pkg/")))
