@@ -6,7 +6,13 @@ module, which zipimport and the verifier both use) or with none. Runs alternate 
 archives in one process so drift affects both alike; the report is the median wall time of each
 and the ratio of the medians. Results go to benchmarks/README.md, section "Zipapp start-up (pip)".
 
-    python benchmarks/bench_zipapp.py [--runs N] [--source pip] [--profile] [--no-write]
+    python benchmarks/bench_zipapp.py [--runs N] [--source pip] [--profile] [--instructions] [--no-write]
+
+``--instructions`` also counts the instructions of one run of each side (valgrind's callgrind,
+``--compile`` archives only): steady on a shared machine where wall time is not. Hashing
+counts high there: valgrind's CPU has no SHA extensions, so OpenSSL's SHA-256 costs about 28
+instructions a byte under it, ten times its cost on the real CPU (the table says how much of
+each count is in libcrypto).
 """
 
 from __future__ import annotations
@@ -70,6 +76,30 @@ def compare(signed: Path, plain: Path, args: tuple[str, ...], runs: int) -> dict
     ms = medians(samples, 1000)
     signed_ms, plain_ms = ms["signed"]["wall"], ms["plain"]["wall"]
     return {"signed_ms": signed_ms, "plain_ms": plain_ms, "ratio": signed_ms / plain_ms}
+
+
+def instructions(app: Path, args: tuple[str, ...]) -> tuple[int, int]:
+    """(instructions, of which in libcrypto) of one ``python -I app ARGS`` under callgrind."""
+    with tempfile.TemporaryDirectory(prefix="bench-cg-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-I", str(app), *args],
+            env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+        )  # fmt: skip
+        report = subprocess.run(
+            ["callgrind_annotate", "--threshold=100", str(out)], capture_output=True, text=True, check=True
+        ).stdout
+    total = crypto = 0
+    for line in report.splitlines():
+        fields = line.split()
+        if not fields or not fields[0].replace(",", "").isdigit():
+            continue
+        count = int(fields[0].replace(",", ""))
+        if "PROGRAM TOTALS" in line:
+            total = count
+        elif "libcrypto" in line:
+            crypto += count
+    return total, crypto
 
 
 def profile(app: Path, args: tuple[str, ...], top: int = 25) -> str:
@@ -170,8 +200,13 @@ def main() -> int:
         "--source", default="pip", help="what to install: a requirement or a wheel (default: pip)"
     )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of the signed app")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions with valgrind (callgrind)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/README.md")
     options = parser.parse_args()
+    if options.instructions and not (shutil.which("valgrind") and shutil.which("callgrind_annotate")):
+        parser.error("--instructions needs valgrind and callgrind_annotate on PATH")
     workdir = Path(tempfile.mkdtemp(prefix="bench-zipapp-"))
     try:
         archives = build(options.source, workdir)
@@ -186,6 +221,18 @@ def main() -> int:
                 print(
                     f"bytecode={'yes' if compiled else 'no ':3} {result['command']:45} plain {result['plain_ms']:7.1f} ms"
                     f"  signed {result['signed_ms']:7.1f} ms  ratio {result['ratio']:.3f}x",
+                    flush=True,
+                )
+        if options.instructions:
+            print("\ninstructions (callgrind, millions; in libcrypto), --compile archives:")
+            for args in COMMANDS:
+                (plain, plain_crypto), (signed, signed_crypto) = (
+                    instructions(archives[True][side], args) for side in (1, 0)
+                )
+                print(
+                    f"  pip {' '.join(args):43} plain {plain / 1e6:7.1f} ({plain_crypto / 1e6:.1f})"
+                    f"  signed {signed / 1e6:7.1f} ({signed_crypto / 1e6:.1f})  ratio {signed / plain:.3f}x"
+                    f"  without libcrypto {(signed - signed_crypto) / (plain - plain_crypto):.3f}x",
                     flush=True,
                 )
         if options.profile:
