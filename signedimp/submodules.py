@@ -84,6 +84,7 @@ DEFERRED = frozenset(
         "entries",
         "extensions",
         "frozen",
+        "key_formats",
         "limits",
         "manifest",
         "metadata",
@@ -106,6 +107,7 @@ DEPENDS = {
     "entries": ("bounded_read", "limits", "manifest", "zipdir"),
     "extensions": ("elf", "limits"),
     "frozen": ("entries", "limits", "manifest", "resources", "roots"),
+    "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
     "zipdir": ("limits",),
 }
