@@ -9,7 +9,10 @@ measurement for another checkout (e.g. a worktree of an older commit) in the sam
 Also printed: what ``import signedimp`` runs (its modules), and the size of the source-only
 bootstrap (``get_bootstrap_code``, which must fit in one ``python -c`` argument).
 
-    python benchmarks/bench_startup.py [--runs 21] [--before DIR]
+    python benchmarks/bench_startup.py [--runs 21] [--before DIR] [--instructions]
+
+``--instructions`` also counts each case's instructions (valgrind's callgrind, one warm run):
+steady on a shared machine where CPU time is not.
 """
 
 from __future__ import annotations
@@ -45,6 +48,22 @@ def cpu_ms(args: list[str]) -> float:
     return (usage.ru_utime + usage.ru_stime) * 1000
 
 
+def instructions(args: list[str]) -> int:
+    """Instructions callgrind counts for one run of ``args``."""
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    for line in proc.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(f"no instruction count from callgrind:\n{proc.stderr}")
+
+
 def copy_runtime(source: Path, into: Path) -> str:
     """The runtime package alone (no tools, no bytecode) in a folder of its own."""
     shutil.copytree(
@@ -57,7 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--before", type=Path, help="another checkout to measure in the same run")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions with valgrind (callgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind on PATH")
     with tempfile.TemporaryDirectory() as tmp:
         cases = {"python -c pass": [sys.executable, "-I", "-c", "pass"]}
         trees = {"this tree": ROOT} | ({"before": args.before} if args.before else {})
@@ -76,6 +100,7 @@ def main() -> None:
             for name, command in cases.items():
                 times[name].append(cpu_ms(command))
         base = statistics.median(times["python -c pass"])
+        counts = {name: instructions(command) for name, command in cases.items()} if args.instructions else {}
         modules = subprocess.run(
             [
                 sys.executable,
@@ -104,6 +129,12 @@ def main() -> None:
         median = statistics.median(values)
         extra = "" if name == "python -c pass" else f"+{median - base:.1f}"
         print(f"| {name} | {median:.1f} | {extra} |")
+    if counts:
+        print("\n| case | instructions (M) | over `python -c pass` |")
+        print("| --- | ---: | ---: |")
+        for name, count in counts.items():
+            extra = "" if name == "python -c pass" else f"+{(count - counts['python -c pass']) / 1e6:.1f}"
+            print(f"| {name} | {count / 1e6:.1f} | {extra} |")
     print(f"\nModules run by `import signedimp` + `install()`: {modules[0]}")
     print(f"hashlib loaded: {modules[1]}")
     print(f"Source-only bootstrap with an Ed25519 and an RSA-2048 key: {size:,} bytes (limit 131,072)")

@@ -7,7 +7,6 @@ be embedded (see :func:`get_bootstrap_code`). Signing lives in :mod:`signedimp.t
 import sys
 
 from . import submodules
-from .__about__ import __version__
 from .errors import IntegrityCheckError, IntegrityCheckFailed, IntegrityCheckMissing, ManifestError
 from .keys import Ed25519Key, RSAKey, load_public_key
 from .manager import SignedImportManager
@@ -15,6 +14,7 @@ from .manager import SignedImportManager
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # executed on first use (submodules.py); named here for type checkers
     from . import frozen
+    from .__about__ import __version__
     from .manifest import MANIFEST_NAME, Manifest
 
 __all__ = [
@@ -34,7 +34,8 @@ __all__ = [
 
 
 #: Public names defined by a module that runs on first use: name -> that module.
-_DEFERRED_NAMES = {"MANIFEST_NAME": "manifest", "Manifest": "manifest"}
+#: ``__version__`` too: one module search less at every ``import signedimp``.
+_DEFERRED_NAMES = {"MANIFEST_NAME": "manifest", "Manifest": "manifest", "__version__": "__about__"}
 
 
 def __getattr__(name: str):

@@ -17,7 +17,7 @@ from .bounded_read import member_chunks, read_file, read_member
 from .errors import ZipFormatError
 from .limits import MAX_MEMBER_SIZE
 from .manifest import MANIFEST_NAME
-from .zipdir import prefix_size, read_zip_directory
+from .zipdir import ZipMember, read_zip_index
 
 __all__ = [
     "DirectoryEntry",
@@ -173,22 +173,14 @@ class ZipArchive:
         self.dirs: frozenset[str] = frozenset()
         self.prefix_size = 0  # bytes before the first member: a zipapp's self-check hashes them
         try:
-            members = read_zip_directory(archive, None if data is None else io.BytesIO(data))
+            index = read_zip_index(archive, None if data is None else io.BytesIO(data))
         except (ZipFormatError, OSError) as exc:
             self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
             return
-        self.prefix_size = prefix_size(members)
-        self.members = {m.name: m for m in members if not m.name.endswith("/")}
-        dirs: set[str] = set()
-        for name in self.members:
-            # Each folder once: climb until a folder already seen (its parents are in too).
-            head = name.rpartition("/")[0]
-            while head and head not in dirs:
-                dirs.add(head)
-                head = head.rpartition("/")[0]
-        dirs.update(m.name.rstrip("/") for m in members if m.name.endswith("/"))
-        self.names = frozenset(self.members)
-        self.dirs = frozenset(dirs)
+        self.prefix_size = index.prefix_size
+        self.members = index.rows  # name -> ZipMember fields: the object is made when read
+        self.names = index.names
+        self.dirs = index.dirs
 
     def read(self, name: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
         """The content of member ``name``, inflated in bounded steps (``bounded_read``).
@@ -196,9 +188,10 @@ class ZipArchive:
         FileNotFoundError if absent; ZipFormatError if corrupt, over ``limit``, or in a
         compression method the runtime cannot read; OSError if the archive cannot be read.
         """
-        member = self.members.get(name)
-        if member is None:
+        row = self.members.get(name)
+        if row is None:
             raise FileNotFoundError(f"{self.archive}{os.sep}{name}: no such member in the archive")
+        member = ZipMember(*row)
         if self.data is not None:
             return b"".join(member_chunks(io.BytesIO(self.data), member, self.archive, limit))
         return read_member(self.archive, member, limit)

@@ -123,11 +123,12 @@ class SignedImportManager:
         in front of this one or behind it.
         """
         with self._lock:
-            if not self._trust.is_trusted(_STDLIB_PROBE):
-                # The standard library is verified too (trusted_paths=(), frozen apps): hashlib,
-                # the one standard-library module the verifier imports late (submodules.py),
-                # is imported now, or checking a manifest would first need hashlib checked.
-                import hashlib  # noqa: F401
+            trusted = self._trust.is_trusted
+            if not trusted(_STDLIB_PROBE) or not trusted(submodules.EXTENSIONS_PROBE):
+                # The standard library is verified too (trusted_paths=(), frozen apps): the
+                # standard-library modules the verifier imports late (submodules.py) are
+                # imported now, or checking a manifest would first need hashlib checked.
+                submodules.import_late_stdlib()
             current = sys.meta_path
             finders = [self] + [self._guard(f) for f in current if f is not self]
             if isinstance(current, _GuardedMetaPath) and current._manager is self:

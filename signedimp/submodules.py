@@ -18,11 +18,15 @@ Where the code comes from, so that nothing is read later than it would have been
   :func:`load_all`, as before this module existed.
 
 The standard-library modules that deferred modules import are imported here, at
-``import signedimp`` (about 1 ms), but for ``hashlib`` (OpenSSL: 3 ms, first needed to check
-a manifest). A deferred module can run in the middle of importlib's search for any module (a
-zip on ``sys.path`` asks for ``zipfinder`` while ``import importlib`` is searching); importing a
-standard-library module from there could import that very module a second time.
-tests/test_bootstrap.py checks the list.
+``import signedimp``, but for those in ``LATE_STDLIB``. A deferred module can run in the middle
+of importlib's search for any module (a zip on ``sys.path`` asks for ``zipfinder`` while
+``import importlib`` is searching); importing a standard-library module from there could import
+that very module a second time. ``LATE_STDLIB`` are imported only by ``extensions`` and
+``frozen``, which run while a module the verifier checks is being loaded, and ``hashlib``
+(OpenSSL: 3 ms, first needed to check a manifest): while the standard library is trusted, a
+search for one of them never needs a deferred module, so they are imported when first used
+(``import signedimp`` saves about 0.5 ms); a manager that verifies the standard library too
+imports them at ``install()`` (``import_late_stdlib``). tests/test_bootstrap.py checks the lists.
 
 The modules that run at ``import signedimp`` reach a deferred module only as ``from . import
 name`` inside a function; a deferred module may import others in any spelling, as long as
@@ -32,19 +36,11 @@ name`` inside a function; a deferred module may import others in any spelling, a
 from __future__ import annotations
 
 import _thread
-import atexit  # noqa: F401  (the standard-library modules of the deferred ones, see below)
-import binascii  # noqa: F401
-import errno  # noqa: F401
-import mmap  # noqa: F401
+import binascii  # noqa: F401  (the standard-library modules of the deferred ones, see above)
 import os
 import struct  # noqa: F401
 import sys
-import zlib  # noqa: F401
-
-try:  # Linux only (extensions.py)
-    import fcntl  # noqa: F401
-except ImportError:  # pragma: no cover - not Linux
-    pass
+import zlib
 
 from . import guard
 
@@ -54,9 +50,30 @@ if TYPE_CHECKING:
 else:  # from the import system itself: importing importlib.machinery costs 0.7 ms
     SourceFileLoader = sys.modules["_frozen_importlib_external"].SourceFileLoader
 
+#: Standard-library modules of deferred modules that ``import signedimp`` leaves to their
+#: first use (see above); ``fcntl`` exists on Linux only.
+LATE_STDLIB = ("atexit", "errno", "fcntl", "hashlib", "mmap")
+#: A file of the folder that holds the standard library's extension modules (``mmap`` and
+#: ``fcntl`` are there), or "" where zlib is built in: a manager that does not trust it
+#: imports ``LATE_STDLIB`` at ``install()``, as one that does not trust the standard library.
+EXTENSIONS_PROBE = getattr(zlib, "__file__", None) or ""
+
+
+def import_late_stdlib() -> None:
+    """Import ``LATE_STDLIB`` now: for a manager about to verify the standard library too,
+    whose deferred modules could otherwise need them while they are being searched for."""
+    for name in LATE_STDLIB:
+        try:
+            __import__(name)
+        except ImportError:  # fcntl, not on this platform: extensions.py does without it
+            if name != "fcntl":
+                raise
+
+
 #: Modules executed on first use; every other runtime module runs at ``import signedimp``.
 DEFERRED = frozenset(
     (
+        "__about__",
         "bootstrap_prelude",
         "bootstrap_text",
         "bounded_read",
@@ -67,6 +84,7 @@ DEFERRED = frozenset(
         "entries",
         "extensions",
         "frozen",
+        "key_formats",
         "limits",
         "manifest",
         "metadata",
@@ -83,11 +101,13 @@ DEFERRED = frozenset(
 #: spelling): executed before it, so that its own imports find them in ``sys.modules``.
 #: tests/test_bootstrap.py checks this against the sources.
 DEPENDS = {
+    "bootstrap_text": ("__about__",),
     "bounded_read": ("limits", "zipdir"),
     "ed25519": ("ed25519_base",),
     "entries": ("bounded_read", "limits", "manifest", "zipdir"),
     "extensions": ("elf", "limits"),
     "frozen": ("entries", "limits", "manifest", "resources", "roots"),
+    "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
     "zipdir": ("limits",),
 }

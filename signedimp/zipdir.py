@@ -20,6 +20,8 @@ __all__ = [
     "PREFIX_NAME",
     "ZipMember",
     "ZipCentral",
+    "ZipIndex",
+    "read_zip_index",
     "read_zip_directory",
     "read_zip_central",
     "read_zip_names",
@@ -65,6 +67,8 @@ _ZIP64_END_REST = _ZIP64_END.size - 12
 _CENTRAL = struct.Struct("<4s6H3I5H2I")
 #: The layout of the raw fields in ``ZipCentral.records`` (for readers of those fields).
 CENTRAL_RECORD = _CENTRAL
+# The same record, only the fields the reader uses (the others skipped as pad bytes).
+_CENTRAL_FIELDS = struct.Struct("<4s4x2H4x3I3H8xI")
 _CENTRAL_SIGNATURE = b"PK\x01\x02"
 _LOCAL_HEADER_SIZE = 30
 
@@ -168,6 +172,49 @@ def read_zip_directory(archive: str | os.PathLike, stream=None) -> list[ZipMembe
     return _read_directory(os.fspath(archive), None, stream).members
 
 
+class ZipIndex:
+    """What the verifier keeps of an archive's central directory (``read_zip_index``).
+
+    ``rows``: file name -> its ``ZipMember`` fields as a plain tuple (``member`` makes the
+    object): a zipapp's start-up reads a thousand entries and a few dozen members, and tuples
+    are quicker to make than objects, and cost the garbage collector nothing once it has seen
+    them. ``names`` are the files (folder entries, ending in ``/``, are not files), ``dirs``
+    every folder, stored as an entry or implied by a name; ``prefix_size`` as ``prefix_size``.
+    """
+
+    __slots__ = ("rows", "names", "dirs", "prefix_size")
+
+    def __init__(self, rows: dict[str, tuple], dirs: frozenset[str], prefix_size: int) -> None:
+        self.rows = rows
+        self.names = frozenset(rows)
+        self.dirs = dirs
+        self.prefix_size = prefix_size
+
+    def member(self, name: str) -> ZipMember | None:
+        """The member named ``name`` (a file), or None."""
+        row = self.rows.get(name)
+        return None if row is None else ZipMember(*row)
+
+
+def read_zip_index(archive: str | os.PathLike, stream=None) -> ZipIndex:
+    """The files, folders and prefix size of ``archive``, with every check of
+    ``read_zip_directory`` (``stream`` as there)."""
+    rows, names, lowest = _read_rows(os.fspath(archive), None, stream)[:3]
+    files = dict(zip(names, rows))
+    slashed = [name for name in names if name.endswith("/")]  # folder entries
+    for name in slashed:
+        del files[name]
+    dirs: set[str] = set()
+    # The folder of each file once (a zipapp has a thousand files in a hundred folders),
+    # then its parents: climb until a folder already seen (its parents are in too).
+    for head in {name.rpartition("/")[0] for name in files}:
+        while head and head not in dirs:
+            dirs.add(head)
+            head = head.rpartition("/")[0]
+    dirs.update(name.rstrip("/") for name in slashed)
+    return ZipIndex(files, frozenset(dirs), lowest)
+
+
 class ZipCentral:
     """The whole central directory of an archive, as ``read_zip_central`` read and checked it.
 
@@ -204,6 +251,15 @@ def read_zip_central(archive: str | os.PathLike) -> ZipCentral:
 def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None, stream=None) -> ZipCentral:
     """The checks and parse of ``read_zip_directory``; raw records into ``records`` unless None;
     from ``stream`` (an open binary file of the archive's bytes) unless None."""
+    rows, _, _, cd_start, comment, size = _read_rows(path, records, stream)
+    return ZipCentral([ZipMember(*row) for row in rows], records or [], cd_start, comment, size)
+
+
+def _read_rows(
+    path: str, records: list[tuple[tuple, bytes, bytes]] | None, stream=None
+) -> tuple[list[tuple], list[str], int, int, bytes, int]:
+    """``_read_directory`` before any ``ZipMember`` is made: (rows, names, lowest header
+    offset, start of the central directory, archive comment, file size)."""
 
     def fail(reason: str) -> ZipFormatError:
         return ZipFormatError(f"{path}: {reason}")
@@ -249,8 +305,8 @@ def _read_directory(path: str, records: list[tuple[tuple, bytes, bytes]] | None,
         if records is not None and end[-1]:
             comment = _read_at(fp, end_position + _EOCD.size, end[-1])
 
-    members = _parse_central_directory(directory, entries, cd_start, prefix, fail, records)
-    return ZipCentral(members, records or [], cd_start, comment, size)
+    rows, names, lowest = _scan_central_directory(directory, entries, cd_start, prefix, fail, records)
+    return rows, names, lowest, cd_start, comment, size
 
 
 def prefix_size(members: list[ZipMember]) -> int:
@@ -367,66 +423,112 @@ def _parse_central_directory(
 ) -> list[ZipMember]:
     """The entries of the central directory ``directory``, which must hold exactly ``entries``;
     each entry's raw fields, extra field and comment appended to ``records`` unless it is None."""
-    result = []
-    seen = set()
+    rows = _scan_central_directory(directory, entries, cd_start, prefix, fail, records)[0]
+    return [ZipMember(*row) for row in rows]
+
+
+def _scan_central_directory(
+    directory: bytes, entries: int, cd_start: int, prefix: int, fail, records: list | None = None
+) -> tuple[list[tuple], list[str], int]:
+    """``_parse_central_directory`` as plain tuples: (rows in ``ZipMember`` field order, the
+    names, the lowest header offset: the prefix size).
+
+    One pass, written for speed (a zipapp's start-up reads every entry of its archive): the
+    fields are unpacked with one ``struct`` call, names that are plain ASCII are decoded
+    without a helper call, and the checks that look at every name at once (NUL characters,
+    duplicates) run once over all of them, in C, and find the offending entry only if one fails.
+    """
+    result: list[tuple] = []
+    append = result.append
+    lowest = cd_start
+    names: list[str] = []
+    add_name = names.append
+    unpack_from = _CENTRAL_FIELDS.unpack_from
+    header_size = _CENTRAL.size
+    limit = len(directory)
+    data_end = cd_start - _LOCAL_HEADER_SIZE - prefix  # last byte a member's data may reach
     position = 0
+    number = 0
     for number in range(1, entries + 1):
-        if position + _CENTRAL.size > len(directory):
+        if position + header_size > limit:
             raise fail(f"central directory entry {number} is truncated")
-        fields = _CENTRAL.unpack_from(directory, position)
         (
             signature,
-            _,
-            _,
             flags,
             method,
-            _,
-            _,
             crc,
             compress_size,
             file_size,
             name_size,
             extra_size,
             comment_size,
-            _,
-            _,
-            _,
             header_offset,
-        ) = fields
+        ) = unpack_from(directory, position)
         if signature != _CENTRAL_SIGNATURE:
             raise fail(f"central directory entry {number} has a bad signature")
-        name_start = position + _CENTRAL.size
+        name_start = position + header_size
         extra_start = name_start + name_size
+        record_start = position
         position = extra_start + extra_size + comment_size
-        if position > len(directory):
+        if position > limit:
             raise fail(f"central directory entry {number} is truncated")
         raw_name = directory[name_start:extra_start]
-        name = _decode_name(raw_name, flags, number, fail)
-        file_size, compress_size, header_offset = _apply_zip64_extra(
-            directory[extra_start : extra_start + extra_size],
-            file_size,
-            compress_size,
-            header_offset,
-            name,
-            fail,
-        )
-
+        if raw_name.isascii():
+            name = raw_name.decode("ascii")
+        else:
+            name = _decode_name(raw_name, flags, number, fail)
+        if extra_size:
+            file_size, compress_size, header_offset = _apply_zip64_extra(
+                directory[extra_start : extra_start + extra_size],
+                file_size,
+                compress_size,
+                header_offset,
+                name,
+                fail,
+            )
         # The member's local header and data come before the central directory.
-        header_offset += prefix
-        if header_offset + _LOCAL_HEADER_SIZE + compress_size > cd_start:
+        if header_offset + compress_size > data_end:
             raise fail(f"member {name!r} points beyond the start of the central directory")
-        # Backslashes count as separators here: zipfile (on Windows) and zipimport treat them so.
-        key = name.replace("\\", "/")
-        if key in seen:
-            raise fail(f"duplicate member name {name!r}")
-        seen.add(key)
-        result.append(ZipMember(name, compress_size, file_size, header_offset, method, crc, flags, raw_name))
+        add_name(name)
+        header_offset += prefix
+        if header_offset < lowest:
+            lowest = header_offset
+        append((name, compress_size, file_size, header_offset, method, crc, flags, raw_name))
         if records is not None:
             comment_start = extra_start + extra_size
-            records.append((fields, directory[extra_start:comment_start], directory[comment_start:position]))
-    if position != len(directory):
+            records.append(
+                (
+                    _CENTRAL.unpack_from(directory, record_start),
+                    directory[extra_start:comment_start],
+                    directory[comment_start:position],
+                )
+            )
+    if position != limit:
         raise fail("central directory size does not match its entries")
-    return result
+    _check_names(names, fail)
+    return result, names, lowest if result else 0
+
+
+def _check_names(names: list[str], fail) -> None:
+    """No NUL character in a name, no two names alike (backslashes counting as separators).
+
+    zipfile cuts a name at NUL, zipimport does not: the ambiguity is refused. zipfile (on
+    Windows) and zipimport treat backslashes as separators, so ``a\\b`` and ``a/b`` are one
+    name. Checked over all names at once; the first offending entry (in directory order) is
+    then named.
+    """
+    joined = "\x00".join(names)  # NUL cannot come from a separator but only from a name
+    if joined.count("\x00") != max(len(names) - 1, 0):
+        for name in names:
+            if "\x00" in name:
+                raise fail(f"NUL character in member name {name!r}")
+    keys = [name.replace("\\", "/") for name in names] if "\\" in joined else names
+    if len(set(keys)) != len(keys):
+        seen: set[str] = set()
+        for name, key in zip(names, keys):
+            if key in seen:
+                raise fail(f"duplicate member name {name!r}")
+            seen.add(key)
 
 
 def _decode_name(raw: bytes, flags: int, number: int, fail) -> str:

@@ -530,16 +530,33 @@ def test_a_deferred_module_is_never_handed_out_half_run(tmp_path):
 
 def test_deferred_modules_find_their_stdlib_loaded():
     """What deferred modules import from the standard library is loaded at ``import signedimp``
-    (submodules.py), hashlib aside: a deferred module may run in the middle of importlib's
-    search for any module, and importing that module again from there would make two."""
+    (submodules.py), ``LATE_STDLIB`` aside: a deferred module may run in the middle of
+    importlib's search for any module, and importing that module again from there would make
+    two. ``LATE_STDLIB`` (hashlib, and what only extensions.py and frozen.py import) is left
+    to its first use while the standard library is trusted, and imported at ``install()`` by a
+    manager that verifies the standard library too."""
     from signedimp.bootstrap_text import deferred_stdlib_imports
+    from signedimp.submodules import LATE_STDLIB
 
-    code = "import sys\nbefore = set(sys.modules)\nimport signedimp\nprint(' '.join(sorted(sys.modules)))\n"
+    code = (
+        "import sys, signedimp\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()\n"
+        "print(' '.join(n for n in signedimp.submodules.LATE_STDLIB if n in sys.modules))\n"
+        "m.uninstall()\n"
+        "m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))], trusted_paths=()).install()\n"
+        "print(' '.join(n for n in signedimp.submodules.LATE_STDLIB if n in sys.modules))\n"
+        "m.uninstall()\n"
+    )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
-    loaded = set(result.stdout.split())
-    needed = set(deferred_stdlib_imports(bootstrap.runtime_sources())) - {"hashlib"}
-    assert needed <= loaded, needed - loaded
+    loaded, late_trusting, late_verifying = result.stdout.splitlines()
+    needed = set(deferred_stdlib_imports(bootstrap.runtime_sources()))
+    assert needed - set(LATE_STDLIB) <= set(loaded.split()), needed - set(loaded.split())
+    assert set(LATE_STDLIB) <= needed  # every name there is one a deferred module imports
+    assert late_trusting.split() == []  # python -I -c pass imports none of them either
+    builtin_only = {"fcntl"} if sys.platform == "win32" else set()
+    assert set(late_verifying.split()) == set(LATE_STDLIB) - builtin_only
 
 
 def test_a_zip_on_sys_path_while_importlib_is_imported(tmp_path):
@@ -582,3 +599,20 @@ def test_threads_racing_for_deferred_modules_get_one_module_each():
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["8", "1", "True"]
+
+
+def test_version_is_read_on_first_use():
+    """``__version__`` comes from ``__about__`` when asked for: one module search less at every
+    ``import signedimp`` (bench_startup.py), the same value for every spelling."""
+    from signedimp.__about__ import __version__
+
+    code = (
+        "import sys, signedimp\n"
+        "print('signedimp.__about__' in sys.modules)\n"
+        "from signedimp import __version__\n"
+        "print(__version__, signedimp.__version__, 'signedimp.__about__' in sys.modules)\n"
+        "print('__version__' in dir(signedimp))\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False", f"{__version__} {__version__} True", "True"]

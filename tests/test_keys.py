@@ -708,3 +708,22 @@ def test_cli_reads_every_key_file_form(signed_tree, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["keys"] == [key.fingerprint] * 3
+
+
+def test_key_text_readers_run_on_first_use():
+    """PEM, DER and OpenSSH readers (``key_formats``) are not part of ``import signedimp``:
+    a bootstrap pins key objects; they run when key text is first read."""
+    from .helpers import run_python
+
+    pem = Ed25519Key(
+        bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    ).to_pem()
+    code = (
+        "import sys, signedimp\n"
+        "print('signedimp.key_formats' in sys.modules)\n"
+        f"key = signedimp.load_public_key({pem!r})\n"
+        "print('signedimp.key_formats' in sys.modules, key.algorithm)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False", "True ed25519"]

@@ -1036,3 +1036,29 @@ def test_no_entry_point_on_a_terminal_is_interactive(workdir, key):
     assert status == 0, text
     assert f"{out} is on sys.path, its modules verified" in text
     assert "42 VerifyingLoader" in text
+
+
+def test_only_empty_folders_get_an_entry(workdir, key):
+    """A folder with a file below it is implied by the file's name: no entry of its own (fewer
+    entries to read at every start); an empty folder keeps one. Packages, deep modules and
+    namespace packages import as before."""
+    source = write_tree(
+        workdir / "folders_src",
+        {
+            "app/__init__.py": (
+                "def main():\n"
+                "    import app.deep.er.mod as a, ns.portion.mod as b\n"
+                "    print(a.VALUE, b.VALUE)\n"
+            ),
+            "app/deep/er/mod.py": "VALUE = 'deep'\n",
+            "ns/portion/mod.py": "VALUE = 'namespace'\n",
+        },
+    )
+    (source / "empty" / "inner").mkdir(parents=True)
+    out = workdir / "folders.pyz"
+    build_zipapp(str(source), out, key, main="app:main")
+    with zipfile.ZipFile(out) as zf:
+        folders = [name for name in zf.namelist() if name.endswith("/")]
+    assert folders == ["empty/inner/"]
+    result = python(out)
+    assert (result.returncode, result.stdout) == (0, "deep namespace\n"), result.stderr

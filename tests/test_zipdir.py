@@ -320,6 +320,32 @@ def test_nul_in_name(tmp_path: Path) -> None:
         read_zip_names(mutate(path, data))
 
 
+def test_nul_in_non_ascii_name(tmp_path: Path) -> None:
+    # Non-ASCII names are decoded apart from ASCII ones (which take a fast path): both are checked.
+    path = make_zip(tmp_path / "a.zip", members={"\u00e9vil.py?x": b"", "ok.py": b""})
+    data = path.read_bytes().replace(b"vil.py?x", b"vil.py\x00x")
+    with pytest.raises(ZipFormatError, match="NUL character in member name '\u00e9vil.py"):
+        read_zip_names(mutate(path, data))
+
+
+def test_first_offending_name_is_named(tmp_path: Path) -> None:
+    # NUL characters and duplicates are looked for over all names at once: the report still
+    # names the first offending entry in directory order, as a reader going entry by entry would.
+    members = {f"pkg/m{i}.py": b"" for i in range(50)} | {"pkg/a?.py": b"", "pkg/b?.py": b""}
+    path = make_zip(tmp_path / "a.zip", members=members)
+    data = path.read_bytes().replace(b"pkg/a?.py", b"pkg/a\x00.py").replace(b"pkg/b?.py", b"pkg/b\x00.py")
+    with pytest.raises(ZipFormatError, match=r"NUL character in member name 'pkg/a\\x00.py'"):
+        read_zip_names(mutate(path, data))
+    dup = tmp_path / "dup.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns "Duplicate name"
+        with zipfile.ZipFile(dup, "w") as zf:
+            for name in ("x.py", "b.py", "a.py", "pkg\\b.py", "b.py", "a.py"):
+                zf.writestr(name, b"")
+    with pytest.raises(ZipFormatError, match=r"duplicate member name 'b.py'"):
+        read_zip_names(dup)
+
+
 def test_overrunning_extra_field(tmp_path: Path) -> None:
     path = tmp_path / "x.zip"
     with zipfile.ZipFile(path, "w") as zf:
@@ -445,3 +471,21 @@ def test_random_byte_changes(tmp_path: Path, tmp_path_factory, changes) -> None:
     for position, value in changes:
         data[position % len(data)] = value
     _read_or_refuse(tmp_path, bytes(data))
+
+
+@pytest.mark.parametrize("prefix", [b"", b"#!/usr/bin/env python3\n"])
+def test_index_is_the_directory_without_member_objects(tmp_path: Path, prefix: bytes) -> None:
+    """``read_zip_index`` (what the verifier keeps of an archive: rows, files, folders, prefix
+    size) agrees with ``read_zip_directory`` field by field, and makes a member on request."""
+    members = {"pkg/": b"", "pkg/mod.py": b"x = 1\n", "pkg/sub/data.txt": b"d", "top.py": b"", "e/f/": b""}
+    path = make_zip(tmp_path / "a.zip", members=members, prefix=prefix, compression=zipfile.ZIP_DEFLATED)
+    entries = read_zip_directory(path)
+    index = zipdir.read_zip_index(path)
+    files = [entry for entry in entries if not entry.name.endswith("/")]
+    assert index.names == {entry.name for entry in files}
+    assert [index.member(entry.name) for entry in files] == files
+    assert index.member("pkg/") is None and index.member("absent.py") is None
+    assert index.dirs == {"pkg", "pkg/sub", "e/f"}  # a folder entry's parents only if a file implies them
+    assert index.prefix_size == zipdir.prefix_size(entries) == len(prefix)
+    with pytest.raises(ZipFormatError, match="duplicate member name 'pkg/'"):
+        zipdir.read_zip_index(mutate(path, path.read_bytes().replace(b"e/f/", b"pkg/")))

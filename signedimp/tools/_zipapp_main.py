@@ -38,7 +38,7 @@ def check_archive(manager, archive):
     root.read_verified(ran, "__main__")  # corruption and partial tampering show up here
     names = getattr(root.entry, "archive", None)
     names = names.names if names is not None else ()
-    unlisted = sorted(n for n in names if n != MANIFEST and not root.is_listed(n))
+    unlisted = sorted(_unlisted(root, names))
     errors = sys.modules["signedimp"]
     check_prefix(root, archive, errors)
     if unlisted:
@@ -56,6 +56,19 @@ def check_archive(manager, archive):
             f"{len(absent)} entries listed in the signed manifest are missing (removed): {_some(absent)}",
             file=archive,
         )
+
+
+def _unlisted(root, names):
+    """The members of ``names`` (``MANIFEST`` aside) that no valid manifest of ``root`` lists.
+
+    A signed archive's usual case, its root manifest alone deciding for the whole archive, is a
+    set difference; any other (``.dist-info`` manifests, which may disagree) asks the root
+    about each name.
+    """
+    manifests = list(getattr(root, "manifests", []))
+    if MANIFEST in names and getattr(root.entry, "prefix", None) == "" and len(manifests) == 1:
+        return names.difference(manifests[0].hashes, (MANIFEST,))
+    return [n for n in names if n != MANIFEST and not root.is_listed(n)]
 
 
 def check_prefix(root, archive, errors):
