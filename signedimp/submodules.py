@@ -66,6 +66,7 @@ DEFERRED = frozenset(
         "elf",
         "entries",
         "extensions",
+        "folderfinder",
         "frozen",
         "limits",
         "manifest",
