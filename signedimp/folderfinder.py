@@ -63,10 +63,34 @@ _SUFFIXES = tuple(
     for suffix in suffixes
 )
 _INIT_SUFFIXES = tuple(("/__init__" + suffix, kind) for suffix, kind in _SUFFIXES)
+_STOCK_HOOK_CODE = FileFinder.path_hook(*_LOADER_DETAILS).__code__
 #: hashlib and the modules it imports (OpenSSL's, the built-in fallbacks, logging on an error).
 _HASHLIB_IMPORTS = frozenset(
     ("hashlib", "_hashlib", "_blake2", "_md5", "_sha1", "_sha2", "_sha256", "_sha512", "_sha3", "logging")
 )
+
+
+def finder_for(manager, path: str, hooks):
+    """The path-entry finder for folder ``path``: what the first of ``hooks`` (the path hooks
+    behind the manager's) that takes it returns, but a ``SealedFolderFinder`` where that is
+    the stock ``FileFinder`` hook. ImportError when none takes it."""
+    for hook in hooks:
+        if _is_stock_folder_hook(hook):
+            return SealedFolderFinder(manager, path)
+        try:
+            return hook(path)
+        except ImportError:
+            continue
+    raise ImportError("no path hook takes the folder", path=path)
+
+
+def _is_stock_folder_hook(hook) -> bool:
+    """Whether ``hook`` is ``FileFinder.path_hook(...)`` with the stock loaders."""
+    code = getattr(hook, "__code__", None)
+    if code is None or code is not _STOCK_HOOK_CODE:
+        return False
+    cells = dict(zip(code.co_freevars, (cell.cell_contents for cell in hook.__closure__ or ())))
+    return cells.get("cls") is FileFinder and list(cells.get("loader_details", ())) == list(_LOADER_DETAILS)
 
 
 class SealedFolderFinder(FileFinder):

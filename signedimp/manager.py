@@ -445,7 +445,11 @@ class SignedImportManager:
         if os.path.isdir(path):
             from . import folderfinder
 
-            return folderfinder.SealedFolderFinder(self, path)
+            # The hooks behind this one decide, as without it (a freezer's hook may take the
+            # folder); where the stock FileFinder's would, the sealed folders' finder does.
+            hooks = sys.path_hooks
+            start = hooks.index(self._path_hook) + 1 if self._path_hook in hooks else 0
+            return folderfinder.finder_for(self, path, hooks[start:])
         from . import entries
 
         split = entries.split_archive_path(path)

@@ -301,3 +301,38 @@ def test_a_folder_without_a_root_manifest_is_searched_as_stock(tmp_path, keys):
         ],
         "finder": "SealedFolderFinder",
     }
+
+
+def test_a_path_hook_behind_the_managers_still_takes_its_folders(sealed, keys, tmp_path):
+    """A freezer's hook (PyInstaller's takes the folders of its app) answers as without signedimp:
+    the manager's hook hands a folder to the first hook behind it that takes it, and makes its
+    own finder only where that would be the stock ``FileFinder``."""
+    special = tmp_path / "special"
+    special.mkdir()
+    head = """
+_ModuleSpec = type(sys.__spec__)  # no import: one would search the folders before the hook is in
+class _MemoryLoader:
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        module.VALUE = "from the hook"
+class _MemoryFinder:
+    def find_spec(self, name, target=None):
+        return _ModuleSpec(name, _MemoryLoader(), origin="memory") if name == "hooked" else None
+def _hook(path):
+    if path == CFG["paths"][1]:
+        return _MemoryFinder()
+    raise ImportError("not mine")
+sys.path_hooks.insert(1, _hook)  # behind the manager's
+"""
+    out = child(
+        """
+        OUT["values"] = [try_import("hooked"), try_import("top")]
+        OUT["finders"] = [type(sys.path_importer_cache[p]).__name__ for p in CFG["paths"]]
+        """,
+        [sealed, special],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+        head=head,
+    )
+    assert out == {"values": ["from the hook", "top"], "finders": ["SealedFolderFinder", "_MemoryFinder"]}
