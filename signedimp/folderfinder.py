@@ -77,6 +77,8 @@ def finder_for(manager, path: str, hooks):
     for hook in hooks:
         if _is_stock_folder_hook(hook):
             return SealedFolderFinder(manager, path)
+        if getattr(getattr(hook, "__self__", None), "_signedimp_manager", False) is True:
+            continue  # another manager's hook: this one, installed later, decides
         try:
             return hook(path)
         except ImportError:

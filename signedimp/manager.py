@@ -140,9 +140,16 @@ class SignedImportManager:
                 sys.path_hooks.insert(0, self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
                 # None: no hook took the entry (an unreadable zip): ours must see it too. A
-                # stock FileFinder of an untrusted folder: ours answers sealed roots faster.
+                # stock FileFinder of an untrusted folder: ours answers sealed roots faster;
+                # another manager's folder finder: its loaders check against its keys.
                 if (
-                    finder is None or type(finder) is FileFinder or isinstance(finder, zipimport.zipimporter)
+                    finder is None
+                    or type(finder) is FileFinder
+                    or isinstance(finder, zipimport.zipimporter)
+                    or (
+                        getattr(type(finder), "_signedimp_folder_finder", False)
+                        and getattr(finder, "_manager", None) is not self
+                    )
                 ) and not self._trust.is_trusted(path):
                     del sys.path_importer_cache[path]
             activate_guard(self, self._trust.is_trusted)

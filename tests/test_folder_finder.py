@@ -336,3 +336,23 @@ sys.path_hooks.insert(1, _hook)  # behind the manager's
         head=head,
     )
     assert out == {"values": ["from the hook", "top"], "finders": ["SealedFolderFinder", "_MemoryFinder"]}
+
+
+def test_the_manager_installed_last_decides_for_a_sealed_folder(sealed, keys, tmp_path):
+    """Two managers: the folder finder of the first (its loaders check against its keys) is
+    not used by the second, whose keys do not include the sealing key."""
+    out = child(
+        """
+        OUT["first"] = try_import("top")
+        second = SignedImportManager([load_public_key(open(CFG_OTHER, "rb").read())]).install()
+        OUT["second"] = try_import("pkg")
+        OUT["finder_manager"] = sys.path_importer_cache[CFG["paths"][0]]._manager is second
+        """,
+        [sealed],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+        head=f"CFG_OTHER = {str(keys[1]['other'])!r}\n",
+    )
+    assert out["first"] == "top"
+    assert out["second"] == ["IntegrityCheckMissing", str(sealed / "pkg" / "__init__.py")]
+    assert out["finder_manager"] is True
