@@ -7,13 +7,18 @@ folder first on ``sys.path``; "verified" first imports signedimp and installs a
 ``SignedImportManager`` pinned to the sealing key. CPU time of the child (user + system, from
 ``os.wait4``), medians of alternating runs, so other load on the machine matters less.
 
-    python benchmarks/bench_sealed_venv.py [--runs 15] [--instructions]
+    python benchmarks/bench_sealed_venv.py [--runs 15] [--instructions] [--before OLD_TREE]
 
 ``--instructions`` counts the instructions of one child per case instead (``valgrind
 --tool=callgrind``, with a fixed ``PYTHONHASHSEED``): the same from run to run to 0.1 %,
 whatever else the machine does, so it shows what a change saves where CPU times on a shared
 machine drift by 10 % or more. Valgrind does not emulate the SHA extensions, so SHA-256
 weighs several times more there (about 28 instructions a byte) than on a CPU that has them.
+Nor does it count the kernel's time: a ``stat`` or ``listdir`` saved shows in CPU time only.
+
+``--before OLD_TREE`` runs the verified case a second time with the runtime of another
+checkout (``git archive REV signedimp | tar -x -C OLD_TREE``), in the same turns, and adds
+its columns: before and after measured in one run, on the same machine load.
 """
 
 from __future__ import annotations
@@ -124,16 +129,23 @@ def main() -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions under valgrind (one run per case)"
     )
+    parser.add_argument("--before", metavar="OLD_TREE", help="a checkout whose runtime is measured too")
     args = parser.parse_args()
     if args.instructions and shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind on PATH")
+    trees = {"after": ROOT}
+    if args.before:
+        trees["before"] = Path(args.before).resolve()
+        if not (trees["before"] / "signedimp" / "__init__.py").is_file():
+            raise SystemExit(f"--before {args.before}: no signedimp/__init__.py there")
     cached = prepare()
     # signedimp's own bytecode, as an installed copy has it (PYTHONDONTWRITEBYTECODE is set here).
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(ROOT / "signedimp")],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    for tree in trees.values():
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(tree / "signedimp")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     cli = [sys.executable, "-m", "signedimp"]
     with tempfile.TemporaryDirectory(prefix="signedimp-bench-") as tmp:
         site = Path(tmp) / "site-packages"
@@ -150,24 +162,32 @@ def main() -> None:
             print(
                 f"sealed {site.name}: {lines}-line root manifest; CPU ms, medians of {args.runs} alternating runs"
             )
-        print("| case | unverified | verified | ratio |")
-        print("| --- | ---: | ---: | ---: |")
+        extra = " verified, before | ratio before |" if args.before else ""
+        print(f"| case | unverified | verified | ratio |{extra}")
+        print("| --- | ---: | ---: | ---: |" + (" ---: | ---: |" if args.before else ""))
+        digits = 3 if args.instructions else 2
         for name, body in CASES.items():
-            codes = {
-                verified: PRELUDE.format(root=str(ROOT), verified=verified, pub=f"{key}.pub", site=str(site))
-                + body.format(site=str(site))
-                for verified in (False, True)
-            }
+            codes = {"unverified": _code(ROOT, False, key, site, body)}
+            codes.update({tree: _code(path, True, key, site, body) for tree, path in trees.items()})
             if args.instructions:
-                plain, checked = (instructions(codes[verified]) / 1e6 for verified in (False, True))
-                print(f"| {name} | {plain:.1f} | {checked:.1f} | {checked / plain:.3f}x |", flush=True)
-                continue
-            runs: dict[bool, list[float]] = {False: [], True: []}
-            for _ in range(args.runs):
-                for verified, code in codes.items():
-                    runs[verified].append(cpu_ms(code))
-            plain, checked = statistics.median(runs[False]), statistics.median(runs[True])
-            print(f"| {name} | {plain:.1f} | {checked:.1f} | {checked / plain:.2f}x |", flush=True)
+                found = {label: instructions(code) / 1e6 for label, code in codes.items()}
+            else:
+                runs: dict[str, list[float]] = {label: [] for label in codes}
+                for _ in range(args.runs):
+                    for label, code in codes.items():
+                        runs[label].append(cpu_ms(code))
+                found = {label: statistics.median(times) for label, times in runs.items()}
+            plain = found["unverified"]
+            cells = [f"{plain:.1f}"]
+            for tree in trees:
+                cells += [f"{found[tree]:.1f}", f"{found[tree] / plain:.{digits}f}x"]
+            print(f"| {name} | {' | '.join(cells)} |", flush=True)
+
+
+def _code(tree: Path, verified: bool, key: Path, site: Path, body: str) -> str:
+    """The child's program: the runtime from ``tree``, a manager if ``verified``, then ``body``."""
+    prelude = PRELUDE.format(root=str(tree), verified=verified, pub=f"{key}.pub", site=str(site))
+    return prelude + body.format(site=str(site))
 
 
 if __name__ == "__main__":

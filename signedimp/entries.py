@@ -67,6 +67,8 @@ class DirectoryEntry:
         self.error: str | None = None
         # POSIX: "/" is the separator, so a manifest path is a file path below real as it is.
         self._below = None if os.sep != "/" else self.real.rstrip("/") + "/"
+        self._root_manifest: ManifestSource | None = None
+        self._root_manifest_known = False
 
     def display(self, rel: str) -> str:
         return os.path.join(self.path, *rel.split("/"))
@@ -86,6 +88,21 @@ class DirectoryEntry:
     def manifest_candidates(self) -> list[ManifestSource]:
         """The manifests that decide for this folder (see :func:`folder_manifests`)."""
         return folder_manifests(self)
+
+    def root_manifest(self) -> ManifestSource | None:
+        """The nearest root manifest at or above the resolved folder (rule 1 of
+        :func:`folder_manifests`), or None; looked for once."""
+        if not self._root_manifest_known:
+            for folder, strip in _folder_chain(self.real):
+                if os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+                    self._root_manifest = _folder_source(self, folder, strip, MANIFEST_NAME)
+                    break
+            self._root_manifest_known = True
+        return self._root_manifest
+
+    def has_root_manifest(self) -> bool:
+        """Whether a root manifest seals this folder (it may still be invalid)."""
+        return self.root_manifest() is not None
 
     def bytecode_candidates(self, rel: str) -> tuple[str, ...]:
         """Where CPython itself would look for bytecode of source ``rel``: ``__pycache__`` only."""
@@ -128,24 +145,27 @@ def folder_manifests(entry: DirectoryEntry) -> list[ManifestSource]:
     Paths in a manifest above the entry are relative to that manifest's folder; the part
     that leads to the entry is the source's ``strip`` prefix.
     """
-    real = entry.real
+    sealing = entry.root_manifest()
+    if sealing is not None:
+        return [sealing]
+    for folder, strip in _folder_chain(entry.real):
+        found = _dist_info_manifests(folder)
+        if found:
+            return [_folder_source(entry, folder, strip, rel) for rel in found]
+    return []
+
+
+def _folder_chain(real: str) -> list[tuple[str, str]]:
+    """``real`` and each folder above it, with the path that leads from there to ``real``."""
     chain = [(real, "")]
     folder, strip = real, ""
     while True:
         parent, name = os.path.split(folder)
         if not name or parent == folder:
-            break
+            return chain
         strip = f"{name}/{strip}"
         folder = parent
         chain.append((folder, strip))
-    for folder, strip in chain:
-        if os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
-            return [_folder_source(entry, folder, strip, MANIFEST_NAME)]
-    for folder, strip in chain:
-        found = _dist_info_manifests(folder)
-        if found:
-            return [_folder_source(entry, folder, strip, rel) for rel in found]
-    return []
 
 
 def _folder_source(entry: DirectoryEntry, folder: str, strip: str, rel: str) -> ManifestSource:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # annotations only: these modules are executed on first use (
     from importlib.machinery import (
         BuiltinImporter,
         ExtensionFileLoader,
+        FileFinder,
         FrozenImporter,
         ModuleSpec,
         SourceFileLoader,
@@ -56,6 +57,7 @@ else:  # importlib.machinery's classes, from the import system itself (importing
     FrozenImporter = sys.modules["_frozen_importlib"].FrozenImporter
     ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
     ExtensionFileLoader = sys.modules["_frozen_importlib_external"].ExtensionFileLoader
+    FileFinder = sys.modules["_frozen_importlib_external"].FileFinder
     SourceFileLoader = sys.modules["_frozen_importlib_external"].SourceFileLoader
     SourcelessFileLoader = sys.modules["_frozen_importlib_external"].SourcelessFileLoader
 
@@ -138,9 +140,17 @@ class SignedImportManager:
             if self._path_hook not in sys.path_hooks:
                 sys.path_hooks.insert(0, self._path_hook)
             for path, finder in list(sys.path_importer_cache.items()):
-                # None: no hook took the entry (an unreadable zip): ours must see it too.
+                # None: no hook took the entry (an unreadable zip): ours must see it too. A
+                # stock FileFinder of an untrusted folder: ours answers sealed roots faster;
+                # another manager's folder finder: its loaders check against its keys.
                 if (
-                    finder is None or isinstance(finder, zipimport.zipimporter)
+                    finder is None
+                    or type(finder) is FileFinder
+                    or isinstance(finder, zipimport.zipimporter)
+                    or (
+                        getattr(type(finder), "_signedimp_folder_finder", False)
+                        and getattr(finder, "_manager", None) is not self
+                    )
                 ) and not self._trust.is_trusted(path):
                     del sys.path_importer_cache[path]
             activate_guard(self, self._trust.is_trusted)
@@ -166,7 +176,10 @@ class SignedImportManager:
 
             zip_finders = (zipfinder.VerifyingZipFinder, rejected_archive.RejectedArchiveFinder)
             for path, finder in list(sys.path_importer_cache.items()):
-                if isinstance(finder, zip_finders) and finder._manager is self:
+                if (
+                    isinstance(finder, zip_finders)
+                    or getattr(type(finder), "_signedimp_folder_finder", False)
+                ) and getattr(finder, "_manager", None) is self:
                     del sys.path_importer_cache[path]
             deactivate_guard(self)
 
@@ -246,6 +259,13 @@ class SignedImportManager:
             self._broken.clear()
             self._trust.invalidate_caches()
             forget_guard_decisions()
+            for finder in list(sys.path_importer_cache.values()):
+                # Folder finders keep the roots they decided on: they decide again.
+                if (
+                    getattr(type(finder), "_signedimp_folder_finder", False)
+                    and getattr(finder, "_manager", None) is self
+                ):
+                    finder.invalidate_caches()  # type: ignore[union-attr]
 
     # -- vetting -----------------------------------------------------------------------------
 
@@ -428,8 +448,16 @@ class SignedImportManager:
     # -- the path hook for zip archives ----------------------------------------------------------
 
     def _path_hook(self, path: str):
-        if not path or os.path.isdir(path) or self._trust.is_trusted(path):
-            raise ImportError("not an untrusted zip archive", path=path)
+        if not path or self._trust.is_trusted(path):
+            raise ImportError("not an untrusted folder or zip archive", path=path)
+        if os.path.isdir(path):
+            from . import folderfinder
+
+            # The hooks behind this one decide, as without it (a freezer's hook may take the
+            # folder); where the stock FileFinder's would, the sealed folders' finder does.
+            hooks = sys.path_hooks
+            start = hooks.index(self._path_hook) + 1 if self._path_hook in hooks else 0
+            return folderfinder.finder_for(self, path, hooks[start:])
         from . import entries
 
         split = entries.split_archive_path(path)

@@ -12,6 +12,7 @@ lookup at import time is a single dictionary access.
 from __future__ import annotations
 
 import _thread
+import sys
 
 from .errors import (
     IntegrityCheckFailed,
@@ -40,14 +41,21 @@ class ManifestRoot:
         self._untrusted: list[str] = []
         self.manifests: list[Manifest] = []
         self._folders: frozenset[str] | None = None
+        # True when one valid root manifest decides alone (see sealed_files)
+        self._sealed = False
         self._lock = _thread.allocate_lock()
+        self._loading: int | None = None  # the thread that reads and checks the manifests now
 
     # -- loading -----------------------------------------------------------------------------
 
     def _load(self) -> dict[str, str]:
         with self._lock:
             if self._hashes is None:
-                self._hashes = self._load_unlocked()
+                self._loading = _thread.get_ident()
+                try:
+                    self._hashes = self._load_unlocked()
+                finally:
+                    self._loading = None
         return self._hashes
 
     def _load_unlocked(self) -> dict[str, str]:
@@ -56,7 +64,8 @@ class ManifestRoot:
             self._tampered.append(self.entry.error)
             return hashes
         shared = False  # hashes is a manifest's own dict, read-only here
-        for source in self.entry.manifest_candidates():
+        sources = self.entry.manifest_candidates()
+        for source in sources:
             manifest = self._read_manifest(source)
             if manifest is None:
                 continue
@@ -76,6 +85,13 @@ class ManifestRoot:
                     path = path[len(strip) :]
                 if hashes.setdefault(path, digest) != digest:
                     hashes[path] = _CONFLICT
+        self._sealed = (
+            len(sources) == 1
+            and len(self.manifests) == 1
+            and _is_root_manifest(sources[0].key)
+            and not self._tampered
+            and not self._untrusted
+        )
         return hashes
 
     def _read_manifest(self, source) -> Manifest | None:
@@ -98,6 +114,30 @@ class ManifestRoot:
         return manifest
 
     # -- lookups -----------------------------------------------------------------------------
+
+    def sealed_files(self) -> dict[str, str] | bool | None:
+        """Path -> digest of every file of this root when one valid root manifest decides
+        alone for it (the root is sealed: nothing else is accepted), else None.
+
+        The file list is then complete, so a finder may answer from it
+        (:mod:`signedimp.folderfinder`). A folder with no root manifest at or above it is
+        not loaded for this question (no manifest read, no ``*.dist-info`` scan).
+
+        False: not known yet, and not to be loaded now. A finder asks this in the middle of
+        importlib's search for some module; loading checks a signature and hashes, which
+        imports ``hashlib``: while that import is not done (it may be the very module being
+        searched for, or another thread may hold its import lock while waiting for this
+        root), or while this thread is loading the root already, the caller searches as if
+        the root were not sealed and asks again next time.
+        """
+        if self._hashes is None:
+            if self._loading == _thread.get_ident() or not _hashlib_ready():
+                return False
+            has_root_manifest = getattr(self.entry, "has_root_manifest", None)
+            if has_root_manifest is not None and not has_root_manifest():
+                return None
+            self._load()
+        return self._hashes if self._sealed else None
 
     def is_listed(self, rel: str) -> bool:
         """True when a valid manifest lists ``rel`` (used to decide whether bytecode may be read)."""
@@ -174,6 +214,18 @@ class ManifestRoot:
                 file=self.entry.display(rel),
             )
         return data
+
+
+def _hashlib_ready() -> bool:
+    """Whether ``hashlib`` is imported and done (not being executed by some import now)."""
+    module = sys.modules.get("hashlib")
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+def _is_root_manifest(key: str) -> bool:
+    """Whether the manifest at ``key`` (its path in the entry) is a root manifest, not a wheel's."""
+    head, _, name = key.rpartition("/")
+    return name == MANIFEST_NAME and not head.endswith(".dist-info")
 
 
 def _reason(exc: Exception) -> str:

@@ -83,6 +83,7 @@ DEFERRED = frozenset(
         "elf",
         "entries",
         "extensions",
+        "folderfinder",
         "frozen",
         "key_formats",
         "limits",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from stat import S_ISDIR as _S_ISDIR
 
 __all__ = ["TrustPolicy", "default_trusted_paths", "INSTALL_FOLDERS"]
 
@@ -73,6 +74,14 @@ def _resolve(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+def _is_plain_folder(path: str) -> bool:
+    """Whether ``path`` names a folder that is not a symlink (so resolving stops at its name)."""
+    try:
+        return _S_ISDIR(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 _SEP = os.sep
 #: POSIX: one separator, and normcase changes nothing, so the cached path is joined by hand.
 _SIMPLE_SEP = os.altsep is None and os.path.normcase("A") == "A"
@@ -101,10 +110,22 @@ class TrustPolicy:
         self._folders: dict[str, tuple[str, bool]] = {}
 
     def _folder(self, head: str) -> tuple[str, bool]:
-        """The cached (resolved prefix, entries trusted) of the absolute folder ``head``."""
+        """The cached (resolved prefix, entries trusted) of the absolute folder ``head``.
+
+        A folder whose parent is cached already is resolved from it: the parent's resolved
+        form plus the name, when the name is no symlink (one ``lstat``, where ``realpath``
+        takes one per component); anything else goes through ``realpath``.
+        """
         found = self._folders.get(head)
         if found is None:
-            prefix = _resolve(head)
+            prefix = None
+            if _SIMPLE_SEP:
+                parent, _, name = head.rpartition(_SEP)
+                above = self._folders.get(parent) if parent and name not in ("", ".", "..") else None
+                if above is not None and _is_plain_folder(head):
+                    prefix = above[0] + name
+            if prefix is None:
+                prefix = _resolve(head)
             found = (prefix if prefix.endswith(_SEP) else prefix + _SEP, self._below_root(prefix))
             if len(self._folders) >= _CACHE_LIMIT:
                 self._folders.clear()

@@ -493,11 +493,16 @@ def test_jinja2_and_pytest_run_sealed_under_the_guard(sealed_real):
 
 
 @pytest.mark.heavy
-def test_pytest_assertion_rewriting_is_refused(sealed_real):
-    """pytest's rewriting hook reads and compiles test files itself: refused, by name (documented)."""
+def test_pytest_assertion_rewriting_leaves_a_sealed_folder_alone(sealed_real):
+    """pytest's rewriting hook rewrites only modules that ``PathFinder`` gives a
+    ``SourceFileLoader``; in a sealed folder ``PathFinder`` gives the verifier's loader (the
+    folder is searched in its manifest), so the hook declines and the test modules are imported
+    verified, with plain asserts. (Elsewhere the hook still reads and compiles test files
+    itself, and that is refused: docs/threat-model.md.)"""
     proc = run_real(sealed_real, [])
-    assert proc.returncode != 0
-    assert "signedimp refused module 'demo_tests.conftest'" in proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 passed" in proc.stdout
+    assert "signedimp refused" not in proc.stdout + proc.stderr
 
 
 def test_embedded_bootstrap_guards_too(tmp_path):
