@@ -29,6 +29,7 @@ as OpenSSL and Go's crypto/ed25519 do. The table for ``-A`` is cached per public
 from __future__ import annotations
 
 from .ed25519_base import BASE_MULTIPLES, SQRT_M1, D
+from .submodules import import_stdlib
 
 __all__ = ["verify", "public_key_problem"]
 
@@ -299,7 +300,8 @@ def verify(public: bytes, message: bytes, signature: bytes) -> bool:
     if a_table is None:
         return False
     r = signature[:32]
-    import hashlib  # here: reading a key (load_public_key checks its point) needs no OpenSSL
+    # here: reading a key (load_public_key checks its point) needs no OpenSSL
+    hashlib = import_stdlib("hashlib")
 
     digest = hashlib.sha512(r + public)
     digest.update(message)  # not ``r + public + message``: a manifest's message is large

@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 
 from .loader import BYTECODE, EXTENSION, SOURCE
+from .submodules import import_stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,10 +65,6 @@ _SUFFIXES = tuple(
 )
 _INIT_SUFFIXES = tuple(("/__init__" + suffix, kind) for suffix, kind in _SUFFIXES)
 _STOCK_HOOK_CODE = FileFinder.path_hook(*_LOADER_DETAILS).__code__
-#: hashlib and the modules it imports (OpenSSL's, the built-in fallbacks, logging on an error).
-_HASHLIB_IMPORTS = frozenset(
-    ("hashlib", "_hashlib", "_blake2", "_md5", "_sha1", "_sha2", "_sha256", "_sha512", "_sha3", "logging")
-)
 
 
 def finder_for(manager, path: str, hooks):
@@ -134,10 +131,10 @@ class SealedFolderFinder(FileFinder):
         parts = self._prefix.rsplit(_SEP, depth) if depth else [self._prefix]
         if len(parts) != depth + 1 or not parts[0]:
             return True, None
-        if "hashlib" not in sys.modules and fullname.partition(".")[0] not in _HASHLIB_IMPORTS:
-            # Checking the manifest needs hashlib: imported now, unless it is what importlib
-            # is searching for (or a module it imports): that search goes the stock way.
-            import hashlib  # noqa: F401
+        if "hashlib" not in sys.modules:
+            # Checking the manifest needs hashlib: imported now, from the standard library
+            # alone (submodules.import_stdlib), even when it is what importlib is searching for.
+            import_stdlib("hashlib")
         root = self._manager.root(parts[0])
         hashes = root.sealed_files()
         if hashes is False:  # not known yet: searched as stock this time, decided later

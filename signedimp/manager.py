@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # annotations only: these modules are executed on first use (
         FileFinder,
         FrozenImporter,
         ModuleSpec,
+        PathFinder,
         SourceFileLoader,
         SourcelessFileLoader,
     )
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # annotations only: these modules are executed on first use (
     from .resources import VerifiedTraversable
     from .roots import ManifestRoot
 else:  # importlib.machinery's classes, from the import system itself (importing it: 0.7 ms)
+    PathFinder = sys.modules["_frozen_importlib_external"].PathFinder
     BuiltinImporter = sys.modules["_frozen_importlib"].BuiltinImporter
     FrozenImporter = sys.modules["_frozen_importlib"].FrozenImporter
     ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec
@@ -101,6 +103,12 @@ class SignedImportManager:
             raise ValueError("SignedImportManager needs at least one trusted public key")
         self.trusted_paths = default_trusted_paths() if trusted_paths is None else tuple(trusted_paths)
         self._trust = TrustPolicy(self.trusted_paths)
+        # Where the verifier's own standard-library imports are searched (_find_stdlib): the
+        # trusted folders, when they hold the standard library; else (frozen apps, whose
+        # standard library is verified too) install() imports those modules beforehand.
+        self._stdlib_search: list[str] | None = (
+            list(self._trust.trusted) if self._trust.is_trusted(_STDLIB_PROBE) else None
+        )
         self._roots: dict[str, ManifestRoot] = {}
         self._archives: dict[str, ZipArchive] = {}
         self._broken: dict[str, str] = {}  # sys.path entry -> why its zip cannot be read
@@ -203,6 +211,8 @@ class SignedImportManager:
         """
         if fullname in _OWN_DEFERRED:  # the verifier's own modules, run on first use
             return submodules.find_spec(fullname)
+        if path is None and submodules.stdlib_only() and self._stdlib_search is not None:
+            return self._find_stdlib(fullname)
         self._missed = None
         finders = sys.meta_path
         if finders and finders[0] is self:  # where install() puts it: no search for itself
@@ -237,6 +247,21 @@ class SignedImportManager:
         if _getframe is not None:
             self._missed = (_getframe(1), fullname, path)
         return None
+
+    def _find_stdlib(self, fullname: str) -> ModuleSpec | None:
+        """The verifier's own import of a standard-library module: built-in, frozen, or found
+        in the trusted entries of ``sys.path`` (in order: their finders may be a freezer's) and
+        trusted folders alone (``submodules.stdlib_only``), never in ``sys.path``'s untrusted
+        entries, whose files it would first have to check with that very module."""
+        for finder in _PASS_THROUGH_LOADERS:
+            spec = finder.find_spec(fullname)
+            if spec is not None:
+                return spec
+        trusted = self._trust.is_trusted
+        search = [e for e in sys.path if isinstance(e, str) and e and trusted(os.path.join(e, "-"))]
+        search += [folder for folder in self._stdlib_search or () if folder not in search]
+        spec = PathFinder.find_spec(fullname, search)
+        return self.vet(spec) if spec is not None else None
 
     def _already_missed(self, fullname: str, path) -> bool:
         """True when this manager has just searched for ``fullname`` in vain, for the same
@@ -540,6 +565,8 @@ class _VettedFinder:
 
     def find_spec(self, fullname, path=None, target=None):
         manager = self._manager
+        if path is None and manager._stdlib_search is not None and submodules.stdlib_only():
+            return manager._find_stdlib(fullname)  # the verifier's own import: never this finder's
         if manager._missed is not None and manager._already_missed(fullname, path):
             if sys.meta_path and sys.meta_path[-1] is self:
                 manager._missed = None  # the end of importlib's loop: hold no frame longer

@@ -23,6 +23,7 @@ from .errors import (
 )
 from .limits import MAX_MANIFEST_SIZE
 from .manifest import MANIFEST_NAME, Manifest
+from .submodules import import_stdlib
 
 __all__ = ["ManifestRoot"]
 
@@ -205,7 +206,7 @@ class ManifestRoot:
             raise IntegrityCheckFailed(
                 f"cannot be read: {_reason(exc)}", module=module, file=self.entry.display(rel)
             ) from None
-        import hashlib  # here: OpenSSL is loaded once something is checked (submodules.py)
+        hashlib = import_stdlib("hashlib")  # here: OpenSSL loads once something is checked
 
         if hashlib.sha256(data).hexdigest() != digest:
             raise IntegrityCheckFailed(

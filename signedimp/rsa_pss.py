@@ -9,6 +9,8 @@ padding is zeros then 0x01, then the salt.
 
 from __future__ import annotations
 
+from .submodules import import_stdlib
+
 __all__ = ["verify", "HASH_LEN", "SALT_LEN"]
 
 HASH_LEN = 32
@@ -17,7 +19,7 @@ SALT_LEN = 32
 
 def _mgf1(seed: bytes, length: int) -> bytes:
     """MGF1 with SHA-256 (RFC 8017 appendix B.2.1)."""
-    import hashlib  # here: reading an RSA key needs no OpenSSL (submodules.py)
+    hashlib = import_stdlib("hashlib")  # here: reading an RSA key needs no OpenSSL (submodules.py)
 
     out = bytearray()
     counter = 0
@@ -72,7 +74,7 @@ def _verify(n: int, e: int, message: bytes, signature: bytes) -> bool:
     if db_bytes[:ps_len] != bytes(ps_len) or db_bytes[ps_len] != 0x01:
         return False
     salt = db_bytes[ps_len + 1 :]
-    import hashlib
+    hashlib = import_stdlib("hashlib")
 
     m_hash = hashlib.sha256(message).digest()
     return hashlib.sha256(bytes(8) + m_hash + salt).digest() == h

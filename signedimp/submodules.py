@@ -113,6 +113,53 @@ DEPENDS = {
     "zipdir": ("limits",),
 }
 
+# Threads running import_stdlib: ident -> depth. With _loading, what stdlib_only() reads.
+_stdlib_imports: dict = {}
+
+
+def stdlib_only() -> bool:
+    """Whether this thread runs the verifier's own imports of the standard library now.
+
+    True while a deferred module's top level runs (:func:`load`) or :func:`import_stdlib`
+    imports: the manager then searches built-in, frozen and trusted modules only, so a file
+    on ``sys.path`` named like a standard-library module (``hashlib.py`` in an untrusted or
+    sealed folder) is never what the verifier gets, nor what it would need itself to check.
+    """
+    ident = _thread.get_ident()
+    return ident in _loading or ident in _stdlib_imports
+
+
+def import_stdlib(name: str):
+    """The standard-library module ``name`` (top level), imported now if it is not yet.
+
+    For the verifier's imports inside its functions (``hashlib`` when it first hashes): a
+    plain ``import`` there would search ``sys.path`` in order, untrusted folders first.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        spec = getattr(module, "__spec__", None)
+        if not getattr(spec, "_initializing", False):
+            return module
+        # Half-run: the import of this very name is under way, and the verifier is checking
+        # the file it found (a file outside the standard library that shadows it).
+        from .errors import IntegrityCheckMissing
+
+        raise IntegrityCheckMissing(
+            f"shadows the standard library's {name}, which the verifier needs to check it",
+            module=name,
+            file=getattr(spec, "origin", None),
+        )
+    ident = _thread.get_ident()
+    _stdlib_imports[ident] = _stdlib_imports.get(ident, 0) + 1
+    try:
+        __import__(name)
+    finally:
+        depth = _stdlib_imports.pop(ident) - 1
+        if depth:
+            _stdlib_imports[ident] = depth
+    return sys.modules[name]
+
+
 # Names each thread is executing now: a cycle is reported, never a half-run module handed out.
 # No lock is held while a module runs (its imports take importlib's module locks, and a lock
 # of ours around them could deadlock with another thread's import): two threads may both run

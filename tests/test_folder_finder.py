@@ -14,11 +14,12 @@ import compileall
 import os
 import shutil
 import sys
+import zipfile
 from importlib.machinery import EXTENSION_SUFFIXES
 
 import pytest
 
-from signedimp.tools import sign_directory
+from signedimp.tools import sign_directory, sign_zipfile
 
 from .helpers import write_tree
 from .test_import_hook import keys  # noqa: F401  (a fixture)
@@ -356,3 +357,69 @@ def test_the_manager_installed_last_decides_for_a_sealed_folder(sealed, keys, tm
     assert out["first"] == "top"
     assert out["second"] == ["IntegrityCheckMissing", str(sealed / "pkg" / "__init__.py")]
     assert out["finder_manager"] is True
+
+
+@pytest.mark.parametrize("first", ["top", "hashlib"])
+def test_a_stdlib_name_shadowed_in_a_sealed_folder_is_never_the_verifiers(sealed, keys, tmp_path, first):
+    """``hashlib.py`` added to a sealed folder early on ``sys.path``: the verifier imports its
+    own ``hashlib`` (to check that folder's manifest) from the standard library alone
+    (``submodules.import_stdlib``), so the app's first import works, whichever it is (this
+    used to hang, then to end in an AttributeError of the half-run file), and the app's
+    ``import hashlib`` gets the standard library's, already imported: the added file never runs."""
+    root = copy_of(sealed, tmp_path)
+    canary = tmp_path / "canary"
+    (root / "hashlib.py").write_text(f"open({str(canary)!r}, 'w').write('ran')\nfrom _hashlib import *\n")
+    first_import = f"""
+OUT["loaded before"] = "hashlib" in sys.modules
+try:
+    OUT["first"] = __import__({first!r}).__name__
+except Exception as exc:
+    OUT["first"] = [type(exc).__name__, getattr(exc, "file", None) or str(exc)]
+"""
+    out = child(
+        """
+        OUT["then"] = [try_import("top"), try_import("hashlib", "__file__")]
+        """,
+        [root],
+        [keys[1]["a"]],
+        cwd=tmp_path,
+        head=first_import,
+    )
+    stdlib_hashlib = os.path.join(os.path.dirname(os.__file__), "hashlib.py")
+    assert out["loaded before"] is False
+    assert out["first"] == first
+    assert out["then"] == ["top", stdlib_hashlib]
+    assert not canary.exists()
+
+
+def test_a_stdlib_name_shadowed_in_a_signed_zip_is_refused_by_name(keys, tmp_path):
+    """The same in a signed zip (its finder does not import ``hashlib`` first): the app's
+    ``import hashlib`` finds the added member, and checking it needs the standard library's
+    ``hashlib``, which the half-run import stands for: refused, naming the member, instead of
+    an AttributeError of the half-run module; the member never runs."""
+    canary = tmp_path / "canary"
+    archive = tmp_path / "app.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("top.py", "VALUE = 'top'\n")
+    sign_zipfile(archive, keys[0]["a"])
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("hashlib.py", f"open({str(canary)!r}, 'w').write('ran')\nfrom _hashlib import *\n")
+    first_import = """
+try:
+    OUT["first"] = __import__("hashlib").__file__
+except Exception as exc:
+    OUT["first"] = [type(exc).__name__, exc.module, exc.file, str(exc)]
+"""
+    out = child(
+        'OUT["then"] = try_import("top")\n', [archive], [keys[1]["a"]], cwd=tmp_path, head=first_import
+    )
+    where = os.path.join(str(archive), "hashlib.py")
+    assert out["first"] == [
+        "IntegrityCheckMissing",
+        "hashlib",
+        where,
+        f"signedimp refused module 'hashlib', file '{where}': shadows the standard library's hashlib,"
+        " which the verifier needs to check it",
+    ]
+    assert out["then"] == "top"
+    assert not canary.exists()
