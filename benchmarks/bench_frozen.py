@@ -51,26 +51,31 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def _pyinstaller_args(work: Path, src: Path) -> list[str]:
+    """PyInstaller's options for the bench app (output under ``work``), without the script."""
+    return [
+        "--noconfirm",
+        "--log-level",
+        "WARN",
+        "--distpath",
+        str(work / "dist"),
+        "--workpath",
+        str(work / "build"),
+        "--specpath",
+        str(work),
+        "--add-data",
+        f"{src / 'fzapp' / 'data'}:fzapp/data",
+        "--additional-hooks-dir",
+        str(src / "pyinstaller_hooks"),
+    ]
+
+
 def build(freezer: str, signed: bool, work: Path, key: Path) -> Path:
     """Freeze the app into ``work``; return the executable."""
     src = work / "src"
     shutil.copytree(APP, src)
     if freezer.startswith("pyinstaller"):
-        args = [
-            "--noconfirm",
-            "--log-level",
-            "WARN",
-            "--distpath",
-            str(work / "dist"),
-            "--workpath",
-            str(work / "build"),
-            "--specpath",
-            str(work),
-            "--add-data",
-            f"{src / 'fzapp' / 'data'}:fzapp/data",
-            "--additional-hooks-dir",
-            str(src / "pyinstaller_hooks"),
-        ]
+        args = _pyinstaller_args(work, src)
         if freezer.endswith("onefile"):
             args.append("--onefile")
         if freezer.endswith("strip"):
@@ -140,24 +145,7 @@ def build_phases(signed: bool, work: Path, key: Path) -> Path:
     shutil.copytree(APP, src)
     hook = work / "phase_hook.py"
     hook.write_text(phase_hook(signed, key), encoding="utf-8")
-    args = [
-        "--noconfirm",
-        "--log-level",
-        "WARN",
-        "--distpath",
-        str(work / "dist"),
-        "--workpath",
-        str(work / "build"),
-        "--specpath",
-        str(work),
-        "--runtime-hook",
-        str(hook),
-        "--add-data",
-        f"{src / 'fzapp' / 'data'}:fzapp/data",
-        "--additional-hooks-dir",
-        str(src / "pyinstaller_hooks"),
-        str(src / "main.py"),
-    ]
+    args = [*_pyinstaller_args(work, src), "--runtime-hook", str(hook), str(src / "main.py")]
     quiet = subprocess.DEVNULL
     freeze = [sys.executable, "-m", "PyInstaller", *args]
     subprocess.run(freeze, cwd=src, check=True, env=child_env(), stdout=quiet, stderr=quiet)

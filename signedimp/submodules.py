@@ -125,6 +125,8 @@ def stdlib_only() -> bool:
     on ``sys.path`` named like a standard-library module (``hashlib.py`` in an untrusted or
     sealed folder) is never what the verifier gets, nor what it would need itself to check.
     """
+    if not _loading and not _stdlib_imports:  # the usual answer, asked at every top-level search
+        return False
     ident = _thread.get_ident()
     return ident in _loading or ident in _stdlib_imports
 
