@@ -86,6 +86,34 @@ def test_terminated_zip_signing_leaves_the_original_and_no_temp(tmp_path, key_fi
     assert archive.read_bytes() == before
 
 
+INTERRUPT_TURNED_INTO_ANOTHER_ERROR = """
+import argparse, os, signal, sys, time
+from signedimp.tools import cli
+
+def command(args):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled by the command line's handler
+        time.sleep(10)  # the handler runs at once; this only bounds the wait if it did not
+    except KeyboardInterrupt:
+        raise OSError(9, "Bad file descriptor")  # what a reader closed by the unwinding may raise
+    return 0
+
+sys.exit(cli._dispatch(argparse.Namespace(command="sign", func=command)))
+"""
+
+
+def test_an_interrupt_turned_into_another_error_by_the_unwinding_still_exits_130():
+    """Ctrl-C whose unwinding raises an ``OSError`` exits 130, not the OSError's 2 (a flake seen
+    under load: the zipapp's staging clean-up met a closed pipe)."""
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_TURNED_INTO_ANOTHER_ERROR],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 130, done.stderr
+
+
 def test_killed_zip_signing_leaves_a_temp_that_the_next_run_removes(tmp_path, key_files):
     _, key, pub = key_files
     archive = big_zip(tmp_path / "big.zip")

@@ -571,7 +571,12 @@ _terminated: list[int] = []
 
 def _exit_cleanly_on_termination() -> None:
     """Turn SIGTERM and SIGHUP (what ``timeout``, systemd and CI cancellation send) into
-    ``SystemExit``, so that temp files and staging folders are removed as on an error."""
+    ``SystemExit``, so that temp files and staging folders are removed as on an error.
+
+    SIGINT still raises ``KeyboardInterrupt``, but is recorded as well: the unwinding can turn
+    it into another error (an ``OSError`` from a pipe closed under a reader), and the exit
+    status must still be 130, not that error's 2.
+    """
     import signal
     import threading
 
@@ -582,10 +587,16 @@ def _exit_cleanly_on_termination() -> None:
         _terminated.append(signum)
         raise SystemExit(128 + signum)
 
+    def interrupt(signum: int, frame: object) -> None:
+        _terminated.append(signum)
+        raise KeyboardInterrupt
+
     for name in ("SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) is signal.SIG_DFL:
             signal.signal(number, terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
