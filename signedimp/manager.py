@@ -74,6 +74,8 @@ _getframe = getattr(sys, "_getframe", None)
 
 # signedimp.zipdir and the like: searched for by an import statement, answered by submodules.py
 _OWN_DEFERRED = frozenset(f"{__package__}.{name}" for name in submodules.DEFERRED)
+_STDLIB_FIRST = submodules.STDLIB_FIRST
+_stdlib_only = submodules.stdlib_only
 _PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
 # A file of the standard library: if the manager does not trust it, install() imports hashlib
 # (os is frozen from 3.11 but still names its file there; where nothing names the folder, the
@@ -134,7 +136,7 @@ class SignedImportManager:
         """
         with self._lock:
             trusted = self._trust.is_trusted
-            if not trusted(_STDLIB_PROBE) or not trusted(submodules.EXTENSIONS_PROBE):
+            if not trusted(_STDLIB_PROBE) or not submodules.extensions_trusted(trusted):
                 # The standard library is verified too (trusted_paths=(), frozen apps): the
                 # standard-library modules the verifier imports late (submodules.py) are
                 # imported now, or checking a manifest would first need hashlib checked.
@@ -211,8 +213,12 @@ class SignedImportManager:
         """
         if fullname in _OWN_DEFERRED:  # the verifier's own modules, run on first use
             return submodules.find_spec(fullname)
-        if path is None and submodules.stdlib_only() and self._stdlib_search is not None:
-            return self._find_stdlib(fullname)
+        if path is None and self._stdlib_search is not None and (fullname in _STDLIB_FIRST or _stdlib_only()):
+            # The verifier's own import, or one of the modules that the deferred modules a
+            # search may run import at their top (submodules.py: no double import).
+            spec = self._find_stdlib(fullname)
+            if spec is not None or _stdlib_only():
+                return spec
         self._missed = None
         finders = sys.meta_path
         if finders and finders[0] is self:  # where install() puts it: no search for itself
@@ -565,8 +571,10 @@ class _VettedFinder:
 
     def find_spec(self, fullname, path=None, target=None):
         manager = self._manager
-        if path is None and manager._stdlib_search is not None and submodules.stdlib_only():
-            return manager._find_stdlib(fullname)  # the verifier's own import: never this finder's
+        if path is None and manager._stdlib_search is not None and (fullname in _STDLIB_FIRST or _stdlib_only()):
+            spec = manager._find_stdlib(fullname)  # as the manager's find_spec
+            if spec is not None or _stdlib_only():
+                return spec
         if manager._missed is not None and manager._already_missed(fullname, path):
             if sys.meta_path and sys.meta_path[-1] is self:
                 manager._missed = None  # the end of importlib's loop: hold no frame longer
