@@ -571,7 +571,11 @@ class _VettedFinder:
 
     def find_spec(self, fullname, path=None, target=None):
         manager = self._manager
-        if path is None and manager._stdlib_search is not None and (fullname in _STDLIB_FIRST or _stdlib_only()):
+        if (
+            path is None
+            and manager._stdlib_search is not None
+            and (fullname in _STDLIB_FIRST or _stdlib_only())
+        ):
             spec = manager._find_stdlib(fullname)  # as the manager's find_spec
             if spec is not None or _stdlib_only():
                 return spec
