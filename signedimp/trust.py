@@ -83,7 +83,7 @@ def _resolve_all(paths: list[str]) -> list[tuple[str, dict[str, str]]]:
     path, another separator) goes through ``realpath``, with no folders.
     """
     seen: dict[str, str] = {}
-    result = []
+    result: list[tuple[str, dict[str, str]]] = []
     for path in paths:
         if not _SIMPLE_SEP or path[:1] != _SEP or path[:2] == _SEP * 2 or os.path.normpath(path) != path:
             result.append((_resolve(path), {}))
