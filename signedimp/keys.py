@@ -6,8 +6,6 @@ signature line names the key by fingerprint and the key alone decides the algori
 signature can never choose a weaker scheme.
 """
 
-from __future__ import annotations
-
 import sys
 
 TYPE_CHECKING = False

@@ -21,8 +21,6 @@ spec they give vetted; not at all where it no longer does. A missing module stay
 ``ModuleNotFoundError``.
 """
 
-from __future__ import annotations
-
 import _thread
 import os
 import sys
@@ -128,7 +126,7 @@ class SignedImportManager:
 
     # -- installing --------------------------------------------------------------------------
 
-    def install(self) -> SignedImportManager:
+    def install(self) -> "SignedImportManager":
         """Put this finder first on ``sys.meta_path`` (idempotent).
 
         While installed, ``sys.meta_path`` is a list that vets every finder added to it later,
@@ -193,7 +191,7 @@ class SignedImportManager:
                     del sys.path_importer_cache[path]
             deactivate_guard(self)
 
-    def __enter__(self) -> SignedImportManager:
+    def __enter__(self) -> "SignedImportManager":
         return self.install()
 
     def __exit__(self, *exc_info) -> None:
@@ -393,7 +391,7 @@ class SignedImportManager:
             file=spec.origin,
         )
 
-    def _portion_root(self, fullname: str, folder: str) -> tuple[ManifestRoot, str] | None:
+    def _portion_root(self, fullname: str, folder: str) -> "tuple[ManifestRoot, str] | None":
         """The root of a namespace package folder and the folder's path relative to it."""
         depth = fullname.count(".") + 1
         parts = folder.rstrip(os.sep).rsplit(os.sep, depth)
@@ -418,7 +416,7 @@ class SignedImportManager:
                 if refusal is not None:
                     raise refusal
 
-    def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
+    def _namespace_portions(self, fullname: str, folders: list[str]) -> "list[VerifiedTraversable]":
         """Verified views of a namespace package's folders that count, each under its own root."""
         from . import resources
 
@@ -437,7 +435,7 @@ class SignedImportManager:
             raise IntegrityCheckMissing("its path does not fit its module name", module=fullname, file=origin)
         return VerifyingLoader(fullname, self.root(parts[0]), "/".join(parts[1:]), origin, kind, is_package)
 
-    def root(self, path: str) -> ManifestRoot:
+    def root(self, path: str) -> "ManifestRoot":
         """The (cached) manifests of the import root at ``path``."""
         root = self._roots.get(path)
         if root is None:
@@ -447,7 +445,7 @@ class SignedImportManager:
                     root = self._roots[path] = self._new_root(path)
         return root
 
-    def _new_root(self, path: str) -> ManifestRoot:
+    def _new_root(self, path: str) -> "ManifestRoot":
         """The root of ``path``, made once (``root`` caches it); a subclass makes its own kind."""
         from . import roots
 
@@ -464,7 +462,7 @@ class SignedImportManager:
         archive, prefix = split
         return entries.ZipEntry(path, self.archive(archive), prefix)
 
-    def archive(self, archive: str) -> ZipArchive:
+    def archive(self, archive: str) -> "ZipArchive":
         """The (cached) central-directory view of the zip file ``archive``."""
         found = self._archives.get(archive)
         if found is None:

@@ -49,8 +49,6 @@ name`` inside a function; a deferred module may import others in any spelling, a
 ``DEPENDS`` names them (tests/test_bootstrap.py checks both rules).
 """
 
-from __future__ import annotations
-
 import _thread
 import os
 import sys

@@ -12,8 +12,6 @@ may read like the standard library and lead somewhere else. Resolving is cached 
 so the many imports from one standard-library folder cost one ``realpath`` in all.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from stat import S_ISDIR as _S_ISDIR
