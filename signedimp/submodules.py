@@ -26,12 +26,12 @@ would import it twice (importlib's search, once it has a spec, takes the module 
 import left in ``sys.modules`` and executes it again: two module objects, two ``zlib.error``
 classes). Two rules keep that from happening while a manager is installed:
 
-- ``STDLIB_FIRST`` (``binascii``, ``struct``, ``_struct``, ``zlib``: what the zip, entry,
-  root and manifest modules import at their top, which a search may need): a search for one
+- ``STDLIB_FIRST`` (``__future__``, ``binascii``, ``struct``, ``_struct``, ``zlib``: what the
+  zip, entry, root and manifest modules import at their top, which a search may need): a search for one
   of them is answered from the trusted standard library first
   (``SignedImportManager.find_spec``), which needs no deferred module, so such a search never
   runs one. This is what the verifier and the application got when ``import signedimp``
-  imported these three (2.3 M instructions, 0.7 ms of every verified process).
+  imported these (3 M instructions, 0.9 ms of every verified process).
 - the rest of ``LATE_STDLIB`` is imported only by ``extensions`` and ``frozen``, which run
   while a module the verifier checks is being loaded, and ``hashlib`` (OpenSSL: 3 ms, first
   needed to check a manifest, through :func:`import_stdlib`, which refuses a file that
@@ -63,10 +63,11 @@ else:  # from the import system itself: importing importlib.machinery costs 0.7 
 
 #: Standard-library modules of deferred modules that ``import signedimp`` leaves to their
 #: first use (see above); ``fcntl`` exists on Linux only.
-LATE_STDLIB = ("atexit", "binascii", "errno", "fcntl", "hashlib", "mmap", "struct", "zlib")
+LATE_STDLIB = ("__future__", "atexit", "binascii", "errno", "fcntl", "hashlib", "mmap", "struct", "zlib")
 #: Searched for in the trusted standard library first while a manager is installed (see
-#: above); ``_struct`` is what ``struct`` imports.
-STDLIB_FIRST = frozenset(("_struct", "binascii", "struct", "zlib"))
+#: above); ``_struct`` is what ``struct`` imports; ``__future__``: the deferred modules' first
+#: line (the eager ones do without it: importing it costs 0.7 M instructions).
+STDLIB_FIRST = frozenset(("__future__", "_struct", "binascii", "struct", "zlib"))
 
 
 def extensions_trusted(is_trusted) -> bool:
@@ -129,6 +130,7 @@ DEFERRED = frozenset(
         "rejected_archive",
         "resources",
         "roots",
+        "rsa_key",
         "rsa_pss",
         "zipdir",
         "zipfinder",
@@ -147,6 +149,7 @@ DEPENDS = {
     "frozen": ("entries", "limits", "manifest", "resources", "roots"),
     "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
+    "rsa_key": ("der", "rsa_pss"),
     "zipdir": ("limits",),
 }
 

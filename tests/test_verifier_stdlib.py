@@ -1,5 +1,5 @@
 """The standard-library modules the verifier's deferred modules import at their top
-(``submodules.STDLIB_FIRST``: ``binascii``, ``struct``, ``_struct``, ``zlib``) are no longer
+(``submodules.STDLIB_FIRST``: ``__future__``, ``binascii``, ``struct``, ``_struct``, ``zlib``) are no longer
 imported at ``import signedimp``. A search for one of them must then never run a deferred
 module that imports it: importlib, once a finder has answered, takes the module that the nested
 import left in ``sys.modules`` and executes it a second time (two module objects, two
@@ -49,6 +49,8 @@ print(sorted(
 ))
 if NAME == "_struct":
     print(sys.modules["struct"].Struct is module.Struct)
+elif NAME == "__future__":  # what `from __future__ import annotations` bound in the verifier
+    print(sys.modules["signedimp.bounded_read"].annotations is module.annotations)
 else:
     print(getattr(module, "__file__", "built-in").startswith(sys.base_prefix) or "built-in")
 print(sorted(n for n in ("signedimp.bounded_read", "signedimp.manifest") if n in sys.modules))
@@ -87,7 +89,7 @@ def first_import(name: str, entry, key, rule: str = "on") -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["zip", "sealed folder"])
-@pytest.mark.parametrize("name", ["binascii", "struct", "_struct", "zlib"])
+@pytest.mark.parametrize("name", ["__future__", "binascii", "struct", "_struct", "zlib"])
 def test_the_first_import_of_a_module_the_verifier_needs_runs_it_once(entries, key, kind, name):
     before, counts, holders, same, ran = first_import(name, entries[kind], key)
     assert before == "False"  # else the case proves nothing
