@@ -10,6 +10,7 @@ and manifest modules) while a manager is installed, and counts the imports of th
 
 from __future__ import annotations
 
+import sys
 import zipfile
 
 import pytest
@@ -108,3 +109,32 @@ def test_without_the_rule_the_module_would_be_imported_twice(entries, key):
     assert before == "False"
     assert counts == "2 True"
     assert holders == "['signedimp.bounded_read.zlib']"
+
+
+def test_the_extension_folder_is_judged_without_importing_zlib():
+    """Whether the standard library's extension modules are trusted is found without importing
+    zlib (``submodules.extensions_trusted``): the file ``import zlib`` would load, asked of the
+    manager's policy. The default manager trusts it and imports none of ``LATE_STDLIB`` at
+    ``install()``; a policy that trusts no such file makes the manager import them there
+    (as ``trusted_paths=()`` does: tests/test_bootstrap.py)."""
+    code = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import signedimp
+from signedimp import submodules
+seen = []
+def trust_none(path):
+    seen.append(path)
+    return False
+print(submodules.extensions_trusted(trust_none), "zlib" in sys.modules)
+print(sorted({p.rpartition("/")[2].partition(".")[0] for p in seen}))
+m = signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]).install()
+print(submodules.extensions_trusted(m._trust.is_trusted), "zlib" in sys.modules)
+print(sorted(n for n in submodules.LATE_STDLIB if n in sys.modules))
+m.uninstall()
+"""
+    if "zlib" in sys.builtin_module_names:  # pragma: no cover - a build with zlib built in
+        pytest.skip("zlib is built into this interpreter: no folder to find")
+    result = run_python(code, str(PROJECT_ROOT), env=clean_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False False", "['zlib']", "True False", "[]"]
