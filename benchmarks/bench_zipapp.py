@@ -3,8 +3,11 @@
 Both archives hold the same files (pip and its vendored packages, as `pip install --target`
 put them), deflated, with the same bytecode (built with --compile, legacy .pyc beside each
 module, which zipimport and the verifier both use) or with none. Runs alternate between the two
-archives in one process so drift affects both alike; the report is the median wall time of each
-and the ratio of the medians. Results go to benchmarks/README.md, section "Zipapp start-up (pip)".
+archives in one process so drift affects both alike; the report is the median wall and CPU time
+(user + system of the child) of each and the ratios of the medians. Results go to
+benchmarks/README.md, section "Zipapp start-up (pip)": only the tables this run measured are
+replaced (each between its ``<!-- bench_zipapp: NAME -->`` markers), so the analysis written
+there and a table this run did not measure (``--instructions``) are kept.
 
     python benchmarks/bench_zipapp.py [--runs N] [--source pip] [--profile] [--instructions] [--no-write]
 
@@ -30,7 +33,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from _timing import interleaved, medians, time_once, write_section
+from _timing import HERE as BENCH_DIR
+from _timing import interleaved, medians, time_once
 
 from signedimp.manifest import MANIFEST_NAME
 from signedimp.tools import generate_key
@@ -71,11 +75,20 @@ def compare(signed: Path, plain: Path, args: tuple[str, ...], runs: int) -> dict
     samples = interleaved(
         list(apps),
         runs,
-        lambda name: {"wall": time_once([sys.executable, "-I", str(apps[name]), *args], env)[0]},
+        lambda name: dict(
+            zip(("wall", "cpu"), time_once([sys.executable, "-I", str(apps[name]), *args], env))
+        ),
     )
     ms = medians(samples, 1000)
-    signed_ms, plain_ms = ms["signed"]["wall"], ms["plain"]["wall"]
-    return {"signed_ms": signed_ms, "plain_ms": plain_ms, "ratio": signed_ms / plain_ms}
+    signed, plain = ms["signed"], ms["plain"]
+    return {
+        "signed_ms": signed["wall"],
+        "plain_ms": plain["wall"],
+        "ratio": signed["wall"] / plain["wall"],
+        "signed_cpu": signed["cpu"],
+        "plain_cpu": plain["cpu"],
+        "cpu_ratio": signed["cpu"] / plain["cpu"],
+    }
 
 
 def instructions(app: Path, args: tuple[str, ...]) -> tuple[int, int]:
@@ -137,97 +150,73 @@ def build(source: str, workdir: Path) -> dict[bool, tuple[Path, Path]]:
     return archives
 
 
-def markdown(results: list[dict], runs: int, modules: int, counts: list[dict] | None = None) -> str:
+def wall_table(results: list[dict], runs: int, modules: int) -> str:
     lines = [
-        SECTION,
-        "",
         f"`python benchmarks/bench_zipapp.py --runs {runs}` on {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.machine()} ({os.cpu_count()} CPUs). pip "
         f"({modules} Python modules in the archive) run as `python -I app.pyz ARGS`: the signed zipapp "
         "(`signedimp zipapp`, verifying every import) against the same files zipped by "
-        "`python -m zipapp --compress` (plain zipimport). Runs alternate; medians of each side.",
+        "`python -m zipapp --compress` (plain zipimport). Runs alternate; medians of each side, "
+        "wall time and CPU time (user + system of the child).",
         "",
-        "| bytecode | command | plain (ms) | signed (ms) | ratio |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| bytecode | command | plain (ms) | signed (ms) | ratio | plain CPU (ms) | signed CPU (ms) | CPU ratio |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {'yes (--compile)' if r['compiled'] else 'none'} | `{r['command']}` | "
-            f"{r['plain_ms']:.1f} | {r['signed_ms']:.1f} | {r['ratio']:.3f}x |"
+            f"{r['plain_ms']:.1f} | {r['signed_ms']:.1f} | {r['ratio']:.3f}x | "
+            f"{r['plain_cpu']:.1f} | {r['signed_cpu']:.1f} | {r['cpu_ratio']:.3f}x |"
         )
-    if counts:
-        lines += [
-            "",
-            f"`python benchmarks/bench_zipapp.py --runs {runs} --instructions`: instructions of one run "
-            "of each `--compile` archive (valgrind's callgrind, millions), and how many of them are "
-            "in libcrypto (OpenSSL's SHA-256 and SHA-512 cost about ten times more instructions under "
-            "valgrind, whose CPU has no SHA extensions, than on the real one):",
-            "",
-            "| command | plain | signed | ratio | signed, in libcrypto | ratio without libcrypto |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for c in counts:
-            lines.append(
-                f"| `{c['command']}` | {c['plain'] / 1e6:.1f} | {c['signed'] / 1e6:.1f} | "
-                f"{c['signed'] / c['plain']:.3f}x | {c['signed_crypto'] / 1e6:.1f} | "
-                f"{(c['signed'] - c['signed_crypto']) / (c['plain'] - c['plain_crypto']):.3f}x |"
-            )
-    lines += ["", ANALYSIS]
     return "\n".join(lines)
 
 
-# Written from `--profile` runs and `python -X importtime` of both archives on the machine above;
-# re-check it when the numbers move.
-ANALYSIS = """\
-Target (issue 13): with `--compile`, <= 1.00x for both commands. The wall-time rows above come
-from a machine shared with other jobs, where plain zipimport's many small file reads suffer
-more than the verifier's, which flatters the signed side: decide with the instruction counts,
-less libcrypto (valgrind's CPU has no SHA extensions, so hashing counts about ten times what
-it costs; the signed run hashes about 1.4 MB, about 1 ms at OpenSSL's 1.3 GB/s). On those,
-`pip --version` went from 1.074x wall / +82.4 M instructions (679.1 M against 596.7 M) to
-+65.7 M (661.8 M), of which about 39 M are libcrypto: the rest, about 27 M (4-5 % of the
-run), is what keeps the ratio above 1.00x on an idle machine. The same archive built before
-this round (fe70f06) and after it, against the plain twin, 80 alternating runs on the loaded
-machine: wall 248.1 and 240.0 ms against 232.4 ms (1.068x -> 1.033x), CPU 222.9 and 222.1 ms
-against 217.4 ms. Not met: <= 1.00x needs about 27 M instructions (some 8 ms) fewer.
+def instruction_table(counts: list[dict], runs: int) -> str:
+    lines = [
+        f"`python benchmarks/bench_zipapp.py --runs {runs} --instructions`: instructions of one run "
+        "of each `--compile` archive (valgrind's callgrind, millions), and how many of them are "
+        "in libcrypto (OpenSSL's SHA-256 and SHA-512 cost about ten times more instructions under "
+        "valgrind, whose CPU has no SHA extensions, than on the real one):",
+        "",
+        "| command | plain | signed | ratio | signed, in libcrypto | ratio without libcrypto |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in counts:
+        lines.append(
+            f"| `{c['command']}` | {c['plain'] / 1e6:.1f} | {c['signed'] / 1e6:.1f} | "
+            f"{c['signed'] / c['plain']:.3f}x | {c['signed_crypto'] / 1e6:.1f} | "
+            f"{(c['signed'] - c['signed_crypto']) / (c['plain'] - c['plain_crypto']):.3f}x |"
+        )
+    return "\n".join(lines)
 
-Where the fixed cost goes (`pip --version`, callgrind, millions of instructions, counted by
-stopping the archive's `__main__` after each step; hashing inflated as above):
 
-| step | signed | what |
-| --- | ---: | --- |
-| python's `zipimport` reads the central directory (961 entries) | 44.8 | paid by the plain app too (it reads 1,038) |
-| bootstrap: `hashlib` (OpenSSL), `bytecode.bin` read and hashed, nine runtime modules run | 33.4 | `hashlib` (11.1) is paid by plain pip too; the SHA-256 of the 330 kB `bytecode.bin` is 9.3 under valgrind, 0.25 ms really |
-| the zip, root and manifest modules run (deferred) | 5.2 | |
-| the verifier's own read of the central directory (`zipdir`, `entries.ZipArchive`) | 13.1 | 23.9 before: one `struct` call per entry, names checked all at once, plain tuples instead of a `ZipMember` per entry, 79 folder entries fewer |
-| reading (2.6) and parsing (4.4) the 96 kB manifest | 7.0 | `manifest.py` |
-| the signature: message rebuilt (2.5), SHA-512 (2.7), Ed25519 in pure Python (15.5) | 20.8 | the largest item that is not hashing |
-| the self-check: `__main__.pyc` re-read and hashed, unlisted and missing members | 3.7 | 4.8 before (a set difference when the root manifest alone decides) |
+def marker(name: str, end: bool = False) -> str:
+    return f"<!-- {'/' if end else ''}bench_zipapp: {name} -->"
 
-Per module the verifier is not slower than zipimport: without bytecode the signed archive is
-*faster*, because zipimport compiles each source module twice (its `find_spec` compiles the
-module to learn its file name, then `exec_module` compiles it again), while the verifier's zip
-finder answers from the central directory and compiles once; with bytecode the imports cost
-about the same on both sides (the signed app's import phase counts about 10 M instructions
-fewer). So what is left is the fixed cost above.
 
-Not done, and why: (1) Ed25519 is 253 doublings of about 7 field multiplications each, and a
-multiplication modulo p of two 255-bit Python ints costs about 5,800 instructions; halving the
-doublings needs the multiple [2^127]A of the pinned key, which would have to be computed by
-the builder and embedded beside the key (computing it at run time costs what it saves):
-a precomputation the runtime would trust, a design decision left open. (2) Rebuilding the
-signed message and parsing the manifest belong to `manifest.py` (the sealed-venv work: parse
-lazily once the signature is checked). (3) SHA-256 from the built-in `_sha2` instead of
-OpenSSL: pip imports `hashlib` anyway, so OpenSSL's load is free here and `_sha2` would only
-hash 5x slower; for a tiny app the two are about even (2.5 ms of OpenSSL load against about
-0.5 MB hashed at 200 MB/s). (4) Not preloading `mmap` in the embedded bootstrap (0.6 M): it is
-preloaded while the script's folder is hidden from `sys.path`, which an installed
-`signedimp` no longer does (`submodules.LATE_STDLIB`).
-
-With `--compile` the runtime lives in the archive as `_signedimp_runtime/bytecode.bin`
-(stored) and `sources.bin`, pinned by SHA-256 literals in `__main__` (without it, `__main__.py`
-embeds the bootstrap text verbatim): embedded in `__main__.pyc` it made a 190 kB `.pyc` that
-runpy has zipimport read and unmarshal twice."""
+def update_readme(blocks: dict[str, str], readme: Path = BENCH_DIR / "README.md") -> None:
+    """Replace each named block of the section (between its markers) with the new text; a
+    block not there yet is added at the end of the section, a missing section at the end of
+    the file. Everything else in the README, the section's own prose included, stays."""
+    text = readme.read_text(encoding="utf-8")
+    start = text.find(SECTION + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + SECTION + "\n"
+        start = text.find(SECTION + "\n")
+    end = text.find("\n## ", start + len(SECTION))
+    end = len(text) if end < 0 else end + 1
+    section = text[start:end]
+    for name, body in blocks.items():
+        block = f"{marker(name)}\n{body.strip()}\n{marker(name, end=True)}"
+        first = section.find(marker(name))
+        last = section.find(marker(name, end=True))
+        if first >= 0 and last > first:
+            section = section[:first] + block + section[last + len(marker(name, end=True)) :]
+        else:
+            section = section.rstrip("\n") + "\n\n" + block + "\n"
+    if not section.endswith("\n\n") and end < len(text):
+        section = section.rstrip("\n") + "\n\n"
+    readme.write_text(text[:start] + section + text[end:], encoding="utf-8")
 
 
 def main() -> int:
@@ -257,7 +246,8 @@ def main() -> int:
                 results.append(result)
                 print(
                     f"bytecode={'yes' if compiled else 'no ':3} {result['command']:45} plain {result['plain_ms']:7.1f} ms"
-                    f"  signed {result['signed_ms']:7.1f} ms  ratio {result['ratio']:.3f}x",
+                    f"  signed {result['signed_ms']:7.1f} ms  ratio {result['ratio']:.3f}x"
+                    f"  CPU {result['plain_cpu']:7.1f} / {result['signed_cpu']:7.1f} ms  ratio {result['cpu_ratio']:.3f}x",
                     flush=True,
                 )
         counts = []
@@ -285,7 +275,10 @@ def main() -> int:
         if options.profile:
             print(profile(archives[True][0], COMMANDS[0]))
         if not options.no_write:
-            write_section(SECTION, markdown(results, options.runs, modules, counts))
+            blocks = {"times": wall_table(results, options.runs, modules)}
+            if counts:
+                blocks["instructions"] = instruction_table(counts, options.runs)
+            update_readme(blocks)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

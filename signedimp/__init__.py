@@ -8,7 +8,7 @@ import sys
 
 from . import submodules
 from .errors import IntegrityCheckError, IntegrityCheckFailed, IntegrityCheckMissing, ManifestError
-from .keys import Ed25519Key, RSAKey, load_public_key
+from .keys import Ed25519Key, load_public_key
 from .manager import SignedImportManager
 
 TYPE_CHECKING = False
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # executed on first use (submodules.py); named here for type 
     from . import frozen
     from .__about__ import __version__
     from .manifest import MANIFEST_NAME, Manifest
+    from .rsa_key import RSAKey
 
 __all__ = [
     "Ed25519Key",
@@ -35,7 +36,12 @@ __all__ = [
 
 #: Public names defined by a module that runs on first use: name -> that module.
 #: ``__version__`` too: one module search less at every ``import signedimp``.
-_DEFERRED_NAMES = {"MANIFEST_NAME": "manifest", "Manifest": "manifest", "__version__": "__about__"}
+_DEFERRED_NAMES = {
+    "MANIFEST_NAME": "manifest",
+    "Manifest": "manifest",
+    "RSAKey": "rsa_key",
+    "__version__": "__about__",
+}
 
 
 def __getattr__(name: str):

@@ -232,7 +232,7 @@ def deferred_stdlib_imports(sources: Sequence[tuple[str, str]]) -> tuple[str, ..
                     found.update(alias.name for alias in item.names)
                 elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module:
                     found.add(item.module)
-    return tuple(sorted(name for name in found if name != "__future__"))
+    return tuple(sorted(found))  # __future__ too: the eager modules no longer import it
 
 
 def public_keys(keys: Any) -> list[Any]:

@@ -5,8 +5,6 @@ missing optional module (``try: import x / except ImportError``) also fails clos
 a refused one, and so that ``importlib`` propagates them unchanged.
 """
 
-from __future__ import annotations
-
 
 class IntegrityCheckError(ImportError):
     """A file was refused: its bytes are not vouched for by a trusted, signed manifest.

@@ -21,8 +21,6 @@ the fast path is one truth test and one set lookup. What is covered exactly, and
 is in docs/threat-model.md.
 """
 
-from __future__ import annotations
-
 import _thread
 import _weakref
 import os

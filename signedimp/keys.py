@@ -1,18 +1,22 @@
 """Public keys the runtime trusts: Ed25519 and RSA (RSASSA-PSS), and how to read them.
 
+``RSAKey`` lives in the deferred module ``rsa_key`` (most verified processes pin an Ed25519
+key, and every one of them runs this module at ``import signedimp``); ``keys.RSAKey`` and
+``signedimp.RSAKey`` name it all the same (this module's ``__getattr__``).
+
 A key is named by its fingerprint, the lowercase hex SHA-256 of its DER
 SubjectPublicKeyInfo (the bytes ``openssl pkey -pubin -outform DER`` writes). A manifest's
 signature line names the key by fingerprint and the key alone decides the algorithm, so a
 signature can never choose a weaker scheme.
 """
 
-from __future__ import annotations
-
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs start-up time in every verified process
     from collections.abc import Iterable
+
+    from .rsa_key import RSAKey
 
 __all__ = [
     "Ed25519Key",
@@ -159,87 +163,6 @@ class Ed25519Key(PublicKey):
         return (Ed25519Key, (self._public,))
 
 
-class RSAKey(PublicKey):
-    """An RSA public key used for RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt.
-
-    ``spki`` is for ``load_public_key``: the exact DER an id-RSASSA-PSS key was read from,
-    kept so that its fingerprint matches what openssl reports for that key.
-    """
-
-    __slots__ = ("_n", "_e", "_spki")
-    algorithm = "rsa"
-
-    def __init__(self, modulus: int, pub_exponent: int, *, spki: bytes | None = None) -> None:
-        for name, value in (("modulus", modulus), ("public exponent", pub_exponent)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"RSA {name} must be an int, not {type(value).__name__}")
-        bits = modulus.bit_length()
-        if modulus <= 0 or bits < RSA_MIN_BITS:
-            raise ValueError(f"RSA modulus of {bits} bits is too small (at least {RSA_MIN_BITS})")
-        if bits > RSA_MAX_BITS:
-            raise ValueError(f"RSA modulus of {bits} bits is too large (at most {RSA_MAX_BITS})")
-        if not modulus & 1:
-            raise ValueError("RSA modulus must be odd")
-        if (
-            pub_exponent < 3
-            or not pub_exponent & 1
-            or pub_exponent >= modulus
-            or pub_exponent.bit_length() > RSA_MAX_EXPONENT_BITS
-        ):
-            raise ValueError(
-                f"invalid RSA public exponent {pub_exponent}: must be odd, at least 3, "
-                f"below the modulus and at most {RSA_MAX_EXPONENT_BITS} bits"
-            )
-        self._n = modulus
-        self._e = pub_exponent
-        if spki is not None:
-            spki = bytes(spki)
-            if _parse_spki(spki) != (modulus, pub_exponent):
-                raise ValueError("spki does not encode this modulus and exponent")
-        self._spki = spki
-        self._fingerprint = _sha256_hex(self.spki_der())
-
-    @property
-    def modulus(self) -> int:
-        return self._n
-
-    @property
-    def pub_exponent(self) -> int:
-        return self._e
-
-    @property
-    def bits(self) -> int:
-        """Size of the modulus in bits."""
-        return self._n.bit_length()
-
-    def spki_der(self) -> bytes:
-        """The SubjectPublicKeyInfo: rsaEncryption with NULL parameters, as openssl writes it
-        (or the id-RSASSA-PSS DER the key was loaded from)."""
-        from . import der
-
-        if self._spki is not None:
-            return self._spki
-        return der.encode_spki(
-            OID_RSA_ENCRYPTION, der.encode_null(), der.encode_rsa_public_key(self._n, self._e)
-        )
-
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        """True when ``signature`` is a valid RSASSA-PSS signature of ``message``; never raises."""
-        from . import rsa_pss
-
-        return rsa_pss.verify(self._n, self._e, message, signature)
-
-    def __repr__(self) -> str:
-        return f"<RSAKey rsa-{self.bits} {self._fingerprint[:16]}>"
-
-    def __reduce__(self):  # rebuild (and re-check) from the numbers, never from saved state
-        return (_rebuild_rsa, (self._n, self._e, self._spki))
-
-
-def _rebuild_rsa(modulus: int, pub_exponent: int, spki: bytes | None) -> RSAKey:
-    return RSAKey(modulus, pub_exponent, spki=spki)
-
-
 # -- reading keys ------------------------------------------------------------------------
 
 
@@ -262,7 +185,7 @@ def _b64decode_strict(text: str) -> bytes:
     return raw
 
 
-def load_public_key(data: str | bytes) -> Ed25519Key | RSAKey:
+def load_public_key(data: str | bytes) -> "Ed25519Key | RSAKey":
     """Read a public key: PEM SubjectPublicKeyInfo, its DER bytes, or an ``ssh-ed25519``/``ssh-rsa`` line.
 
     Anything else raises ``KeyFormatError`` saying what was expected. The readers run on first
@@ -280,7 +203,7 @@ def _parse_spki(data: bytes) -> Ed25519Key | tuple[int, int]:
     return key_formats.parse_spki(data)
 
 
-def key_ring(keys: object) -> dict[str, Ed25519Key | RSAKey]:
+def key_ring(keys: object) -> "dict[str, Ed25519Key | RSAKey]":
     """Fingerprint -> public key: how every public entry point reads the keys it is given.
 
     ``keys`` is one of these, or an iterable or a dict (its values) of them:
@@ -321,7 +244,7 @@ def key_ring(keys: object) -> dict[str, Ed25519Key | RSAKey]:
 _TEXT_TYPES = (str, bytes, bytearray, memoryview)
 
 
-def _as_key(obj: object) -> Ed25519Key | RSAKey | None:
+def _as_key(obj: object) -> "Ed25519Key | RSAKey | None":
     """``obj`` if it is a public key, the public half of a private key, else None."""
     if isinstance(obj, PublicKey):
         return obj  # type: ignore[return-value]
@@ -335,3 +258,16 @@ def _is_key(obj: object) -> bool:
     return isinstance(obj, PublicKey) or (
         isinstance(getattr(obj, "fingerprint", None), str) and callable(getattr(obj, "verify", None))
     )
+
+
+#: Names defined by the deferred module ``rsa_key`` that this module is asked for.
+_RSA_NAMES = frozenset(("RSAKey", "_rebuild_rsa"))
+
+
+def __getattr__(name: str):
+    """``RSAKey`` (and the pickle helper of its keys), executed on first use (``rsa_key``)."""
+    if name in _RSA_NAMES:
+        from . import rsa_key
+
+        return getattr(rsa_key, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

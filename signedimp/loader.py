@@ -9,8 +9,6 @@ freshness, so timestamps are not checked. Listed bytecode that is gone (a cleane
 ``__pycache__``) or was written for another Python falls back to the listed source.
 """
 
-from __future__ import annotations
-
 import _imp
 import marshal
 import os

@@ -21,8 +21,6 @@ spec they give vetted; not at all where it no longer does. A missing module stay
 ``ModuleNotFoundError``.
 """
 
-from __future__ import annotations
-
 import _thread
 import os
 import sys
@@ -74,6 +72,8 @@ _getframe = getattr(sys, "_getframe", None)
 
 # signedimp.zipdir and the like: searched for by an import statement, answered by submodules.py
 _OWN_DEFERRED = frozenset(f"{__package__}.{name}" for name in submodules.DEFERRED)
+_STDLIB_FIRST = submodules.STDLIB_FIRST
+_stdlib_only = submodules.stdlib_only
 _PASS_THROUGH_LOADERS = (BuiltinImporter, FrozenImporter)
 # A file of the standard library: if the manager does not trust it, install() imports hashlib
 # (os is frozen from 3.11 but still names its file there; where nothing names the folder, the
@@ -126,7 +126,7 @@ class SignedImportManager:
 
     # -- installing --------------------------------------------------------------------------
 
-    def install(self) -> SignedImportManager:
+    def install(self) -> "SignedImportManager":
         """Put this finder first on ``sys.meta_path`` (idempotent).
 
         While installed, ``sys.meta_path`` is a list that vets every finder added to it later,
@@ -134,7 +134,7 @@ class SignedImportManager:
         """
         with self._lock:
             trusted = self._trust.is_trusted
-            if not trusted(_STDLIB_PROBE) or not trusted(submodules.EXTENSIONS_PROBE):
+            if not trusted(_STDLIB_PROBE) or not submodules.extensions_trusted(trusted):
                 # The standard library is verified too (trusted_paths=(), frozen apps): the
                 # standard-library modules the verifier imports late (submodules.py) are
                 # imported now, or checking a manifest would first need hashlib checked.
@@ -191,7 +191,7 @@ class SignedImportManager:
                     del sys.path_importer_cache[path]
             deactivate_guard(self)
 
-    def __enter__(self) -> SignedImportManager:
+    def __enter__(self) -> "SignedImportManager":
         return self.install()
 
     def __exit__(self, *exc_info) -> None:
@@ -211,8 +211,12 @@ class SignedImportManager:
         """
         if fullname in _OWN_DEFERRED:  # the verifier's own modules, run on first use
             return submodules.find_spec(fullname)
-        if path is None and submodules.stdlib_only() and self._stdlib_search is not None:
-            return self._find_stdlib(fullname)
+        if path is None and self._stdlib_search is not None and (fullname in _STDLIB_FIRST or _stdlib_only()):
+            # The verifier's own import, or one of the modules that the deferred modules a
+            # search may run import at their top (submodules.py: no double import).
+            spec = self._find_stdlib(fullname)
+            if spec is not None or _stdlib_only():
+                return spec
         self._missed = None
         finders = sys.meta_path
         if finders and finders[0] is self:  # where install() puts it: no search for itself
@@ -387,7 +391,7 @@ class SignedImportManager:
             file=spec.origin,
         )
 
-    def _portion_root(self, fullname: str, folder: str) -> tuple[ManifestRoot, str] | None:
+    def _portion_root(self, fullname: str, folder: str) -> "tuple[ManifestRoot, str] | None":
         """The root of a namespace package folder and the folder's path relative to it."""
         depth = fullname.count(".") + 1
         parts = folder.rstrip(os.sep).rsplit(os.sep, depth)
@@ -412,7 +416,7 @@ class SignedImportManager:
                 if refusal is not None:
                     raise refusal
 
-    def _namespace_portions(self, fullname: str, folders: list[str]) -> list[VerifiedTraversable]:
+    def _namespace_portions(self, fullname: str, folders: list[str]) -> "list[VerifiedTraversable]":
         """Verified views of a namespace package's folders that count, each under its own root."""
         from . import resources
 
@@ -431,7 +435,7 @@ class SignedImportManager:
             raise IntegrityCheckMissing("its path does not fit its module name", module=fullname, file=origin)
         return VerifyingLoader(fullname, self.root(parts[0]), "/".join(parts[1:]), origin, kind, is_package)
 
-    def root(self, path: str) -> ManifestRoot:
+    def root(self, path: str) -> "ManifestRoot":
         """The (cached) manifests of the import root at ``path``."""
         root = self._roots.get(path)
         if root is None:
@@ -441,7 +445,7 @@ class SignedImportManager:
                     root = self._roots[path] = self._new_root(path)
         return root
 
-    def _new_root(self, path: str) -> ManifestRoot:
+    def _new_root(self, path: str) -> "ManifestRoot":
         """The root of ``path``, made once (``root`` caches it); a subclass makes its own kind."""
         from . import roots
 
@@ -458,7 +462,7 @@ class SignedImportManager:
         archive, prefix = split
         return entries.ZipEntry(path, self.archive(archive), prefix)
 
-    def archive(self, archive: str) -> ZipArchive:
+    def archive(self, archive: str) -> "ZipArchive":
         """The (cached) central-directory view of the zip file ``archive``."""
         found = self._archives.get(archive)
         if found is None:
@@ -565,8 +569,14 @@ class _VettedFinder:
 
     def find_spec(self, fullname, path=None, target=None):
         manager = self._manager
-        if path is None and manager._stdlib_search is not None and submodules.stdlib_only():
-            return manager._find_stdlib(fullname)  # the verifier's own import: never this finder's
+        if (
+            path is None
+            and manager._stdlib_search is not None
+            and (fullname in _STDLIB_FIRST or _stdlib_only())
+        ):
+            spec = manager._find_stdlib(fullname)  # as the manager's find_spec
+            if spec is not None or _stdlib_only():
+                return spec
         if manager._missed is not None and manager._already_missed(fullname, path):
             if sys.meta_path and sys.meta_path[-1] is self:
                 manager._missed = None  # the end of importlib's loop: hold no frame longer

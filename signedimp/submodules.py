@@ -17,30 +17,41 @@ Where the code comes from, so that nothing is read later than it would have been
 - any other loader (a zip on ``sys.path``): every deferred module is executed at once, in
   :func:`load_all`, as before this module existed.
 
-The standard-library modules that deferred modules import are imported here, at
-``import signedimp``, but for those in ``LATE_STDLIB``. A deferred module can run in the middle
-of importlib's search for any module (a zip on ``sys.path`` asks for ``zipfinder`` while
-``import importlib`` is searching); importing a standard-library module from there could import
-that very module a second time. ``LATE_STDLIB`` are imported only by ``extensions`` and
-``frozen``, which run while a module the verifier checks is being loaded, and ``hashlib``
-(OpenSSL: 3 ms, first needed to check a manifest): while the standard library is trusted, a
-search for one of them never needs a deferred module, so they are imported when first used
-(``import signedimp`` saves about 0.5 ms); a manager that verifies the standard library too
-imports them at ``install()`` (``import_late_stdlib``). tests/test_bootstrap.py checks the lists.
+The standard-library modules that deferred modules import (``LATE_STDLIB``, and what Python
+has loaded before any script runs: ``os``, ``io``, ``stat``...) are imported when first used,
+not at ``import signedimp``. A deferred module can run in the middle of importlib's search for
+any module (a zip on ``sys.path`` asks for ``zipfinder`` while ``import importlib`` is
+searching): importing a module from there while importlib is searching for that very module
+would import it twice (importlib's search, once it has a spec, takes the module the nested
+import left in ``sys.modules`` and executes it again: two module objects, two ``zlib.error``
+classes). Two rules keep that from happening while a manager is installed:
+
+- ``STDLIB_FIRST`` (``__future__``, ``binascii``, ``struct``, ``_struct``, ``zlib``: what the
+  zip, entry, root and manifest modules import at their top, which a search may need): a search for one
+  of them is answered from the trusted standard library first
+  (``SignedImportManager.find_spec``), which needs no deferred module, so such a search never
+  runs one. This is what the verifier and the application got when ``import signedimp``
+  imported these (3 M instructions, 0.9 ms of every verified process).
+- the rest of ``LATE_STDLIB`` is imported only by ``extensions`` and ``frozen``, which run
+  while a module the verifier checks is being loaded, and ``hashlib`` (OpenSSL: 3 ms, first
+  needed to check a manifest, through :func:`import_stdlib`, which refuses a file that
+  shadows it by name): while the standard library is trusted, a search for one of them never
+  needs a deferred module.
+
+A manager that verifies the standard library too (or its extension modules' folder) imports
+all of ``LATE_STDLIB`` at ``install()`` (``import_late_stdlib``), before it is on
+``sys.meta_path``. tests/test_bootstrap.py checks the lists; tests/test_verifier_stdlib.py
+imports each of ``STDLIB_FIRST`` first through a zip and a sealed folder and counts the
+imports.
 
 The modules that run at ``import signedimp`` reach a deferred module only as ``from . import
 name`` inside a function; a deferred module may import others in any spelling, as long as
 ``DEPENDS`` names them (tests/test_bootstrap.py checks both rules).
 """
 
-from __future__ import annotations
-
 import _thread
-import binascii  # noqa: F401  (the standard-library modules of the deferred ones, see above)
 import os
-import struct  # noqa: F401
 import sys
-import zlib
 
 from . import guard
 
@@ -52,11 +63,38 @@ else:  # from the import system itself: importing importlib.machinery costs 0.7 
 
 #: Standard-library modules of deferred modules that ``import signedimp`` leaves to their
 #: first use (see above); ``fcntl`` exists on Linux only.
-LATE_STDLIB = ("atexit", "errno", "fcntl", "hashlib", "mmap")
-#: A file of the folder that holds the standard library's extension modules (``mmap`` and
-#: ``fcntl`` are there), or "" where zlib is built in: a manager that does not trust it
-#: imports ``LATE_STDLIB`` at ``install()``, as one that does not trust the standard library.
-EXTENSIONS_PROBE = getattr(zlib, "__file__", None) or ""
+LATE_STDLIB = ("__future__", "atexit", "binascii", "errno", "fcntl", "hashlib", "mmap", "struct", "zlib")
+#: Searched for in the trusted standard library first while a manager is installed (see
+#: above); ``_struct`` is what ``struct`` imports; ``__future__``: the deferred modules' first
+#: line (the eager ones do without it: importing it costs 0.7 M instructions).
+STDLIB_FIRST = frozenset(("__future__", "_struct", "binascii", "struct", "zlib"))
+
+
+def extensions_trusted(is_trusted) -> bool:
+    """Whether the standard library's extension modules are trusted by ``is_trusted``: a
+    ``sys.path`` entry it trusts holds zlib's file (``mmap``, ``fcntl``, ``binascii`` and
+    ``_struct`` lie beside it), found without importing zlib. False where zlib is built in
+    (nothing names the folder) or no trusted entry holds it: a manager then imports
+    ``LATE_STDLIB`` at ``install()``, as one that verifies the standard library does.
+    """
+    module = sys.modules.get("zlib")
+    if module is not None:
+        return is_trusted(getattr(module, "__file__", None) or "")
+    if "zlib" in sys.builtin_module_names:
+        return False
+    suffixes = sys.modules["_imp"].extension_suffixes()
+    for entry in sys.path:
+        if not isinstance(entry, str) or not entry:
+            continue
+        for suffix in suffixes:
+            candidate = os.path.join(entry, "zlib" + suffix)
+            try:
+                os.stat(candidate)
+            except (OSError, ValueError):
+                continue
+            if is_trusted(candidate):
+                return True
+    return False
 
 
 def import_late_stdlib() -> None:
@@ -92,6 +130,7 @@ DEFERRED = frozenset(
         "rejected_archive",
         "resources",
         "roots",
+        "rsa_key",
         "rsa_pss",
         "zipdir",
         "zipfinder",
@@ -110,6 +149,7 @@ DEPENDS = {
     "frozen": ("entries", "limits", "manifest", "resources", "roots"),
     "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
+    "rsa_key": ("der", "rsa_pss"),
     "zipdir": ("limits",),
 }
 

@@ -12,11 +12,10 @@ may read like the standard library and lead somewhere else. Resolving is cached 
 so the many imports from one standard-library folder cost one ``realpath`` in all.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from stat import S_ISDIR as _S_ISDIR
+from stat import S_ISLNK as _S_ISLNK
 
 __all__ = ["TrustPolicy", "default_trusted_paths", "INSTALL_FOLDERS"]
 
@@ -74,6 +73,40 @@ def _resolve(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+def _resolve_all(paths: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """``_resolve`` of each of ``paths``, with the folders resolved on the way (as given ->
+    resolved): on POSIX each component is looked at once for all of them (an ``lstat``: the
+    standard library's folders share all but their last), where ``realpath`` would walk every
+    path from the root. Anything unusual (a symlink on the way, ``.`` or ``..``, a relative
+    path, another separator) goes through ``realpath``, with no folders.
+    """
+    seen: dict[str, str] = {}
+    result: list[tuple[str, dict[str, str]]] = []
+    for path in paths:
+        if not _SIMPLE_SEP or path[:1] != _SEP or path[:2] == _SEP * 2 or os.path.normpath(path) != path:
+            result.append((_resolve(path), {}))
+            continue
+        resolved: str | None = ""
+        folders: dict[str, str] = {}
+        prefix = ""
+        for name in path[1:].split(_SEP) if path != _SEP else ("",):
+            prefix += _SEP + name
+            known = seen.get(prefix)
+            if known is None:
+                try:
+                    link = _S_ISLNK(os.lstat(prefix).st_mode)
+                except (OSError, ValueError):  # as realpath: what cannot be read is no link
+                    link = False
+                if link:
+                    resolved = None
+                    break
+                known = seen[prefix] = (resolved or "") + _SEP + name if name else _SEP
+            folders[prefix] = known
+            resolved = known
+        result.append((_resolve(path), {}) if resolved is None else (resolved, folders))
+    return result
+
+
 def _is_plain_folder(path: str) -> bool:
     """Whether ``path`` names a folder that is not a symlink (so resolving stops at its name)."""
     try:
@@ -104,10 +137,20 @@ class TrustPolicy:
     """
 
     def __init__(self, trusted_paths) -> None:
-        self.trusted = tuple(dict.fromkeys(_resolve(os.fspath(p)) for p in trusted_paths))
+        resolved = _resolve_all([os.fspath(p) for p in trusted_paths])
+        self.trusted = tuple(dict.fromkeys(real for real, _ in resolved))
         self._roots = frozenset(self.trusted)
         # folder as given -> (resolved folder + separator, whether its entries are trusted)
         self._folders: dict[str, tuple[str, bool]] = {}
+        # The folders met while resolving the roots are resolved already (the standard library
+        # and its parents: install() and the first imports ask about those).
+        for _, folders in resolved:
+            for given, real in folders.items():
+                if given not in self._folders:
+                    self._folders[given] = (
+                        real if real.endswith(_SEP) else real + _SEP,
+                        self._below_root(real),
+                    )
 
     def _folder(self, head: str) -> tuple[str, bool]:
         """The cached (resolved prefix, entries trusted) of the absolute folder ``head``.

@@ -529,12 +529,11 @@ def test_a_deferred_modules_stdlib_imports_pass_over_a_shadowing_file(tmp_path):
 
 
 def test_deferred_modules_find_their_stdlib_loaded():
-    """What deferred modules import from the standard library is loaded at ``import signedimp``
-    (submodules.py), ``LATE_STDLIB`` aside: a deferred module may run in the middle of
-    importlib's search for any module, and importing that module again from there would make
-    two. ``LATE_STDLIB`` (hashlib, and what only extensions.py and frozen.py import) is left
-    to its first use while the standard library is trusted, and imported at ``install()`` by a
-    manager that verifies the standard library too."""
+    """What deferred modules import from the standard library is loaded by Python before any
+    script runs, or is in ``LATE_STDLIB`` (submodules.py): left to its first use while the
+    standard library is trusted (``STDLIB_FIRST`` searched there first, so that a search for
+    one of them never runs a deferred module: tests/test_verifier_stdlib.py), and imported at
+    ``install()`` by a manager that verifies the standard library too."""
     from signedimp.bootstrap_text import deferred_stdlib_imports
     from signedimp.submodules import LATE_STDLIB
 

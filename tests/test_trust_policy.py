@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from signedimp.trust import INSTALL_FOLDERS, TrustPolicy
+from signedimp.trust import INSTALL_FOLDERS, TrustPolicy, _resolve_all
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="symlinks and POSIX paths")
 
@@ -89,6 +89,8 @@ def candidates(base: Path) -> list[str]:
         ["std", "std/site-packages"],  # a root inside an install folder, named by the caller
         ["link/pkg", "other/pkg"],
         ["venv/lib/site-packages/app"],
+        ["std", "std/lib-dynload", "std/missing.zip"],  # the defaults' shape: folders shared
+        ["std/pkg/out/up/std/pkg", "std/pkg/sub/..", "other/up/other"],
         [],
     ],
 )
@@ -133,3 +135,14 @@ def test_relative_paths_are_resolved_against_the_current_folder(
     assert policy.is_trusted("pkg/mod.py")
     monkeypatch.chdir(tree / "other")
     assert not policy.is_trusted("pkg/mod.py")  # never cached: it depends on the folder
+
+
+def test_roots_resolved_together_match_realpath(tree: Path) -> None:
+    """``_resolve_all`` looks at each component once for all the roots; each result, and each
+    folder it resolved on the way (those seed the policy's cache), is what ``realpath`` says."""
+    paths = [p.rstrip("/") or "/" for p in candidates(tree)] + ["/", "relative/x", f"{tree}//std"]
+    results = _resolve_all(paths)
+    assert [real for real, _ in results] == [os.path.realpath(p) for p in paths]
+    folders = {given: real for _, seen in results for given, real in seen.items()}
+    assert f"{tree}/std/lib-dynload" in folders  # the usual case takes the quick way
+    assert {given: os.path.realpath(given) for given in folders} == folders
