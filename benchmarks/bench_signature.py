@@ -142,12 +142,17 @@ def _collected(tree: str, checks: int, key: str, sig_case) -> int:
     """Instructions of one fresh ``python -I`` running _CHILD (callgrind's "Collected")."""
     public, signature = sig_case
     code = _CHILD.format(
-        tree=tree, public=public.hex(), signature=signature.hex(), message=MESSAGE.hex(),
-        key=key, checks=checks,
+        tree=tree,
+        public=public.hex(),
+        signature=signature.hex(),
+        message=MESSAGE.hex(),
+        key=key,
+        checks=checks,
     )
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-I", "-c", code],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     match = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode or match is None:
@@ -188,7 +193,9 @@ def instructions(trees: list[Path]) -> None:
             }
             tables = subprocess.run(
                 [sys.executable, "-I", "-c", _PRECOMPUTE.format(tree=path, public=public.hex())],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             if tables:  # a tree whose keys can carry their tables (bootstrap_text embeds them)
                 literal = f"Ed25519Key(public, precomputed=bytes.fromhex({tables!r}))"
@@ -212,7 +219,10 @@ def main() -> None:
         "--instructions", action="store_true", help="count instructions in fresh processes (valgrind)"
     )
     parser.add_argument(
-        "--tree", action="append", type=Path, default=[],
+        "--tree",
+        action="append",
+        type=Path,
+        default=[],
         help="with --instructions: a folder holding a signedimp package (repeatable; default: this checkout)",
     )
     args = parser.parse_args()

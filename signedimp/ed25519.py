@@ -191,9 +191,15 @@ def _tables_from_bytes(raw: bytes, parts: int, width: int) -> list[list] | None:
     return [_lookup(entries[i * count : (i + 1) * count]) for i in range(parts)]
 
 
-_B_TABLES = _tables_from_bytes(bytes.fromhex(BASE_TABLES_HEX), PARTS, _B_WIDTH)
-if _B_TABLES is None:  # pragma: no cover - ed25519_base.py is checked by tests/test_ed25519.py
-    raise ImportError("signedimp.ed25519_base holds a malformed table")
+def _base_tables() -> list[list]:
+    """The fixed base's lookup tables, from ``ed25519_base.py`` (checked by tests/test_ed25519.py)."""
+    tables = _tables_from_bytes(bytes.fromhex(BASE_TABLES_HEX), PARTS, _B_WIDTH)
+    if tables is None:  # pragma: no cover - a broken ed25519_base.py
+        raise ImportError("signedimp.ed25519_base holds a malformed table")
+    return tables
+
+
+_B_TABLES = _base_tables()
 
 
 def _wnaf(k: int, width: int) -> list[tuple[int, int]]:
