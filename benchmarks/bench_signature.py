@@ -141,23 +141,78 @@ if hasattr(ed25519, "precompute"):
 def _collected(tree: str, checks: int, key: str, sig_case) -> int:
     """Instructions of one fresh ``python -I`` running _CHILD (callgrind's "Collected")."""
     public, signature = sig_case
-    code = _CHILD.format(
-        tree=tree,
-        public=public.hex(),
-        signature=signature.hex(),
-        message=MESSAGE.hex(),
-        key=key,
-        checks=checks,
+    return _count(
+        _CHILD.format(
+            tree=tree,
+            public=public.hex(),
+            signature=signature.hex(),
+            message=MESSAGE.hex(),
+            key=key,
+            checks=checks,
+        )
     )
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-I", "-c", code],
-        capture_output=True,
-        text=True,
-    )
+
+
+def _count(code: str) -> int:
+    """Instructions of one fresh ``python -I script`` running ``code`` (callgrind's "Collected").
+
+    From a file, not ``-c``: a bootstrap with bytecode is longer than one argument may be.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "child.py"
+        script.write_text(code, encoding="utf-8")
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                "-I",
+                str(script),
+            ],
+            capture_output=True,
+            text=True,
+        )
     match = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode or match is None:
-        raise RuntimeError(f"the child for {tree} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"a counted child failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return int(match.group(1))
+
+
+_BOOTSTRAP = """\
+import sys
+sys.path.insert(0, {tree!r})
+from signedimp.keys import Ed25519Key
+from signedimp.tools import _bootstrap
+print(_bootstrap.get_bootstrap_code(Ed25519Key(bytes.fromhex({public!r})), bytecode={bytecode!r}))
+"""
+
+_BOOTSTRAP_CHECKS = """
+(key,) = _signedimp_manager.keys
+for _ in range({checks}):
+    assert key.verify(bytes.fromhex({message!r}), bytes.fromhex({signature!r})) is True
+"""
+
+
+def _bootstrap_rows(tree: str, sig_case, bytecode: bool) -> dict[str, int]:
+    """A whole verified process: the bootstrap text of ``tree`` run by ``-c``, then one check."""
+    public, signature = sig_case
+    text = subprocess.run(
+        [sys.executable, "-I", "-c", _BOOTSTRAP.format(tree=tree, public=public.hex(), bytecode=bytecode)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    kind = "bytecode" if bytecode else "sources"
+    count = {
+        c: _count(text + _BOOTSTRAP_CHECKS.format(checks=c, message=MESSAGE.hex(), signature=signature.hex()))
+        for c in (0, 1)
+    }
+    return {
+        f"process: bootstrap ({kind}) run, manager installed, no check": count[0],
+        f"process: bootstrap ({kind}) run and one check with the pinned key": count[1],
+        f"the check alone (bootstrap with {kind})": count[1] - count[0],
+    }
 
 
 def _compiled_copy(tree: Path, into: Path) -> str:
@@ -184,12 +239,13 @@ def instructions(trees: list[Path]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n, tree in enumerate(trees):
             path = _compiled_copy(tree, Path(tmp) / str(n))
-            count = {c: _collected(path, c, api_key, case) for c in (0, 1, 2, 12)}
+            count = {c: _collected(path, c, api_key, case) for c in (0, 1, 2, 3, 13)}
             rows = {
                 "process: import signedimp, make the key (no check)": count[0],
                 "first check, key from the API (ed25519 imported, key decoded)": count[1] - count[0],
                 "second check with the same key": count[2] - count[1],
-                "each further check (mean of 10)": (count[12] - count[2]) // 10,
+                "third check (the split tables computed)": count[3] - count[2],
+                "each further check (mean of 10)": (count[13] - count[3]) // 10,
             }
             tables = subprocess.run(
                 [sys.executable, "-I", "-c", _PRECOMPUTE.format(tree=path, public=public.hex())],
@@ -202,6 +258,8 @@ def instructions(trees: list[Path]) -> None:
                 rows["first check, key with embedded tables (as a bootstrap pins it)"] = (
                     _collected(path, 1, literal, case) - count[0]
                 )
+            for bytecode in (False, True):
+                rows.update(_bootstrap_rows(path, case, bytecode))
             columns.append((str(tree), rows))
     names = list(dict.fromkeys(name for _, rows in columns for name in rows))
     print(f"Python: {sys.version.splitlines()[0]}; instructions (callgrind), {len(MESSAGE)}-byte message\n")

@@ -11,8 +11,9 @@ fast without leaving the standard library. How it gets there:
   i = 0..3 at hand, a digit at bit ``j`` is added from table ``j // 64`` at step ``j % 64``,
   so the pass needs 63 doublings instead of 253. The key's tables are derived from the public
   key alone: embedded beside a pinned key by the bootstrap (``precompute``; checked against the
-  key bytes at first use, see ``_load_tables``), or else computed by the second check with a
-  key (the first runs the unsplit pass: computing them costs about what one check saves);
+  key bytes at first use, see ``_load_tables``), or else computed by the third check with a
+  key (the first two run the unsplit pass: computing them costs about what one check saves,
+  so a process that checks one or two signatures with a key pays nothing for them);
 * field arithmetic modulo p = 2^255 - 19 reduces the inner products by folding
   (``(x & MASK) + 19 * (x >> 255)``: 2^255 = 19 mod p) and only the coordinates of each new
   point by ``%`` (``_fold``: about 13% of a check);
@@ -329,9 +330,24 @@ def _split_points(x: int, y: int) -> list[tuple[int, int, int, int]]:
     for i in range(PARTS):
         if i:
             X, Y, Z = base[0], base[1], base[2]
-            for _ in range(SPAN):
-                X, Y, Z, T = _double(X, Y, Z)
-            base = (X, Y, Z, T)
+            for _ in range(SPAN - 1):  # _double written out, without the T nobody reads
+                a = X * X
+                a = (a & MASK) + 19 * (a >> 255)
+                b = Y * Y
+                b = (b & MASK) + 19 * (b >> 255)
+                c = Z * Z
+                c = (c & MASK) + 19 * (c >> 255)
+                c += c
+                h = a + b
+                e = X + Y
+                e = e * e
+                e = h - ((e & MASK) + 19 * (e >> 255))
+                g = a - b
+                f = c + g
+                X = e * f % P
+                Y = g * h % P
+                Z = f * g % P
+            base = _double(X, Y, Z)
         points.extend(_odd_multiples(base, count))
     return points
 
@@ -348,12 +364,12 @@ class _KeyState:
         self.uses = 0
 
     def tables(self) -> list[list]:
-        """The tables for this check: split ones from the second check on (see the module doc)."""
+        """The tables for this check: split ones from the third check on (see the module doc)."""
         self.uses += 1
         if self.split is not None:
             return self.split
         assert self.point is not None
-        if self.uses > 1:
+        if self.uses > 2:
             count = 1 << (_A_WIDTH - 2)
             entries = _niels(_split_points(*self.point))
             self.split = [_lookup(entries[i * count : (i + 1) * count]) for i in range(PARTS)]
@@ -380,11 +396,6 @@ def precompute(public: bytes) -> bytes:
     assert point is not None
     entries = _niels(_split_points(*point))
     return bytes((PARTS, _A_WIDTH)) + b"".join(v.to_bytes(32, "little") for e in entries for v in e)
-
-
-def precomputed_size(parts: int, width: int) -> int:
-    """The length of ``precompute``'s bytes for a header (parts, width)."""
-    return 2 + parts * (1 << (width - 2)) * _ENTRY
 
 
 def _load_tables(public: bytes, data: bytes) -> list[list] | None:
