@@ -330,24 +330,9 @@ def _split_points(x: int, y: int) -> list[tuple[int, int, int, int]]:
     for i in range(PARTS):
         if i:
             X, Y, Z = base[0], base[1], base[2]
-            for _ in range(SPAN - 1):  # _double written out, without the T nobody reads
-                a = X * X
-                a = (a & MASK) + 19 * (a >> 255)
-                b = Y * Y
-                b = (b & MASK) + 19 * (b >> 255)
-                c = Z * Z
-                c = (c & MASK) + 19 * (c >> 255)
-                c += c
-                h = a + b
-                e = X + Y
-                e = e * e
-                e = h - ((e & MASK) + 19 * (e >> 255))
-                g = a - b
-                f = c + g
-                X = e * f % P
-                Y = g * h % P
-                Z = f * g % P
-            base = _double(X, Y, Z)
+            for _ in range(SPAN):
+                X, Y, Z, T = _double(X, Y, Z)
+            base = (X, Y, Z, T)
         points.extend(_odd_multiples(base, count))
     return points
 
