@@ -340,13 +340,14 @@ def _split_points(x: int, y: int) -> list[tuple[int, int, int, int]]:
 class _KeyState:
     """What ``verify`` keeps per public key: -A, the unsplit table, the split tables, uses."""
 
-    __slots__ = ("point", "table", "split", "uses")
+    __slots__ = ("point", "table", "split", "uses", "refused")
 
     def __init__(self, point: tuple[int, int] | None, split: list[list] | None) -> None:
         self.point = point  # affine A, when decoded (None when the tables came embedded)
-        self.table: list | None = None  # odd multiples of -A (the first check without split)
+        self.table: list | None = None  # odd multiples of -A (the first checks without split)
         self.split = split
         self.uses = 0
+        self.refused: bytes | None = None  # embedded tables that did not match: not parsed again
 
     def tables(self) -> list[list]:
         """The tables for this check: split ones from the third check on (see the module doc)."""
@@ -430,8 +431,10 @@ def _key_state(public: bytes, precomputed: bytes | None) -> _KeyState | None:
     if state is None:
         return None
     if state is not False:
-        if state.split is None and precomputed is not None:
+        if state.split is None and precomputed is not None and precomputed != state.refused:
             state.split = _load_tables(public, precomputed)
+            if state.split is None:
+                state.refused = precomputed
         return state
     split = None if precomputed is None else _load_tables(public, precomputed)
     if split is not None:
@@ -439,6 +442,8 @@ def _key_state(public: bytes, precomputed: bytes | None) -> _KeyState | None:
     else:
         point = _decode_point(public)
         state = None if point is None or _is_small_order(*point) else _KeyState(point, None)
+        if state is not None:
+            state.refused = precomputed
     if len(_KEY_CACHE) >= _KEY_CACHE_SIZE:
         _KEY_CACHE.clear()
     _KEY_CACHE[public] = state

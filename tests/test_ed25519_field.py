@@ -183,7 +183,16 @@ def test_tables_that_do_not_belong_to_the_key_are_ignored():
         ed25519._KEY_CACHE.clear()
         assert ed25519.verify(public, message, signature, blob) is True  # decoded instead
         assert ed25519.verify(public, message + b"!", signature, blob) is False
-        assert ed25519._KEY_CACHE[public].point is not None
+        state = ed25519._KEY_CACHE[public]
+        assert state.point is not None
+        if blob:
+            assert state.refused == blob  # tried once, not parsed again at every check
+    # tables refused for a key already cached, then good ones: used from then on
+    ed25519._KEY_CACHE.clear()
+    assert ed25519.verify(public, message, signature, wrong[0]) is True
+    assert ed25519._KEY_CACHE[public].split is None
+    assert ed25519.verify(public, message, signature, good) is True
+    assert ed25519._KEY_CACHE[public].split == ed25519._load_tables(public, good)
 
 
 def test_small_order_key_with_tables_is_refused():
