@@ -262,9 +262,19 @@ def prelude_text() -> str:
 
 
 def key_literal(key: Any) -> str:
-    """Source text that rebuilds ``key`` from the embedded package (no parsing at run time)."""
+    """Source text that rebuilds ``key`` from the embedded package (no parsing at run time).
+
+    An Ed25519 key carries its precomputed tables (``ed25519.precompute``): a fresh process
+    then neither decodes the key nor computes them (benchmarks/README.md, signature check).
+    """
     if key.algorithm == "ed25519":
-        return f"_pkg.Ed25519Key(bytes.fromhex({key.public_bytes.hex()!r}))"
+        from . import ed25519
+
+        public = bytes(key.public_bytes)
+        if ed25519.public_key_problem(public) is not None:  # never verifies: nothing to speed up
+            return f"_pkg.Ed25519Key(bytes.fromhex({public.hex()!r}))"
+        tables = ed25519.precompute(public).hex()  # one line: compiled twice as fast as wrapped
+        return f"_pkg.Ed25519Key(bytes.fromhex({public.hex()!r}), precomputed=bytes.fromhex({tables!r}))"
     return f"_pkg.RSAKey({key.modulus:#x}, {key.pub_exponent})"
 
 

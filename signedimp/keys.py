@@ -123,24 +123,52 @@ class Ed25519Key(PublicKey):
     curve, or of small order, for which anyone could forge) simply never verifies, and
     ``problem`` says why. ``load_public_key`` refuses such keys outright, so a pinned key that
     cannot work is reported when it is read, not found out later.
+
+    ``precomputed``: the key's tables from ``signedimp.ed25519.precompute(public_bytes)``, as
+    a bootstrap embeds them beside a pinned key, so that a fresh process neither decodes the
+    key nor computes them (about a third of its first check). They are trusted as the key
+    bytes are (pass only what ``precompute`` made for these bytes): at first use they are
+    checked against the key bytes as far as that is cheap, and ignored if they do not match.
+    They are not part of the key's identity (fingerprint, equality, pickling).
     """
 
-    __slots__ = ("_public",)
+    __slots__ = ("_public", "_precomputed")
     algorithm = "ed25519"
 
-    def __init__(self, public_bytes: bytes) -> None:
+    def __init__(self, public_bytes: bytes, *, precomputed: bytes | None = None) -> None:
         if not isinstance(public_bytes, (bytes, bytearray, memoryview)):
             raise TypeError(f"Ed25519 public key must be bytes, not {type(public_bytes).__name__}")
         public_bytes = bytes(public_bytes)
         if len(public_bytes) != 32:
             raise ValueError(f"Ed25519 public key must be 32 bytes, not {len(public_bytes)}")
+        if precomputed is not None:
+            if not isinstance(precomputed, (bytes, bytearray, memoryview)):
+                raise TypeError(f"precomputed must be bytes, not {type(precomputed).__name__}")
+            precomputed = bytes(precomputed)
+            # header (parts, wNAF width), then parts * 2^(width - 2) entries of 96 bytes
+            if not (
+                len(precomputed) > 2
+                and 1 <= precomputed[0] <= 64
+                and 2 <= precomputed[1] <= 8
+                and len(precomputed) == 2 + precomputed[0] * (1 << (precomputed[1] - 2)) * 96
+            ):
+                raise ValueError(
+                    "precomputed is not the output of signedimp.ed25519.precompute "
+                    f"({len(precomputed)} bytes, no matching header)"
+                )
         self._public = public_bytes
+        self._precomputed = precomputed
         self._fingerprint = _sha256_hex(self.spki_der())
 
     @property
     def public_bytes(self) -> bytes:
         """The 32-byte encoded point."""
         return self._public
+
+    @property
+    def precomputed(self) -> bytes | None:
+        """The tables given at construction (``signedimp.ed25519.precompute``), or None."""
+        return self._precomputed
 
     @property
     def problem(self) -> str | None:
@@ -157,7 +185,7 @@ class Ed25519Key(PublicKey):
         """True when ``signature`` (64 bytes) is valid for ``message``; never raises."""
         from . import ed25519
 
-        return ed25519.verify(self._public, message, signature)
+        return ed25519.verify(self._public, message, signature, self._precomputed)
 
     def __reduce__(self):  # rebuild (and re-check) from the key bytes, never from saved state
         return (Ed25519Key, (self._public,))

@@ -141,7 +141,7 @@ DEFERRED = frozenset(
 #: spelling): executed before it, so that its own imports find them in ``sys.modules``.
 #: tests/test_bootstrap.py checks this against the sources.
 DEPENDS = {
-    "bootstrap_text": ("__about__",),
+    "bootstrap_text": ("__about__", "ed25519"),
     "bounded_read": ("limits", "zipdir"),
     "ed25519": ("ed25519_base",),
     "entries": ("bounded_read", "limits", "manifest", "zipdir"),

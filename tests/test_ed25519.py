@@ -264,44 +264,44 @@ def test_pycryptodome_and_reference_agree_for_fresh_signatures(message):
 @given(st.integers(min_value=0, max_value=2**253), st.sampled_from([2, 3, 5, 7]))
 def test_wnaf_recoding(k, width):
     digits = ed25519._wnaf(k, width)
-    assert sum(d << i for i, d in enumerate(digits)) == k
-    nonzero = [i for i, d in enumerate(digits) if d]
-    assert all(digits[i] & 1 and abs(digits[i]) < 1 << (width - 1) for i in nonzero)
-    assert all(b - a >= width for a, b in zip(nonzero, nonzero[1:]))
+    assert sum(d << i for i, d in digits) == k
+    positions = [i for i, _ in digits]
+    assert positions == sorted(positions) and positions[-1:] <= [k.bit_length()]
+    assert all(d & 1 and abs(d) < 1 << (width - 1) for _, d in digits)
+    assert all(b - a >= width for a, b in zip(positions, positions[1:]))
 
 
-def _niels_table(points: list[tuple[int, int, int, int]]) -> list:
-    """The fixed-base table as ed25519._base_table lays it out, computed from the points.
-
-    Each entry is (y + x, y - x, 2 d x y) of the affine point ("Niels" form); index ``d`` holds
-    the d-th odd multiple, index ``len - d`` its negation. Test-only: the runtime ships the
-    precomputed multiples (ed25519_base.py) and never needs the inversions this makes.
-    """
-    from signedimp import ed25519
-
-    p = ed25519.P
-    size = 4 * len(points)
-    table: list = [None] * size
-    for i, (X, Y, Z, _T) in enumerate(points):
-        zi = pow(Z, -1, p)
-        x = X * zi % p
-        y = Y * zi % p
-        yp, ym, t = (y + x) % p, (y - x) % p, ed25519.D2 * x % p * y % p
-        table[2 * i + 1] = (yp, ym, t)
-        table[size - 2 * i - 1] = (ym, yp, p - t)
-    return table
+def _affine_multiples(point, count):
+    """The odd multiples 1, 3, ..., 2 count - 1 of an affine point, by the naive reference."""
+    twice = _ref_add(point, point)
+    out = [point]
+    for _ in range(count - 1):
+        out.append(_ref_add(out[-1], twice))
+    return out
 
 
 def test_precomputed_base_table_matches_the_curve():
     """ed25519_base.py holds literals; recompute every one of them from the curve's definition."""
-    from signedimp import ed25519, ed25519_base
+    from signedimp import ed25519_base
 
-    p = ed25519.P
-    assert ed25519_base.D == (-121665 * pow(121666, p - 2, p)) % p
-    assert ed25519_base.SQRT_M1 == pow(2, (p - 1) // 4, p)
-    assert ed25519_base.B_Y == (4 * pow(5, p - 2, p)) % p
+    assert ed25519_base.D == D == (-121665 * pow(121666, P - 2, P)) % P
+    assert ed25519_base.SQRT_M1 == pow(2, (P - 1) // 4, P)
+    assert (ed25519_base.B_X, ed25519_base.B_Y) == _B
     assert ed25519_base.B_X == ed25519._recover_x(ed25519_base.B_Y, 0)
-    base = (ed25519_base.B_X, ed25519_base.B_Y, 1, ed25519_base.B_X * ed25519_base.B_Y % p)
-    expected = _niels_table(ed25519._odd_multiples(base, 1 << (ed25519._B_WIDTH - 2)))
-    assert ed25519._B_TABLE == expected
-    assert len(ed25519_base.BASE_MULTIPLES) == 1 << (ed25519._B_WIDTH - 2)
+    parts, width = ed25519_base.BASE_PARTS, ed25519_base.BASE_WIDTH
+    assert (parts, width) == (ed25519.PARTS, ed25519._B_WIDTH) and parts * ed25519.SPAN == 256
+    expected = []
+    point = _B
+    for _ in range(parts):
+        for x, y in _affine_multiples(point, 1 << (width - 2)):
+            expected.append(((y + x) % P, (y - x) % P, 2 * D * x * y % P))
+        for _ in range(ed25519.SPAN):
+            point = _ref_add(point, point)
+    raw = b"".join(v.to_bytes(32, "little") for entry in expected for v in entry)
+    assert bytes.fromhex(ed25519_base.BASE_TABLES_HEX) == raw
+    count = 1 << (width - 2)
+    for i, table in enumerate(ed25519._B_TABLES):
+        for j in range(count):
+            yp, ym, t = expected[i * count + j]
+            assert table[2 * j + 1] == (yp, ym, t)
+            assert table[-(2 * j + 1)] == (ym, yp, (P - t) % P)  # the negation
