@@ -340,3 +340,53 @@ def test_sealed_venv_with_a_pypi_console_script(tmp_path):
     assert done.returncode == 1 and done.stdout == ""
     assert "tabulate/__pycache__/" in done.stderr and "(modified)" in done.stderr
     assert init.exists()
+
+
+COMPILES_OF_THE_RUNTIME = """
+import sys
+compiled = []
+sys.addaudithook(lambda event, args: event == "compile" and compiled.append(str(args[1])))
+path = sys.argv.pop(1)
+text = open(path, encoding="utf-8").read()
+try:
+    exec(compile(text, path, "exec"), {"__name__": "__main__", "__file__": path})
+except SystemExit:
+    pass
+print(sorted({name for name in compiled if name.startswith("<signedimp-bootstrap>")}))
+"""
+
+
+def test_the_launcher_carries_the_runtime_compiled_for_its_interpreter(sealed, tmp_path):
+    """A launcher is compiled at every start; the runtime inside it is not (its bytecode for
+    the launcher's Python is embedded), which more than halves the launcher's start-up."""
+    launcher = tmp_path / "greet"
+    assert make_launcher(sealed, launcher, "-m", "greetpkg.cli:main").returncode == 0
+    python = str(sealed["venv"] / "bin" / "python")
+    magic = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert f"    compiled = ('{magic}', (\n" in launcher.read_text()
+    done = subprocess.run(
+        [python, "-I", "-S", "-c", COMPILES_OF_THE_RUNTIME, str(launcher)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert done.stdout.startswith("Hello, world!\n"), done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"  # no runtime module compiled from its source
+
+
+def test_a_launcher_for_a_python_not_on_this_machine_carries_the_runtime_as_source(sealed, tmp_path):
+    launcher = tmp_path / "greet"
+    made = signedimp(
+        "launcher", "--key", sealed["pub"], "-m", "greetpkg.cli:main", "--python", "/opt/elsewhere/python3",
+        "--path", sealed["site"], "-o", launcher,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    text = launcher.read_text()
+    assert text.startswith("#!/opt/elsewhere/python3 -IS\n")
+    assert "    compiled = None\n" in text

@@ -112,17 +112,21 @@ def frozen_epilogue_text() -> str:
     return "\n" + _embedded_text("_bootstrap_frozen_run.py")
 
 
-def compiled_runtime(sources: Sequence[tuple[str, str]]) -> tuple[bytes, dict[str, bytes]]:
-    """(magic number, name -> marshalled code) of the sources, for the running interpreter.
+def compiled_runtime(
+    sources: Sequence[tuple[str, str]], python: str | None = None
+) -> tuple[bytes, dict[str, bytes]]:
+    """(magic number, name -> marshalled code) of the sources, for ``python`` (default: the
+    running interpreter).
 
     Compiled by ``_bootstrap_compile.py`` in a fresh ``python -I -S`` with a fixed hash seed:
     marshal output depends on the process state (interned strings, set order), and builds must
-    be reproducible.
+    be reproducible. ``OSError`` or ``subprocess.CalledProcessError`` when ``python`` cannot
+    be run here.
     """
     script = _tool_source("_bootstrap_compile.py")
     request = {"prefix": FILENAME_PREFIX, "sources": [list(item) for item in sources]}
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script],
+        [python or sys.executable, "-I", "-S", "-c", script],
         input=json.dumps(request),
         capture_output=True,
         text=True,
@@ -147,14 +151,21 @@ FROZEN_GC_TAIL = (
 
 
 def get_bootstrap_code(
-    keys: Any, *, trusted_paths: Iterable[str] | None = None, bytecode: bool = False, frozen: bool = False
+    keys: Any,
+    *,
+    trusted_paths: Iterable[str] | None = None,
+    bytecode: bool = False,
+    frozen: bool = False,
+    python: str | None = None,
 ) -> str:
     """One self-contained source text that installs the verifier pinned to ``keys``.
 
     ``keys``: what ``signedimp.keys.key_ring`` accepts (a public key, a private key whose public
     half is pinned, PEM / ssh-ed25519 text, or an iterable or dict of those). ``trusted_paths``
     is passed to ``SignedImportManager``: ``None`` trusts the standard library directories,
-    ``()`` only built-in and frozen modules.
+    ``()`` only built-in and frozen modules. ``bytecode``: the runtime's bytecode goes in beside
+    its sources, compiled by ``python`` (default: the running interpreter); another Python
+    (another magic number) compiles the sources instead.
     """
     if not bytecode and not frozen:  # the runtime's own text
         return runtime_bootstrap_code(keys, trusted_paths=trusted_paths)
@@ -169,7 +180,7 @@ def get_bootstrap_code(
     else:
         payloads = [sources_payload(sources)]
     if bytecode:
-        magic, codes = compiled_runtime(sources)
+        magic, codes = compiled_runtime(sources, python)
         if frozen:
             literal = bytes_literal(packed([(name, zipped(code)) for name, code in codes.items()]))
         else:
