@@ -17,7 +17,6 @@ from .bounded_read import member_chunks, read_file, read_member
 from .errors import ZipFormatError
 from .limits import MAX_MEMBER_SIZE
 from .manifest import MANIFEST_NAME
-from .zipdir import ZipMember, read_zip_index
 
 __all__ = [
     "DirectoryEntry",
@@ -192,8 +191,13 @@ class ZipArchive:
         self.names: frozenset[str] = frozenset()
         self.dirs: frozenset[str] = frozenset()
         self.prefix_size = 0  # bytes before the first member: a zipapp's self-check hashes them
+        # zipdir runs at the first archive (package __getattr__): a process that imports from
+        # folders only (a sealed site-packages) never executes it.
+        from . import zipdir
+
+        self._member = zipdir.ZipMember
         try:
-            index = read_zip_index(archive, None if data is None else io.BytesIO(data))
+            index = zipdir.read_zip_index(archive, None if data is None else io.BytesIO(data))
         except (ZipFormatError, OSError) as exc:
             self.error = str(exc) or f"{archive}: cannot be read as a zip archive"
             return
@@ -211,7 +215,7 @@ class ZipArchive:
         row = self.members.get(name)
         if row is None:
             raise FileNotFoundError(f"{self.archive}{os.sep}{name}: no such member in the archive")
-        member = ZipMember(*row)
+        member = self._member(*row)
         if self.data is not None:
             return b"".join(member_chunks(io.BytesIO(self.data), member, self.archive, limit))
         return read_member(self.archive, member, limit)

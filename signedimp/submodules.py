@@ -30,7 +30,9 @@ imports them at ``install()`` (``import_late_stdlib``). tests/test_bootstrap.py 
 
 The modules that run at ``import signedimp`` reach a deferred module only as ``from . import
 name`` inside a function; a deferred module may import others in any spelling, as long as
-``DEPENDS`` names them (tests/test_bootstrap.py checks both rules).
+``DEPENDS`` names them, or as ``from . import name`` inside a function without (the module then
+runs on first use: ``zipdir`` at the first archive, so a folder-only process never runs it).
+tests/test_bootstrap.py checks these rules.
 """
 
 from __future__ import annotations
@@ -103,9 +105,9 @@ DEFERRED = frozenset(
 #: tests/test_bootstrap.py checks this against the sources.
 DEPENDS = {
     "bootstrap_text": ("__about__",),
-    "bounded_read": ("limits", "zipdir"),
+    "bounded_read": ("limits",),
     "ed25519": ("ed25519_base",),
-    "entries": ("bounded_read", "limits", "manifest", "zipdir"),
+    "entries": ("bounded_read", "limits", "manifest"),
     "extensions": ("elf", "limits"),
     "frozen": ("entries", "limits", "manifest", "resources", "roots"),
     "key_formats": ("der", "rsa_pss"),
