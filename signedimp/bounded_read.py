@@ -258,8 +258,8 @@ def read_member(
         if content is not None:
             return content
     # Large members, and every member that is not perfectly well formed: the stepwise reader,
-    # which also says exactly what is wrong. zipdir is executed on first use: a process that
-    # reads folders only (a sealed site-packages) never needs it (package __getattr__).
+    # which also says exactly what is wrong. zipdir runs on first use (package __getattr__):
+    # a process that reads folders only (a sealed site-packages) never needs it.
     from . import zipdir
 
     with zipdir.open_archive(archive) as stream:

@@ -96,6 +96,7 @@ DEFERRED = frozenset(
         "roots",
         "rsa_pss",
         "zipdir",
+        "zipentries",
         "zipfinder",
     )
 )
@@ -113,6 +114,7 @@ DEPENDS = {
     "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
     "zipdir": ("limits",),
+    "zipentries": ("bounded_read", "entries", "limits", "manifest", "zipdir"),
 }
 
 # Threads running import_stdlib: ident -> depth. With _loading, what stdlib_only() reads.

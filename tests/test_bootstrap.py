@@ -124,11 +124,12 @@ def test_a_folder_only_process_does_not_run_the_zip_modules(tmp_path):
         f"signedimp.SignedImportManager([signedimp.load_public_key({key.public_pem().decode()!r})]).install()\n"
         f"sys.path.insert(0, {str(tmp_path / 'site')!r})\n"
         "import mod\n"
-        "print(mod.VALUE, 'signedimp.zipdir' in sys.modules, 'signedimp.entries' in sys.modules)\n"
+        "print(mod.VALUE, 'signedimp.zipdir' in sys.modules, 'signedimp.zipentries' in sys.modules,"
+        " 'signedimp.entries' in sys.modules)\n"
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["1", "False", "True"]
+    assert result.stdout.split() == ["1", "False", "False", "True"]
 
 
 def test_import_signedimp_runs_only_the_eager_modules():
