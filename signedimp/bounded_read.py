@@ -29,7 +29,6 @@ except ImportError:  # pragma: no cover - an interpreter built without zlib
 
 from .errors import UnsafeInputError, ZipFormatError
 from .limits import MAX_MEMBER_SIZE, READ_CHUNK
-from .zipdir import open_archive
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
@@ -259,8 +258,11 @@ def read_member(
         if content is not None:
             return content
     # Large members, and every member that is not perfectly well formed: the stepwise reader,
-    # which also says exactly what is wrong.
-    with open_archive(archive) as stream:
+    # which also says exactly what is wrong. zipdir runs on first use (package __getattr__):
+    # a process that reads folders only (a sealed site-packages) never needs it.
+    from . import zipdir
+
+    with zipdir.open_archive(archive) as stream:
         return b"".join(member_chunks(stream, member, where or archive, limit))
 
 

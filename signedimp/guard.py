@@ -23,6 +23,7 @@ is in docs/threat-model.md.
 
 import _thread
 import _weakref
+import marshal
 import os
 import sys
 import zipimport
@@ -42,6 +43,7 @@ __all__ = [
     "is_module_file",
     "trust_own_file",
     "forget_decisions",
+    "unmarshal_verified",
 ]
 
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
@@ -57,6 +59,10 @@ _active: list = []
 _produced: dict = {}
 # File name -> whether the deciding manager trusts it (exec of trusted code is frequent).
 _trusted_names: dict = {}
+# File names whose code may run whoever made it: not a module file ("<string>", a template),
+# or a trusted one. Cleared with _trusted_names; at most _EXEC_ALLOWED_MAX names.
+_exec_allowed: dict = {}
+_EXEC_ALLOWED_MAX = 4096
 # The verifier's own module files (source and bytecode cache) that it loads on first use
 # (signedimp/submodules.py): trusted as the verifier is, whatever the managers trust.
 _own_files: set = set()
@@ -64,6 +70,11 @@ _own_files: set = set()
 _verifying: set = set()
 _hook_added = False
 _lock = _thread.allocate_lock()
+# (bytes, size): the verified bytes whose last ``size`` bytes the verifier unmarshals now
+# (unmarshal_verified), or None. One slot for all threads: another thread that takes it only
+# sends this one's check down the slow path, and the slot is matched by content, not by who
+# calls, so it can only ever let through bytes a trusted manifest lists.
+_unmarshalling: tuple | None = None
 
 # The callers whose marshal calls read a module's bytecode from a file (the frozen importlib is
 # always loaded; zipimport is imported at start-up for the path hooks).
@@ -86,6 +97,7 @@ def activate(owner, is_trusted) -> None:
             _hook_added = True
         _active[:] = [item for item in _active if item[0] is not owner] + [(owner, is_trusted)]
         _trusted_names.clear()
+        _exec_allowed.clear()
 
 
 def active_owners() -> list:
@@ -99,6 +111,7 @@ def deactivate(owner) -> None:
     with _lock:
         _active[:] = [item for item in _active if item[0] is not owner]
         _trusted_names.clear()
+        _exec_allowed.clear()
 
 
 def mark_verified(code):
@@ -126,12 +139,31 @@ def forget_decisions() -> None:
     """Forget which file names were trusted (``invalidate_caches``: a link may point elsewhere)."""
     with _lock:
         _trusted_names.clear()
+        _exec_allowed.clear()
 
 
 def trust_own_file(path: str) -> None:
     """Let the verifier read and run its own module file ``path`` (``submodules.load``)."""
     _own_files.add(path)
     _trusted_names.pop(path, None)
+    _exec_allowed.pop(path, None)
+
+
+def unmarshal_verified(data: bytes, start: int):
+    """``marshal.loads(data[start:])`` for ``data`` the verifier has checked against a manifest.
+
+    The audit hook recognises the event by its bytes (one length test and one ``memcmp``
+    against ``data``) instead of by inspecting the caller's frames, which costs two audit events
+    of their own (``sys._getframe``, ``frame.f_code``) and a ``f_locals`` snapshot.
+    """
+    global _unmarshalling
+    if type(data) is not bytes:  # only immutable bytes can stand for what was checked
+        return marshal.loads(memoryview(data)[start:])
+    _unmarshalling = (data, len(data) - start)
+    try:
+        return marshal.loads(memoryview(data)[start:])
+    finally:
+        _unmarshalling = None
 
 
 def run_verified(function, *args):
@@ -159,16 +191,33 @@ def is_module_file(filename) -> bool:
 
 
 def _audit(event, args, _watched=_WATCHED):
+    # Every event of the process comes here: the common cases first, inline (a Python call
+    # more per event is measurable: about 1,300 events in a small app).
     if not _active or event not in _watched:
         return
-    is_trusted = _active[-1][1]
     if event == "exec":
-        _check_exec(args[0], is_trusted)
+        code = args[0]
+        filename = getattr(code, "co_filename", None)
+        if filename in _exec_allowed:  # not a module file, or a trusted one (cached)
+            return
+        refs = _produced.get(filename)
+        if refs is not None:
+            for ref in tuple(refs):  # a snapshot: another thread may drop a dead reference meanwhile
+                if ref() is code:
+                    return
+        _check_exec(code, filename, _active[-1][1])
     elif event == "import":
         if len(args) > 1 and args[1] is not None:
-            _check_extension(args[0], args[1], is_trusted)
+            _check_extension(args[0], args[1], _active[-1][1])
     else:
-        _check_unmarshal(is_trusted)
+        # The verifier's own unmarshalling of verified bytes, known by content: the event's
+        # argument is a copy of the buffer (3.8-3.13), compared with the bytes that were checked.
+        pending = _unmarshalling
+        if pending is not None and event == "marshal.loads":
+            buffer = args[0]
+            if isinstance(buffer, bytes) and len(buffer) == pending[1] and pending[0].endswith(buffer):
+                return
+        _check_unmarshal(_active[-1][1])
 
 
 def _trusted(path, is_trusted) -> bool:
@@ -183,20 +232,17 @@ def _trusted_name(filename: str, is_trusted) -> bool:
     return trusted
 
 
-def _check_exec(code, is_trusted) -> None:
-    filename = getattr(code, "co_filename", None)
-    refs = _produced.get(filename)
-    if refs is not None:
-        for ref in tuple(refs):  # a snapshot: another thread may drop a dead reference meanwhile
-            if ref() is code:
-                return
-    if not isinstance(filename, str) or not is_module_file(filename):
+def _check_exec(code, filename, is_trusted) -> None:
+    """``exec`` of ``code`` that the verifier did not produce: refused for an untrusted module file."""
+    if not isinstance(filename, str):
         return
-    if (
-        _trusted_name(filename, is_trusted)
-        or _run_by_frozen_importer()
-        or _run_by_trusted_zipimporter(is_trusted)
-    ):
+    if not is_module_file(filename) or _trusted_name(filename, is_trusted):
+        # The same answer for every code object of this name until the trusted paths change.
+        if len(_exec_allowed) >= _EXEC_ALLOWED_MAX:  # bounded: generated code may name itself
+            _exec_allowed.clear()
+        _exec_allowed[filename] = True
+        return
+    if _run_by_frozen_importer() or _run_by_trusted_zipimporter(is_trusted):
         return
     raise IntegrityCheckMissing(
         "code compiled from this module file was about to run without signedimp verifying it"

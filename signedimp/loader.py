@@ -10,12 +10,11 @@ freshness, so timestamps are not checked. Listed bytecode that is gone (a cleane
 """
 
 import _imp
-import marshal
 import os
 import sys
 
 from .errors import IntegrityCheckMissing
-from .guard import mark_verified, run_verified
+from .guard import mark_verified, run_verified, unmarshal_verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ def code_from_bytecode(data: bytes, filename: str):
     """
     if len(data) < 16 or data[:4] != MAGIC_NUMBER:
         return None
-    return marshal.loads(memoryview(data)[16:])
+    return unmarshal_verified(data, 16)
 
 
 def resolve_folder_part(path: str) -> str:

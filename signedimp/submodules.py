@@ -46,7 +46,9 @@ imports.
 
 The modules that run at ``import signedimp`` reach a deferred module only as ``from . import
 name`` inside a function; a deferred module may import others in any spelling, as long as
-``DEPENDS`` names them (tests/test_bootstrap.py checks both rules).
+``DEPENDS`` names them, or as ``from . import name`` inside a function without (the module then
+runs on first use: ``zipdir`` at the first archive, so a folder-only process never runs it).
+tests/test_bootstrap.py checks these rules.
 """
 
 import _thread
@@ -133,6 +135,7 @@ DEFERRED = frozenset(
         "rsa_key",
         "rsa_pss",
         "zipdir",
+        "zipentries",
         "zipfinder",
     )
 )
@@ -142,15 +145,16 @@ DEFERRED = frozenset(
 #: tests/test_bootstrap.py checks this against the sources.
 DEPENDS = {
     "bootstrap_text": ("__about__", "ed25519"),
-    "bounded_read": ("limits", "zipdir"),
+    "bounded_read": ("limits",),
     "ed25519": ("ed25519_base",),
-    "entries": ("bounded_read", "limits", "manifest", "zipdir"),
+    "entries": ("bounded_read", "limits", "manifest"),
     "extensions": ("elf", "limits"),
     "frozen": ("entries", "limits", "manifest", "resources", "roots"),
     "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
     "rsa_key": ("der", "rsa_pss"),
     "zipdir": ("limits",),
+    "zipentries": ("bounded_read", "entries", "limits", "manifest", "zipdir"),
 }
 
 # Threads running import_stdlib: ident -> depth. With _loading, what stdlib_only() reads.

@@ -82,6 +82,21 @@ def sourceless_forged():
 def run_path_forged_pyc():
     runpy.run_path(os.path.join(PLUGINS, "p_run_path_forged_pyc.pyc"))
     return "ran"
+def pending_verified_unmarshal():
+    # The verifier's own unmarshalling is under way in some thread (its checked bytes in the
+    # guard's slot), while a forged .pyc is loaded by path: the fast path, which knows the
+    # verifier's bytes by content, must not let these through (same length, other bytes).
+    import signedimp.guard as guard
+    path = os.path.join(PLUGINS, "p_pending_verified_unmarshal.pyc")
+    with open(path, "rb") as f:
+        forged = f.read()
+    other = forged[:-1] + bytes([forged[-1] ^ 1])
+    guard._unmarshalling = (other, len(other) - 16)
+    try:
+        importlib.machinery.SourcelessFileLoader("p_pending_verified_unmarshal", path).load_module()
+    finally:
+        guard._unmarshalling = None
+    return "ran"
 def extension_by_path():
     spec = importlib.util.spec_from_file_location(CFG["ext_name"], CFG["ext_copy"])
     importlib.util.module_from_spec(spec)
@@ -138,6 +153,7 @@ REFUSED = {
     "meta_path_rebound": "plugins/p_meta_path_rebound.py",
     "sourceless_forged": "plugins/p_sourceless_forged.pyc",
     "run_path_forged_pyc": "plugins/p_run_path_forged_pyc.pyc",
+    "pending_verified_unmarshal": "plugins/p_pending_verified_unmarshal.pyc",
     "extension_by_path": "plugins/EXT",
 }
 ALLOWED = {
@@ -201,7 +217,7 @@ def layout(tmp_path_factory):
         case = name[2:] if name != "p_after_uninstall" else "uninstalled_guard_idle"
         (plugins / f"{name}.py").write_text(canary_source(canaries, case))
     # Bytecode that claims to come from "<string>": checking co_filename at exec alone would pass it.
-    for name in ("sourceless_forged", "run_path_forged_pyc"):
+    for name in ("sourceless_forged", "run_path_forged_pyc", "pending_verified_unmarshal"):
         code = compile(canary_source(canaries, name), "<string>", "exec")
         (plugins / f"p_{name}.pyc").write_bytes(pyc_image(code))
     with zipfile.ZipFile(plugins / "plugins.zip", "w") as archive:
@@ -601,3 +617,31 @@ manager.uninstall()
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["trusted", "IntegrityCheckMissing"]
     assert not canary.exists()
+
+
+def test_verified_bytecode_is_recognised_without_inspecting_frames(tmp_path):
+    """The verifier's own ``marshal.loads`` of checked bytecode is known by its bytes: the guard
+    takes no frame (``sys._getframe``, an audit event itself) for it, while importlib's
+    unmarshalling of a standard-library file still goes through the frame check."""
+    key = generate_key()
+    site = write_tree(tmp_path / "site", {"sealed_mod.py": "VALUE = 7\n"})
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(site)], check=True, env=clean_env(), timeout=120
+    )
+    sign_directory(site, key)
+    code = f"""
+import sys
+sys.path.insert(0, {str(PROJECT_ROOT)!r})
+import signedimp
+signedimp.SignedImportManager([signedimp.load_public_key({key.public_pem().decode()!r})]).install()
+del sys.path[0]
+sys.path.insert(0, {str(site)!r})
+import hashlib, signedimp.guard, signedimp.loader, signedimp.roots, signedimp.entries, signedimp.folderfinder
+events = []
+sys.addaudithook(lambda event, args: events.append(event))
+import sealed_mod
+print(sealed_mod.VALUE, events.count("marshal.loads"), events.count("sys._getframe"))
+"""
+    proc = run_python(code, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["7", "1", "0"]

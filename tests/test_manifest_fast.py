@@ -356,3 +356,14 @@ def test_roots_imports_hashlib_only_where_it_hashes() -> None:
         if isinstance(node, ast.Import):
             top.update(alias.name for alias in node.names)
     assert "hashlib" not in top
+
+
+def test_byte_tables_are_what_their_comments_say() -> None:
+    """The module's tables are built with C calls (no generator at import); each is the set of
+    characters or bytes its rule names, spelled out here one by one."""
+    m = manifest_module
+    assert m._CONTROL_CHARS == frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
+    assert m._C1_CONTROLS == tuple(chr(c) for c in range(0x80, 0xA0))
+    allowed = b"\n" + bytes(c for c in range(0x20, 0x100) if c not in (0x5C, 0x7F))
+    assert m._ALLOWED_BYTES == allowed
+    assert m._BAD_TO_BACKSLASH == bytes(c if c in allowed else 0x5C for c in range(256))
