@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,19 +54,44 @@ def big_zip(path: Path, megabytes: int = 48) -> Path:
     return path
 
 
-def start_and_wait_for_temp(cmd: list[str], folder: Path, timeout: float = 30) -> subprocess.Popen:
-    """Start ``cmd`` and return once its temp file exists in ``folder`` (the aimed moment)."""
-    proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(TEMP_MARK in name for name in os.listdir(folder)):
-            return proc
-        if proc.poll() is not None:
+def start_and_wait_for_temp(
+    cmd: list[str], folder: Path, restore: Callable[[], object], timeout: float = 30
+) -> subprocess.Popen:
+    """Start ``cmd`` and return it *stopped* (SIGSTOP) while its temp file is in ``folder``.
+
+    Stopped, because on a loaded machine the signer can finish between the moment the test sees
+    its temp file and the moment a signal arrives; a signal sent to the stopped process is
+    delivered when :func:`resume` continues it. When the signer got past its temp file before
+    it could be stopped (it signed: ``restore`` puts the input back), it is tried again.
+    """
+    for _attempt in range(3):
+        proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(TEMP_MARK in name for name in os.listdir(folder)):
+                os.kill(proc.pid, signal.SIGSTOP)
+                if proc.poll() is None and any(TEMP_MARK in name for name in os.listdir(folder)):
+                    return proc
+                os.kill(proc.pid, signal.SIGCONT)
+                break
+            time.sleep(0.002)
+        else:
+            if proc.poll() is None:  # no temp file within the timeout
+                break
+        proc.communicate(timeout=60)
+        if proc.returncode != 0:
             break
-        time.sleep(0.002)
+        restore()
     proc.kill()
-    out, err = proc.communicate()
-    pytest.fail(f"the signer never wrote its temp file (exit {proc.returncode}): {err.decode()[-2000:]}")
+    _out, err = proc.communicate()
+    pytest.fail(
+        f"the signer was never caught with its temp file (exit {proc.returncode}): {err.decode()[-2000:]}"
+    )
+
+
+def resume(proc: subprocess.Popen) -> None:
+    """Continue a process stopped by :func:`start_and_wait_for_temp`."""
+    os.kill(proc.pid, signal.SIGCONT)
 
 
 # -- kills ----------------------------------------------------------------------------------------
@@ -78,8 +104,11 @@ def test_terminated_zip_signing_leaves_the_original_and_no_temp(tmp_path, key_fi
     _, key, _ = key_files
     archive = big_zip(tmp_path / "big.zip")
     before = archive.read_bytes()
-    proc = start_and_wait_for_temp(signedimp("sign", archive, "--key", key), tmp_path)
+    proc = start_and_wait_for_temp(
+        signedimp("sign", archive, "--key", key), tmp_path, lambda: archive.write_bytes(before)
+    )
     proc.send_signal(signum)
+    resume(proc)
     proc.communicate(timeout=60)
     assert proc.returncode == status
     assert temps_in(tmp_path) == []
@@ -118,7 +147,9 @@ def test_killed_zip_signing_leaves_a_temp_that_the_next_run_removes(tmp_path, ke
     _, key, pub = key_files
     archive = big_zip(tmp_path / "big.zip")
     before = archive.read_bytes()
-    proc = start_and_wait_for_temp(signedimp("sign", archive, "--key", key), tmp_path)
+    proc = start_and_wait_for_temp(
+        signedimp("sign", archive, "--key", key), tmp_path, lambda: archive.write_bytes(before)
+    )
     proc.kill()
     proc.communicate(timeout=60)
     left = temps_in(tmp_path)
