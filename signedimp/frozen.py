@@ -424,6 +424,29 @@ class FrozenAppManager(SignedImportManager):
             refuse(exc)
             raise
 
+    def install(self) -> FrozenAppManager:
+        """As ``SignedImportManager.install``; the folders whose stock ``FileFinder`` it drops
+        from ``sys.path_importer_cache`` get the sealed folders' finder straight away.
+
+        Left to the path hooks, such a folder would go to whichever hook takes it now, and
+        PyInstaller's, added after the interpreter had made the stock finder for
+        ``lib-dynload``, takes every folder in the app: each search there would then look
+        the name up in its archive first and fall back to a stock ``FileFinder`` behind it
+        (twice the work for every import the folders do not answer). The sealed finder is what
+        the stock one was, answered from the checked manifest.
+        """
+        cache = sys.path_importer_cache
+        file_finder = sys.modules["_frozen_importlib_external"].FileFinder
+        dropped = [p for p, f in cache.items() if type(f) is file_finder and isinstance(p, str) and p]
+        super().install()
+        if dropped:
+            from .folderfinder import SealedFolderFinder
+
+            for path in dropped:
+                if path not in cache and os.path.isdir(path):
+                    cache[path] = SealedFolderFinder(self, path)
+        return self
+
     if TYPE_CHECKING:  # every root of this manager is made by _new_root: a _FatalRoot
 
         def root(self, path: str) -> _FatalRoot: ...

@@ -13,6 +13,7 @@ of an embedded runtime (a frozen app's freezer serves it through its own importe
 """
 
 import __future__
+
 import json
 import marshal
 import sys
