@@ -439,12 +439,12 @@ class FrozenAppManager(SignedImportManager):
         file_finder = sys.modules["_frozen_importlib_external"].FileFinder
         dropped = [p for p, f in cache.items() if type(f) is file_finder and isinstance(p, str) and p]
         super().install()
-        if dropped:
+        gone = [path for path in dropped if path not in cache and os.path.isdir(path)]
+        if gone:  # none in a onefile app: its folder is trusted, its finders stay
             from .folderfinder import SealedFolderFinder
 
-            for path in dropped:
-                if path not in cache and os.path.isdir(path):
-                    cache[path] = SealedFolderFinder(self, path)
+            for path in gone:
+                cache[path] = SealedFolderFinder(self, path)
         return self
 
     if TYPE_CHECKING:  # every root of this manager is made by _new_root: a _FatalRoot
