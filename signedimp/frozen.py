@@ -28,7 +28,9 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+import struct
 import sys
+import zlib
 
 from .entries import DirectoryEntry, ManifestSource, ZipArchive
 from .errors import (
@@ -44,6 +46,7 @@ from .loader import EXTENSION
 from .manager import SignedImportManager
 from .manifest import MANIFEST_NAME, Manifest
 from .roots import ManifestRoot
+from .zipdir import ZipMember
 
 TYPE_CHECKING = False
 
@@ -98,6 +101,62 @@ def detect() -> FrozenApp | None:
     if startup is not None and hasattr(startup, "get_name"):
         return FrozenApp(CX_FREEZE, _real(os.path.dirname(sys.executable)))
     return None
+
+
+# A zip member's local header: signature, version, flags, method, time, date, CRC-32, sizes,
+# name and extra lengths (APPNOTE 4.3.7).
+_LOCAL = struct.Struct("<4s5H3I2H")
+
+
+class _CheckedArchive(ZipArchive):
+    """A library zip whose bytes were checked whole at start-up: members come from those bytes.
+
+    A member is sliced out of them and inflated in one call bounded by its declared size,
+    without the stepwise reader's copies and without its CRC-32: the archive's SHA-256, pinned
+    by the signed manifest, already fixes every byte of it, so the CRC cannot fail on bytes
+    that passed. Anything unusual (a local header that differs, a stream that does not end
+    where the member does, a size that does not match) goes to the stepwise reader, which
+    says what is wrong.
+    """
+
+    def read(self, name: str, limit: int = MAX_MEMBER_SIZE) -> bytes:
+        row = self.members.get(name)
+        data = self.data
+        if row is not None and data is not None:
+            member = ZipMember(*row)
+            if not member.flags & 1 and member.file_size <= limit:  # not encrypted, in the limit
+                content = _member_content(data, member)
+                if content is not None:
+                    return content
+        return super().read(name, limit)
+
+
+def _member_content(data: bytes, member: ZipMember) -> bytes | None:
+    """The content of ``member`` of the zip bytes ``data``, or None if anything is unusual."""
+    start = member.header_offset
+    name_end = start + _LOCAL.size + len(member.raw_name)
+    if start < 0 or name_end > len(data):
+        return None
+    fields = _LOCAL.unpack_from(data, start)
+    if fields[0] != b"PK\x03\x04" or data[start + _LOCAL.size : name_end] != member.raw_name:
+        return None
+    begin = name_end + fields[10]
+    end = begin + member.compress_size
+    if end > len(data):
+        return None
+    if member.compress_type == 0:  # stored
+        content = data[begin:end]
+    elif member.compress_type == 8:  # deflated
+        inflater = zlib.decompressobj(-15)
+        try:  # never more than the declared size + 1 (which shows a member that inflates too far)
+            content = inflater.decompress(memoryview(data)[begin:end], member.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+            return None
+    else:
+        return None
+    return content if len(content) == member.file_size else None
 
 
 class _NestedEntry(DirectoryEntry):
@@ -365,6 +424,29 @@ class FrozenAppManager(SignedImportManager):
             refuse(exc)
             raise
 
+    def install(self) -> FrozenAppManager:
+        """As ``SignedImportManager.install``; the folders whose stock ``FileFinder`` it drops
+        from ``sys.path_importer_cache`` get the sealed folders' finder straight away.
+
+        Left to the path hooks, such a folder would go to whichever hook takes it now, and
+        PyInstaller's, added after the interpreter had made the stock finder for
+        ``lib-dynload``, takes every folder in the app: each search there would then look
+        the name up in its archive first and fall back to a stock ``FileFinder`` behind it
+        (twice the work for every import the folders do not answer). The sealed finder is what
+        the stock one was, answered from the checked manifest.
+        """
+        cache = sys.path_importer_cache
+        file_finder = sys.modules["_frozen_importlib_external"].FileFinder
+        dropped = [p for p, f in cache.items() if type(f) is file_finder and isinstance(p, str) and p]
+        super().install()
+        gone = [path for path in dropped if path not in cache and os.path.isdir(path)]
+        if gone:  # none in a onefile app: its folder is trusted, its finders stay
+            from .folderfinder import SealedFolderFinder
+
+            for path in gone:
+                cache[path] = SealedFolderFinder(self, path)
+        return self
+
     if TYPE_CHECKING:  # every root of this manager is made by _new_root: a _FatalRoot
 
         def root(self, path: str) -> _FatalRoot: ...
@@ -500,7 +582,7 @@ class FrozenAppManager(SignedImportManager):
                 if len(data) <= MAX_KEPT_ARCHIVE and entry not in self._archives:
                     # Its members are read from these checked bytes from now on (no second
                     # read, central directory or per-member hash: see _known_files).
-                    self._archives[entry] = ZipArchive(entry, data)
+                    self._archives[entry] = _CheckedArchive(entry, data)
         checked = []
         for name, module in list(sys.modules.items()):
             spec = getattr(module, "__spec__", None)

@@ -149,7 +149,7 @@ DEPENDS = {
     "ed25519": ("ed25519_base",),
     "entries": ("bounded_read", "limits", "manifest"),
     "extensions": ("elf", "limits"),
-    "frozen": ("entries", "limits", "manifest", "resources", "roots"),
+    "frozen": ("entries", "folderfinder", "limits", "manifest", "resources", "roots", "zipdir"),
     "key_formats": ("der", "rsa_pss"),
     "roots": ("limits", "manifest"),
     "rsa_key": ("der", "rsa_pss"),

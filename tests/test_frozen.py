@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib.util
+import io
 import json
 import marshal
 import os
@@ -273,7 +274,18 @@ def _assert_verified(report: dict, freezer: str) -> None:
         trusted = ("VerifyingLoader", "_InExecutableLoader", "PyiFrozenLoader")
         assert loader in trusted or checked_at_startup, (name, loader)
         assert loader != "PyiFrozenLoader" or freezer == "pyinstaller"
+    # Each folder on sys.path in the app is searched in its checked manifest, but PyInstaller's
+    # contents folder, whose finder serves the archive inside the executable (lib-dynload
+    # would otherwise go to that finder too, which searches its archive first: twice the work).
+    finders = report["finders"]
+    assert finders, report
+    for rel, finder in finders.items():
+        expected = (
+            "PyiFrozenFinder" if (freezer, rel) == ("pyinstaller", "_internal") else "SealedFolderFinder"
+        )
+        assert finder == expected, finders
     if freezer == "pyinstaller":
+        assert finders.get("_internal/python%d.%d/lib-dynload" % sys.version_info[:2]) == "SealedFolderFinder"
         assert modules["yaml"] == ["_InExecutableLoader", False]  # from the PYZ inside the executable
     else:
         assert modules["yaml"] == ["VerifyingLoader", False]  # a member of lib/library.zip
@@ -693,3 +705,61 @@ def test_extension_modules_load_one_after_another_from_memfds() -> None:
     if not out["windowless"] or len(out["made"]) < 2:
         pytest.skip("needs Linux memfds and two stdlib extension modules in lib-dynload")
     assert out["made"] == out["wanted"][: len(out["made"])]  # every one created, in order
+
+
+def _zip_bytes(members: dict[str, tuple[bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, (data, method) in members.items():
+            zf.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), data, compress_type=method)
+    return buffer.getvalue()
+
+
+def test_checked_archive_serves_members_from_its_bytes(tmp_path: Path) -> None:
+    """A library zip checked whole at start-up: members are sliced from the checked bytes and
+    inflated in one call bounded by the declared size; anything unusual goes to the stepwise
+    reader, which names the fault, and the member size limit still holds."""
+    from signedimp.errors import ZipFormatError
+    from signedimp.frozen import _CheckedArchive
+
+    text = b"print('hello')\n" * 500
+    data = _zip_bytes({"a.py": (text, zipfile.ZIP_DEFLATED), "b.txt": (b"stored", zipfile.ZIP_STORED)})
+    path = str(tmp_path / "gone.zip")  # never read: the archive lives in memory
+    archive = _CheckedArchive(path, data)
+    assert archive.read("a.py") == text
+    assert archive.read("b.txt") == b"stored"
+    with pytest.raises(ZipFormatError, match="over the limit of 100 bytes"):
+        archive.read("a.py", limit=100)
+    with pytest.raises(FileNotFoundError):
+        archive.read("missing.py")
+    # A local header that names another file: not served, the stepwise reader says why.
+    bad = bytearray(data)
+    offset = bad.index(b"PK\x03\x04") + 30
+    bad[offset : offset + 4] = b"x.py"
+    with pytest.raises(ZipFormatError, match="the local header names another file"):
+        _CheckedArchive(path, bytes(bad)).read("a.py")
+    # A member that inflates past its declared size is refused, never served.
+    member = zipfile.ZipFile(io.BytesIO(data)).getinfo("a.py")
+    longer = bytearray(data)
+    cd = longer.index(b"PK\x01\x02")  # the central directory entry of a.py, the first member
+    longer[cd + 24 : cd + 28] = (member.file_size - 10).to_bytes(4, "little")
+    with pytest.raises(ZipFormatError, match="inflates to more than its declared size"):
+        _CheckedArchive(path, bytes(longer)).read("a.py")
+
+
+def test_compiled_runtime_takes_future_annotations_as_a_flag() -> None:
+    """The embedded bytecode does not import ``__future__`` at run time: the line becomes the
+    compiler flag, every other line stays where it was, and annotations stay unevaluated."""
+    from signedimp.tools import _bootstrap_compile
+    from signedimp.tools._bootstrap import compiled_runtime, runtime_sources
+
+    text = '"""Doc."""\nfrom __future__ import annotations\n\ndef f(x: Missing) -> Gone:\n    return 1 / 0\n'
+    code = _bootstrap_compile.compile_module(text, "m.py")
+    assert "__future__" not in code.co_names
+    namespace: dict = {}
+    exec(code, namespace)
+    assert namespace["f"].__annotations__ == {"x": "Missing", "return": "Gone"}
+    assert namespace["f"].__code__.co_firstlineno == 4
+    _magic, codes = compiled_runtime(runtime_sources())
+    for name, raw in codes.items():
+        assert "__future__" not in marshal.loads(raw).co_names, name
