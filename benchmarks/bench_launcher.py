@@ -5,7 +5,7 @@ process of this interpreter running a one-module app from a sealed folder (`sign
 
 - unverified: ``python -I -S -c "import sys; sys.path.insert(0, SITE); import app; app.main()"``;
 - the launcher as `signedimp launcher` writes it (the verifier's bytecode for this Python
-  embedded beside its sources);
+  embedded beside its sources, but for the modules a sealed folder's start never needs);
 - the same launcher with the verifier's sources only (``get_bootstrap_code(keys)``: what a
   launcher made for a Python that cannot be run where it is made carries, and what every
   launcher carried before).
@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from signedimp.tools import generate_key, get_bootstrap_code, sign_directory  # noqa: E402
 from signedimp.tools import _launcher as launcher  # noqa: E402
+from signedimp.tools._bootstrap import launcher_bootstrap  # noqa: E402
 
 APP = "def main():\n    return 0\n"
 
@@ -77,7 +78,7 @@ def make_cases(tmp: Path) -> dict[str, list[str]]:
     )
     sources_only = tmp / "launcher-sources"
     text = with_bytecode.read_text(encoding="utf-8")
-    text = text.replace(get_bootstrap_code(key, bytecode=True, python=python), get_bootstrap_code(key))
+    text = text.replace(launcher_bootstrap(key, python), get_bootstrap_code(key))
     launcher.write_launcher(sources_only, text)
     plain = f"import sys; sys.path.insert(0, {str(site)!r}); import benchapp; benchapp.main()"
     return {

@@ -380,6 +380,15 @@ def test_the_launcher_carries_the_runtime_compiled_for_its_interpreter(sealed, t
     assert done.stdout.splitlines()[-1] == "[]"  # no runtime module compiled from its source
 
 
+def test_the_modules_a_launcher_carries_as_source_only_are_runtime_modules():
+    from signedimp.bootstrap_text import runtime_sources
+    from signedimp.tools._bootstrap import LAUNCHER_SOURCE_ONLY
+
+    names = {name for name, _text in runtime_sources()}
+    assert LAUNCHER_SOURCE_ONLY < names
+    assert not LAUNCHER_SOURCE_ONLY & {"manifest", "roots", "folderfinder", "entries", "ed25519", "keys"}
+
+
 def test_a_launcher_for_a_python_not_on_this_machine_carries_the_runtime_as_source(sealed, tmp_path):
     launcher = tmp_path / "greet"
     made = signedimp(

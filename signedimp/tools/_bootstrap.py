@@ -167,6 +167,53 @@ def get_bootstrap_code(
     its sources, compiled by ``python`` (default: the running interpreter); another Python
     (another magic number) compiles the sources instead.
     """
+    return _bootstrap_code(keys, trusted_paths=trusted_paths, bytecode=bytecode, frozen=frozen, python=python)
+
+
+#: The runtime modules whose bytecode a launcher leaves out: a launcher is a script, compiled
+#: (about 100 instructions a byte) at every start, and these serve frozen apps, zips, bootstrap
+#: writing and key text, which a sealed folder's start does not need; the rare start that
+#: needs one compiles it from the embedded sources. RSA's modules stay where an RSA key is pinned.
+LAUNCHER_SOURCE_ONLY = frozenset(
+    (
+        "bootstrap_prelude",
+        "bootstrap_text",
+        "der",
+        "frozen",
+        "key_formats",
+        "rejected_archive",
+        "rsa_key",
+        "rsa_pss",
+        "zipdir",
+        "zipentries",
+        "zipfinder",
+    )
+)
+_RSA_MODULES = frozenset(("der", "rsa_key", "rsa_pss"))
+
+
+def launcher_bootstrap(keys: Any, python: str) -> str:
+    """The bootstrap of a ``signedimp launcher`` script for ``python``: the runtime's bytecode
+    for that interpreter, but for ``LAUNCHER_SOURCE_ONLY``. ``OSError`` or
+    ``subprocess.SubprocessError`` when ``python`` cannot be run here."""
+    leave_out = LAUNCHER_SOURCE_ONLY
+    if any(getattr(key, "algorithm", None) == "rsa" for key in public_keys(keys)):
+        leave_out = leave_out - _RSA_MODULES
+    return _bootstrap_code(
+        keys, trusted_paths=None, bytecode=True, frozen=False, python=python, source_only=leave_out
+    )
+
+
+def _bootstrap_code(
+    keys: Any,
+    *,
+    trusted_paths: Iterable[str] | None,
+    bytecode: bool,
+    frozen: bool,
+    python: str | None,
+    source_only: frozenset[str] = frozenset(),
+) -> str:
+    """``get_bootstrap_code``, and the bytecode of ``source_only`` left out."""
     if not bytecode and not frozen:  # the runtime's own text
         return runtime_bootstrap_code(keys, trusted_paths=trusted_paths)
     sources = runtime_sources()
@@ -181,6 +228,7 @@ def get_bootstrap_code(
         payloads = [sources_payload(sources)]
     if bytecode:
         magic, codes = compiled_runtime(sources, python)
+        codes = {name: code for name, code in codes.items() if name not in source_only}
         if frozen:
             literal = bytes_literal(packed([(name, zipped(code)) for name, code in codes.items()]))
         else:

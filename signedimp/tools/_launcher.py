@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ._atomic_write import AtomicFile
-from ._bootstrap import get_bootstrap_code
+from ._bootstrap import get_bootstrap_code, launcher_bootstrap
 
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 #: ``-I``: isolated (no PYTHON* variables, no user site, no script folder); ``-S``: no ``site``.
@@ -77,15 +77,16 @@ def launcher_source(
 
 
 def _bootstrap_for(keys: Any, interpreter: str) -> str:
-    """The bootstrap with the runtime's bytecode for ``interpreter``, or its sources alone when
-    that interpreter cannot be run here (a launcher made for another machine).
+    """The bootstrap with the runtime's bytecode for ``interpreter`` (``launcher_bootstrap``),
+    or its sources alone when that interpreter cannot be run here (a launcher made for another
+    machine).
 
     A launcher is a script: Python compiles it at every start, and compiling the runtime's
     sources there cost more than all of the verification (about 130 M instructions, 40-60 ms).
     The bytecode is used only by the Python it was made for; another falls back to the sources.
     """
     try:
-        return get_bootstrap_code(keys, bytecode=True, python=interpreter)
+        return launcher_bootstrap(keys, interpreter)
     except (OSError, subprocess.SubprocessError, ValueError):
         return get_bootstrap_code(keys)
 
