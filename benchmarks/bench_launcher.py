@@ -19,10 +19,8 @@ CPU time of the child (user + system, ``os.wait4``), medians of alternating runs
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,39 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from signedimp.tools import generate_key, get_bootstrap_code, sign_directory  # noqa: E402
-from signedimp.tools import _launcher as launcher  # noqa: E402
-from signedimp.tools._bootstrap import launcher_bootstrap  # noqa: E402
+from bench_startup import cpu_ms, instructions
+
+from signedimp.tools import _launcher as launcher
+from signedimp.tools import generate_key, get_bootstrap_code, sign_directory
+from signedimp.tools._bootstrap import launcher_bootstrap
 
 APP = "def main():\n    return 0\n"
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-
-
-def cpu_ms(args: list[str]) -> float:
-    proc = subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
-        raise SystemExit(f"{args} failed with status {status}")
-    return (usage.ru_utime + usage.ru_stime) * 1000
-
-
-def instructions(args: list[str]) -> int:
-    """Instructions callgrind counts for one run of ``args``."""
-    proc = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    for line in proc.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1])
-    raise RuntimeError(f"no instruction count from callgrind:\n{proc.stderr}")
 
 
 def make_cases(tmp: Path) -> dict[str, list[str]]:
