@@ -399,3 +399,35 @@ def test_a_launcher_for_a_python_not_on_this_machine_carries_the_runtime_as_sour
     text = launcher.read_text()
     assert text.startswith("#!/opt/elsewhere/python3 -IS\n")
     assert "    compiled = None\n" in text
+
+
+def test_a_launcher_for_another_python_carries_that_pythons_bytecode(sealed, tmp_path):
+    """The runtime's bytecode is compiled by the launcher's ``--python``, not by the Python
+    that makes it: a 3.12 tool writing a launcher for 3.10 embeds 3.10's bytecode."""
+    from .test_bootstrap import other_python
+
+    python = other_python()
+    if python is None:
+        pytest.skip("no second Python interpreter (3.10-3.13) on this machine")
+    launcher = tmp_path / "greet"
+    made = signedimp(
+        "launcher", "--key", sealed["pub"], "-m", "greetpkg.cli:main", "--python", python,
+        "--path", sealed["site"], "-o", launcher,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    magic = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert f"    compiled = ('{magic}', (\n" in launcher.read_text()
+    done = subprocess.run(
+        [python, "-I", "-S", "-c", COMPILES_OF_THE_RUNTIME, str(launcher)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert done.stdout.startswith("Hello, world!\n"), done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
