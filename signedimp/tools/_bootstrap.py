@@ -112,6 +112,10 @@ def frozen_epilogue_text() -> str:
     return "\n" + _embedded_text("_bootstrap_frozen_run.py")
 
 
+#: Seconds the interpreter that compiles the runtime may take (about one on this machine).
+COMPILE_TIMEOUT = 300
+
+
 def compiled_runtime(
     sources: Sequence[tuple[str, str]], python: str | None = None
 ) -> tuple[bytes, dict[str, bytes]]:
@@ -120,8 +124,8 @@ def compiled_runtime(
 
     Compiled by ``_bootstrap_compile.py`` in a fresh ``python -I -S`` with a fixed hash seed:
     marshal output depends on the process state (interned strings, set order), and builds must
-    be reproducible. ``OSError`` or ``subprocess.CalledProcessError`` when ``python`` cannot
-    be run here.
+    be reproducible. ``OSError`` or ``subprocess.SubprocessError`` when ``python`` cannot be
+    run here (or takes over ``COMPILE_TIMEOUT`` seconds).
     """
     script = _tool_source("_bootstrap_compile.py")
     request = {"prefix": FILENAME_PREFIX, "sources": [list(item) for item in sources]}
@@ -132,6 +136,7 @@ def compiled_runtime(
         text=True,
         check=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
+        timeout=COMPILE_TIMEOUT,
     )
     answer = json.loads(result.stdout)
     return bytes.fromhex(answer["magic"]), {n: bytes.fromhex(c) for n, c in answer["code"].items()}
