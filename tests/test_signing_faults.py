@@ -54,6 +54,17 @@ def big_zip(path: Path, megabytes: int = 48) -> Path:
     return path
 
 
+def default_signals() -> None:
+    """In the child, before it runs: SIGINT and SIGHUP as a terminal would deliver them.
+
+    A test run started in the background by a non-interactive shell (or under ``nohup``)
+    inherits them ignored, and Python keeps an ignored SIGINT ignored: the signals these tests
+    send would then never arrive.
+    """
+    for number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def start_and_wait_for_temp(
     cmd: list[str], folder: Path, restore: Callable[[], object], timeout: float = 30
 ) -> subprocess.Popen:
@@ -65,7 +76,9 @@ def start_and_wait_for_temp(
     it could be stopped (it signed: ``restore`` puts the input back), it is tried again.
     """
     for _attempt in range(3):
-        proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if any(TEMP_MARK in name for name in os.listdir(folder)):
@@ -139,6 +152,7 @@ def test_an_interrupt_turned_into_another_error_by_the_unwinding_still_exits_130
         env=clean_env(),
         capture_output=True,
         text=True,
+        preexec_fn=default_signals,
     )
     assert done.returncode == 130, done.stderr
 
@@ -361,7 +375,11 @@ def start_zipapp_and_wait_for_pip(tmp_path: Path, key_pem: Path, tmpdir: Path) -
     wheel = make_wheel(wheels, "slowpkg", {"slowpkg/__init__.py": "def main():\n    print('hi')\n"})
     cmd = signedimp("zipapp", wheel, "-o", tmp_path / "app.pyz", "--key", key_pem, "--pip-arg=--no-index")
     proc = subprocess.Popen(
-        cmd, env=clean_env(TMPDIR=str(tmpdir)), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        cmd,
+        env=clean_env(TMPDIR=str(tmpdir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
