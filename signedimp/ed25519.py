@@ -37,8 +37,8 @@ key checks many manifests), so only the first check with a key decodes it.
 
 from __future__ import annotations
 
+from . import digests
 from .ed25519_base import BASE_PARTS, BASE_TABLES_HEX, BASE_WIDTH, SQRT_M1, D
-from .submodules import import_stdlib
 
 __all__ = ["verify", "public_key_problem", "precompute"]
 
@@ -475,12 +475,7 @@ def verify(public: bytes, message: bytes, signature: bytes, precomputed: bytes |
     if state is None:
         return False
     r = signature[:32]
-    # here: reading a key (load_public_key checks its point) needs no OpenSSL
-    hashlib = import_stdlib("hashlib")
-
-    digest = hashlib.sha512(r + public)
-    digest.update(message)  # not ``r + public + message``: a manifest's message is large
-    k = int.from_bytes(digest.digest(), "little") % L
+    k = int.from_bytes(digests.sha512(r, public, message), "little") % L
     X, Y, Z = _combined(s, k, state.tables())
     zi = pow(Z, -1, P)
     xa = X * zi % P

@@ -33,12 +33,12 @@ import _imp
 import _thread
 import atexit
 import errno
-import hashlib
 import mmap
 import os
 import stat
 import sys
 
+from . import digests
 from .elf import DynamicInfo, ElfError, read_dynamic
 from .errors import IntegrityCheckFailed
 from .limits import MAX_MEMBER_SIZE
@@ -97,7 +97,7 @@ def create_extension_module(spec: ModuleSpec, data: bytes | None, root=None, rel
     if root is None or rel is None:
         if data is None:
             raise TypeError("create_extension_module needs the bytes, or the root and path to read")
-        where, digest, file = spec.origin or name, hashlib.sha256(data).hexdigest(), ""
+        where, digest, file = spec.origin or name, digests.sha256_hex(data), ""
     else:
         where, digest, file = root.entry.display(rel), root.expected_digest(rel, name), rel
     with _lock:
@@ -285,9 +285,9 @@ def _copy_from_file(root, rel: str, digest: str, label: str) -> _Copied | None:
 def _check_copy(fd: int, size: int, digest: str) -> DynamicInfo | None:
     """The dynamic facts of the ``size`` bytes in ``fd`` if they hash to ``digest``, else None."""
     if not size:
-        return DynamicInfo() if hashlib.sha256(b"").hexdigest() == digest else None
+        return DynamicInfo() if digests.sha256_hex(b"") == digest else None
     with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
-        if hashlib.sha256(view).hexdigest() != digest:
+        if digests.sha256_hex(view) != digest:
             return None
         return _dynamic(view)  # type: ignore[arg-type]  # read like bytes
 
@@ -476,7 +476,7 @@ def _checked_in_place(root, rel: str, module: str) -> DynamicInfo:
             info = os.fstat(fd)
             if stat.S_ISREG(info.st_mode) and 0 < info.st_size <= MAX_MEMBER_SIZE:
                 with mmap.mmap(fd, info.st_size, access=mmap.ACCESS_READ) as view:
-                    if hashlib.sha256(view).hexdigest() == digest:
+                    if digests.sha256_hex(view) == digest:
                         return _dynamic(view)  # type: ignore[arg-type]  # read like bytes
     except (OSError, ValueError):
         pass

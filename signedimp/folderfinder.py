@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import sys
 
+from . import digests
 from .loader import BYTECODE, EXTENSION, SOURCE
-from .submodules import import_stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -131,10 +131,9 @@ class SealedFolderFinder(FileFinder):
         parts = self._prefix.rsplit(_SEP, depth) if depth else [self._prefix]
         if len(parts) != depth + 1 or not parts[0]:
             return True, None
-        if "hashlib" not in sys.modules:
-            # Checking the manifest needs hashlib: imported now, from the standard library
-            # alone (submodules.import_stdlib), even when it is what importlib is searching for.
-            import_stdlib("hashlib")
+        # Checking the manifest needs a SHA-2 module: imported now if it is not yet, from the
+        # standard library alone (digests.py), even when it is what importlib is searching for.
+        digests.prepare()
         root = self._manager.root(parts[0])
         hashes = root.sealed_files()
         if hashes is False:  # not known yet: searched as stock this time, decided later

@@ -10,7 +10,7 @@ signature line names the key by fingerprint and the key alone decides the algori
 signature can never choose a weaker scheme.
 """
 
-import sys
+from . import digests
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing costs start-up time in every verified process
@@ -53,23 +53,9 @@ _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 
 
 def _sha256_hex(data: bytes) -> str:
-    """SHA-256 of a short text (a fingerprint) without loading OpenSSL for it.
-
-    ``hashlib`` brings in OpenSSL (about 3 ms) and is needed only once something is verified;
-    a manager is built before that, so its key fingerprints use the interpreter's own SHA-256
-    module (``_sha2``, ``_sha256`` before 3.12) unless ``hashlib`` is loaded already.
-    """
-    hashlib = sys.modules.get("hashlib")
-    if hashlib is None:
-        try:
-            if sys.version_info >= (3, 12):
-                from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
-            else:
-                from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:  # a build without the built-in module
-            from hashlib import sha256
-        return sha256(data).hexdigest()
-    return hashlib.sha256(data).hexdigest()
+    """SHA-256 of a short text (a fingerprint); :mod:`signedimp.digests` picks the code, so a
+    manager built before anything is verified does not load OpenSSL for it."""
+    return digests.sha256_hex(data)
 
 
 class PublicKey:

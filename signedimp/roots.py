@@ -12,8 +12,8 @@ lookup at import time is a single dictionary access.
 from __future__ import annotations
 
 import _thread
-import sys
 
+from . import digests
 from .errors import (
     IntegrityCheckFailed,
     IntegrityCheckMissing,
@@ -23,7 +23,6 @@ from .errors import (
 )
 from .limits import MAX_MANIFEST_SIZE
 from .manifest import MANIFEST_NAME, Manifest
-from .submodules import import_stdlib
 
 __all__ = ["ManifestRoot"]
 
@@ -126,13 +125,13 @@ class ManifestRoot:
 
         False: not known yet, and not to be loaded now. A finder asks this in the middle of
         importlib's search for some module; loading checks a signature and hashes, which
-        imports ``hashlib``: while that import is not done (it may be the very module being
-        searched for, or another thread may hold its import lock while waiting for this
-        root), or while this thread is loading the root already, the caller searches as if
-        the root were not sealed and asks again next time.
+        needs a SHA-2 module (:mod:`signedimp.digests`): while none is imported and done
+        (the finder imports one first; another thread may hold its import lock while
+        waiting for this root), or while this thread is loading the root already, the
+        caller searches as if the root were not sealed and asks again next time.
         """
         if self._hashes is None:
-            if self._loading == _thread.get_ident() or not _hashlib_ready():
+            if self._loading == _thread.get_ident() or not digests.ready():
                 return False
             has_root_manifest = getattr(self.entry, "has_root_manifest", None)
             if has_root_manifest is not None and not has_root_manifest():
@@ -206,21 +205,13 @@ class ManifestRoot:
             raise IntegrityCheckFailed(
                 f"cannot be read: {_reason(exc)}", module=module, file=self.entry.display(rel)
             ) from None
-        hashlib = import_stdlib("hashlib")  # here: OpenSSL loads once something is checked
-
-        if hashlib.sha256(data).hexdigest() != digest:
+        if digests.sha256_hex(data) != digest:
             raise IntegrityCheckFailed(
                 "its SHA-256 does not match the signed manifest (modified)",
                 module=module,
                 file=self.entry.display(rel),
             )
         return data
-
-
-def _hashlib_ready() -> bool:
-    """Whether ``hashlib`` is imported and done (not being executed by some import now)."""
-    module = sys.modules.get("hashlib")
-    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
 def _is_root_manifest(key: str) -> bool:

@@ -9,7 +9,7 @@ padding is zeros then 0x01, then the salt.
 
 from __future__ import annotations
 
-from .submodules import import_stdlib
+from . import digests
 
 __all__ = ["verify", "HASH_LEN", "SALT_LEN"]
 
@@ -19,12 +19,10 @@ SALT_LEN = 32
 
 def _mgf1(seed: bytes, length: int) -> bytes:
     """MGF1 with SHA-256 (RFC 8017 appendix B.2.1)."""
-    hashlib = import_stdlib("hashlib")  # here: reading an RSA key needs no OpenSSL (submodules.py)
-
     out = bytearray()
     counter = 0
     while len(out) < length:
-        out += hashlib.sha256(seed + counter.to_bytes(4, "big")).digest()
+        out += digests.sha256(seed + counter.to_bytes(4, "big"))
         counter += 1
     return bytes(out[:length])
 
@@ -74,7 +72,5 @@ def _verify(n: int, e: int, message: bytes, signature: bytes) -> bool:
     if db_bytes[:ps_len] != bytes(ps_len) or db_bytes[ps_len] != 0x01:
         return False
     salt = db_bytes[ps_len + 1 :]
-    hashlib = import_stdlib("hashlib")
-
-    m_hash = hashlib.sha256(message).digest()
-    return hashlib.sha256(bytes(8) + m_hash + salt).digest() == h
+    m_hash = digests.sha256(message)
+    return digests.sha256(bytes(8) + m_hash + salt) == h

@@ -27,16 +27,17 @@ import left in ``sys.modules`` and executes it again: two module objects, two ``
 classes). Two rules keep that from happening while a manager is installed:
 
 - ``STDLIB_FIRST`` (``__future__``, ``binascii``, ``struct``, ``_struct``, ``zlib``: what the
-  zip, entry, root and manifest modules import at their top, which a search may need): a search for one
-  of them is answered from the trusted standard library first
-  (``SignedImportManager.find_spec``), which needs no deferred module, so such a search never
-  runs one. This is what the verifier and the application got when ``import signedimp``
-  imported these (3 M instructions, 0.9 ms of every verified process).
+  zip, entry, root and manifest modules import at their top, which a search may need; and the
+  SHA-2 modules the verifier hashes with, ``_sha2`` and ``_hashlib``, imported when it first
+  hashes, see digests.py): a search for one of them is answered from the trusted standard
+  library first (``SignedImportManager.find_spec``), which needs no deferred module and
+  checks no manifest, so such a search never runs one. This is what the verifier and the
+  application got when ``import signedimp`` imported these (3 M instructions, 0.9 ms of
+  every verified process).
 - the rest of ``LATE_STDLIB`` is imported only by ``extensions`` and ``frozen``, which run
-  while a module the verifier checks is being loaded, and ``hashlib`` (OpenSSL: 3 ms, first
-  needed to check a manifest, through :func:`import_stdlib`, which refuses a file that
-  shadows it by name): while the standard library is trusted, a search for one of them never
-  needs a deferred module.
+  while a module the verifier checks is being loaded: while the standard library is
+  trusted, a search for one of them never needs a deferred module. (``hashlib`` is there for
+  a manager that verifies the standard library, below: it loads OpenSSL before any check.)
 
 A manager that verifies the standard library too (or its extension modules' folder) imports
 all of ``LATE_STDLIB`` at ``install()`` (``import_late_stdlib``), before it is on
@@ -69,7 +70,11 @@ LATE_STDLIB = ("__future__", "atexit", "binascii", "errno", "fcntl", "hashlib", 
 #: Searched for in the trusted standard library first while a manager is installed (see
 #: above); ``_struct`` is what ``struct`` imports; ``__future__``: the deferred modules' first
 #: line (the eager ones do without it: importing it costs 0.7 M instructions).
-STDLIB_FIRST = frozenset(("__future__", "_struct", "binascii", "struct", "zlib"))
+#: ``_sha2`` (``_sha256``, ``_sha512`` before 3.12) and ``_hashlib``: what the verifier hashes
+#: with (digests.py), imported when it first hashes, which may be in the middle of a search.
+STDLIB_FIRST = frozenset(
+    ("__future__", "_hashlib", "_sha2", "_sha256", "_sha512", "_struct", "binascii", "struct", "zlib")
+)
 
 
 def extensions_trusted(is_trusted) -> bool:

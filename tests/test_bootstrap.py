@@ -280,24 +280,39 @@ for name in ("plain_mod", "bad_mod"):
     assert "bad_mod.py" in lines[2]
 
 
-def test_modules_beside_the_script_cannot_shadow_the_verifiers_stdlib(tmp_path, code):
-    # The script's folder comes first on sys.path: its hashlib.py must not be what the verifier
-    # imports, and its other modules are refused once the verifier is in place.
-    write_tree(
-        tmp_path,
-        {
-            "hashlib.py": "raise SystemExit('shadowed hashlib ran')\n",
-            "base64.py": "raise SystemExit('shadowed base64 ran')\n",
-            "helper.py": "VALUE = 1\n",
-            "startup.py": code + "\nimport hashlib\nprint('hashlib from', hashlib.__file__)\n"
-            "try:\n    import helper\nexcept ImportError as exc:\n    print('refused', type(exc).__name__)\n",
-        },
+def test_modules_beside_the_script_cannot_shadow_the_verifiers_stdlib(tmp_path, key, code):
+    # The script's folder comes first on sys.path: its files named like the modules the
+    # verifier hashes with (_sha2, _hashlib, and hashlib, which it used to need) must not be
+    # what the verifier imports, and the app's own imports of them are refused like any
+    # other unsigned module of that folder.
+    shadows = ("hashlib", "_hashlib", "_sha2", "_sha256", "_sha512", "base64")
+    tree = {f"{name}.py": f"raise SystemExit('shadowed {name} ran')\n" for name in shadows}
+    tree["signed/signed_mod.py"] = "VALUE = 7\n"
+    tree["startup.py"] = (
+        code + "\nimport sys\nsys.path.append(sys.path[0] + '/signed')\n"
+        "import signed_mod\nprint('signed', signed_mod.VALUE)\n"
+        "for name in ('_sha2', '_sha256', '_sha512', '_hashlib'):\n"
+        "    module = sys.modules.get(name)\n"
+        "    if module is not None:\n"
+        "        print('loaded', name, getattr(module, '__file__', 'built-in'))\n"
+        "for name in ('hashlib', 'helper'):\n"
+        "    try:\n        __import__(name)\n"
+        "    except ImportError as exc:\n        print('refused', name, type(exc).__name__)\n"
     )
+    tree["helper.py"] = "VALUE = 1\n"
+    write_tree(tmp_path, tree)
+    sign_directory(tmp_path / "signed", key)
     result = run_child(None, str(tmp_path / "startup.py"), isolated=False)
     assert result.returncode == 0, result.stderr + result.stdout
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("hashlib from ") and str(tmp_path) not in lines[0]
-    assert lines[1] == "refused IntegrityCheckMissing"
+    assert lines[0] == "signed 7"
+    loaded = [line for line in lines if line.startswith("loaded ")]
+    assert loaded, lines  # the verifier hashed signed_mod.py with one of them
+    assert all(str(tmp_path) not in line for line in loaded), loaded
+    assert lines[len(loaded) + 1 :] == [
+        "refused hashlib IntegrityCheckMissing",
+        "refused helper IntegrityCheckMissing",
+    ]
 
 
 def test_key_forms(key):
@@ -526,14 +541,14 @@ def test_deferred_modules_load_under_an_installed_manager(tmp_path):
 
 
 def test_a_deferred_modules_stdlib_imports_pass_over_a_shadowing_file(tmp_path):
-    """``hashlib`` shadowed by an untrusted file beside the script, imported by a deferred module
-    of an installed signedimp (the one standard-library module they import late): a deferred
+    """``mmap`` shadowed by an untrusted file beside the script, imported by a deferred module
+    of an installed signedimp (``extensions``, which imports it late): a deferred
     module's imports are searched in the trusted standard library only (``submodules.
-    stdlib_only``), so it gets the standard library's ``hashlib`` and the file never runs."""
+    stdlib_only``), so it gets the standard library's ``mmap`` and the file never runs."""
     shutil.copytree(
         PACKAGE_DIR, tmp_path / "signedimp", ignore=shutil.ignore_patterns("tools", "__pycache__")
     )
-    write_tree(tmp_path, {"app/hashlib.py": "raise SystemExit('shadowed hashlib ran')\n"})
+    write_tree(tmp_path, {"app/mmap.py": "raise SystemExit('shadowed mmap ran')\n"})
     code = (
         "import sys, signedimp\n"
         "sys.path.insert(0, sys.argv[1])\n"
@@ -542,14 +557,14 @@ def test_a_deferred_modules_stdlib_imports_pass_over_a_shadowing_file(tmp_path):
         "    signedimp.extensions\n"
         "except ImportError as exc:\n"
         "    print(type(exc).__name__, getattr(exc, 'file', None))\n"
-        "print('signedimp.extensions' in sys.modules, sys.modules['hashlib'].__file__)\n"
+        "print('signedimp.extensions' in sys.modules, sys.modules['mmap'].__file__)\n"
         "m.uninstall()\n"
     )
     result = run_python(code, str(tmp_path / "app"), cwd=tmp_path, env=clean_env(PYTHONPATH=str(tmp_path)))
     assert result.returncode == 0, result.stderr
-    import hashlib
+    import mmap
 
-    assert result.stdout.splitlines() == [f"True {hashlib.__file__}"]
+    assert result.stdout.splitlines() == [f"True {mmap.__file__}"]
 
 
 def test_deferred_modules_find_their_stdlib_loaded():
@@ -576,7 +591,9 @@ def test_deferred_modules_find_their_stdlib_loaded():
     loaded, late_trusting, late_verifying = result.stdout.splitlines()
     needed = set(deferred_stdlib_imports(bootstrap.runtime_sources()))
     assert needed - set(LATE_STDLIB) <= set(loaded.split()), needed - set(loaded.split())
-    assert set(LATE_STDLIB) <= needed  # every name there is one a deferred module imports
+    # every name there is one a deferred module imports; hashlib: what digests.py hashes with
+    # (_hashlib, or _sha2 without OpenSSL), for a manager that verifies the standard library
+    assert set(LATE_STDLIB) - {"hashlib"} <= needed
     assert late_trusting.split() == []  # python -I -c pass imports none of them either
     builtin_only = {"fcntl"} if sys.platform == "win32" else set()
     assert set(late_verifying.split()) == set(LATE_STDLIB) - builtin_only

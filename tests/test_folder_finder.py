@@ -361,14 +361,16 @@ def test_the_manager_installed_last_decides_for_a_sealed_folder(sealed, keys, tm
 
 @pytest.mark.parametrize("first", ["top", "hashlib"])
 def test_a_stdlib_name_shadowed_in_a_sealed_folder_is_never_the_verifiers(sealed, keys, tmp_path, first):
-    """``hashlib.py`` added to a sealed folder early on ``sys.path``: the verifier imports its
-    own ``hashlib`` (to check that folder's manifest) from the standard library alone
-    (``submodules.import_stdlib``), so the app's first import works, whichever it is (this
-    used to hang, then to end in an AttributeError of the half-run file), and the app's
-    ``import hashlib`` gets the standard library's, already imported: the added file never runs."""
+    """``hashlib.py`` added to a sealed folder early on ``sys.path``: the verifier hashes with
+    its own SHA-2 modules (``digests.py``), imported from the standard library alone, so the
+    app's first import works, whichever it is (this used to hang, then to end in an
+    AttributeError of the half-run file), and the app's ``import hashlib`` finds the added
+    file first, as Python would, and is refused: the file is not in the folder's manifest.
+    The added file never runs, and neither does one named like the verifier's own modules."""
     root = copy_of(sealed, tmp_path)
     canary = tmp_path / "canary"
-    (root / "hashlib.py").write_text(f"open({str(canary)!r}, 'w').write('ran')\nfrom _hashlib import *\n")
+    for name in ("hashlib", "_hashlib", "_sha2", "_sha256", "_sha512"):
+        (root / f"{name}.py").write_text(f"open({str(canary)!r}, 'w').write('{name} ran')\n")
     first_import = f"""
 OUT["loaded before"] = "hashlib" in sys.modules
 try:
@@ -385,18 +387,18 @@ except Exception as exc:
         cwd=tmp_path,
         head=first_import,
     )
-    stdlib_hashlib = os.path.join(os.path.dirname(os.__file__), "hashlib.py")
+    refused = ["IntegrityCheckMissing", str(root / "hashlib.py")]
     assert out["loaded before"] is False
-    assert out["first"] == first
-    assert out["then"] == ["top", stdlib_hashlib]
+    assert out["first"] == (first if first == "top" else refused)
+    assert out["then"] == ["top", refused]
     assert not canary.exists()
 
 
 def test_a_stdlib_name_shadowed_in_a_signed_zip_is_refused_by_name(keys, tmp_path):
-    """The same in a signed zip (its finder does not import ``hashlib`` first): the app's
-    ``import hashlib`` finds the added member, and checking it needs the standard library's
-    ``hashlib``, which the half-run import stands for: refused, naming the member, instead of
-    an AttributeError of the half-run module; the member never runs."""
+    """The same in a signed zip: the app's ``import hashlib`` finds the added member, which
+    the zip's manifest does not list: refused, naming the member (checking it needs no
+    ``hashlib``: the verifier hashes with ``_sha2`` or ``_hashlib``, digests.py; it once needed
+    the module being imported, and the half-run import stood for it); the member never runs."""
     canary = tmp_path / "canary"
     archive = tmp_path / "app.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -418,8 +420,7 @@ except Exception as exc:
         "IntegrityCheckMissing",
         "hashlib",
         where,
-        f"signedimp refused module 'hashlib', file '{where}': shadows the standard library's hashlib,"
-        " which the verifier needs to check it",
+        f"signedimp refused module 'hashlib', file '{where}': not listed in the signed manifest of {archive}",
     ]
     assert out["then"] == "top"
     assert not canary.exists()

@@ -51,6 +51,7 @@ from ..bootstrap_text import (
     sources_payload,
 )
 from ..bootstrap_text import get_bootstrap_code as runtime_bootstrap_code
+from ..digests import BUILTIN_MODULES, OPENSSL_MODULE
 
 __all__ = [
     "BYTECODE_MEMBER",
@@ -299,6 +300,9 @@ def runtime_stdlib_imports(sources: Sequence[tuple[str, str]]) -> list[str]:
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module)
+    # what digests.py hashes with, imported by name when it first hashes (import_stdlib)
+    found.update(BUILTIN_MODULES.values())
+    found.add(OPENSSL_MODULE)
     # another Python's spelling (_sha256 before 3.12, _sha2 after) is not this one's to collect
     return sorted(name for name in found if name.split(".")[0] in sys.stdlib_module_names)
 
