@@ -139,8 +139,21 @@ class VerifyingLoader:
     # -- importlib.abc.ResourceLoader ----------------------------------------------------------
 
     def get_data(self, path: str) -> bytes:
-        """Bytes of a file below this module's root (``pkgutil.get_data``), verified."""
-        return self.root.read_verified(self.relative(path), self.name)
+        """Bytes of a file below this module's root (``pkgutil.get_data``), verified.
+
+        A file that no trusted manifest lists and that is not there either is only absent:
+        ``FileNotFoundError``, as the loader protocol says and as in frozen apps, so that code
+        probing for an optional data file carries on. One that is there is refused; a listed
+        one that is gone, or one of a root whose manifest was rejected, is IntegrityCheckFailed.
+        """
+        rel = self.relative(path)
+        try:
+            return self.root.read_verified(rel, self.name)
+        except IntegrityCheckMissing:
+            entry = self.root.entry
+            if entry.is_file(rel) or entry.is_dir(rel):
+                raise
+        raise FileNotFoundError(2, "No such file or directory", path)
 
     def relative(self, path: str) -> str:
         """``path`` as a manifest path relative to the root; IntegrityCheckMissing if outside it.

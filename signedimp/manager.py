@@ -477,7 +477,9 @@ class SignedImportManager:
     # -- the path hook for zip archives ----------------------------------------------------------
 
     def _path_hook(self, path: str):
-        if not path or self._trust.is_trusted(path):
+        # The entries of ``path`` decide, as in _find_stdlib: is_trusted keeps a path's last
+        # component unresolved, and a symlink to a trusted folder must be trusted here too.
+        if not path or self._trust.is_trusted(path) or self._trust.is_trusted(os.path.join(path, "-")):
             raise ImportError("not an untrusted folder or zip archive", path=path)
         if os.path.isdir(path):
             from . import folderfinder

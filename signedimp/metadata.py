@@ -108,7 +108,19 @@ def _verified_distribution_class():
                 return data.decode("utf-8")
 
             def locate_file(self, path):
-                return pathlib.Path(self._root.entry.display(str(path)))
+                """Where ``path`` is, as the stock distributions locate it: a file-system path
+                below a folder, a ``zipfile.Path`` in an archive (``files()`` keeps only what
+                ``locate().exists()``; a file-system path below an archive never exists)."""
+                entry = self._root.entry
+                archive = getattr(entry, "archive", None)
+                if archive is None:
+                    return pathlib.Path(entry.display(str(path)))
+                root = self.__dict__.get("_zip_root")
+                if root is None:
+                    import zipfile  # loaded already: importlib.metadata imports it
+
+                    root = self._zip_root = zipfile.Path(archive.archive, at=entry.prefix)
+                return root.joinpath(str(path))
 
             @property
             def _path(self):

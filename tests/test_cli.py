@@ -520,3 +520,21 @@ def test_every_subcommand_keeps_its_option_spellings() -> None:
         for name, command in sub.choices.items()  # type: ignore[union-attr]
     }
     assert {k: v for k, v in required.items() if v} == {"launcher": ["output"], "zipapp": ["output"]}
+
+
+@pytest.mark.parametrize("value", ["1", "yes"])
+def test_freeze_without_a_key_refuses_a_one_time_key_when_signedimp_require_key_is_set(
+    tmp_path, value
+) -> None:
+    # DESIGN.md: SIGNEDIMP_REQUIRE_KEY=1 makes every build require the key; a freeze without
+    # one made a one-time key (and ran the freezer) as if the variable were unset.
+    result = signedimp(
+        "freeze", "pyinstaller", "--", "app.py", cwd=tmp_path, env=clean_env(SIGNEDIMP_REQUIRE_KEY=value)
+    )
+    assert_usage_error(
+        result,
+        "freeze: no signing key, and SIGNEDIMP_REQUIRE_KEY is set (every build must sign with the "
+        "real key, not a one-time one): pass --key FILE or set SIGNEDIMP_KEY to the PEM text of the key",
+    )
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

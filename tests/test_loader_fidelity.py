@@ -83,3 +83,67 @@ def test_a_warning_at_import_time_names_the_importer(sealed, tmp_path):
     line = CHILD.splitlines().index("    import compiled, noisy") + 1
     assert control["warnings"] == [["old API", "<string>", line]]
     assert out["warnings"] == control["warnings"]
+
+
+PROBE_DATA = r"""
+import json, pkgutil, sys
+sys.path.insert(0, sys.argv[1])
+from signedimp import SignedImportManager, load_public_key
+del sys.path[0]
+with open(sys.argv[2], "rb") as f:
+    SignedImportManager([load_public_key(f.read())]).install()
+sys.path.insert(0, sys.argv[3])
+out = {}
+for name in ("data.txt", "optional.cfg", "added.txt", "gone.txt"):
+    try:
+        out[name] = pkgutil.get_data("datapkg", name).decode()
+    except Exception as exc:
+        out[name] = [type(exc).__name__, isinstance(exc, OSError), isinstance(exc, ImportError)]
+print("RESULT:" + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+def test_get_data_of_a_file_neither_listed_nor_there_is_file_not_found(tmp_path, as_zip):
+    # The loader protocol (importlib.abc.ResourceLoader.get_data): OSError when the file is not
+    # found, as without signedimp and as in frozen apps; code probing for an optional data file
+    # with `except OSError` got an IntegrityCheckMissing (an ImportError) instead. A file added
+    # after signing, or a listed file that was deleted, is still refused.
+    import shutil
+    import zipfile
+
+    from signedimp.tools import sign_zipfile
+
+    key = generate_key()
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_pem())
+    files = {"datapkg/__init__.py": "", "datapkg/data.txt": "signed data\n", "datapkg/gone.txt": "x\n"}
+    tree = write_tree(tmp_path / "tree", files)
+    if as_zip:
+        root = tmp_path / "app.zip"
+        with zipfile.ZipFile(root, "w") as zf:
+            for rel in files:
+                zf.write(tree / rel, rel)
+        sign_zipfile(root, key)
+        with zipfile.ZipFile(root) as zf:  # rewritten: one member added, one deleted
+            members = {name: zf.read(name) for name in zf.namelist() if name != "datapkg/gone.txt"}
+        with zipfile.ZipFile(root, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+            zf.writestr("datapkg/added.txt", "unsigned\n")
+    else:
+        root = tree
+        sign_directory(root, key)
+        (root / "datapkg" / "gone.txt").unlink()
+        (root / "datapkg" / "added.txt").write_text("unsigned\n")
+    if as_zip:
+        shutil.rmtree(tree)
+    proc = run_python(PROBE_DATA, str(PROJECT_ROOT), str(pub), str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads([x for x in proc.stdout.splitlines() if x.startswith("RESULT:")][-1][7:])
+    assert out == {
+        "data.txt": "signed data\n",
+        "optional.cfg": ["FileNotFoundError", True, False],
+        "added.txt": ["IntegrityCheckMissing", False, True],
+        "gone.txt": ["IntegrityCheckFailed", False, True],
+    }

@@ -124,3 +124,58 @@ def test_added_and_modified_files_in_a_signed_distribution(layout):
         f"signedimp refused file {str(info / 'METADATA')!r}: "
         "its SHA-256 does not match the signed manifest (modified)"
     )
+
+
+FILES_IN_ZIP = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from signedimp import SignedImportManager, load_public_key
+del sys.path[0]
+if sys.argv[4] == "manager":
+    with open(sys.argv[2], "rb") as f:
+        SignedImportManager([load_public_key(f.read())]).install()
+sys.path.insert(0, sys.argv[3])
+import importlib.metadata as md
+files = md.files("zdist")
+print("RESULT:" + json.dumps({
+    "files": sorted(str(p) for p in files),
+    "exists": sorted(str(p) for p in files if p.locate().exists()),
+    "module": [p.read_text() for p in files if str(p) == "zmod.py"],
+}))
+"""
+
+
+@pytest.mark.parametrize("prefix", ["", "lib/"], ids=["root", "subpath"])
+def test_files_of_a_verified_distribution_in_a_zip_are_located_in_the_zip(tmp_path, prefix):
+    # importlib.metadata.files() keeps only the files that locate().exists() (3.12+): each was
+    # located as a file-system path below the archive (app.zip/zmod.py), which does not exist,
+    # so files() was [] under a manager, but the full list without one (and on 3.10, 3.11).
+    import json
+    import zipfile
+
+    from signedimp.tools import sign_zipfile
+
+    key = generate_key()
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_pem())
+    record = "zdist-1.0.dist-info/METADATA,,\nzdist-1.0.dist-info/RECORD,,\nzmod.py,,\n"
+    members = {
+        "zdist-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: zdist\nVersion: 1.0\n",
+        "zdist-1.0.dist-info/RECORD": record,
+        "zmod.py": "Z = 1\n",
+    }
+    archive = tmp_path / "app.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(prefix + name, text)
+    sign_zipfile(archive, key)
+    entry = str(archive) + ("/" + prefix.rstrip("/") if prefix else "")
+    results = []
+    modes = ("manager", "plain") if not prefix else ("manager",)  # the stock finder: no subpaths
+    for mode in modes:
+        proc = run_python(FILES_IN_ZIP, str(PROJECT_ROOT), str(pub), entry, mode, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        results.append(json.loads([x for x in proc.stdout.splitlines() if x.startswith("RESULT:")][-1][7:]))
+    listed = ["zdist-1.0.dist-info/METADATA", "zdist-1.0.dist-info/RECORD", "zmod.py"]
+    expected = {"files": listed, "exists": listed, "module": ["Z = 1\n"]}
+    assert results == [expected] * len(modes)

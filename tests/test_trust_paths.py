@@ -33,3 +33,25 @@ def test_install_does_not_import_sysconfig() -> None:
         "print('sysconfig' in sys.modules)\n"
     )
     assert run_python(code, cwd=PROJECT_ROOT).stdout.strip() == "False"
+
+
+SYMLINKED_STDLIB = """
+import sys, sysconfig
+import signedimp
+sys.path.insert(0, sys.argv[1])
+with signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(32))]):
+    import colorsys
+    print(colorsys.__file__ == sysconfig.get_paths()["stdlib"] + "/colorsys.py")
+"""
+
+
+def test_a_sys_path_entry_that_is_a_symlink_to_the_standard_library_is_trusted(tmp_path) -> None:
+    # DESIGN.md: trust is decided on resolved paths. The path hook asked about the entry with
+    # its last component unresolved (untrusted) while the verifier's own standard-library
+    # search asked about its files (trusted): every import ended in a RecursionError.
+    import sysconfig
+
+    link = tmp_path / "stdlib-link"
+    link.symlink_to(sysconfig.get_paths()["stdlib"], target_is_directory=True)
+    out = run_python(SYMLINKED_STDLIB, str(link), cwd=PROJECT_ROOT)
+    assert (out.returncode, out.stdout, out.stderr[-300:]) == (0, "True\n", "")

@@ -250,6 +250,11 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: DESIGN.md: set to 1 (as the build hook reads it: 1, true, yes, on), every build needs the key.
+REQUIRE_KEY_ENV = "SIGNEDIMP_REQUIRE_KEY"
+_TRUE_VALUES = ("1", "true", "yes", "on")
+
+
 def cmd_freeze(args: argparse.Namespace) -> int:
     """Run the freezer with the frozen bootstrap, then seal its output (see tools/_freeze.py)."""
     from ._freeze import FreezeError, freeze
@@ -258,6 +263,11 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     if not freezer_args:
         raise CommandError(f"freeze {args.freezer}: give the freezer's arguments after '--'")
     one_time = args.key is None and not os.environ.get(_tools().KEY_ENV)
+    if one_time and os.environ.get(REQUIRE_KEY_ENV, "").strip().lower() in _TRUE_VALUES:
+        raise CommandError(
+            f"freeze: no signing key, and {REQUIRE_KEY_ENV} is set (every build must sign with the real "
+            f"key, not a one-time one): pass --key FILE or set {_tools().KEY_ENV} to the PEM text of the key"
+        )
     key = None if one_time else _signing_key(args)
     try:
         result = freeze(args.freezer, freezer_args, key, stdout=sys.stderr)
@@ -517,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="freeze an app with PyInstaller or cx_Freeze, verifying, sealed",
         description="Run the freezer with the frozen-app bootstrap added (PyInstaller: "
         "runtime hook; cx_Freeze: init script), then sign the output folder. "
-        "Without --key (and SIGNEDIMP_KEY) a one-time key is made and thrown away.",
+        "Without --key (and SIGNEDIMP_KEY) a one-time key is made and thrown away, "
+        "unless SIGNEDIMP_REQUIRE_KEY=1 is set (then a key is required).",
         usage="signedimp freeze {pyinstaller,cxfreeze} [--key KEY.pem] -- FREEZER_ARGS...",
     )
     p.add_argument("freezer", choices=("pyinstaller", "cxfreeze"))
