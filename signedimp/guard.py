@@ -44,6 +44,7 @@ __all__ = [
     "trust_own_file",
     "forget_decisions",
     "unmarshal_verified",
+    "exec_verified",
 ]
 
 #: Suffixes of files that hold Python code (source or bytecode) for the import system.
@@ -75,6 +76,10 @@ _lock = _thread.allocate_lock()
 # sends this one's check down the slow path, and the slot is matched by content, not by who
 # calls, so it can only ever let through bytes a trusted manifest lists.
 _unmarshalling: tuple | None = None
+# Thread ident -> the code object the verifier is about to ``exec`` in that thread
+# (exec_verified): known by identity, with no registration of its own.
+_executing: dict = {}
+_get_ident = _thread.get_ident
 
 # The callers whose marshal calls read a module's bytecode from a file (the frozen importlib is
 # always loaded; zipimport is imported at start-up for the path hooks).
@@ -166,6 +171,32 @@ def unmarshal_verified(data: bytes, start: int):
         _unmarshalling = None
 
 
+def exec_verified(code, namespace: dict) -> None:
+    """``exec(code, namespace)`` for a code object the verifier has just made from verified bytes.
+
+    How every verified module runs (``VerifyingLoader.exec_module``): the audit hook knows
+    the event by identity (this thread's slot holds ``code``), so the code object needs no
+    entry in the weak registry of :func:`mark_verified` (a closure, a weak reference and a
+    list per module: about 15 k instructions a module with the hook's lookup). The slot is
+    per thread, so another thread's module never stands in for this one's, and it is
+    emptied once the ``exec`` has started: only the event of this very call can match.
+    """
+    ident = _get_ident()
+    _executing[ident] = code
+    try:
+        exec(code, namespace)
+    finally:
+        _executing.pop(ident, None)
+
+
+# warnings.warn(stacklevel=N) skips the import system's frames (file names holding "importlib"
+# and "_bootstrap"): so is this one, which runs every verified module (as loader.py does for
+# VerifyingLoader.exec_module), and a warning at import time names the importing line.
+exec_verified.__code__ = exec_verified.__code__.replace(
+    co_filename=f"<signedimp importlib._bootstrap {__file__}>"
+)
+
+
 def run_verified(function, *args):
     """Call ``function(*args)`` with extension loading allowed in this thread (verified bytes)."""
     ident = _thread.get_ident()
@@ -197,6 +228,8 @@ def _audit(event, args, _watched=_WATCHED):
         return
     if event == "exec":
         code = args[0]
+        if _executing and _executing.get(_get_ident()) is code:  # exec_verified, this thread
+            return
         filename = getattr(code, "co_filename", None)
         if filename in _exec_allowed:  # not a module file, or a trusted one (cached)
             return

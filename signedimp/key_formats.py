@@ -18,9 +18,12 @@ from .keys import (
     OID_RSA_ENCRYPTION,
     OID_RSASSA_PSS,
     Ed25519Key,
-    RSAKey,
     _b64decode_strict,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: an Ed25519 key never needs the RSA modules (2 M instructions)
+    from .rsa_key import RSAKey
 
 __all__ = ["load_public_key", "parse_spki"]
 
@@ -88,11 +91,13 @@ def _from_der(data: bytes) -> Ed25519Key | RSAKey:
     if isinstance(parsed, Ed25519Key):
         return parsed
     n, e = parsed
+    from . import rsa_key
+
     original = der.read_sequence(der.read_sequence(data)[0])[0]
     try:
         if der.read_oid(original) == OID_RSASSA_PSS:
-            return RSAKey(n, e, spki=data)
-        key = RSAKey(n, e)
+            return rsa_key.RSAKey(n, e, spki=data)
+        key = rsa_key.RSAKey(n, e)
     except ValueError as exc:
         raise KeyFormatError(f"unusable RSA public key: {exc}") from None
     if key.spki_der() != data:  # strict DER parsing makes this an internal consistency check
@@ -181,8 +186,10 @@ def _from_ssh(text: str) -> Ed25519Key | RSAKey:
         raise KeyFormatError("ssh-rsa key data must hold the string 'ssh-rsa', the exponent and the modulus")
     exponent = _ssh_mpint(kind, "exponent", fields[1])
     modulus = _ssh_mpint(kind, "modulus", fields[2])
+    from . import rsa_key
+
     try:
-        return RSAKey(modulus, exponent)
+        return rsa_key.RSAKey(modulus, exponent)
     except ValueError as exc:
         raise KeyFormatError(f"invalid ssh-rsa public key: {exc}") from None
 

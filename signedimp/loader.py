@@ -14,7 +14,7 @@ import os
 import sys
 
 from .errors import IntegrityCheckMissing
-from .guard import mark_verified, run_verified, unmarshal_verified
+from .guard import exec_verified, mark_verified, run_verified, unmarshal_verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,14 +85,19 @@ class VerifyingLoader:
             _imp.exec_dynamic(module)
             module.__file__ = self.origin
             return
-        code = self.get_code(self.name)
-        exec(code, module.__dict__)
+        # Run by identity (guard.exec_verified): no registration of the code object needed.
+        exec_verified(self._verified_code(), module.__dict__)
 
     # -- importlib.abc.InspectLoader / ExecutionLoader -----------------------------------------
 
     def get_code(self, fullname: str | None = None):
         if self.kind == EXTENSION:
             return None
+        # Handed out (runpy, a debugger): registered, so that it may run wherever it is exec'd.
+        return mark_verified(self._verified_code())
+
+    def _verified_code(self):
+        """The module's code object, made from verified bytes (not registered with the guard)."""
         if self.kind == BYTECODE:
             code = code_from_bytecode(self.root.read_verified(self.rel, self.name), self.origin)
             if code is None:
@@ -102,7 +107,7 @@ class VerifyingLoader:
                     name=self.name,
                     path=self.origin,
                 )
-            return mark_verified(code)
+            return code
         root = self.root
         entry = root.entry
         for candidate in entry.bytecode_candidates(self.rel):
@@ -121,9 +126,9 @@ class VerifyingLoader:
                         # A folder: name the source as SourceFileLoader does (pip compiles in a
                         # staging folder); zips keep the compiled-in name, as zipimport does.
                         _imp._fix_co_filename(code, self.origin)  # type: ignore[attr-defined]
-                    return mark_verified(code)
+                    return code
         source = self.root.read_verified(self.rel, self.name)
-        return mark_verified(compile(source, self.origin, "exec", dont_inherit=True))
+        return compile(source, self.origin, "exec", dont_inherit=True)
 
     def get_source(self, fullname: str | None = None) -> str | None:
         if self.kind != SOURCE:

@@ -155,7 +155,7 @@ DEPENDS = {
     "entries": ("bounded_read", "limits", "manifest"),
     "extensions": ("elf", "limits"),
     "frozen": ("entries", "folderfinder", "limits", "manifest", "resources", "roots", "zipdir"),
-    "key_formats": ("der", "rsa_pss"),
+    "key_formats": ("der",),
     "roots": ("limits", "manifest"),
     "rsa_key": ("der", "rsa_pss"),
     "zipdir": ("limits",),

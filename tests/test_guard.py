@@ -645,3 +645,60 @@ print(sealed_mod.VALUE, events.count("marshal.loads"), events.count("sys._getfra
     proc = run_python(code, env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["7", "1", "0"]
+
+
+def test_verified_modules_run_by_identity_without_registration(tmp_path):
+    """A verified module's code runs through ``guard.exec_verified``: the hook knows the
+    ``exec`` by identity (this thread's slot), so the code object is not registered in the
+    weak registry (``mark_verified``: a closure and a weak reference per module); the code
+    ``get_code`` hands out (runpy, debuggers) still is, and runs anywhere."""
+    key = generate_key()
+    site = write_tree(tmp_path / "site", {"sealed_mod.py": "VALUE = 7\n", "other_mod.py": "VALUE = 8\n"})
+    sign_directory(site, key)
+    code = f"""
+import sys
+sys.path.insert(0, {str(PROJECT_ROOT)!r})
+import signedimp
+from signedimp import guard
+signedimp.SignedImportManager([signedimp.load_public_key({key.public_pem().decode()!r})]).install()
+del sys.path[0]
+sys.path.insert(0, {str(site)!r})
+import sealed_mod
+print(sealed_mod.VALUE, sorted(name.rpartition("/")[2] for name in guard._produced), guard._executing)
+import importlib.util
+spec = importlib.util.find_spec("other_mod")
+handed_out = spec.loader.get_code("other_mod")
+namespace = {{}}
+exec(handed_out, namespace)
+print(namespace["VALUE"], sorted(name.rpartition("/")[2] for name in guard._produced))
+"""
+    proc = run_python(code, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["7 [] {}", "8 ['other_mod.py']"]
+
+
+def test_exec_verified_lets_through_only_its_own_call(tmp_path):
+    """The slot of ``exec_verified`` matches the ``exec`` it makes and nothing else: code
+    of an untrusted module file that this code runs in turn, and the same code object run
+    again after the call, are refused as any unverified code is."""
+    evil = tmp_path / "evil.py"
+    code = f"""
+import sys
+sys.path.insert(0, {str(PROJECT_ROOT)!r})
+import signedimp
+from signedimp import guard
+signedimp.SignedImportManager([signedimp.Ed25519Key(bytes(range(32)))]).install()
+inner = compile("VALUE = 1", {str(evil)!r}, "exec")
+outer = compile("exec(INNER, {{}})", {str(tmp_path / "outer.py")!r}, "exec")
+try:
+    guard.exec_verified(outer, {{"INNER": inner}})
+except signedimp.IntegrityCheckMissing as exc:
+    print("inner refused", exc.file == {str(evil)!r})
+try:
+    exec(outer, {{"INNER": None}})
+except signedimp.IntegrityCheckMissing as exc:
+    print("outer again refused", guard._executing)
+"""
+    proc = run_python(code, env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["inner refused True", "outer again refused {}"]

@@ -727,3 +727,25 @@ def test_key_text_readers_run_on_first_use():
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["False", "True ed25519"]
+
+
+def test_an_ed25519_key_is_read_without_the_rsa_modules():
+    """Reading an Ed25519 key (PEM or OpenSSH) runs neither ``rsa_key`` nor ``rsa_pss``: they
+    run at the first RSA key (0.7 M instructions of a verified process handed key text)."""
+    from .helpers import run_python
+
+    key = Ed25519Key(bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+    ssh = (
+        "ssh-ed25519 "
+        + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + key.public_bytes).decode()
+    )
+    code = (
+        "import sys, signedimp\n"
+        f"for text in ({key.to_pem()!r}, {ssh!r}):\n"
+        "    print(signedimp.load_public_key(text).fingerprint)\n"
+        "print(sorted(n for n in ('signedimp.rsa_key', 'signedimp.rsa_pss') if n in sys.modules))\n"
+        f"print(type(signedimp.load_public_key({RSA.generate(2048).public_key().export_key().decode()!r})).__name__)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [key.fingerprint, key.fingerprint, "[]", "RSAKey"]

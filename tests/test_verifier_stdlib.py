@@ -48,8 +48,8 @@ print(sorted(
     for attr, value in vars(holder).items()
     if type(value) is type(sys) and value.__name__ == NAME and value is not module
 ))
-if NAME == "_struct":
-    print(sys.modules["struct"].Struct is module.Struct)
+if NAME == "_struct":  # struct is imported by the zip modules only (a sealed folder needs none)
+    print(sys.modules["struct"].Struct is module.Struct if "struct" in sys.modules else "no struct")
 elif NAME == "__future__":  # what `from __future__ import annotations` bound in the verifier
     print(sys.modules["signedimp.bounded_read"].annotations is module.annotations)
 else:
@@ -96,19 +96,46 @@ def test_the_first_import_of_a_module_the_verifier_needs_runs_it_once(entries, k
     assert before == "False"  # else the case proves nothing
     assert counts == "1 True"  # one search, and the module importlib returned is sys.modules'
     assert holders == "[]"  # no verifier module holds another instance
-    assert same == "True"  # from the standard library (its own _struct under struct)
+    # from the standard library (its own _struct under struct, where struct is imported at all)
+    assert same == ("no struct" if (name, kind) == ("_struct", "sealed folder") else "True")
     # and the verifier's modules that import it did run, with the same instance (holders):
     assert "signedimp.bounded_read" in ran
 
 
 def test_without_the_rule_the_module_would_be_imported_twice(entries, key):
-    """The control: with ``STDLIB_FIRST`` emptied, the same first ``import zlib`` through a zip
-    imports zlib twice, and the verifier holds the other instance. This is what the rule (and
-    before it, importing these modules at ``import signedimp``) prevents."""
-    before, counts, holders, _, _ = first_import("zlib", entries["zip"], key, rule="off")
+    """The control: with ``STDLIB_FIRST`` emptied, the same first ``import struct`` through a
+    zip imports struct twice, and the verifier holds the other instance (``zipdir``, which
+    lists the archive while importlib searches for struct). This is what the rule (and before
+    it, importing these modules at ``import signedimp``) prevents."""
+    before, counts, holders, _, _ = first_import("struct", entries["zip"], key, rule="off")
     assert before == "False"
     assert counts == "2 True"
-    assert holders == "['signedimp.bounded_read.zlib']"
+    assert holders == "['signedimp.zipdir.struct']"
+
+
+def test_a_sealed_folder_is_verified_without_struct_or_zlib(entries, key):
+    """A process that verifies folders only never imports ``struct`` or ``zlib`` (the zip
+    reader's modules): ``bounded_read`` takes them at the first zip member it reads, not at its
+    top (1.9 M instructions of every sealed site-packages' first verified import)."""
+    code = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import signedimp
+signedimp.SignedImportManager([signedimp.Ed25519Key(bytes.fromhex(sys.argv[3]))]).install()
+sys.path.insert(0, sys.argv[2])
+import mod
+print(mod.VALUE, "signedimp.bounded_read" in sys.modules)
+print(sorted(n for n in ("struct", "_struct", "zlib") if n in sys.modules))
+"""
+    result = run_python(
+        code,
+        str(PROJECT_ROOT),
+        str(entries["sealed folder"]),
+        key.public_key.public_bytes.hex(),
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["1 True", "[]"]
 
 
 def test_the_extension_folder_is_judged_without_importing_zlib():
