@@ -6,6 +6,12 @@ are being checked, so it cannot use ``zipfile``. This reader reads only the end 
 the central directory, finds them the way ``zipimport`` does (so both see the same archive,
 prefix such as a ``#!`` line included), and is stricter than either: every inconsistency is a
 ZipFormatError naming the archive and the reason.
+
+It reads the directory even where ``zipimport`` has just read it (``python app.pyz``): its
+cached dict keeps the last of two equal names and is read up to a signature rather than up
+to the end record's count, so only a check of every entry in the bytes read here could
+prove it describes them, and that check costs what this parse does (docs/internals.md,
+"Zipapps").
 """
 
 from __future__ import annotations
