@@ -6,6 +6,12 @@ are being checked, so it cannot use ``zipfile``. This reader reads only the end 
 the central directory, finds them the way ``zipimport`` does (so both see the same archive,
 prefix such as a ``#!`` line included), and is stricter than either: every inconsistency is a
 ZipFormatError naming the archive and the reason.
+
+It reads the directory even where ``zipimport`` has just read it (``python app.pyz``): its
+cached dict keeps the last of two equal names and is read up to a signature rather than up
+to the end record's count, so only a check of every entry in the bytes read here could
+prove it describes them, and that check costs what this parse does (docs/internals.md,
+"Zipapps").
 """
 
 from __future__ import annotations
@@ -201,7 +207,7 @@ def read_zip_index(archive: str | os.PathLike, stream=None) -> ZipIndex:
     ``read_zip_directory`` (``stream`` as there)."""
     rows, names, lowest = _read_rows(os.fspath(archive), None, stream)[:3]
     files = dict(zip(names, rows))
-    slashed = [name for name in names if name.endswith("/")]  # folder entries
+    slashed = _folder_entries(names)
     for name in slashed:
         del files[name]
     dirs: set[str] = set()
@@ -213,6 +219,15 @@ def read_zip_index(archive: str | os.PathLike, stream=None) -> ZipIndex:
             head = head.rpartition("/")[0]
     dirs.update(name.rstrip("/") for name in slashed)
     return ZipIndex(files, frozenset(dirs), lowest)
+
+
+def _folder_entries(names: list[str]) -> list[str]:
+    """The names that end in ``/`` (folder entries), looked for only if the joined names have
+    one: the archives the verifier reads most (zipapps) have none, and a loop over a thousand
+    names costs more than one search of their joined text (1 M instructions for pip's 961)."""
+    if "/\x00" not in "\x00".join(names) + "\x00":
+        return []
+    return [name for name in names if name.endswith("/")]
 
 
 class ZipCentral:
@@ -370,6 +385,13 @@ def _read_end_record(fp, size: int, fail) -> tuple[int, tuple]:
     """
     if size < _EOCD.size:
         raise fail("file too short to be a zip archive")
+    # The usual case first, without reading 64 KiB: the record, and no comment, at the end.
+    last = _read_at(fp, size - _EOCD.size, _EOCD.size)
+    if len(last) == _EOCD.size and last[:4] == _EOCD_SIGNATURE:
+        end = _EOCD.unpack(last)
+        if end[-1]:  # as below: a comment after a record that ends the file
+            raise fail("archive comment does not end at the end of the file (truncated or extended)")
+        return size - _EOCD.size, end
     tail_size = min(size, _EOCD.size + _MAX_COMMENT)
     tail = _read_at(fp, size - tail_size, tail_size)
     if len(tail) != tail_size:

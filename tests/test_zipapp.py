@@ -8,6 +8,7 @@ import glob
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import zipfile
@@ -442,6 +443,36 @@ def test_duplicate_entries_refused(apps, workdir, pub):
     assert_refused(python(bad), "duplicate")
     result = signedimp_cli("run", bad, "--key", pub)
     assert result.returncode == 1 and "duplicate" in result.stderr.lower(), result.stderr
+
+
+def test_duplicate_hidden_from_the_end_record_count_refused(apps, workdir):
+    """An extra central directory entry (a second copy of the first) that the end record does
+    not count: zipimport, which reads entries up to the end record's signature and keeps the
+    last of two equal names, holds exactly as many names as the end record counts, so that
+    comparison cannot tell such an archive from a sound one (why the verifier does not build
+    its index from zipimport's cache, docs/internals.md). The verifier's own reader counts
+    entries and bytes: refused before the app runs."""
+    data = apps[True].read_bytes()
+    end = struct.unpack("<4s4H2IH", data[-22:])
+    assert end[0] == b"PK\x05\x06" and end[-1] == 0  # no comment, no ZIP64
+    entries, cd_size = end[4], end[5]
+    cd_start = len(data) - 22 - cd_size
+    first = struct.unpack_from("<4s6H3I5H2I", data, cd_start)
+    record = data[cd_start : cd_start + 46 + first[10] + first[11] + first[12]]
+    bad = workdir / "hidden-duplicate.pyz"
+    bad.write_bytes(
+        data[: cd_start + len(record)]
+        + record
+        + data[cd_start + len(record) : -22]
+        + struct.pack("<4s4H2IH", *end[:5], cd_size + len(record), *end[6:])
+    )
+    counted = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys, zipimport\nzipimport.zipimporter(sys.argv[1])\n"
+         "print(len(zipimport._zip_directory_cache[sys.argv[1]]))", str(bad)],
+        capture_output=True, text=True, env=clean_env(), check=True,
+    )  # fmt: skip
+    assert int(counted.stdout) == entries
+    assert_refused(python(bad), "central directory size does not match its entries")
 
 
 def test_rebuilt_and_resigned_by_attacker_refused(apps, workdir, pub):

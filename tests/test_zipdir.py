@@ -489,3 +489,19 @@ def test_index_is_the_directory_without_member_objects(tmp_path: Path, prefix: b
     assert index.prefix_size == zipdir.prefix_size(entries) == len(prefix)
     with pytest.raises(ZipFormatError, match="duplicate member name 'pkg/'"):
         zipdir.read_zip_index(mutate(path, path.read_bytes().replace(b"e/f/", b"pkg/")))
+
+
+@pytest.mark.parametrize(
+    ("comment", "prefix"), [(b"", b""), (b"a comment", b""), (b"", b"#!/usr/bin/env python3\n")]
+)
+def test_index_of_an_archive_without_folder_entries(tmp_path: Path, comment: bytes, prefix: bytes) -> None:
+    """No folder entry (a zipapp's layout, where the index skips looking for them), with and
+    without an archive comment (the end record then is not in the last 22 bytes) and prefix."""
+    members = {"__main__.py": b"", "pkg/__init__.py": b"", "pkg/sub/mod.py": b"x = 1\n", "top.txt": b"t"}
+    path = make_zip(tmp_path / "a.zip", members=members, comment=comment, prefix=prefix)
+    index = zipdir.read_zip_index(path)
+    entries = read_zip_directory(path)
+    assert index.names == set(members) and [index.member(name) for name in members] == entries
+    assert index.dirs == {"pkg", "pkg/sub"} and index.prefix_size == len(prefix)
+    assert zipdir._folder_entries(list(members)) == []
+    assert zipdir._folder_entries(["a/", "a/b.py", "c/d/"]) == ["a/", "c/d/"]

@@ -46,7 +46,9 @@ def check_archive(manager, archive):
             f"{len(unlisted)} entries are not listed in the signed manifest (added): {_some(unlisted)}",
             file=archive,
         )
-    listed = {path for manifest in root.manifests for path in manifest.hashes}
+    listed: set[str] = set()
+    for manifest in root.manifests:
+        listed.update(manifest.hashes)  # a thousand paths: one call, not a loop in Python
     if MANIFEST not in names:  # dist-info manifests decide: their .data/ files are wheel-only paths
         listed = {path for path in listed if not path.partition("/")[0].endswith(".data")}
     listed.discard(getattr(getattr(errors, "zipdir", None), "PREFIX_NAME", None))  # not a member
