@@ -229,6 +229,18 @@ def test_archive_layout(apps, key, compiled):
     assert verify_path(apps[compiled], [key.public_key]).ok
 
 
+def test_members_read_at_every_start_are_stored(apps):
+    """What a --compile start reads whole (the runtime's bytecode, the root manifest, the
+    __main__.pyc zipimport runs) is stored, so no start inflates it; the rest is deflated."""
+    with zipfile.ZipFile(apps[True]) as zf:
+        stored = {
+            i.filename for i in zf.infolist() if i.compress_type == zipfile.ZIP_STORED and not i.is_dir()
+        }
+        deflated = {i.filename for i in zf.infolist() if i.compress_type == zipfile.ZIP_DEFLATED}
+    assert stored == {BYTECODE_MEMBER, MANIFEST_NAME, "__main__.pyc"}
+    assert {"__main__.py", SOURCES_MEMBER, "demoapp/cli.pyc", "demoapp/cli.py"} <= deflated
+
+
 def test_builds_are_byte_identical(workdir, key, wheels, offline_pip, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     first, second = workdir / "r1" / "app.pyz", workdir / "r2" / "app.pyz"  # same name: it is in tracebacks

@@ -61,8 +61,8 @@ PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 #: Read at every start of a --compile app, so stored (not deflated): the runtime's bytecode
 #: (inflating its ~370 kB cost about 1 ms), the root manifest (read and hashed once: 2.4 M
 #: instructions of inflating pip's 96 kB) and ``__main__.pyc`` (zipimport reads it twice, the
-#: self-check once: 0.9 M each for pip's 32 kB). About 80 kB more archive for pip, and
-#: 4.7 M instructions (0.8 %) less at each start (benchmarks/README.md, "Zipapp start-up").
+#: self-check once: 0.9 M each for pip's 32 kB). For pip: 67 kB more archive, and
+#: 4.2 M instructions (0.7 %) less at each start (benchmarks/README.md, "Zipapp start-up").
 STORED = frozenset({BYTECODE_MEMBER, MANIFEST_NAME, MAIN_NAME + "c"})
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
