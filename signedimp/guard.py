@@ -178,8 +178,9 @@ def exec_verified(code, namespace: dict) -> None:
     the event by identity (this thread's slot holds ``code``), so the code object needs no
     entry in the weak registry of :func:`mark_verified` (a closure, a weak reference and a
     list per module: about 15 k instructions a module with the hook's lookup). The slot is
-    per thread, so another thread's module never stands in for this one's, and it is
-    emptied once the ``exec`` has started: only the event of this very call can match.
+    per thread, so another thread's module never stands in for this one's, and the hook
+    empties it when it matches: only the event of this very call can match (the same code
+    object run again, even by itself, takes the ordinary checks).
     """
     ident = _get_ident()
     _executing[ident] = code
@@ -228,8 +229,11 @@ def _audit(event, args, _watched=_WATCHED):
         return
     if event == "exec":
         code = args[0]
-        if _executing and _executing.get(_get_ident()) is code:  # exec_verified, this thread
-            return
+        if _executing:  # exec_verified in some thread: this thread's slot, used up by its exec
+            ident = _get_ident()
+            if _executing.get(ident) is code:
+                del _executing[ident]
+                return
         filename = getattr(code, "co_filename", None)
         if filename in _exec_allowed:  # not a module file, or a trusted one (cached)
             return

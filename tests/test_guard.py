@@ -679,8 +679,8 @@ print(namespace["VALUE"], sorted(name.rpartition("/")[2] for name in guard._prod
 
 def test_exec_verified_lets_through_only_its_own_call(tmp_path):
     """The slot of ``exec_verified`` matches the ``exec`` it makes and nothing else: code
-    of an untrusted module file that this code runs in turn, and the same code object run
-    again after the call, are refused as any unverified code is."""
+    of an untrusted module file that this code runs in turn, the same code object run by
+    itself, and run again after the call, are refused as any unverified code is."""
     evil = tmp_path / "evil.py"
     code = f"""
 import sys
@@ -695,10 +695,14 @@ try:
 except signedimp.IntegrityCheckMissing as exc:
     print("inner refused", exc.file == {str(evil)!r})
 try:
+    guard.exec_verified(outer, {{"INNER": outer}})
+except signedimp.IntegrityCheckMissing as exc:
+    print("itself refused", guard._executing)
+try:
     exec(outer, {{"INNER": None}})
 except signedimp.IntegrityCheckMissing as exc:
     print("outer again refused", guard._executing)
 """
     proc = run_python(code, env=clean_env())
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["inner refused True", "outer again refused {}"]
+    assert proc.stdout.splitlines() == ["inner refused True", "itself refused {}", "outer again refused {}"]
