@@ -244,16 +244,13 @@ class Manifest:
     # -- reading ---------------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, data: bytes, source: str | None = None) -> Manifest:
-        """Parse the bytes of a manifest file, strictly.
+    def parse(cls, data: bytes | str, source: str | None = None) -> Manifest:
+        """Parse the bytes of a manifest file (or its text, as UTF-8), strictly.
 
         Any deviation from the one valid spelling raises ManifestError naming ``source`` (the
         file, when known), the 1-based line and the reason: nothing is skipped or repaired.
         """
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        if not isinstance(data, bytes):
-            raise TypeError(f"a manifest is parsed from bytes, not {type(data).__name__}")
+        data = _manifest_bytes(data, source)
 
         parsed = _parse_fast(data)
         if parsed is None:  # unusual or malformed: the line-by-line parse decides, names the problem
@@ -263,7 +260,7 @@ class Manifest:
 
     @classmethod
     def parse_trusted(
-        cls, data: bytes, keys: object, source: str | None = None
+        cls, data: bytes | str, keys: object, source: str | None = None
     ) -> tuple[Manifest | None, Ed25519Key | RSAKey | None, tuple[str, ...]]:
         """Check the signatures first, then parse: (manifest, key, fingerprints of all lines).
 
@@ -274,10 +271,7 @@ class Manifest:
         file lines are parsed, strictly, as ``parse`` does. So an unsigned or forged manifest
         costs a scan of its first lines and one signature check, never a full parse.
         """
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        if not isinstance(data, bytes):
-            raise TypeError(f"a manifest is parsed from bytes, not {type(data).__name__}")
+        data = _manifest_bytes(data, source)
 
         def fail(reason: str, line: int) -> ManifestError:
             return ManifestError(reason, line=line, source=source)
@@ -399,6 +393,23 @@ class Manifest:
             if verified is None:
                 verified = key
         return verified
+
+
+def _manifest_bytes(data: object, source: str | None) -> bytes:
+    """The bytes to parse: ``bytes`` as they are, a buffer copied, a ``str`` (a manifest read
+    as text) encoded as UTF-8, which is what the file must hold."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ManifestError(
+                f"not UTF-8 text: {exc.reason} at character {exc.start}", source=source
+            ) from None
+    raise TypeError(f"a manifest is parsed from bytes or str, not {type(data).__name__}")
 
 
 def _parse_fast(data: bytes) -> tuple[tuple[Signature, ...], dict[str, str]] | None:

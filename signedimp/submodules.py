@@ -27,7 +27,8 @@ import left in ``sys.modules`` and executes it again: two module objects, two ``
 classes). Two rules keep that from happening while a manager is installed:
 
 - ``STDLIB_FIRST`` (``__future__``, ``binascii``, ``struct``, ``_struct``, ``zlib``: what the
-  zip, entry, root and manifest modules import at their top, which a search may need; and the
+  zip, entry, root and manifest modules import, at their top or, ``bounded_read``'s ``struct``
+  and ``zlib``, at the first zip member read, which a search may need; and the
   SHA-2 modules the verifier hashes with, ``_sha2`` and ``_hashlib``, imported when it first
   hashes, see digests.py): a search for one of them is answered from the trusted standard
   library first (``SignedImportManager.find_spec``), which needs no deferred module and

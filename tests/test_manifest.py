@@ -328,12 +328,22 @@ def test_equality_ignores_source_only() -> None:
     assert Manifest.parse(data) != "not a manifest"
 
 
-def test_parse_accepts_bytes_like_only() -> None:
+def test_parse_accepts_bytes_like_and_text() -> None:
+    """Bytes as they are; a manifest read as text (``Path.read_text()``) as its UTF-8 bytes,
+    checked as strictly; anything else is a TypeError."""
     data = lines(*GOOD)
     assert Manifest.parse(bytearray(data)) == Manifest.parse(data)
     assert Manifest.parse(memoryview(data)) == Manifest.parse(data)
+    assert Manifest.parse(data.decode()) == Manifest.parse(data)
+    text = data.decode().replace("pkg/b.py\n", "pkg/b\u00e9.py\n")
+    assert "pkg/b\u00e9.py" in Manifest.parse(text).hashes
+    assert Manifest.parse(text) == Manifest.parse(text.encode())
+    with pytest.raises(ManifestError, match="not UTF-8 text"):
+        Manifest.parse(data.decode() + "\udc80")
+    with pytest.raises(ManifestError, match="line 4"):
+        Manifest.parse(edit(4, f"{H1.upper()} a.py").decode())
     with pytest.raises(TypeError):
-        Manifest.parse(data.decode())  # type: ignore[arg-type]
+        Manifest.parse(12)  # type: ignore[arg-type]
 
 
 def test_parse_10000_lines_round_trips() -> None:
