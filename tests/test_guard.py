@@ -619,6 +619,19 @@ manager.uninstall()
     assert not canary.exists()
 
 
+def sealed_child_head(key, site) -> str:
+    """The start of a child that installs a manager pinned to ``key`` and puts the sealed
+    folder ``site`` first on ``sys.path`` (the project's tree taken off it again)."""
+    return f"""
+import sys
+sys.path.insert(0, {str(PROJECT_ROOT)!r})
+import signedimp
+signedimp.SignedImportManager([signedimp.load_public_key({key.public_pem().decode()!r})]).install()
+del sys.path[0]
+sys.path.insert(0, {str(site)!r})
+"""
+
+
 def test_verified_bytecode_is_recognised_without_inspecting_frames(tmp_path):
     """The verifier's own ``marshal.loads`` of checked bytecode is known by its bytes: the guard
     takes no frame (``sys._getframe``, an audit event itself) for it, while importlib's
@@ -629,19 +642,16 @@ def test_verified_bytecode_is_recognised_without_inspecting_frames(tmp_path):
         [sys.executable, "-m", "compileall", "-q", str(site)], check=True, env=clean_env(), timeout=120
     )
     sign_directory(site, key)
-    code = f"""
-import sys
-sys.path.insert(0, {str(PROJECT_ROOT)!r})
-import signedimp
-signedimp.SignedImportManager([signedimp.load_public_key({key.public_pem().decode()!r})]).install()
-del sys.path[0]
-sys.path.insert(0, {str(site)!r})
+    code = (
+        sealed_child_head(key, site)
+        + """
 import hashlib, signedimp.guard, signedimp.loader, signedimp.roots, signedimp.entries, signedimp.folderfinder
 events = []
 sys.addaudithook(lambda event, args: events.append(event))
 import sealed_mod
 print(sealed_mod.VALUE, events.count("marshal.loads"), events.count("sys._getframe"))
 """
+    )
     proc = run_python(code, env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["7", "1", "0"]
@@ -655,23 +665,20 @@ def test_verified_modules_run_by_identity_without_registration(tmp_path):
     key = generate_key()
     site = write_tree(tmp_path / "site", {"sealed_mod.py": "VALUE = 7\n", "other_mod.py": "VALUE = 8\n"})
     sign_directory(site, key)
-    code = f"""
-import sys
-sys.path.insert(0, {str(PROJECT_ROOT)!r})
-import signedimp
+    code = (
+        sealed_child_head(key, site)
+        + """
 from signedimp import guard
-signedimp.SignedImportManager([signedimp.load_public_key({key.public_pem().decode()!r})]).install()
-del sys.path[0]
-sys.path.insert(0, {str(site)!r})
 import sealed_mod
 print(sealed_mod.VALUE, sorted(name.rpartition("/")[2] for name in guard._produced), guard._executing)
 import importlib.util
 spec = importlib.util.find_spec("other_mod")
 handed_out = spec.loader.get_code("other_mod")
-namespace = {{}}
+namespace = {}
 exec(handed_out, namespace)
 print(namespace["VALUE"], sorted(name.rpartition("/")[2] for name in guard._produced))
 """
+    )
     proc = run_python(code, env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["7 [] {}", "8 ['other_mod.py']"]
