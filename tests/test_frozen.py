@@ -665,6 +665,24 @@ def test_freeze_usage_errors(argv, message) -> None:
     assert result.stderr.startswith(f"signedimp: error: {message}")
 
 
+@pytest.mark.parametrize("freezer, module", [("pyinstaller", "PyInstaller"), ("cxfreeze", "cx_Freeze")])
+def test_freeze_with_a_python_that_lacks_the_freezer_says_how_to_install_it(
+    tmp_path, freezer, module
+) -> None:
+    """The freezer's run fails in an environment without it: the error says so and how to
+    install it, instead of only "failed (exit status 1)"."""
+    from signedimp.tools._freeze import FreezeError, freeze
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    python = str(tmp_path / "bare" / "bin" / "python")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    args = [str(tmp_path / "app.py")] if freezer == "pyinstaller" else ["--script", str(tmp_path / "app.py")]
+    with pytest.raises(FreezeError) as caught:
+        freeze(freezer, args, python=python, stdout=subprocess.DEVNULL)
+    assert str(caught.value).startswith(f"{freezer}: {module} is not installed for {python} (install it with")
+    assert "hatch-signedimp[freeze]" in str(caught.value)
+
+
 @pytest.fixture
 def keys_light(tmp_path: Path) -> Path:
     result = signedimp("keygen", "-o", str(tmp_path / "k.pem"))

@@ -83,6 +83,26 @@ def _cxfreeze_output(args: Sequence[str]) -> tuple[list[str], str]:
     return ["--target-dir", target, *args], os.path.abspath(target)
 
 
+#: The module each freezer runs as (``python -m``) and the distribution that installs it.
+FREEZER_MODULES = {"pyinstaller": ("PyInstaller", "pyinstaller"), "cxfreeze": ("cx_Freeze", "cx-Freeze")}
+
+
+def _raise_if_not_installed(freezer: str, python: str) -> None:
+    """After a failed run: a FreezeError that says how to install the freezer when ``python``
+    does not have it (asked only then: the question costs a process)."""
+    module, distribution = FREEZER_MODULES[freezer]
+    probe = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 3)"
+    try:
+        missing = subprocess.run([python, "-I", "-c", probe], capture_output=True, timeout=60).returncode == 3
+    except (OSError, subprocess.SubprocessError):
+        return
+    if missing:
+        raise FreezeError(
+            f"{freezer}: {module} is not installed for {python} (install it with"
+            f" `{python} -m pip install 'hatch-signedimp[freeze]'`, or `pip install {distribution}`)"
+        )
+
+
 def freeze(
     freezer: str, freezer_args: Sequence[str], key: Any = None, *, python: str | None = None, stdout=None
 ) -> FreezeResult:
@@ -113,6 +133,7 @@ def freeze(
             command = [python, "-m", "cx_Freeze", "--init-script", hook, *args]
         result = subprocess.run(command, stdout=stdout)
         if result.returncode != 0:
+            _raise_if_not_installed(freezer, python)
             raise FreezeError(f"{freezer} failed (exit status {result.returncode}): {' '.join(command)}")
     if onefile:
         if not os.path.isfile(output):
