@@ -8,6 +8,7 @@ run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -504,3 +505,30 @@ def test_a_killed_writer_not_yet_reaped_counts_as_gone(tmp_path):
         assert remove_stale_temps(str(tmp_path), "a.zip") == [str(stale)]
     finally:
         child.wait()
+
+
+LEFT_BEHIND = """
+import sys
+from signedimp.tools._atomic_write import AtomicFile
+
+done = AtomicFile(sys.argv[1] + "/done.bin", 0o644)
+with done as fh:
+    fh.write(b"done")
+left = AtomicFile(sys.argv[1] + "/left.bin", 0o644)
+left.__enter__().write(b"half")  # entered, never exited: the clean-up a with statement makes
+print(__import__("json").dumps(sorted(__import__("os").listdir(sys.argv[1]))))
+sys.exit(143)
+"""
+
+
+def test_temp_files_that_escaped_their_clean_up_are_removed_at_exit(tmp_path):
+    """The safety net behind AtomicFile's own clean-up: a temp file of this process that is
+    neither moved into place nor removed (here: entered, never exited) is removed at exit."""
+    done = subprocess.run(
+        [sys.executable, "-c", LEFT_BEHIND, str(tmp_path)], env=clean_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 143, done.stderr
+    listed = json.loads(done.stdout)  # the folder while the process ran: done.bin and the temp file
+    assert "done.bin" in listed and any(TEMP_MARK in name for name in listed), listed
+    assert sorted(os.listdir(tmp_path)) == ["done.bin"]
+    assert (tmp_path / "done.bin").read_bytes() == b"done"

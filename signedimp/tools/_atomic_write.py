@@ -30,6 +30,28 @@ if TYPE_CHECKING:  # annotations only: typing costs import time in every signed 
 #: Marks the temporary files of signedimp, between the target's name and the writer's pid.
 TEMP_MARK = ".signedimp-tmp-"
 
+# The temp files of this process that are neither moved into place nor removed yet, named
+# before they are created. At exit, whatever is left is removed (``_remove_live_temps``): a
+# safety net behind ``AtomicFile``'s own clean-up, for a termination signal that unwinds by a
+# path that clean-up did not foresee (seen twice in CI under load, SIGTERM, never reproduced).
+_live_temps: set[str] = set()
+_exit_hook_registered = False
+
+
+def _track(path: str) -> None:
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        import atexit
+
+        atexit.register(_remove_live_temps)
+        _exit_hook_registered = True
+    _live_temps.add(path)
+
+
+def _remove_live_temps() -> None:
+    for path in list(_live_temps):
+        _unlink_quietly(path)
+
 
 class TargetError(OSError):
     """The target cannot be replaced safely (write-protected, hard-linked, unwritable folder)."""
@@ -75,12 +97,15 @@ class AtomicFile:
             # The name is chosen before the file exists, so that a signal arriving between the
             # two still finds the name to clean up.
             self.tmp = os.path.join(self.directory, f"{temp_prefix(name)}{os.getpid()}-{os.urandom(4).hex()}")
+            _track(self.tmp)
             try:
                 fd = os.open(self.tmp, flags, 0o600)
                 break
-            except FileExistsError:
+            except FileExistsError:  # not ours: never to be removed by this process
+                _live_temps.discard(self.tmp)
                 continue
             except OSError as exc:
+                _live_temps.discard(self.tmp)
                 self.tmp = ""
                 raise _unwritable_folder(self.directory, self.target, exc) from None
             except BaseException:  # a signal (SystemExit, KeyboardInterrupt) during the open
@@ -106,6 +131,7 @@ class AtomicFile:
                 _carry_over_ownership(self.target, self.tmp)
                 os.chmod(self.tmp, self.mode)
                 os.replace(self.tmp, self.target)
+                _live_temps.discard(self.tmp)
         except BaseException as error:
             _unlink_quietly(self.tmp)
             if isinstance(error, OSError) and error.filename == self.tmp:
@@ -253,8 +279,12 @@ def _unlink_quietly(path: str) -> None:
         return
     try:
         os.unlink(path)
+    except FileNotFoundError:
+        _live_temps.discard(path)
     except OSError:
         pass
+    else:
+        _live_temps.discard(path)
 
 
 def _fsync_directory(path: str) -> None:
